@@ -1,0 +1,24 @@
+# Two commands on a fresh machine:
+#   make demo   set up and run the suite on demo data (SQLite + local Dask cluster)
+#   make test   set up (incl. PostGIS and GDAL clients) and run lint, types and all tests
+DATA ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup setup-system demo test lint
+
+setup:
+	@scripts/setup.sh
+
+setup-system:
+	@scripts/setup.sh --system
+
+demo: setup
+	.venv/bin/ogcsdl demo $(if $(DATA),--data $(DATA),)
+
+lint:
+	.venv/bin/ruff check ogcsdl processes conformance tests benchmarks
+	.venv/bin/ruff format --check ogcsdl processes conformance tests benchmarks
+	.venv/bin/mypy
+
+test: setup-system lint
+	.venv/bin/python -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,3 @@
+from ogcsdl.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""The product store: the suite's own table of :class:`ProductRecord`s.
+
+It is the source of truth for tiles, coverages and processes. The pycsw ``records``
+table is a projection of it, written in the same transaction (see ``projection``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.db import Connection, connect
+from ogcsdl.errors import NotFound
+
+TABLE = "ogcsdl_products"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    identifier TEXT PRIMARY KEY,
+    collection TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    end_time TEXT NOT NULL,
+    minx DOUBLE PRECISION NOT NULL,
+    miny DOUBLE PRECISION NOT NULL,
+    maxx DOUBLE PRECISION NOT NULL,
+    maxy DOUBLE PRECISION NOT NULL,
+    file_path TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    record TEXT NOT NULL
+)
+"""
+
+# Hooks run inside the upsert/delete transaction, e.g. to write the pycsw projection.
+UpsertHook = Callable[[Connection, ProductRecord], None]
+DeleteHook = Callable[[Connection, str], None]
+
+
+class ProductStore:
+    def __init__(
+        self,
+        database_url: str,
+        on_upsert: list[UpsertHook] | None = None,
+        on_delete: list[DeleteHook] | None = None,
+    ) -> None:
+        self.database_url = database_url
+        self.on_upsert = on_upsert or []
+        self.on_delete = on_delete or []
+
+    def ensure_schema(self) -> None:
+        with connect(self.database_url) as conn:
+            conn.execute(_SCHEMA)
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS {TABLE}_collection_idx ON {TABLE} (collection, start_time)"
+            )
+
+    def upsert(self, record: ProductRecord) -> None:
+        """Insert or replace by identifier: re-ingesting a product never duplicates it."""
+        with connect(self.database_url) as conn:
+            conn.execute(
+                f"""INSERT INTO {TABLE} (identifier, collection, start_time, end_time,
+                        minx, miny, maxx, maxy, file_path, updated, record)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (identifier) DO UPDATE SET
+                        collection = excluded.collection, start_time = excluded.start_time,
+                        end_time = excluded.end_time, minx = excluded.minx,
+                        miny = excluded.miny, maxx = excluded.maxx, maxy = excluded.maxy,
+                        file_path = excluded.file_path, updated = excluded.updated,
+                        record = excluded.record""",
+                (
+                    record.identifier,
+                    record.collection,
+                    record.start.isoformat(),
+                    record.end.isoformat(),
+                    *record.bbox,
+                    record.file_path,
+                    record.updated.isoformat(),
+                    record.to_json(),
+                ),
+            )
+            for hook in self.on_upsert:
+                hook(conn, record)
+
+    def get(self, identifier: str) -> ProductRecord:
+        with connect(self.database_url) as conn:
+            rows = conn.query(f"SELECT record FROM {TABLE} WHERE identifier = ?", (identifier,))
+        if not rows:
+            raise NotFound(f"no product with identifier {identifier!r}", locator="identifier")
+        return ProductRecord.from_json(rows[0][0])
+
+    def list(self, collection: str | None = None) -> list[ProductRecord]:
+        sql = f"SELECT record FROM {TABLE}"
+        params: tuple[str, ...] = ()
+        if collection is not None:
+            sql += " WHERE collection = ?"
+            params = (collection,)
+        sql += " ORDER BY collection, start_time, identifier"
+        with connect(self.database_url) as conn:
+            rows = conn.query(sql, params)
+        return [ProductRecord.from_json(row[0]) for row in rows]
+
+    def collections(self) -> list[str]:
+        with connect(self.database_url) as conn:
+            rows = conn.query(f"SELECT DISTINCT collection FROM {TABLE} ORDER BY collection")
+        return [row[0] for row in rows]
+
+    def delete(self, identifier: str) -> None:
+        with connect(self.database_url) as conn:
+            cursor = conn.execute(f"DELETE FROM {TABLE} WHERE identifier = ?", (identifier,))
+            if cursor.rowcount == 0:
+                raise NotFound(f"no product with identifier {identifier!r}", locator="identifier")
+            for hook in self.on_delete:
+                hook(conn, identifier)

@@ -1,0 +1,225 @@
+"""The suite's one configuration: a YAML file plus ``OGCSDL_*`` environment overrides.
+
+Every per-tool configuration (pycsw, pywps, pygeoapi, MapProxy) is generated from a
+:class:`Settings` object; nothing else is read at run time. Relative paths in the file are
+resolved against the directory that holds the file, so the suite behaves the same from
+any working directory.
+
+Environment overrides use ``OGCSDL_`` plus the key path joined by ``__``, e.g.
+``OGCSDL_SERVER__PORT=5001`` or ``OGCSDL_DATABASE__URL=postgresql://...``; they win over
+the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from ogcsdl.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "ogcsdl.yml"
+CONFIG_ENV = "OGCSDL_CONFIG"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(5000, ge=1, le=65535)
+    workers: int = Field(2, ge=1, le=64)
+    timeout_s: int = Field(120, ge=5)
+
+
+class DatabaseSettings(_Section):
+    """Where the catalogue, product store and job store live.
+
+    ``None`` means the embedded default: SQLite files under ``data_dir``.
+    """
+
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in ("sqlite", "postgresql"):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+
+class CatalogueSettings(_Section):
+    """The pycsw process, which runs in its own Python environment."""
+
+    port: int = Field(5010, ge=1, le=65535)
+    python: Path = PROJECT_ROOT / ".venv-catalogue" / "bin" / "python"
+    workers: int = Field(2, ge=1, le=32)
+    title: str = "ogcsdl Earth-observation catalogue"
+    abstract: str = "Sentinel and other Earth-observation products, searchable by CSW, OpenSearch and OAI-PMH."
+    keywords: list[str] = ["Earth observation", "Sentinel-2", "Sentinel-1", "catalogue"]
+    contact_name: str = "ogcsdl operator"
+    contact_email: str = "operator@example.org"
+    organisation: str = "Space Data Lab"
+    max_records: int = Field(50, ge=1, le=10000)
+
+
+class ClusterSettings(_Section):
+    """The Dask cluster that runs processing jobs.
+
+    ``scheduler_address`` ``None`` starts an embedded LocalCluster on ``port``; otherwise
+    the suite connects to the external scheduler (``tcp://host:8786``).
+    """
+
+    scheduler_address: str | None = None
+    port: int = Field(5020, ge=1, le=65535)
+    workers: int = Field(2, ge=1, le=256)
+    threads_per_worker: int = Field(1, ge=1, le=64)
+    memory_limit: str = "4GiB"
+
+
+class SecuritySettings(_Section):
+    allow_private_urls: bool = False
+    max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+
+
+class IngestSettings(_Section):
+    compression: Literal["deflate", "zstd", "lzw"] = "deflate"
+    blocksize: int = Field(512, ge=64, le=4096)
+    overview_resampling: Literal["average", "nearest", "bilinear", "cubic", "mode"] = "average"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OGCSDL_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    public_url: str = "http://127.0.0.1:5000"
+    data_dir: Path = PROJECT_ROOT / "var"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    catalogue: CatalogueSettings = CatalogueSettings()
+    cluster: ClusterSettings = ClusterSettings()
+    security: SecuritySettings = SecuritySettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL, e.g. http://127.0.0.1:5000")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file (passed as init kwargs).
+        return (env_settings, init_settings)
+
+    # Derived locations -------------------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'ogcsdl.db'}"
+
+    @property
+    def cog_dir(self) -> Path:
+        return self.data_dir / "cogs"
+
+    @property
+    def generated_dir(self) -> Path:
+        """Where the per-tool configurations generated from this file are written."""
+        return self.data_dir / "generated"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def catalogue_internal_url(self) -> str:
+        return f"http://127.0.0.1:{self.catalogue.port}/"
+
+    @property
+    def scheduler_address(self) -> str:
+        return self.cluster.scheduler_address or f"tcp://127.0.0.1:{self.cluster.port}"
+
+    def url(self, path: str) -> str:
+        """The public URL of a path of this suite (what capabilities documents advertise)."""
+        return f"{self.public_url}/{path.lstrip('/')}"
+
+    def ensure_dirs(self) -> None:
+        for directory in (self.data_dir, self.cog_dir, self.generated_dir, self.cache_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+
+
+_PATH_KEYS = (("data_dir",), ("catalogue", "python"))
+
+
+def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:
+    for key_path in _PATH_KEYS:
+        node: Any = data
+        for key in key_path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        leaf = key_path[-1]
+        if isinstance(node, dict) and isinstance(node.get(leaf), str):
+            candidate = Path(os.path.expanduser(node[leaf]))
+            if not candidate.is_absolute():
+                node[leaf] = str((base / candidate).resolve())
+
+
+def config_path(path: str | Path | None = None) -> Path:
+    """The config file in force: the argument, else ``$OGCSDL_CONFIG``, else the default."""
+    if path is not None:
+        return Path(path).resolve()
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env).resolve() if env else DEFAULT_CONFIG
+
+
+def _format_validation_error(source: Path, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        value = item.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        lines.append(f"{source}: {key}: {item['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read, merge and validate the configuration; raise :class:`ConfigError` with one
+    line per bad key."""
+    source = config_path(path)
+    data: dict[str, Any] = {}
+    if source.exists():
+        try:
+            loaded = yaml.safe_load(source.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping of keys")
+        data = loaded or {}
+    elif path is not None:
+        raise ConfigError(f"{source}: no such configuration file")
+    _resolve_relative_paths(data, source.parent)
+    data.update(overrides)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc)) from None
+    return settings

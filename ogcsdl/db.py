@@ -1,0 +1,81 @@
+"""A thin, parameterised DB-API layer over SQLite (embedded default) and PostgreSQL.
+
+SQL in this code base is written once with ``?`` placeholders; for PostgreSQL they are
+rewritten to ``%s``. Values always travel as parameters, never formatted into SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ogcsdl.errors import ServiceUnavailable
+
+
+def dialect_of(url: str) -> str:
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        return "sqlite"
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql"
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://...")
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite:////abs/path.db`` or ``sqlite:///rel.db`` -> Path."""
+    return Path(unquote(url[len("sqlite:///") :]))
+
+
+class Connection:
+    """One open connection; ``execute`` takes ``?`` placeholders on every dialect."""
+
+    def __init__(self, raw: Any, dialect: str) -> None:
+        self.raw = raw
+        self.dialect = dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.dialect == "postgresql":
+            sql = sql.replace("?", "%s")
+        cursor = self.raw.cursor()
+        cursor.execute(sql, tuple(params))
+        return cursor
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self.execute(sql, params).fetchall())
+
+
+@contextmanager
+def connect(url: str, timeout_s: float = 10.0) -> Iterator[Connection]:
+    """A connection in a transaction: committed on success, rolled back on error."""
+    dialect = dialect_of(url)
+    if dialect == "sqlite":
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        raw: Any = sqlite3.connect(path, timeout=timeout_s)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("PRAGMA busy_timeout=10000")
+    else:
+        import psycopg
+
+        try:
+            raw = psycopg.connect(url, connect_timeout=int(timeout_s))
+        except psycopg.OperationalError as exc:
+            raise ServiceUnavailable(f"cannot reach the database: {exc}".strip()) from None
+    try:
+        yield Connection(raw, dialect)
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+def ping(url: str) -> None:
+    """Raise if the database cannot answer a trivial query."""
+    with connect(url, timeout_s=3) as conn:
+        conn.query("SELECT 1")
