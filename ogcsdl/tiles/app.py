@@ -1,0 +1,126 @@
+"""The ``/maps`` WSGI factory: MapProxy configured from the product store.
+
+On a request (at most once a second per worker) the product store is compared with the
+snapshot the configuration was generated from. A change regenerates ``mapproxy.yaml``
+(MapProxy's reloader then picks it up) and removes the cached tiles of every product that
+was re-ingested or deleted — its own layers and its TIME slice of its collection layers.
+A file lock makes the check safe across gunicorn workers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from mapproxy.wsgiapp import make_wsgi_app
+
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.config import Settings
+from ogcsdl.errors import InvalidParameterValue, OgcsdlError, exception_report_xml
+from ogcsdl.tiles.mapproxy_config import cache_name, iso_time, layer_names, write_config
+
+StartResponse = Callable[..., Any]
+SYNC_INTERVAL_S = 1.0
+
+
+def _snapshot(records: list[ProductRecord]) -> dict[str, dict[str, str]]:
+    return {
+        r.identifier: {
+            "updated": r.updated.isoformat(),
+            "collection": r.collection,
+            "time": iso_time(r.start),
+            "layers": ",".join(layer_names(r)),
+        }
+        for r in records
+    }
+
+
+def _remove_layer_cache(cache_root: Path, layer: str, time_value: str | None = None) -> None:
+    """Drop a layer's tiles on every grid (only one TIME slice when ``time_value`` given)."""
+    for grid_dir in cache_root.glob(f"{cache_name(layer)}_*"):
+        if time_value is None:
+            shutil.rmtree(grid_dir, ignore_errors=True)
+        else:
+            shutil.rmtree(grid_dir / f"time-{time_value}", ignore_errors=True)
+
+
+def invalidate(settings: Settings, entry: dict[str, str]) -> None:
+    """Remove every cached tile a product contributed to."""
+    cache_root = settings.cache_dir / "mapproxy"
+    for layer in entry["layers"].split(","):
+        _remove_layer_cache(cache_root, layer)
+    collection = entry["collection"]
+    for grid_dir in cache_root.glob(f"{collection}*_cache_*"):
+        layer = grid_dir.name.rsplit("_cache_", 1)[0]
+        if layer == collection or layer.startswith(f"{collection}."):
+            shutil.rmtree(grid_dir / f"time-{entry['time']}", ignore_errors=True)
+
+
+def sync(settings: Settings) -> Path:
+    """Bring ``mapproxy.yaml`` and the tile cache in line with the product store."""
+    settings.generated_dir.mkdir(parents=True, exist_ok=True)
+    state_path = settings.generated_dir / "mapproxy-state.json"
+    config_path = settings.generated_dir / "mapproxy.yaml"
+    with open(settings.generated_dir / "mapproxy.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = product_store(settings).list()
+        current = _snapshot(records)
+        previous: dict[str, dict[str, str]] = {}
+        if state_path.exists():
+            previous = json.loads(state_path.read_text())
+        if current == previous and config_path.exists():
+            return config_path
+        for identifier, entry in previous.items():
+            if current.get(identifier, {}).get("updated") != entry["updated"]:
+                invalidate(settings, entry)
+        write_config(settings, records)
+        state_path.write_text(json.dumps(current))
+    return config_path
+
+
+class MapsApp:
+    """MapProxy plus the store check and the WMTS checks MapProxy leaves out (STYLE)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.mapproxy = make_wsgi_app(str(sync(settings)), reloader=True)
+        self._synced_at = time.monotonic()
+
+    def _check_wmts_style(self, environ: dict[str, Any]) -> None:
+        params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
+        if params.get("service", "").upper() != "WMTS":
+            return
+        if params.get("request", "").lower() != "gettile":
+            return
+        style = params.get("style", "")
+        # MapProxy publishes every style variant as its own layer with style "default".
+        if style not in ("", "default"):
+            raise InvalidParameterValue(
+                f"style {style!r} is not defined; each style is a layer, e.g. "
+                f"{params.get('layer', 'LAYER')}.ndvi",
+                locator="style",
+            )
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if time.monotonic() - self._synced_at > SYNC_INTERVAL_S:
+            sync(self.settings)
+            self._synced_at = time.monotonic()
+        try:
+            self._check_wmts_style(environ)
+        except OgcsdlError as error:
+            start_response(f"{error.status} Bad Request", [("Content-Type", "application/xml")])
+            return [exception_report_xml(error)]
+        result: Iterable[bytes] = self.mapproxy(environ, start_response)
+        return result
+
+
+def make_app(settings: Settings) -> MapsApp:
+    settings.ensure_dirs()
+    return MapsApp(settings)
