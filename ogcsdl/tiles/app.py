@@ -42,13 +42,18 @@ def _snapshot(records: list[ProductRecord]) -> dict[str, dict[str, str]]:
     }
 
 
-def _remove_layer_cache(cache_root: Path, layer: str, time_value: str | None = None) -> None:
-    """Drop a layer's tiles on every grid (only one TIME slice when ``time_value`` given)."""
+def _remove_time_slice(grid_dir: Path, time_value: str) -> None:
+    # MapProxy names the slice after the request's parameter case (WMS "TIME-", WMTS "time-").
+    wanted = f"time-{time_value}".lower()
+    for child in grid_dir.iterdir() if grid_dir.is_dir() else ():
+        if child.name.lower() == wanted:
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _remove_layer_cache(cache_root: Path, layer: str) -> None:
+    """Drop a layer's tiles on every grid."""
     for grid_dir in cache_root.glob(f"{cache_name(layer)}_*"):
-        if time_value is None:
-            shutil.rmtree(grid_dir, ignore_errors=True)
-        else:
-            shutil.rmtree(grid_dir / f"time-{time_value}", ignore_errors=True)
+        shutil.rmtree(grid_dir, ignore_errors=True)
 
 
 def invalidate(settings: Settings, entry: dict[str, str]) -> None:
@@ -60,7 +65,7 @@ def invalidate(settings: Settings, entry: dict[str, str]) -> None:
     for grid_dir in cache_root.glob(f"{collection}*_cache_*"):
         layer = grid_dir.name.rsplit("_cache_", 1)[0]
         if layer == collection or layer.startswith(f"{collection}."):
-            shutil.rmtree(grid_dir / f"time-{entry['time']}", ignore_errors=True)
+            _remove_time_slice(grid_dir, entry["time"])
 
 
 def sync(settings: Settings) -> Path:

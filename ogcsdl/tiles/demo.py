@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -25,6 +26,7 @@ from ogcsdl.catalogue.record import (
     Band,
     ProductRecord,
 )
+from ogcsdl.config import Settings
 
 S2_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 S1_BANDS = ("VV", "VH")
@@ -173,3 +175,58 @@ def serve_in_thread(app: Any, prefix: str = "", port: int = 0) -> tuple[str, WSG
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}", server
+
+
+@dataclass
+class ViewServices:
+    """Renderer + /maps (+ /wcs once given) served on loopback threads over a tmp dir."""
+
+    settings: Settings
+    base_url: str
+    servers: list[WSGIServer]
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+
+def start_view_services(data_dir: Path, records: list[ProductRecord] | None = None) -> ViewServices:
+    """Start the renderer and the /maps and /wcs apps the way the suite mounts them."""
+    from ogcsdl.catalogue.factory import product_store
+    from ogcsdl.config import load_settings
+    from ogcsdl.tiles.app import make_app as make_maps
+    from ogcsdl.tiles.renderer import make_renderer
+
+    render_port, public_port = free_port(), free_port()
+    settings = load_settings(
+        None,
+        data_dir=str(data_dir),
+        render={"port": render_port},
+        public_url=f"http://127.0.0.1:{public_port}",
+    )
+    settings.ensure_dirs()
+    store = product_store(settings)
+    for record in records or []:
+        store.upsert(record)
+    _, renderer = serve_in_thread(make_renderer(settings), port=render_port)
+    apps: dict[str, Any] = {"/maps": make_maps(settings)}
+    try:
+        from ogcsdl.coverages.app import make_app as make_wcs
+
+        apps["/wcs"] = make_wcs(settings)
+    except ImportError:
+        pass
+
+    def gateway(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        for prefix, app in apps.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                environ["SCRIPT_NAME"] = prefix
+                environ["PATH_INFO"] = path[len(prefix) :]
+                return app(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found"]
+
+    base_url, public = serve_in_thread(gateway, port=public_port)
+    return ViewServices(settings, base_url, [renderer, public])
