@@ -18,16 +18,43 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from mapproxy.service import wmts as mapproxy_wmts
 from mapproxy.wsgiapp import make_wsgi_app
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
-from ogcsdl.errors import InvalidParameterValue, OgcsdlError, exception_report_xml
+from ogcsdl.errors import (
+    InvalidParameterValue,
+    MissingParameterValue,
+    OgcsdlError,
+    exception_report_xml,
+)
 from ogcsdl.tiles.mapproxy_config import cache_name, iso_time, layer_names, write_config
 
 StartResponse = Callable[..., Any]
 SYNC_INTERVAL_S = 1.0
+KVP_REQUIRED = ("layer", "style", "format", "tilematrixset", "tilematrix", "tilerow", "tilecol")
+
+
+def _patch_kvp_capabilities() -> None:
+    """MapProxy 7.0.0's KVP WMTS capabilities template reads ``dimension_keys`` that only
+    the RESTful context defines, so any layer with a TIME dimension breaks KVP
+    GetCapabilities with a 500. Supply the same mapping (our only dimension is Time)."""
+    original = mapproxy_wmts.Capabilities.template_context
+    if getattr(original, "_ogcsdl_patched", False):
+        return
+
+    def template_context(self: Any) -> dict[str, Any]:
+        context: dict[str, Any] = original(self)
+        context.setdefault("dimension_keys", {"time": "Time"})
+        return context
+
+    template_context._ogcsdl_patched = True  # type: ignore[attr-defined]
+    mapproxy_wmts.Capabilities.template_context = template_context  # type: ignore[method-assign]
+
+
+_patch_kvp_capabilities()
 
 
 def _snapshot(records: list[ProductRecord]) -> dict[str, dict[str, str]]:
@@ -104,6 +131,14 @@ class MapsApp:
             return
         if params.get("request", "").lower() != "gettile":
             return
+        # MapProxy answers a missing KVP parameter with a 500; the standard says 400.
+        for key in KVP_REQUIRED:
+            if key not in params:
+                raise MissingParameterValue(f"{key.upper()} is required", locator=key)
+        for key in ("tilematrix", "tilerow", "tilecol"):
+            # Our matrices are numbered; MapProxy fails with a 500 on anything else.
+            if not params[key].lstrip("-").isdigit():
+                raise InvalidParameterValue(f"{key.upper()} {params[key]!r} is not defined", key)
         style = params.get("style", "")
         # MapProxy publishes every style variant as its own layer with style "default".
         if style not in ("", "default"):
