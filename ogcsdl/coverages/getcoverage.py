@@ -9,8 +9,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import netCDF4
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.io import MemoryFile
@@ -235,10 +237,16 @@ def encode(media_type: str, data: np.ndarray, transform: object, crs: CRS,
                 dst.write(data)
                 dst.descriptions = tuple(band_names)
             return Encoded(memory.read(), "image/tiff", f"{stem}.tif")
-    # netCDF writes need a real file (the library does not write to /vsimem).
-    with tempfile.TemporaryDirectory() as directory:
+    # GDAL's netCDF driver only copies (no Create) and writes real files, not /vsimem.
+    with tempfile.TemporaryDirectory() as directory, MemoryFile() as memory:
+        with memory.open(driver="GTiff", **profile) as staged:
+            staged.write(data)
+            staged.descriptions = tuple(band_names)
         path = Path(directory) / f"{stem}.nc"
-        with rasterio.open(path, "w", driver="netCDF", **profile) as dst:
-            dst.write(data)
-            dst.descriptions = tuple(band_names)
+        with memory.open() as staged:
+            rasterio.shutil.copy(staged, path, driver="netCDF")
+        # GDAL names the variables Band1..n; clients expect the band (field) names.
+        with netCDF4.Dataset(path, "a") as netcdf:
+            for index, name in enumerate(band_names, start=1):
+                netcdf.renameVariable(f"Band{index}", name)
         return Encoded(path.read_bytes(), "application/netcdf", f"{stem}.nc")

@@ -7,7 +7,9 @@ configuration). Health checks take Settings and raise when the component is down
 
 from __future__ import annotations
 
-CHILDREN: list[str] = []
+CHILDREN: list[str] = [
+    "ogcsdl.tiles.renderer:renderer_child",
+]
 
 HEALTH_CHECKS: dict[str, str] = {
     "database": "ogcsdl.gateway.health:check_database",

@@ -247,6 +247,7 @@ def renderer_child(settings: Settings) -> ChildSpec:
             str(settings.render.workers),
             "--timeout",
             str(settings.server.timeout_s),
+            "--no-control-socket",
             "ogcsdl.tiles.wsgi:renderer_app()",
         ],
         ready_url=f"http://127.0.0.1:{settings.render.port}/health",
