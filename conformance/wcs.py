@@ -42,23 +42,26 @@ class _LocalSchemas(etree.Resolver):
         super().__init__()
         self.root = root
 
-    def resolve(self, url: str, pubid: str, context: object) -> object:  # type: ignore[override]
+    def resolve(self, url: str, pubid: str, context: object) -> object:
         candidates: list[Path] = []
         if url.endswith("/gmd/gmd.xsd"):
             # GML 3.2 references three ISO 19139 elements our documents never use; the ISO
             # schemas are not in the offline set, so a stub declares them.
             return self.resolve_string(_GMD_STUB, context)
         if url.startswith(_OGC + "sweCommon/2.0/"):
-            url = _OGC + "swe/2.0/" + url[len(_OGC + "sweCommon/2.0/"):]
+            url = _OGC + "swe/2.0/" + url[len(_OGC + "sweCommon/2.0/") :]
         if url.endswith(("/xlink.xsd", "/xlinks.xsd")):
             # One xlink schema for all (the old OGC xlinks.xsd lacks simpleAttrs).
             candidates = [self.root / "common" / "w3c" / "1999" / "xlink.xsd"]
         elif url.startswith(_OGC):
-            rest = url[len(_OGC):]
-            candidates = [self.root / "wcs20" / rest, self.root / "common" / rest,
-                          self.root / "wmts10" / "ogc" / rest]
+            rest = url[len(_OGC) :]
+            candidates = [
+                self.root / "wcs20" / rest,
+                self.root / "common" / rest,
+                self.root / "wmts10" / "ogc" / rest,
+            ]
         elif url.startswith("http://www.w3.org/"):
-            rest = url[len("http://www.w3.org/"):]
+            rest = url[len("http://www.w3.org/") :]
             candidates = [self.root / "common" / "w3c" / rest]
         for path in candidates:
             if path.exists():
@@ -85,14 +88,16 @@ def validate_xml(document: bytes, schema_url: str) -> tuple[bool, str]:
 
 
 def _get(base_url: str, session: requests.Session, **params: str) -> requests.Response:
-    return session.get(base_url, params={"SERVICE": "WCS", "VERSION": "2.0.1", **params},
-                       timeout=60)
+    return session.get(
+        base_url, params={"SERVICE": "WCS", "VERSION": "2.0.1", **params}, timeout=60
+    )
 
 
 def _exception_code(response: requests.Response) -> str | None:
     try:
-        root = etree.fromstring(response.content, etree.XMLParser(resolve_entities=False,
-                                                                   no_network=True))
+        root = etree.fromstring(
+            response.content, etree.XMLParser(resolve_entities=False, no_network=True)
+        )
     except etree.XMLSyntaxError:
         return None
     node = root.find("ows:Exception", NS)
@@ -107,14 +112,19 @@ def first_coverage(base_url: str, session: requests.Session) -> tuple[str, list[
     if not coverage_id:
         raise LookupError("the capabilities list no coverage")
     described = _get(base_url, session, REQUEST="DescribeCoverage", COVERAGEID=coverage_id)
-    desc = etree.fromstring(described.content,
-                            etree.XMLParser(resolve_entities=False, no_network=True))
+    desc = etree.fromstring(
+        described.content, etree.XMLParser(resolve_entities=False, no_network=True)
+    )
     envelope = desc.find(".//gml:boundedBy/gml:Envelope", NS)
     if envelope is None:
         raise LookupError("DescribeCoverage has no gml:Envelope")
     labels = (envelope.get("axisLabels") or "").split()
-    corners = [float(v) for v in (envelope.findtext("gml:lowerCorner", namespaces=NS) or "").split()]
-    corners += [float(v) for v in (envelope.findtext("gml:upperCorner", namespaces=NS) or "").split()]
+    corners = [
+        float(v) for v in (envelope.findtext("gml:lowerCorner", namespaces=NS) or "").split()
+    ]
+    corners += [
+        float(v) for v in (envelope.findtext("gml:upperCorner", namespaces=NS) or "").split()
+    ]
     return coverage_id, labels, corners
 
 
@@ -147,23 +157,34 @@ def check_no_such_coverage(base_url: str, session: requests.Session) -> tuple[bo
 
 def check_invalid_axis_label(base_url: str, session: requests.Session) -> tuple[bool, str]:
     coverage_id, _, _ = first_coverage(base_url, session)
-    response = _get(base_url, session, REQUEST="GetCoverage", COVERAGEID=coverage_id,
-                    SUBSET="NoSuchAxis(0,1)")
+    response = _get(
+        base_url, session, REQUEST="GetCoverage", COVERAGEID=coverage_id, SUBSET="NoSuchAxis(0,1)"
+    )
     return _expect(response, "InvalidAxisLabel", 404)
 
 
 def check_subset_outside_extent(base_url: str, session: requests.Session) -> tuple[bool, str]:
     coverage_id, labels, corners = first_coverage(base_url, session)
     far = corners[2] + 10 * (corners[2] - corners[0]) + 1
-    response = _get(base_url, session, REQUEST="GetCoverage", COVERAGEID=coverage_id,
-                    SUBSET=f"{labels[0]}({far},{far + 1})")
+    response = _get(
+        base_url,
+        session,
+        REQUEST="GetCoverage",
+        COVERAGEID=coverage_id,
+        SUBSET=f"{labels[0]}({far},{far + 1})",
+    )
     return _expect(response, "InvalidSubsetting", 404)
 
 
 def check_subset_low_above_high(base_url: str, session: requests.Session) -> tuple[bool, str]:
     coverage_id, labels, corners = first_coverage(base_url, session)
-    response = _get(base_url, session, REQUEST="GetCoverage", COVERAGEID=coverage_id,
-                    SUBSET=f"{labels[0]}({corners[2]},{corners[0]})")
+    response = _get(
+        base_url,
+        session,
+        REQUEST="GetCoverage",
+        COVERAGEID=coverage_id,
+        SUBSET=f"{labels[0]}({corners[2]},{corners[0]})",
+    )
     return _expect(response, "InvalidSubsetting", 404)
 
 
@@ -171,11 +192,19 @@ def check_trim_returns_subset(base_url: str, session: requests.Session) -> tuple
     """A trim on both axes to the lower-left quarter answers a GeoTIFF."""
     coverage_id, labels, c = first_coverage(base_url, session)
     mid = [(c[0] + c[2]) / 2, (c[1] + c[3]) / 2]
-    response = session.get(base_url, params=[
-        ("SERVICE", "WCS"), ("VERSION", "2.0.1"), ("REQUEST", "GetCoverage"),
-        ("COVERAGEID", coverage_id), ("FORMAT", "image/tiff"),
-        ("SUBSET", f"{labels[0]}({c[0]},{mid[0]})"), ("SUBSET", f"{labels[1]}({c[1]},{mid[1]})"),
-    ], timeout=60)
+    response = session.get(
+        base_url,
+        params=[
+            ("SERVICE", "WCS"),
+            ("VERSION", "2.0.1"),
+            ("REQUEST", "GetCoverage"),
+            ("COVERAGEID", coverage_id),
+            ("FORMAT", "image/tiff"),
+            ("SUBSET", f"{labels[0]}({c[0]},{mid[0]})"),
+            ("SUBSET", f"{labels[1]}({c[1]},{mid[1]})"),
+        ],
+        timeout=60,
+    )
     if response.status_code != 200 or not response.content.startswith((b"II*\x00", b"MM\x00*")):
         return False, f"trim answered {response.status_code} {response.headers.get('Content-Type')}"
     return True, f"{len(response.content)} bytes of GeoTIFF"

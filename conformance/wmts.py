@@ -124,7 +124,9 @@ def check_unknown_tile_matrix_set(base_url: str, session: requests.Session) -> t
 
 
 def check_unknown_tile_matrix(base_url: str, session: requests.Session) -> tuple[bool, str]:
-    return _expect(_get_tile(base_url, session, TILEMATRIX="no-such-matrix"), "InvalidParameterValue")
+    return _expect(
+        _get_tile(base_url, session, TILEMATRIX="no-such-matrix"), "InvalidParameterValue"
+    )
 
 
 def check_tile_row_out_of_range(base_url: str, session: requests.Session) -> tuple[bool, str]:

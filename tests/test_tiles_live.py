@@ -30,6 +30,7 @@ pytestmark = pytest.mark.live
 T1 = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
 T2 = datetime(2024, 6, 11, 10, 0, tzinfo=UTC)
 
+
 def _mercator_tile(lon: float, lat: float, zoom: int) -> tuple[int, int]:
     n = 2**zoom
     x = int((lon + 180) / 360 * n)
@@ -59,8 +60,15 @@ def _rgba(content: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(content)).convert("RGBA"))
 
 
-def _tile(view: ViewServices, layer: str, time_value: str = "default", grid: str = "GoogleMapsCompatible",
-          z: int = Z, x: int = X, y: int = Y) -> requests.Response:
+def _tile(
+    view: ViewServices,
+    layer: str,
+    time_value: str = "default",
+    grid: str = "GoogleMapsCompatible",
+    z: int = Z,
+    x: int = X,
+    y: int = Y,
+) -> requests.Response:
     url = f"{view.base_url}/maps/wmts/{layer}/{grid}/{time_value}/{z}/{x}/{y}.png"
     return requests.get(url, timeout=60)
 
@@ -74,28 +82,47 @@ def test_wmts_gettile_error_matrix(view: ViewServices, check) -> None:  # type: 
 def test_wmts_capabilities_layers_styles_time_and_grids(view: ViewServices) -> None:
     wmts = WebMapTileService(f"{view.base_url}/maps/wmts/1.0.0/WMTSCapabilities.xml")
     layers = set(wmts.contents)
-    for name in ("sentinel-2-l2a", "sentinel-2-l2a.false-colour", "sentinel-2-l2a.ndvi",
-                 "sentinel-2-l2a.swir", "sentinel-1-grd", "sentinel-1-grd.vh",
-                 "sentinel-1-grd.vv-vh", "s2-early", "s2-late.ndvi", "s1-one"):
+    for name in (
+        "sentinel-2-l2a",
+        "sentinel-2-l2a.false-colour",
+        "sentinel-2-l2a.ndvi",
+        "sentinel-2-l2a.swir",
+        "sentinel-1-grd",
+        "sentinel-1-grd.vh",
+        "sentinel-1-grd.vv-vh",
+        "s2-early",
+        "s2-late.ndvi",
+        "s1-one",
+    ):
         assert name in layers
     assert {"GoogleMapsCompatible", "WorldCRS84Quad", "SWEREF99TM"} <= set(wmts.tilematrixsets)
-    caps = requests.get(f"{view.base_url}/maps/service",
-                        params={"SERVICE": "WMTS", "REQUEST": "GetCapabilities"}, timeout=60)
+    caps = requests.get(
+        f"{view.base_url}/maps/service",
+        params={"SERVICE": "WMTS", "REQUEST": "GetCapabilities"},
+        timeout=60,
+    )
     assert caps.status_code == 200
     text = caps.text
     assert "<Value>2024-06-01T10:00:00Z</Value>" in text
     assert "<Default>2024-06-11T10:00:00Z</Default>" in text  # latest acquisition
-    valid, reason = validate_xml(caps.content,
-                                 "http://schemas.opengis.net/wmts/1.0/wmtsGetCapabilities_response.xsd")
+    valid, reason = validate_xml(
+        caps.content, "http://schemas.opengis.net/wmts/1.0/wmtsGetCapabilities_response.xsd"
+    )
     assert valid, reason
 
 
 def test_owslib_wmts_gettile_has_data_and_transparent_nodata(view: ViewServices) -> None:
     wmts = WebMapTileService(f"{view.base_url}/maps/wmts/1.0.0/WMTSCapabilities.xml")
     x, y = _mercator_tile(16.80, 59.32, 11)  # a tile four times the product's size
-    response = wmts.gettile(layer="s2-early", tilematrixset="GoogleMapsCompatible",
-                            tilematrix="11", row=y, column=x, format="image/png",
-                            Time="2024-06-01T10:00:00Z")
+    response = wmts.gettile(
+        layer="s2-early",
+        tilematrixset="GoogleMapsCompatible",
+        tilematrix="11",
+        row=y,
+        column=x,
+        format="image/png",
+        Time="2024-06-01T10:00:00Z",
+    )
     rgba = _rgba(response.read())
     assert (rgba[..., 3] == 255).sum() > 1000  # product pixels are opaque
     assert (rgba[..., 3] == 0).sum() > 1000  # outside the footprint / nodata: transparent
@@ -117,9 +144,16 @@ def test_owslib_wms_getmap_with_time_and_styles(view: ViewServices) -> None:
     west, south, east, north = product_store(view.settings).get("s2-early").bbox
     images = {}
     for time_value in ("2024-06-01T10:00:00Z", "2024-06-11T10:00:00Z"):
-        response = wms.getmap(layers=["sentinel-2-l2a"], styles=[""], srs="EPSG:4326",
-                              bbox=(west, south, east, north), size=(256, 256),
-                              format="image/png", transparent=True, time=time_value)
+        response = wms.getmap(
+            layers=["sentinel-2-l2a"],
+            styles=[""],
+            srs="EPSG:4326",
+            bbox=(west, south, east, north),
+            size=(256, 256),
+            format="image/png",
+            transparent=True,
+            time=time_value,
+        )
         images[time_value] = _rgba(response.read())
         assert (images[time_value][..., 3] == 255).sum() > 5000
     assert not np.array_equal(*images.values())
@@ -127,23 +161,48 @@ def test_owslib_wms_getmap_with_time_and_styles(view: ViewServices) -> None:
 
 @pytest.mark.parametrize(
     ("grid", "crs_name"),
-    [("GoogleMapsCompatible", "Pseudo-Mercator"), ("WorldCRS84Quad", "WGS 84"),
-     ("SWEREF99TM", "SWEREF99 TM")],
+    [
+        ("GoogleMapsCompatible", "Pseudo-Mercator"),
+        ("WorldCRS84Quad", "WGS 84"),
+        ("SWEREF99TM", "SWEREF99 TM"),
+    ],
 )
 def test_gdal_wmts_info_and_translate(
     view: ViewServices, tmp_path: Path, grid: str, crs_name: str
 ) -> None:
-    source = (f"WMTS:{view.base_url}/maps/wmts/1.0.0/WMTSCapabilities.xml,"
-              f"layer=s2-early,tilematrixset={grid}")
+    source = (
+        f"WMTS:{view.base_url}/maps/wmts/1.0.0/WMTSCapabilities.xml,"
+        f"layer=s2-early,tilematrixset={grid}"
+    )
     env = {**os.environ, "GDAL_DEFAULT_WMS_CACHE_PATH": str(tmp_path / "gdalcache")}
-    info = subprocess.run(["gdalinfo", source], capture_output=True, text=True, env=env,
-                          check=True).stdout
+    info = subprocess.run(
+        ["gdalinfo", source], capture_output=True, text=True, env=env, check=True
+    ).stdout
     assert crs_name in info and "Band 4" in info
     west, south, east, north = product_store(view.settings).get("s2-early").bbox
     out = tmp_path / "area.tif"
-    subprocess.run(["gdal_translate", "-q", "-projwin_srs", "EPSG:4326", "-projwin", str(west),
-                    str(north), str(east), str(south), "-outsize", "256", "256", source, str(out)],
-                   capture_output=True, text=True, env=env, check=True)
+    subprocess.run(
+        [
+            "gdal_translate",
+            "-q",
+            "-projwin_srs",
+            "EPSG:4326",
+            "-projwin",
+            str(west),
+            str(north),
+            str(east),
+            str(south),
+            "-outsize",
+            "256",
+            "256",
+            source,
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     with rasterio.open(out) as dataset:
         data = dataset.read()
     assert data.shape == (4, 256, 256)
@@ -189,6 +248,9 @@ def test_seed_fills_the_cache_for_the_time_slice(view: ViewServices) -> None:
     tasks = seed_tasks(view.settings, "s1-one", 11)
     assert len(tasks) == 3  # one per grid
     seed(tasks, concurrency=1, progress_logger=ProgressLog(out=io.StringIO(), verbose=False))
-    tiles = list((view.settings.cache_dir / "mapproxy").glob(
-        "s1-one_cache_EPSG3857/time-2024-06-02T05:30:00Z/11/**/*.png"))
+    tiles = list(
+        (view.settings.cache_dir / "mapproxy").glob(
+            "s1-one_cache_EPSG3857/time-2024-06-02T05:30:00Z/11/**/*.png"
+        )
+    )
     assert tiles

@@ -67,15 +67,30 @@ def test_gdal_lists_coverages_and_subset_equals_rasterio_window(
 ) -> None:
     env = {**os.environ, "HOME": str(tmp_path)}  # GDAL's WCS cache goes under $HOME
     listing = subprocess.run(
-        ["gdalinfo", f"WCS:{wcs_url}?version=2.0.1"], capture_output=True, text=True, env=env,
+        ["gdalinfo", f"WCS:{wcs_url}?version=2.0.1"],
+        capture_output=True,
+        text=True,
+        env=env,
         check=True,
     ).stdout
     assert "coverage=s2-wcs-a" in listing and "coverage=s1-wcs-a" in listing
     out = tmp_path / "subset.tif"
     subprocess.run(
-        ["gdal_translate", "-q", "-srcwin", "37", "51", "120", "90",
-         f"WCS:{wcs_url}?version=2.0.1&coverage=s2-wcs-a", str(out)],
-        capture_output=True, text=True, env=env, check=True,
+        [
+            "gdal_translate",
+            "-q",
+            "-srcwin",
+            "37",
+            "51",
+            "120",
+            "90",
+            f"WCS:{wcs_url}?version=2.0.1&coverage=s2-wcs-a",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     window = Window(37, 51, 120, 90)
     with rasterio.open(out) as got, rasterio.open(_source(view, "s2-wcs-a")) as source:
@@ -89,7 +104,8 @@ def test_owslib_lists_and_gets_a_trimmed_coverage(view: ViewServices, wcs_url: s
     service = WebCoverageService(wcs_url, version="2.0.1")
     assert {"s2-wcs-a", "s1-wcs-a"} <= set(service.contents)
     response = service.getCoverage(
-        identifier="s1-wcs-a", format="image/tiff",
+        identifier="s1-wcs-a",
+        format="image/tiff",
         subsets=[("E", 600000, 601000), ("N", 6579000, 6580000)],
     )
     with MemoryFile(response.read()) as memory, memory.open() as dataset:
@@ -99,20 +115,37 @@ def test_owslib_lists_and_gets_a_trimmed_coverage(view: ViewServices, wcs_url: s
 
 def test_lat_long_subsetting_crs_and_output_crs(wcs_url: str) -> None:
     crs = "http://www.opengis.net/def/crs/EPSG/0/4326"
-    response = requests.get(wcs_url, params=[
-        ("SERVICE", "WCS"), ("VERSION", "2.0.1"), ("REQUEST", "GetCoverage"),
-        ("COVERAGEID", "s2-wcs-a"), ("SUBSETTINGCRS", crs), ("OUTPUTCRS", crs),
-        ("SUBSET", "Lat(59.30,59.33)"), ("SUBSET", "Long(16.77,16.83)"),
-    ], timeout=60)
+    response = requests.get(
+        wcs_url,
+        params=[
+            ("SERVICE", "WCS"),
+            ("VERSION", "2.0.1"),
+            ("REQUEST", "GetCoverage"),
+            ("COVERAGEID", "s2-wcs-a"),
+            ("SUBSETTINGCRS", crs),
+            ("OUTPUTCRS", crs),
+            ("SUBSET", "Lat(59.30,59.33)"),
+            ("SUBSET", "Long(16.77,16.83)"),
+        ],
+        timeout=60,
+    )
     data, transform, crs_name = _tiff(response)
     assert crs_name == "EPSG:4326"
     assert transform.c == pytest.approx(16.77, abs=1e-6)
     assert transform.f == pytest.approx(59.33, abs=1e-6)
     assert data.shape[0] == 6 and data.max() > 0
-    wrong = requests.get(wcs_url, params=[
-        ("SERVICE", "WCS"), ("VERSION", "2.0.1"), ("REQUEST", "GetCoverage"),
-        ("COVERAGEID", "s2-wcs-a"), ("SUBSETTINGCRS", crs), ("SUBSET", "E(600000,601000)"),
-    ], timeout=60)
+    wrong = requests.get(
+        wcs_url,
+        params=[
+            ("SERVICE", "WCS"),
+            ("VERSION", "2.0.1"),
+            ("REQUEST", "GetCoverage"),
+            ("COVERAGEID", "s2-wcs-a"),
+            ("SUBSETTINGCRS", crs),
+            ("SUBSET", "E(600000,601000)"),
+        ],
+        timeout=60,
+    )
     assert wrong.status_code == 404 and b"InvalidAxisLabel" in wrong.content
 
 
@@ -126,13 +159,16 @@ def test_lat_long_subsetting_crs_and_output_crs(wcs_url: str) -> None:
     ],
 )
 def test_scaling(wcs_url: str, param: str, value: str, shape: tuple[int, int]) -> None:
-    data, _, _ = _tiff(_get(wcs_url, REQUEST="GetCoverage", COVERAGEID="s2-wcs-a", **{param: value}))
+    data, _, _ = _tiff(
+        _get(wcs_url, REQUEST="GetCoverage", COVERAGEID="s2-wcs-a", **{param: value})
+    )
     assert data.shape[1:] == shape
 
 
 def test_range_subset_by_band_name(view: ViewServices, wcs_url: str) -> None:
-    data, _, _ = _tiff(_get(wcs_url, REQUEST="GetCoverage", COVERAGEID="s2-wcs-a",
-                            RANGESUBSET="B08,B02:B03"))
+    data, _, _ = _tiff(
+        _get(wcs_url, REQUEST="GetCoverage", COVERAGEID="s2-wcs-a", RANGESUBSET="B08,B02:B03")
+    )
     with rasterio.open(_source(view, "s2-wcs-a")) as source:
         assert np.array_equal(data, source.read([4, 1, 2]))
     missing = _get(wcs_url, REQUEST="GetCoverage", COVERAGEID="s2-wcs-a", RANGESUBSET="B99")
@@ -140,26 +176,34 @@ def test_range_subset_by_band_name(view: ViewServices, wcs_url: str) -> None:
 
 
 def test_slice_gives_one_column(view: ViewServices, wcs_url: str) -> None:
-    data, transform, _ = _tiff(_get(wcs_url, REQUEST="GetCoverage", COVERAGEID="s2-wcs-a",
-                                    SUBSET="E(600105)"))
+    data, transform, _ = _tiff(
+        _get(wcs_url, REQUEST="GetCoverage", COVERAGEID="s2-wcs-a", SUBSET="E(600105)")
+    )
     with rasterio.open(_source(view, "s2-wcs-a")) as source:
         assert np.array_equal(data, source.read(window=Window(5, 0, 1, 256)))
     assert transform.c == 600100
 
 
 def test_netcdf_and_png_formats(view: ViewServices, wcs_url: str, tmp_path: Path) -> None:
-    netcdf = _get(wcs_url, REQUEST="GetCoverage", COVERAGEID="s1-wcs-a",
-                  FORMAT="application/netcdf")
+    netcdf = _get(
+        wcs_url, REQUEST="GetCoverage", COVERAGEID="s1-wcs-a", FORMAT="application/netcdf"
+    )
     assert netcdf.status_code == 200 and netcdf.content[:3] in (b"CDF", b"\x89HD")
     path = tmp_path / "c.nc"
     path.write_bytes(netcdf.content)
-    with rasterio.open(f"netcdf:{path}:VH") as dataset, rasterio.open(
-        _source(view, "s1-wcs-a")
-    ) as source:
+    with (
+        rasterio.open(f"netcdf:{path}:VH") as dataset,
+        rasterio.open(_source(view, "s1-wcs-a")) as source,
+    ):
         assert dataset.crs.to_epsg() == 32633
         assert np.allclose(dataset.read(1), source.read(2))
-    png = _get(wcs_url, REQUEST="GetCoverage", COVERAGEID="s2-wcs-a", FORMAT="image/png",
-               RANGESUBSET="B04,B03,B02")
+    png = _get(
+        wcs_url,
+        REQUEST="GetCoverage",
+        COVERAGEID="s2-wcs-a",
+        FORMAT="image/png",
+        RANGESUBSET="B04,B03,B02",
+    )
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     with MemoryFile(png.content) as memory, memory.open() as dataset:
         assert dataset.count == 3 and dataset.dtypes[0] == "uint16"
@@ -177,8 +221,12 @@ def test_too_large_request_is_refused(tmp_path: Path) -> None:
         response = _get(f"{services.base_url}/wcs", REQUEST="GetCoverage", COVERAGEID="s2-big")
         assert response.status_code == 413
         assert b"limit" in response.content and b"ExceptionReport" in response.content
-        small = _get(f"{services.base_url}/wcs", REQUEST="GetCoverage", COVERAGEID="s2-big",
-                     SCALESIZE="E(20),N(20)")
+        small = _get(
+            f"{services.base_url}/wcs",
+            REQUEST="GetCoverage",
+            COVERAGEID="s2-big",
+            SCALESIZE="E(20),N(20)",
+        )
         assert small.status_code == 200
     finally:
         services.close()
@@ -199,13 +247,22 @@ def test_xml_post_equals_kvp(wcs_url: str) -> None:
 </wcs:GetCoverage>"""
     valid, reason = validate_xml(body, OGC + "wcs/2.0/wcsAll.xsd")
     assert valid, reason
-    posted = requests.post(wcs_url, data=body, headers={"Content-Type": "application/xml"},
-                           timeout=60)
-    kvp = requests.get(wcs_url, params=[
-        ("SERVICE", "WCS"), ("VERSION", "2.0.1"), ("REQUEST", "GetCoverage"),
-        ("COVERAGEID", "s2-wcs-a"), ("SCALEFACTOR", "2"),
-        ("SUBSET", "E(600400,602000)"), ("SUBSET", "N(6576000,6579000)"),
-    ], timeout=60)
+    posted = requests.post(
+        wcs_url, data=body, headers={"Content-Type": "application/xml"}, timeout=60
+    )
+    kvp = requests.get(
+        wcs_url,
+        params=[
+            ("SERVICE", "WCS"),
+            ("VERSION", "2.0.1"),
+            ("REQUEST", "GetCoverage"),
+            ("COVERAGEID", "s2-wcs-a"),
+            ("SCALEFACTOR", "2"),
+            ("SUBSET", "E(600400,602000)"),
+            ("SUBSET", "N(6576000,6579000)"),
+        ],
+        timeout=60,
+    )
     post_data, _, _ = _tiff(posted)
     kvp_data, _, _ = _tiff(kvp)
     assert post_data.shape == (6, 75, 40)
@@ -231,8 +288,9 @@ def test_exception_report_is_schema_valid(wcs_url: str) -> None:
 
 def test_new_product_is_a_coverage_without_restart(view: ViewServices, wcs_url: str) -> None:
     store = product_store(view.settings)
-    record = make_s2_product(view.settings.cog_dir, "s2-wcs-late",
-                             start=datetime(2024, 7, 1, tzinfo=UTC), seed=9)
+    record = make_s2_product(
+        view.settings.cog_dir, "s2-wcs-late", start=datetime(2024, 7, 1, tzinfo=UTC), seed=9
+    )
     store.upsert(record)
     described = _get(wcs_url, REQUEST="DescribeCoverage", COVERAGEID="s2-wcs-late")
     assert described.status_code == 200

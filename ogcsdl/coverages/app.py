@@ -30,8 +30,13 @@ from ogcsdl.errors import (
 
 StartResponse = Callable[..., Any]
 log = logging.getLogger(__name__)
-_REASONS = {400: "Bad Request", 404: "Not Found", 413: "Payload Too Large",
-            415: "Unsupported Media Type", 500: "Internal Server Error"}
+_REASONS = {
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+}
 
 
 class WcsApp:

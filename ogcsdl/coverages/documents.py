@@ -19,8 +19,15 @@ GMLCOV = "http://www.opengis.net/gmlcov/1.0"
 SWE = "http://www.opengis.net/swe/2.0"
 XLINK = "http://www.w3.org/1999/xlink"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
-NSMAP = {"wcs": WCS, "ows": OWS, "gml": GML, "gmlcov": GMLCOV, "swe": SWE, "xlink": XLINK,
-         "xsi": XSI}
+NSMAP = {
+    "wcs": WCS,
+    "ows": OWS,
+    "gml": GML,
+    "gmlcov": GMLCOV,
+    "swe": SWE,
+    "xlink": XLINK,
+    "xsi": XSI,
+}
 SCHEMA_ROOT = "http://schemas.opengis.net/wcs/2.0"
 PROFILES = (
     "http://www.opengis.net/spec/WCS/2.0/conf/core",
@@ -28,8 +35,7 @@ PROFILES = (
     "http://www.opengis.net/spec/WCS_protocol-binding_post-xml/1.0/conf/post-xml",
     "http://www.opengis.net/spec/WCS_service-extension_crs/1.0/conf/crs",
     "http://www.opengis.net/spec/WCS_service-extension_scaling/1.0/conf/scaling",
-    "http://www.opengis.net/spec/WCS_service-extension_range-subsetting/1.0/conf/"
-    "record-subsetting",
+    "http://www.opengis.net/spec/WCS_service-extension_range-subsetting/1.0/conf/record-subsetting",
     "http://www.opengis.net/spec/GMLCOV_geotiff-coverages/1.0/conf/geotiff-coverage",
     "http://www.opengis.net/spec/WCS_coverage-encoding_netcdf/1.0/conf/coverage-encoding_netcdf",
 )
@@ -72,7 +78,9 @@ def capabilities(settings: Settings, coverages: list[Coverage]) -> bytes:
         summaries.append(
             W.CoverageSummary(
                 O.Title(coverage.record.title),
-                O.WGS84BoundingBox(O.LowerCorner(f"{west} {south}"), O.UpperCorner(f"{east} {north}")),
+                O.WGS84BoundingBox(
+                    O.LowerCorner(f"{west} {south}"), O.UpperCorner(f"{east} {north}")
+                ),
                 W.CoverageId(coverage.identifier),
                 W.CoverageSubtype("RectifiedGridCoverage"),
             )
@@ -96,7 +104,9 @@ def capabilities(settings: Settings, coverages: list[Coverage]) -> bytes:
             _operation("DescribeCoverage", url),
             _operation("GetCoverage", url),
         ),
-        W.ServiceMetadata(*[W.formatSupported(fmt) for fmt in FORMATS if fmt != "application/x-netcdf"]),
+        W.ServiceMetadata(
+            *[W.formatSupported(fmt) for fmt in FORMATS if fmt != "application/x-netcdf"]
+        ),
         W.Contents(*summaries),
         version="2.0.1",
     )
@@ -125,10 +135,17 @@ def _domain(coverage: Coverage) -> etree._Element:
     column = axes.to_axis_order(transform.a, 0.0)
     row = axes.to_axis_order(0.0, transform.e)
     return G.RectifiedGrid(
-        G.limits(G.GridEnvelope(G.low("0 0"), G.high(f"{coverage.width - 1} {coverage.height - 1}"))),
+        G.limits(
+            G.GridEnvelope(G.low("0 0"), G.high(f"{coverage.width - 1} {coverage.height - 1}"))
+        ),
         G.axisLabels(" ".join(axes.labels)),
-        G.origin(G.Point(G.pos(f"{origin[0]} {origin[1]}"), {f"{{{GML}}}id": f"{gid}-origin"},
-                         srsName=axes.uri)),
+        G.origin(
+            G.Point(
+                G.pos(f"{origin[0]} {origin[1]}"),
+                {f"{{{GML}}}id": f"{gid}-origin"},
+                srsName=axes.uri,
+            )
+        ),
         G.offsetVector(f"{column[0]} {column[1]}", srsName=axes.uri),
         G.offsetVector(f"{row[0]} {row[1]}", srsName=axes.uri),
         {f"{{{GML}}}id": f"{gid}-grid"},
@@ -144,8 +161,17 @@ def _range_type(coverage: Coverage) -> etree._Element:
             S.uom(code=band.unit or "1"),
         )
         if coverage.nodata is not None:
-            quantity.insert(1, S.nilValues(S.NilValues(S.nilValue(
-                str(coverage.nodata), reason="http://www.opengis.net/def/nil/OGC/0/unknown"))))
+            quantity.insert(
+                1,
+                S.nilValues(
+                    S.NilValues(
+                        S.nilValue(
+                            str(coverage.nodata),
+                            reason="http://www.opengis.net/def/nil/OGC/0/unknown",
+                        )
+                    )
+                ),
+            )
         fields.append(S.field(quantity, name=band.name))
     return S.DataRecord(*fields)
 

@@ -133,7 +133,9 @@ def _band_indexes(coverage: Coverage, names: tuple[str, ...]) -> list[int]:
     return indexes
 
 
-def _output_shape(scaling: Scaling | None, axes: CrsAxes, width: int, height: int) -> tuple[int, int]:
+def _output_shape(
+    scaling: Scaling | None, axes: CrsAxes, width: int, height: int
+) -> tuple[int, int]:
     if scaling is None:
         return width, height
     if scaling.kind == "factor":
@@ -145,8 +147,10 @@ def _output_shape(scaling: Scaling | None, axes: CrsAxes, width: int, height: in
     x = scaling.per_axis.get(axes.x_label)
     y = scaling.per_axis.get(axes.y_label)
     if scaling.kind == "axes_factor":
-        return (max(1, round(width / x[0])) if x else width,
-                max(1, round(height / y[0])) if y else height)
+        return (
+            max(1, round(width / x[0])) if x else width,
+            max(1, round(height / y[0])) if y else height,
+        )
     if scaling.kind == "size":
         return (int(x[0]) if x else width, int(y[0]) if y else height)
     for axis, (low, high) in scaling.per_axis.items():
@@ -192,8 +196,12 @@ def get_coverage(settings: Settings, coverage: Coverage, request: GetCoverageReq
                 request.scaling, output, int(window.width), int(window.height)
             )
             _check_size(settings, width, height, len(indexes), coverage.dtype)
-            data = dataset.read(indexes, window=window, out_shape=(len(indexes), height, width),
-                                resampling=Resampling.nearest)
+            data = dataset.read(
+                indexes,
+                window=window,
+                out_shape=(len(indexes), height, width),
+                resampling=Resampling.nearest,
+            )
             out_bounds = rasterio.windows.bounds(window, dataset.transform)
             out_crs = dataset.crs
         else:
@@ -206,20 +214,39 @@ def get_coverage(settings: Settings, coverage: Coverage, request: GetCoverageReq
                 width, height = _output_shape(request.scaling, output, base_w, base_h)
                 _check_size(settings, width, height, len(indexes), coverage.dtype)
                 transform = from_bounds(*out_bounds, width, height)
-            with WarpedVRT(dataset, crs=out_crs, transform=transform, width=width,
-                           height=height, resampling=Resampling.bilinear) as vrt:
+            with WarpedVRT(
+                dataset,
+                crs=out_crs,
+                transform=transform,
+                width=width,
+                height=height,
+                resampling=Resampling.bilinear,
+            ) as vrt:
                 data = vrt.read(indexes)
     transform = from_bounds(*out_bounds, width, height)
     names = [coverage.record.band_names[i - 1] for i in indexes]
     return encode(request.format, data, transform, out_crs, coverage, names)
 
 
-def encode(media_type: str, data: np.ndarray, transform: object, crs: CRS,
-           coverage: Coverage, band_names: list[str]) -> Encoded:
+def encode(
+    media_type: str,
+    data: np.ndarray,
+    transform: object,
+    crs: CRS,
+    coverage: Coverage,
+    band_names: list[str],
+) -> Encoded:
     driver = FORMATS[media_type]
     count, height, width = data.shape
-    profile = {"count": count, "height": height, "width": width, "dtype": str(data.dtype),
-               "crs": crs, "transform": transform, "nodata": coverage.nodata}
+    profile = {
+        "count": count,
+        "height": height,
+        "width": width,
+        "dtype": str(data.dtype),
+        "crs": crs,
+        "transform": transform,
+        "nodata": coverage.nodata,
+    }
     stem = coverage.identifier
     if driver == "PNG":
         if str(data.dtype) not in ("uint8", "uint16") or count > 4:

@@ -114,7 +114,9 @@ def _axis_values(text: str, locator: str) -> dict[str, str]:
 
 
 def _scaling_from_kvp(params: dict[str, list[str]]) -> Scaling | None:
-    given = [key for key in ("scalefactor", "scaleaxes", "scalesize", "scaleextent") if key in params]
+    given = [
+        key for key in ("scalefactor", "scaleaxes", "scalesize", "scaleextent") if key in params
+    ]
     if not given:
         return None
     if len(given) > 1:
@@ -233,9 +235,7 @@ def parse_xml(body: bytes) -> WcsRequest:
         low, high = _text(trim, "wcs:TrimLow"), _text(trim, "wcs:TrimHigh")
         pairs.append(("subset", f"{axis}({low if low else '*'},{high if high else '*'})"))
     for cut in root.findall("wcs:DimensionSlice", NS):
-        pairs.append(
-            ("subset", f"{_text(cut, 'wcs:Dimension')}({_text(cut, 'wcs:SlicePoint')})")
-        )
+        pairs.append(("subset", f"{_text(cut, 'wcs:Dimension')}({_text(cut, 'wcs:SlicePoint')})"))
     for crs_key in ("subsettingCrs", "outputCrs"):
         value = _text(root, f".//crs:{crs_key}")
         if value:
@@ -245,13 +245,23 @@ def parse_xml(body: bytes) -> WcsRequest:
         pairs.append(("scalefactor", factor))
     sizes = root.findall(".//scal:ScaleToSize/scal:TargetAxisSize", NS)
     if sizes:
-        pairs.append(("scalesize", ",".join(
-            f"{_text(s, 'scal:axis')}({_text(s, 'scal:targetSize')})" for s in sizes)))
+        pairs.append(
+            (
+                "scalesize",
+                ",".join(f"{_text(s, 'scal:axis')}({_text(s, 'scal:targetSize')})" for s in sizes),
+            )
+        )
     extents = root.findall(".//scal:ScaleToExtent/scal:TargetAxisExtent", NS)
     if extents:
-        pairs.append(("scaleextent", ",".join(
-            f"{_text(e, 'scal:axis')}({_text(e, 'scal:low')}:{_text(e, 'scal:high')})"
-            for e in extents)))
+        pairs.append(
+            (
+                "scaleextent",
+                ",".join(
+                    f"{_text(e, 'scal:axis')}({_text(e, 'scal:low')}:{_text(e, 'scal:high')})"
+                    for e in extents
+                ),
+            )
+        )
     bands = [node.text or "" for node in root.iterfind(".//rsub:RangeComponent", NS)]
     if bands:
         pairs.append(("rangesubset", ",".join(bands)))

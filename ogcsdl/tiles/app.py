@@ -42,7 +42,7 @@ def _patch_kvp_capabilities() -> None:
     the RESTful context defines, so any layer with a TIME dimension breaks KVP
     GetCapabilities with a 500. Supply the same mapping (our only dimension is Time)."""
     original = mapproxy_wmts.Capabilities.template_context
-    if getattr(original, "_ogcsdl_patched", False):
+    if getattr(mapproxy_wmts.Capabilities, "_ogcsdl_patched", False):
         return
 
     def template_context(self: Any) -> dict[str, Any]:
@@ -50,8 +50,8 @@ def _patch_kvp_capabilities() -> None:
         context.setdefault("dimension_keys", {"time": "Time"})
         return context
 
-    template_context._ogcsdl_patched = True  # type: ignore[attr-defined]
-    mapproxy_wmts.Capabilities.template_context = template_context  # type: ignore[method-assign]
+    mapproxy_wmts.Capabilities.template_context = template_context
+    mapproxy_wmts.Capabilities._ogcsdl_patched = True
 
 
 _patch_kvp_capabilities()

@@ -115,8 +115,17 @@ def make_s2_product(
     write_cog(path, data, "EPSG:32633", transform, 0)
     start = start or datetime(2024, 6, 1, 10, 0, tzinfo=UTC) + timedelta(days=seed)
     return _record(
-        identifier, collection, path, S2_BANDS, start, "EPSG:32633", transform, size, "uint16",
-        0, resolution,
+        identifier,
+        collection,
+        path,
+        S2_BANDS,
+        start,
+        "EPSG:32633",
+        transform,
+        size,
+        "uint16",
+        0,
+        resolution,
     )
 
 
@@ -139,8 +148,17 @@ def make_s1_product(
     write_cog(path, data, "EPSG:32633", transform, -9999)
     start = start or datetime(2024, 6, 2, 5, 30, tzinfo=UTC) + timedelta(days=seed)
     return _record(
-        identifier, SENTINEL1_GRD, path, S1_BANDS, start, "EPSG:32633", transform, size,
-        "float32", -9999, resolution,
+        identifier,
+        SENTINEL1_GRD,
+        path,
+        S1_BANDS,
+        start,
+        "EPSG:32633",
+        transform,
+        size,
+        "float32",
+        -9999,
+        resolution,
     )
 
 

@@ -96,8 +96,14 @@ def build_config(settings: Settings, records: list[ProductRecord]) -> dict[str, 
     caches: dict[str, Any] = {}
     layers: list[dict[str, Any]] = []
 
-    def add(name: str, title: str, target: str, style: str, record: ProductRecord,
-            times: list[str] | None) -> None:
+    def add(
+        name: str,
+        title: str,
+        target: str,
+        style: str,
+        record: ProductRecord,
+        times: list[str] | None,
+    ) -> None:
         sources[f"{name}_source"] = _source(settings, target, style, record)
         caches[cache_name(name)] = {
             "grids": list(GRIDS),
@@ -125,8 +131,14 @@ def build_config(settings: Settings, records: list[ProductRecord]) -> dict[str, 
             name = record.identifier if index == 0 else f"{record.identifier}.{style.name}"
             # A product's single acquisition time is its TIME dimension too, so every
             # layer fits the one REST template (which carries {Time}).
-            add(name, f"{record.title}: {style.title}", record.identifier, style.name, record,
-                [iso_time(record.start)])
+            add(
+                name,
+                f"{record.title}: {style.title}",
+                record.identifier,
+                style.name,
+                record,
+                [iso_time(record.start)],
+            )
 
     metadata = {
         "title": "ogcsdl maps and tiles",
@@ -136,14 +148,22 @@ def build_config(settings: Settings, records: list[ProductRecord]) -> dict[str, 
         "fees": "none",
     }
     services: dict[str, Any] = {
-        "wms": {"versions": ["1.3.0"], "srs": WMS_SRS, "md": metadata,
-                "image_formats": ["image/png"], "strict": True},
-        "wmts": {"kvp": True, "restful": True, "md": metadata,
-                 "restful_template": REST_TEMPLATE},
+        "wms": {
+            "versions": ["1.3.0"],
+            "srs": WMS_SRS,
+            "md": metadata,
+            "image_formats": ["image/png"],
+            "strict": True,
+        },
+        "wmts": {"kvp": True, "restful": True, "md": metadata, "restful_template": REST_TEMPLATE},
         "tms": {"use_grid_names": True, "origin": "nw"},
-        "ogcapi": {"enable_tiles": True, "enable_maps": True,
-                   "md": {"identification": {"title": metadata["title"],
-                                             "description": metadata["abstract"]}}},
+        "ogcapi": {
+            "enable_tiles": True,
+            "enable_maps": True,
+            "md": {
+                "identification": {"title": metadata["title"], "description": metadata["abstract"]}
+            },
+        },
     }
     if not layers:
         # MapProxy refuses a configuration without layers: an empty placeholder keeps

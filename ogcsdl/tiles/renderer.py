@@ -162,7 +162,7 @@ def render_png(records: list[ProductRecord], request: GetMapRequest) -> bytes:
     if style.rescale:
         image.rescale(in_range=style.rescale)
     elif colormap is not None:
-        image.array = image.array.astype("uint8")
+        image.array = np.ma.MaskedArray(image.array.astype("uint8"))
     return image.render(img_format="PNG", colormap=colormap)
 
 

@@ -35,7 +35,9 @@ class _TimeSliceTileManager:
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._manager, name, value)
 
-    def load_tile_coords(self, coords: Any, dimensions: Any = None, with_metadata: bool = False) -> Any:
+    def load_tile_coords(
+        self, coords: Any, dimensions: Any = None, with_metadata: bool = False
+    ) -> Any:
         return self._manager.load_tile_coords(
             coords, dimensions=self._dimensions, with_metadata=with_metadata
         )
@@ -83,23 +85,33 @@ def seed_tasks(settings: Settings, layer: str | None, max_level: int) -> list[Se
             ]
             for time_value in entry["dimensions"]["time"]["values"]:
                 pinned = _TimeSliceTileManager(manager, {"time": time_value})
-                md = {"name": f"{entry['name']}@{time_value}", "cache_name": cache_name,
-                      "grid_name": grid.name}
+                md = {
+                    "name": f"{entry['name']}@{time_value}",
+                    "cache_name": cache_name,
+                    "grid_name": grid.name,
+                }
                 tasks.append(SeedTask(md, pinned, levels, None, True, coverage))
     return tasks
 
 
 @click.command("seed")
 @click.option("--layer", default=None, help="Layer to seed (default: every layer).")
-@click.option("--levels", "max_level", type=int, default=None,
-              help="Highest zoom level to seed (default: settings tiles.seed_levels).")
+@click.option(
+    "--levels",
+    "max_level",
+    type=int,
+    default=None,
+    help="Highest zoom level to seed (default: settings tiles.seed_levels).",
+)
 @click.option("--concurrency", type=int, default=2, show_default=True)
 @click.pass_obj
 def seed_command(context: Any, layer: str | None, max_level: int | None, concurrency: int) -> None:
     """Pre-render tiles of a layer into the MapProxy cache, with progress."""
     settings: Settings = context.settings
     settings.ensure_dirs()
-    tasks = seed_tasks(settings, layer, settings.tiles.seed_levels if max_level is None else max_level)
+    tasks = seed_tasks(
+        settings, layer, settings.tiles.seed_levels if max_level is None else max_level
+    )
     click.echo(f"seeding {len(tasks)} task(s) (layer x grid x time)")
     seed(tasks, concurrency=concurrency, progress_logger=ProgressLog(verbose=True))
     click.echo("seeding done")

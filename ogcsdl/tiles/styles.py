@@ -37,7 +37,9 @@ class Style:
         if self.palette is not None:
             return self.palette
         if self.colormap_name is not None:
-            return dict(cmap.get(self.colormap_name))
+            colours = cmap.get(self.colormap_name)
+            assert isinstance(colours, dict)
+            return {int(key): value for key, value in colours.items()}
         return None
 
 
@@ -92,11 +94,7 @@ def _mask_kind(record: ProductRecord) -> str | None:
 def styles_for(record: ProductRecord) -> list[Style]:
     """The styles that apply to a product, default first; a grey stretch as fallback."""
     names = set(record.band_names)
-    found = [
-        style
-        for style in (*_OPTICAL, *_SAR)
-        if set(style.bands) <= names
-    ]
+    found = [style for style in (*_OPTICAL, *_SAR) if set(style.bands) <= names]
     kind = _mask_kind(record)
     if kind is not None:
         found.insert(0, STYLES[f"{kind}-classes"])
