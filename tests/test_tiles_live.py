@@ -8,6 +8,7 @@ import io
 import math
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -254,3 +255,89 @@ def test_seed_fills_the_cache_for_the_time_slice(view: ViewServices) -> None:
         )
     )
     assert tiles
+
+
+def test_wms_time_not_offered_is_invalid_dimension_value(view: ViewServices) -> None:
+    west, south, east, north = product_store(view.settings).get("s2-early").bbox
+    params = {
+        "SERVICE": "WMS",
+        "VERSION": "1.3.0",
+        "REQUEST": "GetMap",
+        "LAYERS": "sentinel-2-l2a",
+        "STYLES": "",
+        "CRS": "EPSG:4326",
+        "BBOX": f"{south},{west},{north},{east}",
+        "WIDTH": "64",
+        "HEIGHT": "64",
+        "FORMAT": "image/png",
+        "TIME": "1999-01-01T00:00:00Z",
+    }
+    response = requests.get(f"{view.base_url}/maps/service", params=params, timeout=60)
+    assert response.status_code == 400
+    assert b'code="InvalidDimensionValue"' in response.content
+
+
+def test_ogcapi_map_renders_the_product(view: ViewServices) -> None:
+    west, south, east, north = product_store(view.settings).get("s2-early").bbox
+    response = requests.get(
+        f"{view.base_url}/maps/ogcapi/collections/s2-early/map",
+        params={"f": "png", "bbox": f"{west},{south},{east},{north}", "width": 128, "height": 128},
+        timeout=60,
+    )
+    assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
+    assert (_rgba(response.content)[..., 3] == 255).sum() > 5000
+
+
+def test_reingest_drops_the_collection_time_slice(view: ViewServices) -> None:
+    store = product_store(view.settings)
+    early, late = "2024-06-01T10:00:00Z", "2024-06-11T10:00:00Z"
+    assert _tile(view, "sentinel-2-l2a", early).status_code == 200
+    assert _tile(view, "sentinel-2-l2a", late).status_code == 200
+    grid_dir = view.settings.cache_dir / "mapproxy" / "sentinel-2-l2a_cache_EPSG3857"
+    assert (grid_dir / f"time-{early}").is_dir() and (grid_dir / f"time-{late}").is_dir()
+    store.upsert(make_s2_product(view.settings.cog_dir / "re", "s2-early", start=T1, seed=0))
+    time.sleep(1.1)
+    _tile(view, "sentinel-1-grd")  # any request syncs the store
+    assert not (grid_dir / f"time-{early}").exists()  # the re-ingested product's slice
+    assert (grid_dir / f"time-{late}").is_dir()  # the other acquisition keeps its tiles
+
+
+def test_seed_command_line(view: ViewServices, tmp_path: Path) -> None:
+    config = tmp_path / "ogcsdl.yml"
+    config.write_text(
+        f"data_dir: {view.settings.data_dir}\npublic_url: {view.settings.public_url}\n"
+        f"render:\n  port: {view.settings.render.port}\n"
+    )
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ogcsdl",
+            "--config",
+            str(config),
+            "seed",
+            "--layer",
+            "s2-late.swir",
+            "--levels",
+            "10",
+            "--concurrency",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "seeding done" in completed.stdout and "100.00%" in completed.stdout
+    assert any(
+        (view.settings.cache_dir / "mapproxy").glob("s2-late.swir_cache_EPSG3006/time-*/**/*.png")
+    )
+    unknown = subprocess.run(
+        [sys.executable, "-m", "ogcsdl", "--config", str(config), "seed", "--layer", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert unknown.returncode != 0 and "no layer 'nope'" in (unknown.stderr + unknown.stdout)

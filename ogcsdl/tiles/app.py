@@ -24,17 +24,12 @@ from mapproxy.wsgiapp import make_wsgi_app
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
-from ogcsdl.errors import (
-    InvalidParameterValue,
-    MissingParameterValue,
-    OgcsdlError,
-    exception_report_xml,
-)
+from ogcsdl.errors import OgcsdlError, exception_report_xml
+from ogcsdl.tiles.checks import check_wms_time, check_wmts_gettile, layer_times, wms_exception
 from ogcsdl.tiles.mapproxy_config import cache_name, iso_time, layer_names, write_config
 
 StartResponse = Callable[..., Any]
 SYNC_INTERVAL_S = 1.0
-KVP_REQUIRED = ("layer", "style", "format", "tilematrixset", "tilematrix", "tilerow", "tilecol")
 
 
 def _patch_kvp_capabilities() -> None:
@@ -118,45 +113,50 @@ def sync(settings: Settings) -> Path:
 
 
 class MapsApp:
-    """MapProxy plus the store check and the WMTS checks MapProxy leaves out (STYLE)."""
+    """MapProxy plus the store check and the request checks MapProxy leaves out."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.mapproxy = make_wsgi_app(str(sync(settings)), reloader=True)
+        self.config_path = sync(settings)
+        self.mapproxy = make_wsgi_app(str(self.config_path), reloader=True)
         self._synced_at = time.monotonic()
+        self._times_mtime = 0.0
+        self._layer_times: dict[str, set[str]] = {}
 
-    def _check_wmts_style(self, environ: dict[str, Any]) -> None:
+    def layer_times(self) -> dict[str, set[str]]:
+        mtime = self.config_path.stat().st_mtime
+        if mtime != self._times_mtime:
+            self._layer_times = layer_times(self.config_path)
+            self._times_mtime = mtime
+        return self._layer_times
+
+    def check(self, environ: dict[str, Any]) -> tuple[str, OgcsdlError] | None:
+        """(service, error) when the request must be refused before MapProxy sees it."""
         params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
-        if params.get("service", "").upper() != "WMTS":
-            return
-        if params.get("request", "").lower() != "gettile":
-            return
-        # MapProxy answers a missing KVP parameter with a 500; the standard says 400.
-        for key in KVP_REQUIRED:
-            if key not in params:
-                raise MissingParameterValue(f"{key.upper()} is required", locator=key)
-        for key in ("tilematrix", "tilerow", "tilecol"):
-            # Our matrices are numbered; MapProxy fails with a 500 on anything else.
-            if not params[key].lstrip("-").isdigit():
-                raise InvalidParameterValue(f"{key.upper()} {params[key]!r} is not defined", key)
-        style = params.get("style", "")
-        # MapProxy publishes every style variant as its own layer with style "default".
-        if style not in ("", "default"):
-            raise InvalidParameterValue(
-                f"style {style!r} is not defined; each style is a layer, e.g. "
-                f"{params.get('layer', 'LAYER')}.ndvi",
-                locator="style",
-            )
+        service = params.get("service", "").upper()
+        request = params.get("request", "").lower()
+        try:
+            if service == "WMTS" and request == "gettile":
+                check_wmts_gettile(params)
+            elif request == "getmap" and service in ("WMS", ""):
+                check_wms_time(params, self.layer_times())
+        except OgcsdlError as error:
+            return service, error
+        return None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if time.monotonic() - self._synced_at > SYNC_INTERVAL_S:
             sync(self.settings)
             self._synced_at = time.monotonic()
-        try:
-            self._check_wmts_style(environ)
-        except OgcsdlError as error:
-            start_response(f"{error.status} Bad Request", [("Content-Type", "application/xml")])
-            return [exception_report_xml(error)]
+        refused = self.check(environ)
+        if refused is not None:
+            service, error = refused
+            if service == "WMTS":
+                body, kind = exception_report_xml(error), "application/xml"
+            else:
+                body, kind = wms_exception(error), "application/vnd.ogc.se_xml"
+            start_response(f"{error.status} Bad Request", [("Content-Type", kind)])
+            return [body]
         result: Iterable[bytes] = self.mapproxy(environ, start_response)
         return result
 

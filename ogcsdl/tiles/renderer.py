@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -99,9 +99,10 @@ def parse_getmap(params: dict[str, str]) -> GetMapRequest:
 
 def _parse_time(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidParameterValue(f"TIME {text!r} is not ISO 8601", locator="TIME") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def select_products(records: list[ProductRecord], time_value: str | None) -> list[ProductRecord]:
