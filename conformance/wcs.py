@@ -105,7 +105,8 @@ def _exception_code(response: requests.Response) -> str | None:
 
 
 def first_coverage(base_url: str, session: requests.Session) -> tuple[str, list[str], list[float]]:
-    """(coverage id, axis labels, envelope lower+upper corner) of the first coverage."""
+    """(coverage id, axis labels, [low0, low1, high0, high1]) of the first coverage; only
+    the first two axes' corners (time-series coverages have a third)."""
     caps = _get(base_url, session, REQUEST="GetCapabilities")
     root = etree.fromstring(caps.content, etree.XMLParser(resolve_entities=False, no_network=True))
     coverage_id = root.findtext(".//wcs:CoverageSummary/wcs:CoverageId", namespaces=NS)
@@ -120,10 +121,10 @@ def first_coverage(base_url: str, session: requests.Session) -> tuple[str, list[
         raise LookupError("DescribeCoverage has no gml:Envelope")
     labels = (envelope.get("axisLabels") or "").split()
     corners = [
-        float(v) for v in (envelope.findtext("gml:lowerCorner", namespaces=NS) or "").split()
+        float(v) for v in (envelope.findtext("gml:lowerCorner", namespaces=NS) or "").split()[:2]
     ]
     corners += [
-        float(v) for v in (envelope.findtext("gml:upperCorner", namespaces=NS) or "").split()
+        float(v) for v in (envelope.findtext("gml:upperCorner", namespaces=NS) or "").split()[:2]
     ]
     return coverage_id, labels, corners
 
@@ -210,6 +211,44 @@ def check_trim_returns_subset(base_url: str, session: requests.Session) -> tuple
     return True, f"{len(response.content)} bytes of GeoTIFF"
 
 
+def check_time_series_slice_and_trim(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    """A coverage with a time axis answers a slice on one instant and refuses a trim
+    outside its time extent with InvalidSubsetting (skipped when none has one)."""
+    caps = _get(base_url, session, REQUEST="GetCapabilities")
+    root = etree.fromstring(caps.content, etree.XMLParser(resolve_entities=False, no_network=True))
+    for coverage_id in root.findall(".//wcs:CoverageSummary/wcs:CoverageId", NS):
+        described = _get(
+            base_url, session, REQUEST="DescribeCoverage", COVERAGEID=coverage_id.text or ""
+        )
+        desc = etree.fromstring(
+            described.content, etree.XMLParser(resolve_entities=False, no_network=True)
+        )
+        envelope = desc.find(".//gml:boundedBy/gml:Envelope", NS)
+        labels = (envelope.get("axisLabels") or "").split() if envelope is not None else []
+        if envelope is None or len(labels) < 3:
+            continue
+        time_label = labels[2]
+        low = float((envelope.findtext("gml:lowerCorner", namespaces=NS) or "").split()[2])
+        sliced = _get(
+            base_url,
+            session,
+            REQUEST="GetCoverage",
+            COVERAGEID=coverage_id.text or "",
+            SUBSET=f"{time_label}({low})",
+        )
+        if sliced.status_code != 200:
+            return False, f"slice on {time_label}={low} answered {sliced.status_code}"
+        outside = _get(
+            base_url,
+            session,
+            REQUEST="GetCoverage",
+            COVERAGEID=coverage_id.text or "",
+            SUBSET=f"{time_label}({low - 10 * 86400},{low - 86400})",
+        )
+        return _expect(outside, "InvalidSubsetting", 404)
+    return True, "no coverage with a time axis (not applicable)"
+
+
 def check_unknown_request(base_url: str, session: requests.Session) -> tuple[bool, str]:
     response = _get(base_url, session, REQUEST="GetSomething")
     return _expect(response, "OperationNotSupported", 400)
@@ -223,5 +262,6 @@ WCS_CHECKS: list[Check] = [
     check_subset_outside_extent,
     check_subset_low_above_high,
     check_trim_returns_subset,
+    check_time_series_slice_and_trim,
     check_unknown_request,
 ]

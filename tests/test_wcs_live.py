@@ -23,13 +23,16 @@ from ogcsdl.tiles.demo import ViewServices, make_s1_product, make_s2_product, st
 
 pytestmark = pytest.mark.live
 OGC = "http://schemas.opengis.net/"
+T_A = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
+T_B = datetime(2024, 6, 6, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewServices]:
     directory = tmp_path_factory.mktemp("wcs")
     records = [
-        make_s2_product(directory / "src", "s2-wcs-a", seed=3),
+        make_s2_product(directory / "src", "s2-wcs-a", seed=3, start=T_A),
+        make_s2_product(directory / "src", "s2-wcs-b", seed=4, start=T_B, offset=(-1000, 400)),
         make_s1_product(directory / "src", "s1-wcs-a"),
     ]
     services = start_view_services(directory, records)
@@ -298,3 +301,58 @@ def test_new_product_is_a_coverage_without_restart(view: ViewServices, wcs_url: 
     assert valid, reason
     store.delete("s2-wcs-late")
     assert _get(wcs_url, REQUEST="DescribeCoverage", COVERAGEID="s2-wcs-late").status_code == 404
+
+
+def test_time_series_coverage_describe_slice_and_trim(
+    view: ViewServices, wcs_url: str, tmp_path: Path
+) -> None:
+    described = _get(wcs_url, REQUEST="DescribeCoverage", COVERAGEID="sentinel-2-l2a")
+    assert described.status_code == 200
+    valid, reason = validate_xml(described.content, OGC + "wcs/2.0/wcsAll.xsd")
+    assert valid, reason
+    assert b'axisLabels="E N time"' in described.content
+    assert b"2024-06-06T10:00:00Z" in described.content
+    # A slice on an instant is that product, on the series grid (union of both footprints).
+    sliced = requests.get(
+        wcs_url,
+        params=[
+            ("SERVICE", "WCS"),
+            ("VERSION", "2.0.1"),
+            ("REQUEST", "GetCoverage"),
+            ("COVERAGEID", "sentinel-2-l2a"),
+            ("SUBSET", 'time("2024-06-01T10:00:00Z")'),
+            ("SUBSET", "E(600000,602000)"),
+            ("SUBSET", "N(6578000,6580000)"),
+        ],
+        timeout=60,
+    )
+    data, transform, _ = _tiff(sliced)
+    with rasterio.open(_source(view, "s2-wcs-a")) as source:
+        assert np.array_equal(data, source.read(window=Window(0, 0, 100, 100)))
+    assert transform.c == 600000 and transform.f == 6580000
+    # A trim over both instants gives a NetCDF with a time dimension of 2.
+    trimmed = _get(
+        wcs_url,
+        REQUEST="GetCoverage",
+        COVERAGEID="sentinel-2-l2a",
+        SUBSET="time(2024-05-01T00:00:00Z,2024-07-01T00:00:00Z)",
+        FORMAT="application/netcdf",
+        RANGESUBSET="B04",
+    )
+    assert trimmed.status_code == 200
+    path = tmp_path / "series.nc"
+    path.write_bytes(trimmed.content)
+    import netCDF4
+
+    with netCDF4.Dataset(path) as dataset:
+        assert dataset.dimensions["time"].size == 2
+        assert dataset.variables["B04"].shape[0] == 2
+    empty = _get(
+        wcs_url,
+        REQUEST="GetCoverage",
+        COVERAGEID="sentinel-2-l2a",
+        SUBSET="time(2020-01-01T00:00:00Z,2020-02-01T00:00:00Z)",
+    )
+    assert empty.status_code == 404 and b"InvalidSubsetting" in empty.content
+    bad = _get(wcs_url, REQUEST="GetCoverage", COVERAGEID="sentinel-2-l2a", SUBSET="time(soon)")
+    assert bad.status_code == 404 and b"InvalidSubsetting" in bad.content

@@ -20,6 +20,7 @@ from ogcsdl.coverages.request import (
     parse_kvp,
     parse_xml,
 )
+from ogcsdl.coverages.timeseries import TimeSeries, get_series_coverage, time_series
 from ogcsdl.errors import (
     NotFound,
     OgcsdlError,
@@ -44,20 +45,33 @@ class WcsApp:
         self.settings = settings
         self.store = product_store(settings)
 
-    def coverage(self, identifier: str) -> Coverage:
+    def coverage(self, identifier: str) -> Coverage | TimeSeries:
+        """A product's coverage, or a collection's time series (collection ids)."""
         try:
             return coverage_of(self.store.get(identifier))
         except NotFound:
-            raise NoSuchCoverage(f"no coverage {identifier!r}", "coverageId") from None
+            members = self.store.list(collection=identifier)
+            if not members:
+                raise NoSuchCoverage(f"no coverage {identifier!r}", "coverageId") from None
+            return time_series(identifier, members)
 
     def handle(self, request: WcsRequest) -> tuple[bytes, str, list[tuple[str, str]]]:
         if isinstance(request, CapabilitiesRequest):
-            coverages = [coverage_of(record) for record in self.store.list()]
-            return capabilities(self.settings, coverages), "application/xml", []
+            records = self.store.list()
+            coverages = [coverage_of(record) for record in records]
+            series = [
+                time_series(name, [r for r in records if r.collection == name])
+                for name in sorted({r.collection for r in records})
+            ]
+            return capabilities(self.settings, coverages, series), "application/xml", []
         if isinstance(request, DescribeRequest):
             found = [self.coverage(identifier) for identifier in request.coverage_ids]
             return describe(found), "application/xml", []
-        result = get_coverage(self.settings, self.coverage(request.coverage_id), request)
+        target = self.coverage(request.coverage_id)
+        if isinstance(target, TimeSeries):
+            result = get_series_coverage(self.settings, target, request)
+        else:
+            result = get_coverage(self.settings, target, request)
         disposition = ("Content-Disposition", f'inline; filename="{result.filename}"')
         return result.body, result.media_type, [disposition]
 

@@ -11,6 +11,7 @@ from lxml.builder import ElementMaker
 from ogcsdl.config import Settings
 from ogcsdl.coverages.coverage import Coverage
 from ogcsdl.coverages.request import FORMATS
+from ogcsdl.coverages.timeseries import TIME_AXIS, TIME_CRS, TimeSeries, unix_seconds
 
 WCS = "http://www.opengis.net/wcs/2.0"
 OWS = "http://www.opengis.net/ows/2.0"
@@ -70,7 +71,9 @@ def _operation(name: str, url: str) -> etree._Element:
     )
 
 
-def capabilities(settings: Settings, coverages: list[Coverage]) -> bytes:
+def capabilities(
+    settings: Settings, coverages: list[Coverage], series: list[TimeSeries] | None = None
+) -> bytes:
     url = settings.url("/wcs")
     summaries = []
     for coverage in coverages:
@@ -83,6 +86,21 @@ def capabilities(settings: Settings, coverages: list[Coverage]) -> bytes:
                 ),
                 W.CoverageId(coverage.identifier),
                 W.CoverageSubtype("RectifiedGridCoverage"),
+            )
+        )
+    for item in series or []:
+        west = min(m.record.bbox[0] for m in item.members)
+        south = min(m.record.bbox[1] for m in item.members)
+        east = max(m.record.bbox[2] for m in item.members)
+        north = max(m.record.bbox[3] for m in item.members)
+        summaries.append(
+            W.CoverageSummary(
+                O.Title(f"{item.collection} time series ({len(item.members)} acquisitions)"),
+                O.WGS84BoundingBox(
+                    O.LowerCorner(f"{west} {south}"), O.UpperCorner(f"{east} {north}")
+                ),
+                W.CoverageId(item.collection),
+                W.CoverageSubtype("GridCoverage"),
             )
         )
     document = W.Capabilities(
@@ -176,19 +194,76 @@ def _range_type(coverage: Coverage) -> etree._Element:
     return S.DataRecord(*fields)
 
 
-def describe(coverages: list[Coverage]) -> bytes:
-    descriptions = [
-        W.CoverageDescription(
-            G.boundedBy(_envelope(coverage)),
-            W.CoverageId(coverage.identifier),
-            G.domainSet(_domain(coverage)),
-            C.rangeType(_range_type(coverage)),
-            W.ServiceParameters(
-                W.CoverageSubtype("RectifiedGridCoverage"),
-                W.nativeFormat("image/tiff"),
-            ),
-            {f"{{{GML}}}id": gml_id(coverage.identifier)},
+def _series_description(series: TimeSeries) -> etree._Element:
+    """A time series: 3-D envelope (CRS axes + UnixTime), an unreferenced 3-D grid (the
+    time axis is irregular) and the instants as metadata, each with its product id."""
+    grid, axes = series.grid, series.grid.axes
+    minx, miny, maxx, maxy = grid.bounds
+    low, high = axes.to_axis_order(minx, miny), axes.to_axis_order(maxx, maxy)
+    first, last = unix_seconds(series.times[0]), unix_seconds(series.times[-1])
+    compound = f"http://www.opengis.net/def/crs-compound?1={axes.uri}&2={TIME_CRS}"
+    gid = gml_id(series.collection)
+    metadata = C.metadata(
+        C.Extension(
+            *[
+                G.TimeInstant(
+                    G.timePosition(member.record.start.isoformat().replace("+00:00", "Z")),
+                    {f"{{{GML}}}id": f"{gid}-t{index}"},
+                )
+                for index, member in enumerate(series.members)
+            ]
         )
-        for coverage in coverages
-    ]
+    )
+    return W.CoverageDescription(
+        G.boundedBy(
+            G.Envelope(
+                G.lowerCorner(f"{low[0]} {low[1]} {first}"),
+                G.upperCorner(f"{high[0]} {high[1]} {last}"),
+                srsName=compound,
+                axisLabels=f"{' '.join(axes.labels)} {TIME_AXIS}",
+                uomLabels=f"{' '.join(axes.units)} s",
+                srsDimension="3",
+            )
+        ),
+        W.CoverageId(series.collection),
+        metadata,
+        G.domainSet(
+            G.Grid(
+                G.limits(
+                    G.GridEnvelope(
+                        G.low("0 0 0"),
+                        G.high(f"{grid.width - 1} {grid.height - 1} {len(series.members) - 1}"),
+                    )
+                ),
+                G.axisLabels("i j k"),
+                {f"{{{GML}}}id": f"{gid}-grid"},
+                dimension="3",
+            )
+        ),
+        C.rangeType(_range_type(grid)),
+        W.ServiceParameters(
+            W.CoverageSubtype("GridCoverage"), W.nativeFormat("application/netcdf")
+        ),
+        {f"{{{GML}}}id": gid},
+    )
+
+
+def _description(coverage: Coverage | TimeSeries) -> etree._Element:
+    if isinstance(coverage, TimeSeries):
+        return _series_description(coverage)
+    return W.CoverageDescription(
+        G.boundedBy(_envelope(coverage)),
+        W.CoverageId(coverage.identifier),
+        G.domainSet(_domain(coverage)),
+        C.rangeType(_range_type(coverage)),
+        W.ServiceParameters(
+            W.CoverageSubtype("RectifiedGridCoverage"),
+            W.nativeFormat("image/tiff"),
+        ),
+        {f"{{{GML}}}id": gml_id(coverage.identifier)},
+    )
+
+
+def describe(coverages: list[Coverage | TimeSeries]) -> bytes:
+    descriptions = [_description(coverage) for coverage in coverages]
     return _serialise(_xsi(W.CoverageDescriptions(*descriptions), "wcsDescribeCoverage.xsd"))

@@ -13,12 +13,13 @@ import netCDF4
 import numpy as np
 import rasterio
 import rasterio.shutil
+from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.io import MemoryFile
 from rasterio.transform import from_bounds
 from rasterio.vrt import WarpedVRT
-from rasterio.warp import transform_bounds
+from rasterio.warp import calculate_default_transform, transform_bounds
 from rasterio.windows import Window
 
 from ogcsdl.config import Settings
@@ -170,62 +171,91 @@ def _check_size(settings: Settings, width: int, height: int, bands: int, dtype: 
         )
 
 
-def get_coverage(settings: Settings, coverage: Coverage, request: GetCoverageRequest) -> Encoded:
-    if request.format not in FORMATS:
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where the response's pixels go: CRS, grid, bands; ``window`` is the native pixel
+    window when no reprojection is needed (then the COG is read directly)."""
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+    indexes: list[int]
+    window: Window | None
+
+
+def check_format(media_type: str) -> None:
+    if media_type not in FORMATS:
         raise FormatNotSupported(
-            f"format {request.format!r} is not supported; use one of {', '.join(FORMATS)}",
+            f"format {media_type!r} is not supported; use one of {', '.join(FORMATS)}",
             "format",
         )
+
+
+def plan_output(
+    settings: Settings, coverage: Coverage, request: GetCoverageRequest, steps: int = 1
+) -> OutputPlan:
+    """Resolve subsets, CRSs, scaling and bands against ``coverage``'s grid; refuse
+    responses over the configured size (``steps`` instants of it)."""
     native = coverage.axes.epsg
+    native_crs = CRS.from_epsg(native)
     subsetting = crs_axes(_epsg(request.subsetting_crs, native, SubsettingCrsNotSupported))
     output = crs_axes(_epsg(request.output_crs, native, OutputCrsNotSupported))
     full = coverage.bounds
     if subsetting.epsg != native:
-        full = transform_bounds(CRS.from_epsg(native), CRS.from_epsg(subsetting.epsg), *full)
+        full = transform_bounds(native_crs, CRS.from_epsg(subsetting.epsg), *full)
     bounds, _sliced = requested_bounds(request.subsets, subsetting, full)
     indexes = _band_indexes(coverage, request.range_subset)
+    if output.epsg == native:
+        native_bounds = bounds
+        if subsetting.epsg != native:
+            native_bounds = transform_bounds(CRS.from_epsg(subsetting.epsg), native_crs, *bounds)
+        window = _window(coverage, native_bounds)
+        width, height = _output_shape(
+            request.scaling, output, int(window.width), int(window.height)
+        )
+        _check_size(settings, width, height, len(indexes) * steps, coverage.dtype)
+        out_bounds = rasterio.windows.bounds(window, coverage.transform)
+        transform = from_bounds(*out_bounds, width, height)
+        return OutputPlan(native_crs, transform, width, height, indexes, window)
+    out_crs = CRS.from_epsg(output.epsg)
+    out_bounds = transform_bounds(CRS.from_epsg(subsetting.epsg), out_crs, *bounds)
+    # The native resolution carried into the output CRS (what GDAL's warper would pick).
+    default, _, _ = calculate_default_transform(
+        native_crs, out_crs, coverage.width, coverage.height, *coverage.bounds
+    )
+    window = rasterio.windows.from_bounds(*out_bounds, transform=default)
+    base_w, base_h = max(1, round(window.width)), max(1, round(window.height))
+    width, height = _output_shape(request.scaling, output, base_w, base_h)
+    _check_size(settings, width, height, len(indexes) * steps, coverage.dtype)
+    return OutputPlan(
+        out_crs, from_bounds(*out_bounds, width, height), width, height, indexes, None
+    )
+
+
+def get_coverage(settings: Settings, coverage: Coverage, request: GetCoverageRequest) -> Encoded:
+    check_format(request.format)
+    plan = plan_output(settings, coverage, request)
     with rasterio.open(coverage.record.file_path) as dataset:
-        if output.epsg == native:
-            native_bounds = bounds
-            if subsetting.epsg != native:
-                native_bounds = transform_bounds(
-                    CRS.from_epsg(subsetting.epsg), dataset.crs, *bounds
-                )
-            window = _window(coverage, native_bounds)
-            width, height = _output_shape(
-                request.scaling, output, int(window.width), int(window.height)
-            )
-            _check_size(settings, width, height, len(indexes), coverage.dtype)
+        if plan.window is not None:
             data = dataset.read(
-                indexes,
-                window=window,
-                out_shape=(len(indexes), height, width),
+                plan.indexes,
+                window=plan.window,
+                out_shape=(len(plan.indexes), plan.height, plan.width),
                 resampling=Resampling.nearest,
             )
-            out_bounds = rasterio.windows.bounds(window, dataset.transform)
-            out_crs = dataset.crs
         else:
-            out_crs = CRS.from_epsg(output.epsg)
-            out_bounds = transform_bounds(CRS.from_epsg(subsetting.epsg), out_crs, *bounds)
-            with WarpedVRT(dataset, crs=out_crs, resampling=Resampling.bilinear) as vrt:
-                window = rasterio.windows.from_bounds(*out_bounds, transform=vrt.transform)
-                base_w = max(1, round(window.width))
-                base_h = max(1, round(window.height))
-                width, height = _output_shape(request.scaling, output, base_w, base_h)
-                _check_size(settings, width, height, len(indexes), coverage.dtype)
-                transform = from_bounds(*out_bounds, width, height)
             with WarpedVRT(
                 dataset,
-                crs=out_crs,
-                transform=transform,
-                width=width,
-                height=height,
+                crs=plan.crs,
+                transform=plan.transform,
+                width=plan.width,
+                height=plan.height,
                 resampling=Resampling.bilinear,
             ) as vrt:
-                data = vrt.read(indexes)
-    transform = from_bounds(*out_bounds, width, height)
-    names = [coverage.record.band_names[i - 1] for i in indexes]
-    return encode(request.format, data, transform, out_crs, coverage, names)
+                data = vrt.read(plan.indexes)
+    names = [coverage.record.band_names[i - 1] for i in plan.indexes]
+    return encode(request.format, data, plan.transform, plan.crs, coverage, names)
 
 
 def encode(
