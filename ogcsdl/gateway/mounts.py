@@ -49,6 +49,13 @@ MOUNTS: list[Mount] = [
         "OGC WCS 2.0.1 (KVP, XML/POST; CRS, scaling, range subsetting)",
         "?service=WCS&request=GetCapabilities",
     ),
+    Mount(
+        "/coverages",
+        "ogcsdl.coverages.ogcapi:make_app",
+        "OGC API - Coverages",
+        "OGC API - Coverages (pygeoapi, rasterio provider), one collection per product",
+        "/collections?f=json",
+    ),
 ]
 
 # Extra entry points of mounted services shown on the landing page: (title, path).

@@ -33,7 +33,14 @@ S1_BANDS = ("VV", "VH")
 ORIGIN = (600000.0, 6580000.0)  # EPSG:32633, near Stockholm
 
 
-def write_cog(path: Path, data: np.ndarray, crs: str, transform: object, nodata: float) -> None:
+def write_cog(
+    path: Path,
+    data: np.ndarray,
+    crs: str,
+    transform: object,
+    nodata: float,
+    band_names: tuple[str, ...] = (),
+) -> None:
     count, height, width = data.shape
     profile = {
         "driver": "COG",
@@ -51,6 +58,8 @@ def write_cog(path: Path, data: np.ndarray, crs: str, transform: object, nodata:
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
+        if band_names:
+            dst.descriptions = band_names
 
 
 def _record(
@@ -112,7 +121,7 @@ def make_s2_product(
     data[:, :16, :] = 0
     transform = from_origin(ORIGIN[0] + offset[0], ORIGIN[1] + offset[1], resolution, resolution)
     path = directory / f"{identifier}.tif"
-    write_cog(path, data, "EPSG:32633", transform, 0)
+    write_cog(path, data, "EPSG:32633", transform, 0, S2_BANDS)
     start = start or datetime(2024, 6, 1, 10, 0, tzinfo=UTC) + timedelta(days=seed)
     return _record(
         identifier,
@@ -145,7 +154,7 @@ def make_s1_product(
     data[:, :16, :] = -9999
     transform = from_origin(ORIGIN[0], ORIGIN[1], resolution, resolution)
     path = directory / f"{identifier}.tif"
-    write_cog(path, data, "EPSG:32633", transform, -9999)
+    write_cog(path, data, "EPSG:32633", transform, -9999, S1_BANDS)
     start = start or datetime(2024, 6, 2, 5, 30, tzinfo=UTC) + timedelta(days=seed)
     return _record(
         identifier,
@@ -228,13 +237,14 @@ def start_view_services(data_dir: Path, records: list[ProductRecord] | None = No
     for record in records or []:
         store.upsert(record)
     _, renderer = serve_in_thread(make_renderer(settings), port=render_port)
-    apps: dict[str, Any] = {"/maps": make_maps(settings)}
-    try:
-        from ogcsdl.coverages.app import make_app as make_wcs
+    from ogcsdl.coverages.app import make_app as make_wcs
+    from ogcsdl.coverages.ogcapi import make_app as make_coverages_api
 
-        apps["/wcs"] = make_wcs(settings)
-    except ImportError:
-        pass
+    apps: dict[str, Any] = {
+        "/maps": make_maps(settings),
+        "/wcs": make_wcs(settings),
+        "/coverages": make_coverages_api(settings),
+    }
 
     def gateway(environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
