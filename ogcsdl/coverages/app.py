@@ -57,13 +57,7 @@ class WcsApp:
 
     def handle(self, request: WcsRequest) -> tuple[bytes, str, list[tuple[str, str]]]:
         if isinstance(request, CapabilitiesRequest):
-            records = self.store.list()
-            coverages = [coverage_of(record) for record in records]
-            series = [
-                time_series(name, [r for r in records if r.collection == name])
-                for name in sorted({r.collection for r in records})
-            ]
-            return capabilities(self.settings, coverages, series), "application/xml", []
+            return capabilities(self.settings, self.store.list()), "application/xml", []
         if isinstance(request, DescribeRequest):
             found = [self.coverage(identifier) for identifier in request.coverage_ids]
             return describe(found), "application/xml", []

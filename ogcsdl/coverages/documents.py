@@ -4,10 +4,12 @@ SWE 2.0), built with lxml so every value is escaped."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.coverages.coverage import Coverage
 from ogcsdl.coverages.request import FORMATS
@@ -71,38 +73,30 @@ def _operation(name: str, url: str) -> etree._Element:
     )
 
 
-def capabilities(
-    settings: Settings, coverages: list[Coverage], series: list[TimeSeries] | None = None
-) -> bytes:
+def _summary(title: str, records: list[ProductRecord], coverage_id: str, subtype: str) -> Any:
+    west = min(r.bbox[0] for r in records)
+    south = min(r.bbox[1] for r in records)
+    east = max(r.bbox[2] for r in records)
+    north = max(r.bbox[3] for r in records)
+    return W.CoverageSummary(
+        O.Title(title),
+        O.WGS84BoundingBox(O.LowerCorner(f"{west} {south}"), O.UpperCorner(f"{east} {north}")),
+        W.CoverageId(coverage_id),
+        W.CoverageSubtype(subtype),
+    )
+
+
+def capabilities(settings: Settings, records: list[ProductRecord]) -> bytes:
+    """Products (2-D coverages) first, then one time series per collection; built from
+    the records alone, so no file is opened."""
     url = settings.url("/wcs")
-    summaries = []
-    for coverage in coverages:
-        west, south, east, north = coverage.record.bbox
-        summaries.append(
-            W.CoverageSummary(
-                O.Title(coverage.record.title),
-                O.WGS84BoundingBox(
-                    O.LowerCorner(f"{west} {south}"), O.UpperCorner(f"{east} {north}")
-                ),
-                W.CoverageId(coverage.identifier),
-                W.CoverageSubtype("RectifiedGridCoverage"),
-            )
-        )
-    for item in series or []:
-        west = min(m.record.bbox[0] for m in item.members)
-        south = min(m.record.bbox[1] for m in item.members)
-        east = max(m.record.bbox[2] for m in item.members)
-        north = max(m.record.bbox[3] for m in item.members)
-        summaries.append(
-            W.CoverageSummary(
-                O.Title(f"{item.collection} time series ({len(item.members)} acquisitions)"),
-                O.WGS84BoundingBox(
-                    O.LowerCorner(f"{west} {south}"), O.UpperCorner(f"{east} {north}")
-                ),
-                W.CoverageId(item.collection),
-                W.CoverageSubtype("GridCoverage"),
-            )
-        )
+    summaries = [_summary(r.title, [r], r.identifier, "RectifiedGridCoverage") for r in records]
+    by_collection: dict[str, list[ProductRecord]] = {}
+    for record in records:
+        by_collection.setdefault(record.collection, []).append(record)
+    for collection, members in sorted(by_collection.items()):
+        title = f"{collection} time series ({len(members)} acquisitions)"
+        summaries.append(_summary(title, members, collection, "GridCoverage"))
     document = W.Capabilities(
         O.ServiceIdentification(
             O.Title("ogcsdl Web Coverage Service"),

@@ -78,10 +78,17 @@ def _remove_layer_cache(cache_root: Path, layer: str) -> None:
         shutil.rmtree(grid_dir, ignore_errors=True)
 
 
+def _safe_name(name: str) -> bool:
+    # Names become cache directory globs: never let one climb out of the cache.
+    return bool(name) and "/" not in name and not name.startswith(".") and "*" not in name
+
+
 def invalidate(settings: Settings, entry: dict[str, str]) -> None:
     """Remove every cached tile a product contributed to."""
     cache_root = settings.cache_dir / "mapproxy"
-    for layer in entry["layers"].split(","):
+    if not _safe_name(entry["collection"]):
+        return
+    for layer in filter(_safe_name, entry["layers"].split(",")):
         _remove_layer_cache(cache_root, layer)
     collection = entry["collection"]
     for grid_dir in cache_root.glob(f"{collection}*_cache_*"):
