@@ -86,6 +86,8 @@ def test_time_selection_latest_instant_and_range(tmp_path: Path) -> None:
     assert select_products([a, b], "2024-01-01T00:00:00Z") == [a]
     assert select_products([a, b], "2023-12-01/2024-03-01") == [b, a]
     assert select_products([a, b], "2024-01-01") == [a]  # a date means midnight UTC
+    precise = replace(b, start=datetime(2024, 2, 1, 0, 0, 0, 250000))  # naive, sub-second
+    assert select_products([a, precise], "2024-02-01T00:00:00Z") == [precise]
     with pytest.raises(InvalidParameterValue):
         select_products([a, b], "yesterday")
 

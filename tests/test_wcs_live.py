@@ -356,3 +356,36 @@ def test_time_series_coverage_describe_slice_and_trim(
     assert empty.status_code == 404 and b"InvalidSubsetting" in empty.content
     bad = _get(wcs_url, REQUEST="GetCoverage", COVERAGEID="sentinel-2-l2a", SUBSET="time(soon)")
     assert bad.status_code == 404 and b"InvalidSubsetting" in bad.content
+
+
+def test_same_instant_tiles_are_one_time_step(tmp_path: Path) -> None:
+    instant = datetime(2024, 8, 1, 10, 0, tzinfo=UTC)
+    records = [
+        make_s2_product(
+            tmp_path / "src", "pass-west", start=instant, seed=1, collection="sentinel-2-l1c"
+        ),
+        make_s2_product(
+            tmp_path / "src",
+            "pass-east",
+            start=instant,
+            seed=2,
+            offset=(5120, 0),
+            collection="sentinel-2-l1c",
+        ),
+    ]
+    services = start_view_services(tmp_path, records)
+    try:
+        data, transform, _ = _tiff(
+            _get(
+                f"{services.base_url}/wcs",
+                REQUEST="GetCoverage",
+                COVERAGEID="sentinel-2-l1c",
+                RANGESUBSET="B04",
+                SUBSET="time(2024-08-01T10:00:00Z)",
+            )
+        )
+        assert data.shape == (1, 256, 512) and transform.c == 600000
+        with rasterio.open(records[1].file_path) as east:
+            assert np.array_equal(data[0, :, 256:], east.read(3))
+    finally:
+        services.close()

@@ -30,6 +30,7 @@ from ogcsdl.coverages.errors import InvalidSubsetting, NoSuchCoverage
 from ogcsdl.coverages.getcoverage import (
     Encoded,
     FormatNotSupported,
+    OutputPlan,
     check_format,
     encode,
     plan_output,
@@ -129,37 +130,51 @@ def get_series_coverage(
     members = select_members(series, time_subsets[0] if time_subsets else None)
     spatial = replace(request, subsets=tuple(s for s in request.subsets if s.axis != TIME_AXIS))
     plan = plan_output(settings, series.grid, spatial, steps=len(members))
-    stack = []
-    for member in members:
-        names = [series.grid.record.band_names[i - 1] for i in plan.indexes]
-        missing = [n for n in names if n not in member.record.band_names]
-        if missing:
-            raise InvalidSubsetting(f"{member.identifier} lacks bands {missing}", "rangeSubset")
-        indexes = [member.record.band_names.index(n) + 1 for n in names]
-        with (
-            rasterio.open(member.record.file_path) as dataset,
-            WarpedVRT(
-                dataset,
-                crs=plan.crs,
-                transform=plan.transform,
-                width=plan.width,
-                height=plan.height,
-                resampling=Resampling.nearest,
-                nodata=member.nodata,
-            ) as vrt,
-        ):
-            stack.append(vrt.read(indexes))
     names = [series.grid.record.band_names[i - 1] for i in plan.indexes]
+    # Members acquired at the same instant (adjacent tiles of one pass) are one time step:
+    # the first one's valid pixels win, the others fill its nodata.
+    steps: dict[int, np.ndarray] = {}
+    times: dict[int, datetime] = {}
+    for member in members:
+        key = round(unix_seconds(member.record.start))
+        data = _read_onto(member, names, plan)
+        if key not in steps:
+            steps[key], times[key] = data, member.record.start
+        elif member.nodata is not None:
+            hole = steps[key] == member.nodata
+            steps[key][hole] = data[hole]
+    stack = [steps[key] for key in sorted(steps)]
     if len(stack) == 1:
         return encode(request.format, stack[0], plan.transform, plan.crs, series.grid, names)
-    times = [m.record.start for m in members]
+    instants = [times[key] for key in sorted(times)]
     if request.format == "image/png":
         raise FormatNotSupported("PNG holds one instant; slice the time axis", "format")
     if request.format == "image/tiff":
         flat = np.concatenate(stack)
-        labels = [f"{name}@{t.isoformat()}" for t in times for name in names]
+        labels = [f"{name}@{t.isoformat()}" for t in instants for name in names]
         return encode(request.format, flat, plan.transform, plan.crs, series.grid, labels)
-    return _netcdf_series(series, stack, times, names, plan.transform, plan.crs)
+    return _netcdf_series(series, stack, instants, names, plan.transform, plan.crs)
+
+
+def _read_onto(member: Coverage, names: list[str], plan: OutputPlan) -> np.ndarray:
+    """The member's bands (by name) resampled onto the output grid, nodata outside."""
+    missing = [n for n in names if n not in member.record.band_names]
+    if missing:
+        raise InvalidSubsetting(f"{member.identifier} lacks bands {missing}", "rangeSubset")
+    indexes = [member.record.band_names.index(n) + 1 for n in names]
+    with (
+        rasterio.open(member.record.file_path) as dataset,
+        WarpedVRT(
+            dataset,
+            crs=plan.crs,
+            transform=plan.transform,
+            width=plan.width,
+            height=plan.height,
+            resampling=Resampling.nearest,
+            nodata=member.nodata,
+        ) as vrt,
+    ):
+        return np.asarray(vrt.read(indexes))
 
 
 def _netcdf_series(

@@ -110,16 +110,22 @@ def select_products(records: list[ProductRecord], time_value: str | None) -> lis
     (None/"default"/"current") the latest acquisition. Newest first."""
     if not records:
         return []
+
+    def start(record: ProductRecord) -> datetime:
+        # TIME values are whole UTC seconds (as the capabilities list them).
+        value = record.start if record.start.tzinfo else record.start.replace(tzinfo=UTC)
+        return value.replace(microsecond=0)
+
     if time_value in (None, "", "default", "current"):
-        latest = max(record.start for record in records)
-        chosen = [r for r in records if r.start == latest]
+        latest = max(start(record) for record in records)
+        chosen = [r for r in records if start(r) == latest]
     elif "/" in time_value:
         low, high = (_parse_time(part) for part in time_value.split("/")[:2])
-        chosen = [r for r in records if low <= r.start <= high]
+        chosen = [r for r in records if low <= start(r) <= high]
     else:
         instant = _parse_time(time_value)
-        chosen = [r for r in records if r.start == instant]
-    return sorted(chosen, key=lambda r: r.start, reverse=True)
+        chosen = [r for r in records if start(r) == instant]
+    return sorted(chosen, key=start, reverse=True)
 
 
 def _band_expression(style: Style, record: ProductRecord) -> tuple[list[int] | None, str | None]:
