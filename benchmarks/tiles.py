@@ -83,7 +83,7 @@ def main() -> None:
             ]
         session = requests.Session()
         stamp = iso_time(record.start)
-        base = suite.url(f"/maps/wmts/bench-tiles/GoogleMapsCompatible/{stamp}/{args.zoom}")
+        base = suite.url(f"/maps/wmts/bench-tiles/default/GoogleMapsCompatible/{stamp}/{args.zoom}")
 
         def through_suite(tile: tuple[int, int]) -> int:
             response = session.get(f"{base}/{tile[0]}/{tile[1]}.png", timeout=120)

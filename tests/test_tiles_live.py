@@ -70,7 +70,7 @@ def _tile(
     x: int = X,
     y: int = Y,
 ) -> requests.Response:
-    url = f"{view.base_url}/maps/wmts/{layer}/{grid}/{time_value}/{z}/{x}/{y}.png"
+    url = f"{view.base_url}/maps/wmts/{layer}/default/{grid}/{time_value}/{z}/{x}/{y}.png"
     return requests.get(url, timeout=60)
 
 
@@ -341,3 +341,75 @@ def test_seed_command_line(view: ViewServices, tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     assert unknown.returncode != 0 and "no layer 'nope'" in (unknown.stderr + unknown.stdout)
+
+
+def test_styles_are_listed_and_served_in_wmts_and_wms(view: ViewServices) -> None:
+    wmts = WebMapTileService(f"{view.base_url}/maps/wmts/1.0.0/WMTSCapabilities.xml")
+    styles = set(wmts.contents["sentinel-2-l2a"].styles)
+    assert {"default", "false-colour", "ndvi", "swir"} <= styles
+    assert {"default", "vh", "vv-vh"} <= set(wmts.contents["sentinel-1-grd"].styles)
+    stamp = "2024-06-11T10:00:00Z"
+    styled = wmts.gettile(
+        layer="sentinel-2-l2a",
+        style="ndvi",
+        tilematrixset="GoogleMapsCompatible",
+        tilematrix=str(Z),
+        row=Y,
+        column=X,
+        format="image/png",
+        Time=stamp,
+    )
+    variant = _tile(view, "sentinel-2-l2a.ndvi", stamp)
+    plain = _tile(view, "sentinel-2-l2a", stamp)
+    assert np.array_equal(_rgba(styled.read()), _rgba(variant.content))
+    assert not np.array_equal(_rgba(variant.content), _rgba(plain.content))
+    kvp = requests.get(
+        f"{view.base_url}/maps/service",
+        params={
+            "SERVICE": "WMTS",
+            "REQUEST": "GetTile",
+            "VERSION": "1.0.0",
+            "LAYER": "sentinel-2-l2a",
+            "STYLE": "ndvi",
+            "FORMAT": "image/png",
+            "TILEMATRIXSET": "GoogleMapsCompatible",
+            "TILEMATRIX": str(Z),
+            "TILEROW": str(Y),
+            "TILECOL": str(X),
+            "TIME": stamp,
+        },
+        timeout=60,
+    )
+    assert np.array_equal(_rgba(kvp.content), _rgba(variant.content))
+
+    wms = WebMapService(f"{view.base_url}/maps/service", version="1.3.0")
+    assert {"default", "ndvi", "false-colour", "swir"} <= set(wms["sentinel-2-l2a"].styles)
+    west, south, east, north = product_store(view.settings).get("s2-late").bbox
+    args = {
+        "srs": "EPSG:4326",
+        "bbox": (west, south, east, north),
+        "size": (64, 64),
+        "format": "image/png",
+        "transparent": True,
+        "time": stamp,
+    }
+    styled_map = wms.getmap(layers=["sentinel-2-l2a"], styles=["ndvi"], **args).read()
+    variant_map = wms.getmap(layers=["sentinel-2-l2a.ndvi"], styles=[""], **args).read()
+    assert np.array_equal(_rgba(styled_map), _rgba(variant_map))
+    unknown = requests.get(
+        f"{view.base_url}/maps/service",
+        params={
+            "SERVICE": "WMS",
+            "VERSION": "1.3.0",
+            "REQUEST": "GetMap",
+            "LAYERS": "sentinel-2-l2a",
+            "STYLES": "sepia",
+            "CRS": "EPSG:4326",
+            "BBOX": f"{south},{west},{north},{east}",
+            "WIDTH": "8",
+            "HEIGHT": "8",
+            "FORMAT": "image/png",
+        },
+        timeout=60,
+    )
+    assert b"StyleNotDefined" in unknown.content

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import yaml
 from mapproxy.service import wmts as mapproxy_wmts
 from mapproxy.wsgiapp import make_wsgi_app
 
@@ -27,6 +28,7 @@ from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, exception_report_xml
 from ogcsdl.tiles.checks import check_wms_time, check_wmts_gettile, layer_times, wms_exception
 from ogcsdl.tiles.mapproxy_config import cache_name, iso_time, layer_names, write_config
+from ogcsdl.tiles.ows_styles import StyleIndex, add_styles, is_capabilities, rewrite_request
 
 StartResponse = Callable[..., Any]
 SYNC_INTERVAL_S = 1.0
@@ -127,15 +129,17 @@ class MapsApp:
         self.config_path = sync(settings)
         self.mapproxy = make_wsgi_app(str(self.config_path), reloader=True)
         self._synced_at = time.monotonic()
-        self._times_mtime = 0.0
+        self._config_mtime = 0.0
         self._layer_times: dict[str, set[str]] = {}
+        self._styles = StyleIndex()
 
-    def layer_times(self) -> dict[str, set[str]]:
+    def _refresh_indexes(self) -> None:
         mtime = self.config_path.stat().st_mtime
-        if mtime != self._times_mtime:
-            self._layer_times = layer_times(self.config_path)
-            self._times_mtime = mtime
-        return self._layer_times
+        if mtime != self._config_mtime:
+            config = yaml.safe_load(self.config_path.read_text())
+            self._layer_times = layer_times(config)
+            self._styles = StyleIndex.from_config(config)
+            self._config_mtime = mtime
 
     def check(self, environ: dict[str, Any]) -> tuple[str, OgcsdlError] | None:
         """(service, error) when the request must be refused before MapProxy sees it."""
@@ -146,7 +150,7 @@ class MapsApp:
             if service == "WMTS" and request == "gettile":
                 check_wmts_gettile(params)
             elif request == "getmap" and service in ("WMS", ""):
-                check_wms_time(params, self.layer_times())
+                check_wms_time(params, self._layer_times)
         except OgcsdlError as error:
             return service, error
         return None
@@ -155,6 +159,8 @@ class MapsApp:
         if time.monotonic() - self._synced_at > SYNC_INTERVAL_S:
             sync(self.settings)
             self._synced_at = time.monotonic()
+        self._refresh_indexes()
+        rewrite_request(environ, self._styles)
         refused = self.check(environ)
         if refused is not None:
             service, error = refused
@@ -164,8 +170,32 @@ class MapsApp:
                 body, kind = wms_exception(error), "application/vnd.ogc.se_xml"
             start_response(f"{error.status} Bad Request", [("Content-Type", kind)])
             return [body]
+        if is_capabilities(environ):
+            return self._capabilities_with_styles(environ, start_response)
         result: Iterable[bytes] = self.mapproxy(environ, start_response)
         return result
+
+    def _capabilities_with_styles(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured.update(status=status, headers=headers)
+            return lambda _data: None
+
+        chunks = self.mapproxy(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        if captured["status"].startswith("200"):
+            body = add_styles(body, self._styles)
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])
+        return [body]
 
 
 def make_app(settings: Settings) -> MapsApp:

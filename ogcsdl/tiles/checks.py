@@ -3,10 +3,8 @@ request: WMTS KVP GetTile parameters and STYLE, and WMS 1.3.0 TIME values."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
-
-import yaml
 
 from ogcsdl.errors import InvalidParameterValue, MissingParameterValue, OgcsdlError
 
@@ -29,11 +27,11 @@ def check_wmts_gettile(params: dict[str, str]) -> None:
         if not params[key].lstrip("-").isdigit():
             raise InvalidParameterValue(f"{key.upper()} {params[key]!r} is not defined", key)
     style = params["style"]
-    # Every style variant is published as its own layer, whose one style is "default".
+    # Styled requests were already pointed at their variant layer (ows_styles), so
+    # anything but the default style left here is unknown.
     if style not in ("", "default"):
         raise InvalidParameterValue(
-            f"style {style!r} is not defined; each style is a layer, e.g. {params['layer']}.ndvi",
-            locator="style",
+            f"style {style!r} is not defined for layer {params['layer']!r}", locator="style"
         )
 
 
@@ -52,9 +50,8 @@ def check_wms_time(params: dict[str, str], layer_times: dict[str, set[str]]) -> 
             )
 
 
-def layer_times(config_path: Path) -> dict[str, set[str]]:
+def layer_times(config: dict[str, Any]) -> dict[str, set[str]]:
     """Layer name -> TIME values, from the generated MapProxy configuration."""
-    config = yaml.safe_load(config_path.read_text())
     return {
         layer["name"]: set(layer["dimensions"]["time"]["values"])
         for layer in config.get("layers", [])

@@ -40,7 +40,7 @@ GRIDS: dict[str, dict[str, Any]] = {
         "num_levels": 17,
     },
 }
-REST_TEMPLATE = "/{Layer}/{TileMatrixSet}/{Time}/{TileMatrix}/{TileCol}/{TileRow}.{Format}"
+REST_TEMPLATE = "/{Layer}/{Style}/{TileMatrixSet}/{Time}/{TileMatrix}/{TileCol}/{TileRow}.{Format}"
 WMS_SRS = ["EPSG:3857", "EPSG:4326", "CRS:84", "EPSG:3006", "EPSG:32633", "EPSG:32634"]
 
 
