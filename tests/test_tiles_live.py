@@ -341,6 +341,15 @@ def test_seed_command_line(view: ViewServices, tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     assert unknown.returncode != 0 and "no layer 'nope'" in (unknown.stderr + unknown.stdout)
+    config.write_text(f"data_dir: {view.settings.data_dir}\nrender:\n  port: 9\n")
+    down = subprocess.run(
+        [sys.executable, "-m", "ogcsdl", "--config", str(config), "seed"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert down.returncode != 0 and "start the suite first" in down.stderr
 
 
 def test_styles_are_listed_and_served_in_wmts_and_wms(view: ViewServices) -> None:

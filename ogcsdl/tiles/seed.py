@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+import requests
 from mapproxy.config.loader import load_configuration
 from mapproxy.seed.seeder import SeedTask, seed
 from mapproxy.seed.util import ProgressLog
@@ -109,6 +110,14 @@ def seed_command(context: Any, layer: str | None, max_level: int | None, concurr
     """Pre-render tiles of a layer into the MapProxy cache, with progress."""
     settings: Settings = context.settings
     settings.ensure_dirs()
+    health = f"http://127.0.0.1:{settings.render.port}/health"
+    try:
+        requests.get(health, timeout=5).raise_for_status()
+    except requests.RequestException:
+        # MapProxy's seeder would retry a dead source for minutes; say it at once.
+        raise click.ClickException(
+            f"the renderer does not answer at {health}; start the suite first (ogcsdl serve)"
+        ) from None
     tasks = seed_tasks(
         settings, layer, settings.tiles.seed_levels if max_level is None else max_level
     )
