@@ -11,6 +11,8 @@ import pytest
 from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite
 
+pytest_plugins = ["tests.postgis"]  # session fixture postgis_url: a real PostgreSQL + PostGIS
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

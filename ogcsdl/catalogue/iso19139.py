@@ -206,7 +206,9 @@ def iso_document(record: ProductRecord, download_url: str, contact: MetadataCont
         "gmd:lineage/gmd:LI_Lineage/gmd:statement",
         record.lineage or f"Ingested from {record.source or record.file_path}",
     )
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    # No XML declaration: pycsw parses the stored text as a str, which lxml refuses
+    # when it declares an encoding.
+    return etree.tostring(root, xml_declaration=False, encoding="UTF-8", pretty_print=True)
 
 
 def anytext(document: bytes) -> str:

@@ -9,11 +9,23 @@ and the standard library. It differs from ``pycsw.wsgi:application`` in three wa
 * an OWS ExceptionReport never travels with ``200 OK``: CSW 2.0.2 answers every
   exception with 200, so the status is taken from the exception code (400 for a
   client's mistake, 404 for an unknown item), as CSW 3.0 does;
-* responses are never gzip-compressed (pycsw's gzip path truncates at some levels).
+* responses are never gzip-compressed (pycsw's gzip path truncates at some levels);
+* an OpenSearch query with only ``eo:*`` parameters gets the empty ``q`` that pycsw 2.6
+  needs to apply them (it otherwise ignores them and returns everything), and an
+  OpenSearch ``time``/``start``/``stop``/``bbox`` that is not a date or a box is an
+  InvalidParameterValue (pycsw compares it as text and answers "0 results");
+* GDAL's CSW driver (3.6) echoes the version of the capabilities (3.0.0) into the
+  ``version`` attribute of its CSW 2.0.2 request; such a request is read as 2.0.2.
 """
 
+import io
 import os
 import re
+from datetime import datetime
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape, quoteattr
+
+from lxml import etree
 
 from pycsw import server
 
@@ -41,8 +53,95 @@ def _status(status: str, body: bytes) -> str:
     return _STATUS_BY_CODE.get(code, "400 Bad Request")
 
 
+_GEO_TIME_PARAMETERS = {"q", "bbox", "time", "start", "stop"}
+
+
+def _opensearch_query(query: str) -> str:
+    keys = {key.lower() for key, _ in parse_qsl(query, keep_blank_values=True)}
+    eo_only = any(key.startswith("eo:") for key in keys) and not keys & _GEO_TIME_PARAMETERS
+    if eo_only and ("mode", "opensearch") in parse_qsl(query.lower()):
+        return query + "&q="
+    return query
+
+
+def _is_datetime(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_box(text: str) -> bool:
+    parts = text.split(",")
+    try:
+        minx, miny, maxx, maxy = (float(part) for part in parts[:4])
+    except ValueError:
+        return False
+    return len(parts) in (4, 5) and minx <= maxx and miny <= maxy
+
+
+def _opensearch_error(query: str) -> tuple[str, str] | None:
+    """(locator, message) of the first invalid OpenSearch geo/time parameter."""
+    kvp = {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}
+    if kvp.get("mode") != "opensearch":
+        return None
+    for key in ("time", "start", "stop"):
+        parts = [part for part in kvp.get(key, "").split("/") if part]
+        if key == "time" and len(kvp.get(key, "").split("/")) > 2:
+            return key, f"{key} must be START/END (ISO 8601)"
+        if not all(_is_datetime(part) for part in parts):
+            return key, f"{key} is not an ISO 8601 date or date-time: {kvp[key]!r}"
+    if kvp.get("bbox") and not _is_box(kvp["bbox"]):
+        return "bbox", f"bbox must be minx,miny,maxx,maxy: {kvp['bbox']!r}"
+    return None
+
+
+def _exception_report(locator: str, message: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<ows20:ExceptionReport xmlns:ows20="http://www.opengis.net/ows/2.0" version="3.0.0">'
+        f'<ows20:Exception exceptionCode="InvalidParameterValue" locator={quoteattr(locator)}>'
+        f"<ows20:ExceptionText>{escape(message)}</ows20:ExceptionText>"
+        "</ows20:Exception></ows20:ExceptionReport>"
+    ).encode("utf-8")
+
+
+_CSW202 = b"http://www.opengis.net/cat/csw/2.0.2"
+
+
+def _gdal_version_fix(environ) -> None:  # type: ignore[no-untyped-def]
+    if environ.get("REQUEST_METHOD") != "POST":
+        return
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    if _CSW202 in body[:2000] and b'version="3.0.0"' in body[:2000]:
+        try:
+            parser = etree.XMLParser(resolve_entities=False, no_network=True)
+            root = etree.fromstring(body, parser)
+        except etree.XMLSyntaxError:
+            root = None  # pycsw reports the syntax error itself
+        if root is not None and root.tag.startswith("{http://www.opengis.net/cat/csw/2.0.2}"):
+            if root.get("version") == "3.0.0":
+                root.set("version", "2.0.2")
+                body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+
+
 def application(environ, start_response):  # type: ignore[no-untyped-def]
     environ["local.app_root"] = PYCSW_ROOT
+    query = environ.get("QUERY_STRING", "")
+    invalid = _opensearch_error(query)
+    if invalid is not None:
+        body = _exception_report(*invalid)
+        start_response(
+            "400 Bad Request",
+            [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+    environ["QUERY_STRING"] = _opensearch_query(query)
+    _gdal_version_fix(environ)
     environ.pop("HTTP_ACCEPT_ENCODING", None)
     csw = server.Csw(CONFIG_PATH, environ)
     status, contents = csw.dispatch_wsgi()

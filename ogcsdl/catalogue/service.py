@@ -47,6 +47,7 @@ def catalogue_child(settings: Settings, server_url: str | None = None) -> ChildS
         str(settings.catalogue.workers),
         "--timeout",
         str(settings.server.timeout_s),
+        "--no-control-socket",  # gunicorn 27's default socket is one shared path
         "--pythonpath",
         str(WSGI_DIR),
         "pycsw_wsgi:application",
