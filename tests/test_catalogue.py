@@ -177,11 +177,17 @@ class Catalogue:
 
 def _require_catalogue_env() -> None:
     if not CATALOGUE_PYTHON.exists():
-        pytest.skip(f"the pycsw environment is missing at {CATALOGUE_PYTHON} (run scripts/setup.sh)")
+        pytest.skip(
+            f"the pycsw environment is missing at {CATALOGUE_PYTHON} (run scripts/setup.sh)"
+        )
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
-def catalogue(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)]
+)
+def catalogue(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Catalogue]:
     """pycsw under gunicorn on a free port, over the sample products."""
     _require_catalogue_env()
     port = free_port()
@@ -300,7 +306,12 @@ def test_csw2_sorting_and_paging(catalogue: Catalogue) -> None:
     optical = fes.PropertyIsLike("apiso:Platform", "Sentinel-2%")
     order = fes.SortBy([fes.SortProperty("apiso:CloudCover", "ASC")])
     csw.getrecords2([optical], sortby=order, maxrecords=50)
-    assert list(csw.records) == ["S2A-STHLM-0601", "S2A-GBG-0715", "S2B-STHLM-0610", "S2B-UMEA-1201"]
+    assert list(csw.records) == [
+        "S2A-STHLM-0601",
+        "S2A-GBG-0715",
+        "S2B-STHLM-0610",
+        "S2B-UMEA-1201",
+    ]
     csw.getrecords2([optical], sortby=order, startposition=3, maxrecords=2)
     assert list(csw.records) == ["S2B-STHLM-0610", "S2B-UMEA-1201"]
     assert csw.results["matches"] == 4
@@ -351,7 +362,12 @@ def test_csw3_filters_and_record_by_id(catalogue: Catalogue) -> None:
     # (it looks for records below the root): read it directly.
     response = requests.get(
         catalogue.url,
-        params={"service": "CSW", "version": "3.0.0", "request": "GetRecordById", "id": "S1A-STHLM-0605"},
+        params={
+            "service": "CSW",
+            "version": "3.0.0",
+            "request": "GetRecordById",
+            "id": "S1A-STHLM-0605",
+        },
         timeout=10,
     )
     record = etree.fromstring(response.content)
@@ -417,9 +433,9 @@ def test_describe_record_and_iso_document(catalogue: Catalogue) -> None:
     assert begin == "2024-06-01T10:00:00Z"
     keywords = {k.text for k in metadata.findall(".//gmd:keyword/gco:CharacterString", NS)}
     assert {"Sentinel-2A", "MSI", "S2MSI1C", "sentinel-2-l1c"} <= keywords
-    assert metadata.findtext(".//gmd:LI_Lineage/gmd:statement/gco:CharacterString", namespaces=NS) == (
-        "Ingested from S2A-STHLM-0601.SAFE"
-    )
+    assert metadata.findtext(
+        ".//gmd:LI_Lineage/gmd:statement/gco:CharacterString", namespaces=NS
+    ) == ("Ingested from S2A-STHLM-0601.SAFE")
 
 
 # --- OpenSearch and OAI-PMH ------------------------------------------------------------------
@@ -447,7 +463,12 @@ def atom_ids(feed: etree._Element) -> set[str]:
 def test_opensearch_description_and_geo_time_eo_queries(catalogue: Catalogue) -> None:
     response = requests.get(
         catalogue.url,
-        params={"mode": "opensearch", "service": "CSW", "version": "3.0.0", "request": "GetCapabilities"},
+        params={
+            "mode": "opensearch",
+            "service": "CSW",
+            "version": "3.0.0",
+            "request": "GetCapabilities",
+        },
         timeout=10,
     )
     description = etree.fromstring(response.content)
@@ -471,7 +492,9 @@ def test_opensearch_description_and_geo_time_eo_queries(catalogue: Catalogue) ->
 
 
 def test_oai_pmh(catalogue: Catalogue) -> None:
-    identify = requests.get(catalogue.url, params={"mode": "oaipmh", "verb": "Identify"}, timeout=10)
+    identify = requests.get(
+        catalogue.url, params={"mode": "oaipmh", "verb": "Identify"}, timeout=10
+    )
     assert identify.status_code == 200
     assert etree.fromstring(identify.content).find("oai:Identify", NS) is not None
     listing = requests.get(
@@ -563,7 +586,10 @@ def _exception(response: requests.Response) -> tuple[str, str]:
 @pytest.mark.parametrize(
     ("params", "code"),
     [
-        ({"service": "CSW", "version": "2.0.2", "request": "NoSuchOperation"}, "InvalidParameterValue"),
+        (
+            {"service": "CSW", "version": "2.0.2", "request": "NoSuchOperation"},
+            "InvalidParameterValue",
+        ),
         ({"service": "CSW", "version": "2.0.2"}, "MissingParameterValue"),
         (
             {
@@ -589,7 +615,10 @@ def _exception(response: requests.Response) -> tuple[str, str]:
             },
             None,
         ),
-        ({"service": "CSW", "version": "3.0.0", "request": "GetRecordById", "id": "no-such-id"}, "NotFound"),
+        (
+            {"service": "CSW", "version": "3.0.0", "request": "GetRecordById", "id": "no-such-id"},
+            "NotFound",
+        ),
         (
             {
                 "mode": "opensearch",
@@ -613,7 +642,15 @@ def _exception(response: requests.Response) -> tuple[str, str]:
             None,
         ),
     ],
-    ids=["unknown-request", "missing-request", "bad-bbox", "unknown-queryable", "unknown-id", "os-bbox", "os-time"],
+    ids=[
+        "unknown-request",
+        "missing-request",
+        "bad-bbox",
+        "unknown-queryable",
+        "unknown-id",
+        "os-bbox",
+        "os-time",
+    ],
 )
 def test_bad_requests_give_exception_reports(
     catalogue: Catalogue, params: dict[str, str], code: str | None

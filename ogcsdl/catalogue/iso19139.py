@@ -122,7 +122,12 @@ def iso_document(record: ProductRecord, download_url: str, contact: MetadataCont
         ("row", record.height, record.resolution[1]),
     ):
         dimension = _el(grid, "gmd:axisDimensionProperties/gmd:MD_Dimension")
-        _code(dimension, "gmd:dimensionName/gmd:MD_DimensionNameTypeCode", "MD_DimensionNameTypeCode", axis)
+        _code(
+            dimension,
+            "gmd:dimensionName/gmd:MD_DimensionNameTypeCode",
+            "MD_DimensionNameTypeCode",
+            axis,
+        )
         _el(dimension, "gmd:dimensionSize/gco:Integer", str(size))
         _el(dimension, "gmd:resolution/gco:Measure", repr(float(resolution)), uom=unit)
     _code(grid, "gmd:cellGeometry/gmd:MD_CellGeometryCode", "MD_CellGeometryCode", "area")
@@ -174,7 +179,12 @@ def iso_document(record: ProductRecord, download_url: str, contact: MetadataCont
 
     image = _el(root, "gmd:contentInfo/gmd:MD_ImageDescription")
     _el(image, "gmd:attributeDescription/gco:RecordType", "pixel values")
-    _code(image, "gmd:contentType/gmd:MD_CoverageContentTypeCode", "MD_CoverageContentTypeCode", "image")
+    _code(
+        image,
+        "gmd:contentType/gmd:MD_CoverageContentTypeCode",
+        "MD_CoverageContentTypeCode",
+        "image",
+    )
     for band in record.bands:
         md_band = _el(image, "gmd:dimension/gmd:MD_Band")
         member = _el(md_band, "gmd:sequenceIdentifier/gco:MemberName")
@@ -185,14 +195,17 @@ def iso_document(record: ProductRecord, download_url: str, contact: MetadataCont
     if record.cloud_cover is not None:
         _el(image, "gmd:cloudCoverPercentage/gco:Real", repr(float(record.cloud_cover)))
     if record.processing_level:
-        _string(image, "gmd:processingLevelCode/gmd:RS_Identifier/gmd:code", record.processing_level)
+        _string(
+            image, "gmd:processingLevelCode/gmd:RS_Identifier/gmd:code", record.processing_level
+        )
 
     distribution = _el(root, "gmd:distributionInfo/gmd:MD_Distribution")
     fmt = _el(distribution, "gmd:distributionFormat/gmd:MD_Format")
     _string(fmt, "gmd:name", COG_FORMAT)
     _string(fmt, "gmd:version", "1.0")
     online = _el(
-        distribution, "gmd:transferOptions/gmd:MD_DigitalTransferOptions/gmd:onLine/gmd:CI_OnlineResource"
+        distribution,
+        "gmd:transferOptions/gmd:MD_DigitalTransferOptions/gmd:onLine/gmd:CI_OnlineResource",
     )
     _el(online, "gmd:linkage/gmd:URL", download_url)
     _string(online, "gmd:protocol", "WWW:DOWNLOAD-1.0-http--download")

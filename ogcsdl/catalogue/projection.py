@@ -109,7 +109,9 @@ def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
         "date_modified": iso_datetime(record.updated),
         "format": COG_FORMAT,
         "source": record.source,
-        "crs": f"urn:ogc:def:crs:EPSG::{code}" if record.crs.upper().startswith("EPSG:") else record.crs,
+        "crs": f"urn:ogc:def:crs:EPSG::{code}"
+        if record.crs.upper().startswith("EPSG:")
+        else record.crs,
         "wkt_geometry": record.footprint_wkt,
         "lineage": record.lineage,
         "links": f"{record.identifier}.tif,Cloud-optimized GeoTIFF,WWW:DOWNLOAD-1.0-http--download,{url}",

@@ -62,7 +62,7 @@ def _add_eo_queryables() -> None:
         return
     original_init = apiso.APISO.__init__
 
-    def __init__(self, model, namespaces, context):  # type: ignore[no-untyped-def]
+    def __init__(self, model, namespaces, context):
         original_init(self, model, namespaces, context)
         mappings = context.md_core_model["mappings"]
         additional = self.repository["queryables"].setdefault("AdditionalQueryables", {})

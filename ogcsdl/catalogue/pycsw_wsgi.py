@@ -26,7 +26,6 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
-
 from pycsw import server
 
 CONFIG_PATH = os.environ["PYCSW_CONFIG"]
@@ -104,13 +103,13 @@ def _exception_report(locator: str, message: str) -> bytes:
         f'<ows20:Exception exceptionCode="InvalidParameterValue" locator={quoteattr(locator)}>'
         f"<ows20:ExceptionText>{escape(message)}</ows20:ExceptionText>"
         "</ows20:Exception></ows20:ExceptionReport>"
-    ).encode("utf-8")
+    ).encode()
 
 
 _CSW202 = b"http://www.opengis.net/cat/csw/2.0.2"
 
 
-def _gdal_version_fix(environ) -> None:  # type: ignore[no-untyped-def]
+def _gdal_version_fix(environ) -> None:
     if environ.get("REQUEST_METHOD") != "POST":
         return
     length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -129,7 +128,7 @@ def _gdal_version_fix(environ) -> None:  # type: ignore[no-untyped-def]
     environ["CONTENT_LENGTH"] = str(len(body))
 
 
-def application(environ, start_response):  # type: ignore[no-untyped-def]
+def application(environ, start_response):
     environ["local.app_root"] = PYCSW_ROOT
     query = environ.get("QUERY_STRING", "")
     invalid = _opensearch_error(query)
