@@ -68,13 +68,14 @@ def postgis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.chown(root, "postgres")
         for path in (data, sockets):
             shutil.chown(path, "postgres")
-        # The tmp parents must be traversable by postgres.
-        for parent in root.parents:
-            if parent == Path("/"):
-                break
+        # pytest's tmp parents (pytest-of-root is 0700) must be traversable by postgres.
+        top = tmp_path_factory.getbasetemp().parent
+        for parent in [root.parent, *root.parent.parents]:
             mode = parent.stat().st_mode
             if not mode & 0o001:
                 os.chmod(parent, mode | 0o001)
+            if parent == top:
+                break
     port = _free_port()
     _run(_as_postgres([str(PG_BIN / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(data)]))
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off"

@@ -505,6 +505,17 @@ def test_oai_pmh(catalogue: Catalogue) -> None:
     root = etree.fromstring(listing.content)
     listed = {node.text for node in root.iterfind(".//oai:header/oai:identifier", NS)}
     assert listed == SAMPLE_IDS
+    identifiers = requests.get(
+        catalogue.url,
+        params={"mode": "oaipmh", "verb": "ListIdentifiers", "metadataPrefix": "oai_dc"},
+        timeout=10,
+    )
+    listing = etree.fromstring(identifiers.content).find("oai:ListIdentifiers", NS)
+    assert listing is not None, identifiers.text
+    headers = listing.findall("oai:header", NS)
+    assert sorted(h.findtext("oai:identifier", namespaces=NS) for h in headers) == sorted(
+        SAMPLE_IDS
+    )
     record = requests.get(
         catalogue.url,
         params={

@@ -14,6 +14,8 @@ and the standard library. It differs from ``pycsw.wsgi:application`` in three wa
   needs to apply them (it otherwise ignores them and returns everything), and an
   OpenSearch ``time``/``start``/``stop``/``bbox`` that is not a date or a box is an
   InvalidParameterValue (pycsw compares it as text and answers "0 results");
+* OAI-PMH ListIdentifiers lists proper headers (pycsw 2.6.2 repeats the first record's
+  identifier for every record and wraps headers in ``record`` elements);
 * GDAL's CSW driver (3.6) echoes the version of the capabilities (3.0.0) into the
   ``version`` attribute of its CSW 2.0.2 request; such a request is read as 2.0.2.
 """
@@ -26,7 +28,7 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
-from pycsw import server
+from pycsw import oaipmh, server
 
 CONFIG_PATH = os.environ["PYCSW_CONFIG"]
 PYCSW_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(server.__file__)))
@@ -51,6 +53,32 @@ def _status(status: str, body: bytes) -> str:
     code = match.group(1).decode() if match else "NoApplicableCode"
     return _STATUS_BY_CODE.get(code, "400 Bad Request")
 
+
+def _fix_oai_list_identifiers() -> None:
+    """Answer ListIdentifiers by building ListRecords (whose headers pycsw gets right)
+    and keeping only the headers."""
+    original = oaipmh.OAIPMH.response
+
+    def response(self, csw_response, kvp, repository, server_url):
+        if kvp.get("verb") != "ListIdentifiers":
+            return original(self, csw_response, kvp, repository, server_url)
+        node = original(self, csw_response, {**kvp, "verb": "ListRecords"}, repository, server_url)
+        oai = self.namespaces["oai"]
+        for request in node.iter(f"{{{oai}}}request"):
+            request.set("verb", "ListIdentifiers")
+        for listing in node.iter(f"{{{oai}}}ListRecords"):
+            listing.tag = f"{{{oai}}}ListIdentifiers"
+            for record in listing.findall(f"{{{oai}}}record"):
+                header = record.find(f"{{{oai}}}header")
+                if header is not None:
+                    record.addprevious(header)
+                listing.remove(record)
+        return node
+
+    oaipmh.OAIPMH.response = response
+
+
+_fix_oai_list_identifiers()
 
 _GEO_TIME_PARAMETERS = {"q", "bbox", "time", "start", "stop"}
 
