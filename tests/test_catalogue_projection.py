@@ -16,6 +16,7 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.iso19139 import MetadataContact, iso_document
 from ogcsdl.catalogue.projection import RECORDS_TABLE, records_table_exists
 from ogcsdl.catalogue.pycsw_setup import pycsw_config_text
+from ogcsdl.catalogue.service import prepare_catalogue
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.db import connect
 from tests.test_catalogue import CATALOGUE_PYTHON, sample_products
@@ -58,13 +59,13 @@ def test_pycsw_config_from_settings(tmp_path: Path) -> None:
 def test_records_table_is_created_by_pycsw_and_back_filled(tmp_path: Path) -> None:
     if not CATALOGUE_PYTHON.exists():
         pytest.skip("the pycsw environment is missing")
-    # Products stored while no pycsw environment is configured: no projection yet.
-    early = product_store(_settings(tmp_path, python=tmp_path / "no-python"))
-    for record in sample_products()[:3]:
-        early.upsert(record)
+    # Products stored before the catalogue ever started: no projection yet.
     settings = _settings(tmp_path)
+    store = product_store(settings)
+    for record in sample_products()[:3]:
+        store.upsert(record)
     assert not records_table_exists(settings.database_url)
-    store = product_store(settings)  # creates the table (pycsw setup_db) and back-fills
+    prepare_catalogue(settings)  # creates the table (pycsw's setup_db) and back-fills
     assert records_table_exists(settings.database_url)
     store.upsert(sample_products()[3])
     with connect(settings.database_url) as conn:
@@ -76,7 +77,7 @@ def test_records_table_is_created_by_pycsw_and_back_filled(tmp_path: Path) -> No
 
 
 def test_a_failing_projection_rolls_the_product_back(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, python=tmp_path / "no-python")
+    settings = _settings(tmp_path)
     store = product_store(settings)
     with connect(settings.database_url) as conn:  # a records table pycsw did not make
         conn.execute(f"CREATE TABLE {RECORDS_TABLE} (identifier TEXT PRIMARY KEY)")

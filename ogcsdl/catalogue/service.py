@@ -10,9 +10,11 @@ import requests
 from lxml import etree
 
 from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.projection import CatalogueProjection
 from ogcsdl.catalogue.pycsw_setup import (
     WSGI_DIR,
     catalogue_python,
+    ensure_records_table,
     write_pycsw_config,
 )
 from ogcsdl.config import Settings
@@ -26,7 +28,9 @@ def prepare_catalogue(settings: Settings, server_url: str | None = None) -> None
     """Write pycsw.cfg, create the records table (pycsw itself) and fill it."""
     settings.ensure_dirs()
     write_pycsw_config(settings, server_url)
-    product_store(settings)  # creates both tables; a new records table is back-filled
+    store = product_store(settings)
+    if ensure_records_table(settings):
+        CatalogueProjection(settings).resync(store)  # products stored before pycsw existed
 
 
 def catalogue_child(settings: Settings, server_url: str | None = None) -> ChildSpec:
