@@ -117,3 +117,43 @@ def test_delete_disappears_through_the_gateway(suite: LiveSuite, live_ids: set[s
     gone = requests.get(suite.url("csw"), params=params, timeout=10)
     assert gone.status_code == 404
     assert b"ExceptionReport" in gone.content
+
+
+def test_iso_download_link_opens_the_cog(
+    suite: LiveSuite, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The online resource of the ISO record is the gateway URL of the product's COG,
+    and GDAL opens it over HTTP."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_bounds
+
+    path = tmp_path_factory.mktemp("cog") / "tiny.tif"
+    profile = {
+        "driver": "COG",
+        "width": 64,
+        "height": 64,
+        "count": 1,
+        "dtype": "uint16",
+        "crs": "EPSG:4326",
+        "transform": from_bounds(17, 59, 18, 60, 64, 64),
+    }
+    with rasterio.open(path, "w", **profile) as dataset:
+        dataset.write(np.arange(64 * 64, dtype="uint16").reshape(1, 64, 64))
+    record = dataclasses.replace(
+        sample_products()[0],
+        identifier=PREFIX + "WITH-COG",
+        file_path=str(path),
+        file_size=path.stat().st_size,
+        crs="EPSG:4326",
+    )
+    product_store(suite.settings).upsert(record)
+    csw = Csw2(suite.url("csw"))
+    csw.getrecordbyid([record.identifier], outputschema="http://www.isotc211.org/2005/gmd")
+    link = csw.records[record.identifier].distribution.online[0].url
+    assert link == suite.url(f"data/{record.identifier}.tif")
+    info = subprocess.run(
+        ["gdalinfo", f"/vsicurl/{link}"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert info.returncode == 0, info.stderr
+    assert "Size is 64, 64" in info.stdout
