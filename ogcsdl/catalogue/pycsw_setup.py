@@ -23,8 +23,8 @@ from ogcsdl.errors import ConfigError, ServiceUnavailable
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-MAPPINGS_MODULE = HERE / "pycsw_mappings.py"
-WSGI_DIR = HERE  # holds pycsw_wsgi.py, imported by gunicorn as ``pycsw_wsgi``
+WSGI_DIR = HERE / "pycsw_side"  # holds pycsw_wsgi.py, imported by gunicorn as ``pycsw_wsgi``
+MAPPINGS_MODULE = WSGI_DIR / "pycsw_mappings.py"
 
 # Runs in the catalogue interpreter: create the records table the way pycsw wants it,
 # plus the EO columns, once. PostGIS gets a native geometry column and an FTS index.
