@@ -11,7 +11,8 @@ import pytest
 from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite
 
-pytest_plugins = ["tests.postgis"]  # session fixture postgis_url: a real PostgreSQL + PostGIS
+# postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products.
+pytest_plugins = ["tests.postgis", "tests.catalogue_fixtures"]
 
 
 @pytest.fixture(scope="session")

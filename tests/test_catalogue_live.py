@@ -14,8 +14,8 @@ from owslib import fes
 from owslib.catalogue.csw2 import CatalogueServiceWeb as Csw2
 
 from ogcsdl.catalogue.factory import product_store
+from tests.catalogue_fixtures import CRS84, NS, sample_products
 from tests.live import LiveSuite
-from tests.test_catalogue import CRS84, NS, sample_products
 
 pytestmark = pytest.mark.live
 

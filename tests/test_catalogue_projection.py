@@ -19,7 +19,7 @@ from ogcsdl.catalogue.pycsw_setup import pycsw_config_text
 from ogcsdl.catalogue.service import prepare_catalogue
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.db import connect
-from tests.test_catalogue import CATALOGUE_PYTHON, sample_products
+from tests.catalogue_fixtures import CATALOGUE_PYTHON, sample_products
 
 
 def _settings(directory: Path, python: Path = CATALOGUE_PYTHON, **extra: object) -> Settings:

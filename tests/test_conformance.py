@@ -16,8 +16,8 @@ import pytest
 from conformance.runner import REGISTRY, format_table, load_checks, run_checks
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import PROJECT_ROOT
+from tests.catalogue_fixtures import sample_products
 from tests.live import LiveSuite
-from tests.test_catalogue import sample_products
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

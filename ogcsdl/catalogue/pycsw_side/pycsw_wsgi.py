@@ -11,9 +11,9 @@ and the standard library. It differs from ``pycsw.wsgi:application`` in three wa
   client's mistake, 404 for an unknown item), as CSW 3.0 does;
 * responses are never gzip-compressed (pycsw's gzip path truncates at some levels);
 * an OpenSearch query with only ``eo:*`` parameters gets the empty ``q`` that pycsw 2.6
-  needs to apply them (it otherwise ignores them and returns everything), and an
-  OpenSearch ``time``/``start``/``stop``/``bbox`` that is not a date or a box is an
-  InvalidParameterValue (pycsw compares it as text and answers "0 results");
+  needs to apply them (it otherwise ignores them and returns everything), and a
+  ``time``/``start``/``stop``/``bbox`` (OpenSearch, CSW 3.0 KVP) that is not a date or
+  a box is an InvalidParameterValue (pycsw compares it as text: "0 results");
 * OAI-PMH ListIdentifiers lists proper headers (pycsw 2.6.2 repeats the first record's
   identifier for every record and wraps headers in ``record`` elements);
 * GDAL's CSW driver (3.6) echoes the version of the capabilities (3.0.0) into the
@@ -108,10 +108,11 @@ def _is_box(text: str) -> bool:
     return len(parts) in (4, 5) and minx <= maxx and miny <= maxy
 
 
-def _opensearch_error(query: str) -> tuple[str, str] | None:
-    """(locator, message) of the first invalid OpenSearch geo/time parameter."""
+def _geo_time_error(query: str) -> tuple[str, str] | None:
+    """(locator, message) of the first invalid geo/time parameter of an OpenSearch or
+    CSW 3.0 KVP GetRecords request (both go through pycsw's OpenSearch filter)."""
     kvp = {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}
-    if kvp.get("mode") != "opensearch":
+    if kvp.get("mode") != "opensearch" and kvp.get("request", "").lower() != "getrecords":
         return None
     for key in ("time", "start", "stop"):
         parts = [part for part in kvp.get(key, "").split("/") if part]
@@ -159,7 +160,7 @@ def _gdal_version_fix(environ) -> None:
 def application(environ, start_response):
     environ["local.app_root"] = PYCSW_ROOT
     query = environ.get("QUERY_STRING", "")
-    invalid = _opensearch_error(query)
+    invalid = _geo_time_error(query)
     if invalid is not None:
         body = _exception_report(*invalid)
         start_response(
