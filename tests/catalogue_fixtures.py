@@ -208,7 +208,7 @@ def catalogue(
         start_new_session=True,
     )
     try:
-        _wait_ready(spec.ready_url or url, process)
+        wait_ready(spec.ready_url or url, process)
         yield Catalogue(url, settings, store, request.param)
     finally:
         process.send_signal(signal.SIGTERM)
@@ -219,7 +219,7 @@ def catalogue(
             process.wait()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,13 +1,17 @@
 """The pycsw projection without a running pycsw: the ISO document is valid ISO 19139,
 the generated pycsw.cfg says what the suite needs, the records table is created by pycsw
-itself and back-filled, and a failing projection rolls the product back."""
+itself and back-filled, a failing projection rolls the product back, and a broken
+repository is a 503 + an unhealthy catalogue."""
 
 from __future__ import annotations
 
 import configparser
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 from lxml import etree
 
@@ -16,10 +20,11 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.iso19139 import MetadataContact, iso_document
 from ogcsdl.catalogue.projection import RECORDS_TABLE, records_table_exists
 from ogcsdl.catalogue.pycsw_setup import pycsw_config_text
-from ogcsdl.catalogue.service import prepare_catalogue
+from ogcsdl.catalogue.service import catalogue_child, check_catalogue, prepare_catalogue
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.db import connect
-from tests.catalogue_fixtures import CATALOGUE_PYTHON, sample_products
+from ogcsdl.errors import ServiceUnavailable
+from tests.catalogue_fixtures import CATALOGUE_PYTHON, free_port, sample_products, wait_ready
 
 
 def _settings(directory: Path, python: Path = CATALOGUE_PYTHON, **extra: object) -> Settings:
@@ -84,3 +89,36 @@ def test_a_failing_projection_rolls_the_product_back(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="platform|column"):
         store.upsert(sample_products()[0])
     assert store.list() == []
+
+
+def test_a_broken_repository_is_a_503_and_unhealthy(tmp_path: Path) -> None:
+    """When pycsw cannot open its database, clients get an ExceptionReport with 503 (not
+    the 200/400 pycsw sends) and the health check reports the catalogue down."""
+    if not CATALOGUE_PYTHON.exists():
+        pytest.skip("the pycsw environment is missing")
+    port = free_port()
+    settings = _settings(tmp_path, catalogue={"python": str(CATALOGUE_PYTHON), "port": port})
+    spec = catalogue_child(settings, server_url=f"http://127.0.0.1:{port}/")
+    process = subprocess.Popen(
+        spec.argv,
+        env={**os.environ, **spec.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_ready(spec.ready_url or "", process)
+        check_catalogue(settings)  # healthy
+        config = settings.generated_dir / "pycsw.cfg"  # pycsw re-reads it per request
+        broken = tmp_path / "missing-dir" / "nothing.db"
+        config.write_text(
+            config.read_text().replace(str(tmp_path / "ogcsdl.db"), str(broken)), encoding="utf-8"
+        )
+        response = requests.get(spec.ready_url or "", timeout=10)
+        assert response.status_code == 503
+        assert b"ExceptionReport" in response.content
+        with pytest.raises(ServiceUnavailable, match="503"):
+            check_catalogue(settings)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -36,21 +36,22 @@ PYCSW_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(server.__file__)))
 _EXCEPTION_CODE = re.compile(rb'<(?:\w+:)?Exception\s[^>]*exceptionCode="([A-Za-z]+)"')
 _STATUS_BY_CODE = {
     "NotFound": "404 Not Found",
-    "NoApplicableCode": "400 Bad Request",  # pycsw's code for unparsable requests
-    "OperationNotSupported": "400 Bad Request",
-    "MissingParameterValue": "400 Bad Request",
-    "InvalidParameterValue": "400 Bad Request",
-    "VersionNegotiationFailed": "400 Bad Request",
-    "InvalidUpdateSequence": "400 Bad Request",
-    "OptionNotSupported": "400 Bad Request",
+    "OperationProcessingFailed": "500 Internal Server Error",
 }
+# pycsw says NoApplicableCode both for a malformed/invalid request document (the
+# client's fault) and when its configuration or database fails (ours):
+_SERVER_FAULTS = (b"Could not initialize repository", b"Could not load")
 
 
 def _status(status: str, body: bytes) -> str:
-    if not status.startswith("200") or b"ExceptionReport" not in body[:400]:
+    """The HTTP status of a pycsw answer: an ExceptionReport is never 200, and its
+    status follows the exception code (pycsw 3.0 sends "400 Internal Server Error")."""
+    if b"ExceptionReport" not in body[:600]:
         return status
     match = _EXCEPTION_CODE.search(body)
     code = match.group(1).decode() if match else "NoApplicableCode"
+    if code == "NoApplicableCode" and any(fault in body for fault in _SERVER_FAULTS):
+        return "503 Service Unavailable"
     return _STATUS_BY_CODE.get(code, "400 Bad Request")
 
 
