@@ -7,6 +7,7 @@ on a real PostGIS. Tests through the gateway are in ``test_catalogue_live.py``.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -236,3 +237,14 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60
 
 def ids_of(records: dict[str, object]) -> set[str]:
     return set(records) & SAMPLE_IDS
+
+
+def require_gdal_cli(tool: str = "ogrinfo") -> str:
+    """Path of a GDAL command-line client; skip without it, unless OGCSDL_REQUIRE_GDAL=1
+    (CI), where a missing client is a failure."""
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("OGCSDL_REQUIRE_GDAL") == "1":
+            pytest.fail(f"GDAL's {tool} is required (OGCSDL_REQUIRE_GDAL=1) but not on PATH")
+        pytest.skip(f"GDAL's {tool} is not installed (scripts/setup.sh --system installs gdal-bin)")
+    return path

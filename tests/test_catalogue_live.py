@@ -14,7 +14,7 @@ from owslib import fes
 from owslib.catalogue.csw2 import CatalogueServiceWeb as Csw2
 
 from ogcsdl.catalogue.factory import product_store
-from tests.catalogue_fixtures import CRS84, NS, sample_products
+from tests.catalogue_fixtures import CRS84, NS, require_gdal_cli, sample_products
 from tests.live import LiveSuite
 
 pytestmark = pytest.mark.live
@@ -55,7 +55,7 @@ def test_owslib_through_the_gateway(suite: LiveSuite, live_ids: set[str]) -> Non
 def test_gdal_through_the_gateway(suite: LiveSuite, live_ids: set[str]) -> None:
     result = subprocess.run(
         [
-            "ogrinfo",
+            require_gdal_cli(),
             "-ro",
             "-q",
             f"CSW:{suite.url('csw')}",
@@ -153,7 +153,11 @@ def test_iso_download_link_opens_the_cog(
     link = csw.records[record.identifier].distribution.online[0].url
     assert link == suite.url(f"data/{record.identifier}.tif")
     info = subprocess.run(
-        ["gdalinfo", f"/vsicurl/{link}"], capture_output=True, text=True, timeout=60, check=False
+        [require_gdal_cli("gdalinfo"), f"/vsicurl/{link}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert info.returncode == 0, info.stderr
     assert "Size is 64, 64" in info.stdout

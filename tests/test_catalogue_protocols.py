@@ -15,6 +15,7 @@ from tests.catalogue_fixtures import (
     NS,
     SAMPLE_IDS,
     Catalogue,
+    require_gdal_cli,
 )
 
 
@@ -112,7 +113,7 @@ def test_oai_pmh(catalogue: Catalogue) -> None:
 # --- GDAL's CSW driver ---------------------------------------------------------------------
 def ogr_identifiers(catalogue: Catalogue, *args: str) -> set[str]:
     result = subprocess.run(
-        ["ogrinfo", "-ro", "-q", f"CSW:{catalogue.url}", "records", *args],
+        [require_gdal_cli(), "-ro", "-q", f"CSW:{catalogue.url}", "records", *args],
         capture_output=True,
         text=True,
         timeout=60,
