@@ -67,7 +67,6 @@ def pycsw_config_text(settings: Settings, server_url: str | None = None) -> str:
     cat = settings.catalogue
     parser = configparser.ConfigParser(interpolation=None)
     parser["server"] = {
-        "home": str(HERE),
         "url": server_url or settings.url("csw"),
         "mimetype": "application/xml; charset=UTF-8",
         "encoding": "UTF-8",

@@ -1,7 +1,7 @@
 """The WSGI application gunicorn runs in the catalogue environment: pycsw, hardened.
 
 Like ``pycsw_mappings`` this file runs INSIDE pycsw's interpreter and imports only pycsw
-and the standard library. It differs from ``pycsw.wsgi:application`` in three ways:
+and the standard library. It differs from ``pycsw.wsgi:application`` in these ways:
 
 * the configuration is always ``$PYCSW_CONFIG``: stock pycsw takes ``config=<path>``
   from the query string of any request (and any parameter *containing* "config"),
