@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,47 +54,41 @@ def _run(argv: list[str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgis_url() -> Iterator[str]:
     """``postgresql://postgres@127.0.0.1:PORT/ogcsdl_test`` with PostGIS enabled."""
     for tool in ("initdb", "pg_ctl", "psql"):
         if not (PG_BIN / tool).exists():
             _unavailable(f"{PG_BIN / tool} is missing")
     if not POSTGIS_CONTROL.exists():
         _unavailable(f"{POSTGIS_CONTROL} is missing (package postgresql-15-postgis-3)")
-    root = tmp_path_factory.mktemp("postgis")
-    data, sockets = root / "data", root / "sockets"
-    data.mkdir()
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        for path in (data, sockets):
-            shutil.chown(path, "postgres")
-        # pytest's tmp parents (pytest-of-root is 0700) must be traversable by postgres.
-        top = tmp_path_factory.getbasetemp().parent
-        for parent in [root.parent, *root.parent.parents]:
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                os.chmod(parent, mode | 0o001)
-            if parent == top:
-                break
-    port = _free_port()
-    _run(_as_postgres([str(PG_BIN / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(data)]))
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off"
-    log = root / "postgres.log"
-    if os.geteuid() == 0:
-        log.touch()
-        shutil.chown(log, "postgres")
+    # Not under pytest's tmp tree: pytest resets /tmp/pytest-of-<user> to 0700 whenever
+    # any (concurrent) session starts, which locks the postgres user out mid-run.
+    root = Path(tempfile.mkdtemp(prefix="ogcsdl-postgis-"))
+    data, sockets, log = root / "data", root / "sockets", root / "postgres.log"
     pg_ctl = str(PG_BIN / "pg_ctl")
-    _run(_as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]))
     try:
+        data.mkdir()
+        sockets.mkdir()
+        log.touch()
+        if os.geteuid() == 0:
+            for path in (root, data, sockets, log):
+                shutil.chown(path, "postgres")
+        port = _free_port()
+        _run(
+            _as_postgres([str(PG_BIN / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(data)])
+        )
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off"
+        _run(_as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]))
         psql = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
         _run([*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DATABASE}"])
         _run([*psql, "-d", DATABASE, "-c", "CREATE EXTENSION postgis"])
         yield f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
     finally:
-        subprocess.run(
-            _as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
+        if (data / "postmaster.pid").exists():
+            subprocess.run(
+                _as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        shutil.rmtree(root, ignore_errors=True)
