@@ -24,6 +24,7 @@ from mapproxy.wsgiapp import make_wsgi_app
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, exception_report_xml
 from ogcsdl.tiles.checks import check_wms_time, check_wmts_gettile, layer_times, wms_exception
@@ -99,14 +100,14 @@ def invalidate(settings: Settings, entry: dict[str, str]) -> None:
             _remove_time_slice(grid_dir, entry["time"])
 
 
-def sync(settings: Settings) -> Path:
+def sync(settings: Settings, store: ProductStore | None = None) -> Path:
     """Bring ``mapproxy.yaml`` and the tile cache in line with the product store."""
     settings.generated_dir.mkdir(parents=True, exist_ok=True)
     state_path = settings.generated_dir / "mapproxy-state.json"
     config_path = settings.generated_dir / "mapproxy.yaml"
     with open(settings.generated_dir / "mapproxy.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        records = product_store(settings).list()
+        records = (store or product_store(settings)).list()
         current = _snapshot(records)
         previous: dict[str, dict[str, str]] = {}
         if state_path.exists():
@@ -126,7 +127,8 @@ class MapsApp:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.config_path = sync(settings)
+        self.store = product_store(settings)
+        self.config_path = sync(settings, self.store)
         self.mapproxy = make_wsgi_app(str(self.config_path), reloader=True)
         self._synced_at = time.monotonic()
         self._config_mtime = 0.0
@@ -157,7 +159,7 @@ class MapsApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if time.monotonic() - self._synced_at > SYNC_INTERVAL_S:
-            sync(self.settings)
+            sync(self.settings, self.store)
             self._synced_at = time.monotonic()
         self._refresh_indexes()
         rewrite_request(environ, self._styles)
