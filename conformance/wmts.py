@@ -170,3 +170,32 @@ WMTS_CHECKS: list[Check] = [
     check_invalid_time,
     check_missing_tile_row,
 ]
+
+
+# Registration with the suite's runner (``conformance/runner.py``): the runner passes the
+# deployment's base URL; ours serves WMTS KVP at ``/maps/service``. Add "conformance.wmts"
+# to ``runner.CHECK_MODULES`` to run these with ``ogcsdl conformance``.
+ENDPOINT = "/maps/service"
+
+
+def _register() -> None:
+    from conformance.runner import CheckResult, check
+
+    for function in WMTS_CHECKS:
+
+        def adapter(
+            base_url: str, session: requests.Session, function: Check = function
+        ) -> CheckResult:
+            try:
+                passed, reason = function(base_url.rstrip("/") + ENDPOINT, session)
+            except LookupError as exc:  # nothing published yet: nothing to check
+                return CheckResult.skipped(str(exc))
+            except etree.XMLSyntaxError as exc:
+                return CheckResult.failed(f"not XML: {exc}")
+            return CheckResult.ok(reason) if passed else CheckResult.failed(reason)
+
+        adapter.__module__ = __name__
+        check("WMTS 1.0.0", function.__name__.removeprefix("check_").replace("_", " "))(adapter)
+
+
+_register()

@@ -422,3 +422,17 @@ def test_styles_are_listed_and_served_in_wmts_and_wms(view: ViewServices) -> Non
         timeout=60,
     )
     assert b"StyleNotDefined" in unknown.content
+
+
+def test_checks_run_through_the_suite_runner(view: ViewServices) -> None:
+    from conformance import runner
+
+    saved = list(runner.CHECK_MODULES)
+    runner.CHECK_MODULES[:] = ["conformance.wmts", "conformance.wcs"]  # the runner's default
+    try:
+        outcomes = runner.run_checks(view.base_url)
+    finally:
+        runner.CHECK_MODULES[:] = saved
+    table = runner.format_table(outcomes)
+    assert len(outcomes) == 20, table
+    assert all(outcome.result.status == "pass" for outcome in outcomes), table
