@@ -4,6 +4,7 @@ SWE 2.0), built with lxml so every value is escaped."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
@@ -190,21 +191,28 @@ def _range_type(coverage: Coverage) -> etree._Element:
 
 def _series_description(series: TimeSeries) -> etree._Element:
     """A time series: 3-D envelope (CRS axes + UnixTime), an unreferenced 3-D grid (the
-    time axis is irregular) and the instants as metadata, each with its product id."""
+    time axis is irregular) and the instants as metadata, each with its product ids."""
     grid, axes = series.grid, series.grid.axes
     minx, miny, maxx, maxy = grid.bounds
     low, high = axes.to_axis_order(minx, miny), axes.to_axis_order(maxx, maxy)
     first, last = unix_seconds(series.times[0]), unix_seconds(series.times[-1])
     compound = f"http://www.opengis.net/def/crs-compound?1={axes.uri}&2={TIME_CRS}"
     gid = gml_id(series.collection)
+    # One time step per distinct instant (same-instant products are mosaicked).
+    steps: dict[int, list[str]] = {}
+    for member in series.members:
+        steps.setdefault(round(unix_seconds(member.record.start)), []).append(member.identifier)
     metadata = C.metadata(
         C.Extension(
             *[
                 G.TimeInstant(
-                    G.timePosition(member.record.start.isoformat().replace("+00:00", "Z")),
+                    G.description(" ".join(products)),
+                    G.timePosition(
+                        datetime.fromtimestamp(second, UTC).isoformat().replace("+00:00", "Z")
+                    ),
                     {f"{{{GML}}}id": f"{gid}-t{index}"},
                 )
-                for index, member in enumerate(series.members)
+                for index, (second, products) in enumerate(sorted(steps.items()))
             ]
         )
     )
@@ -226,7 +234,7 @@ def _series_description(series: TimeSeries) -> etree._Element:
                 G.limits(
                     G.GridEnvelope(
                         G.low("0 0 0"),
-                        G.high(f"{grid.width - 1} {grid.height - 1} {len(series.members) - 1}"),
+                        G.high(f"{grid.width - 1} {grid.height - 1} {len(steps) - 1}"),
                     )
                 ),
                 G.axisLabels("i j k"),
