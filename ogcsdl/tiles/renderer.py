@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 from pyproj import CRS as ProjCRS
 from rasterio.crs import CRS
+from rasterio.errors import CRSError
 from rio_tiler.errors import EmptyMosaicError, TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
@@ -73,14 +74,16 @@ def parse_getmap(params: dict[str, str]) -> GetMapRequest:
     if params.get("request", "GetMap").lower() != "getmap":
         raise InvalidParameterValue("only GetMap is supported", locator="REQUEST")
     crs_code = params.get("crs") or need("srs")
+    bbox, width_text, height_text = need("bbox"), need("width"), need("height")
     try:
         crs = CRS.from_user_input(crs_code)
-        values = [float(v) for v in need("bbox").split(",")]
-        width, height = int(need("width")), int(need("height"))
-    except (ValueError, Exception) as exc:  # noqa: BLE001 - any parse failure is the client's
-        if isinstance(exc, OgcsdlError):
-            raise
-        raise InvalidParameterValue(f"bad CRS/BBOX/WIDTH/HEIGHT: {exc}", locator="BBOX") from None
+    except CRSError:
+        raise InvalidParameterValue(f"CRS {crs_code!r} is not known", locator="CRS") from None
+    try:
+        values = [float(v) for v in bbox.split(",")]
+        width, height = int(width_text), int(height_text)
+    except ValueError:
+        raise InvalidParameterValue("BBOX, WIDTH and HEIGHT must be numbers", "BBOX") from None
     if len(values) != 4 or not (0 < width <= MAX_SIZE and 0 < height <= MAX_SIZE):
         raise InvalidParameterValue("BBOX needs 4 numbers, WIDTH/HEIGHT 1..4096", locator="BBOX")
     # WMS 1.3.0 gives BBOX in the CRS's axis order (lat/lon for EPSG:4326).
