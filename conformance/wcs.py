@@ -105,28 +105,32 @@ def _exception_code(response: requests.Response) -> str | None:
 
 
 def first_coverage(base_url: str, session: requests.Session) -> tuple[str, list[str], list[float]]:
-    """(coverage id, axis labels, [low0, low1, high0, high1]) of the first coverage; only
-    the first two axes' corners (time-series coverages have a third)."""
+    """(coverage id, axis labels, [low0, low1, high0, high1]) of the first coverage that
+    describes itself with a 2-D envelope (time-series coverages have a third axis)."""
     caps = _get(base_url, session, REQUEST="GetCapabilities")
     root = etree.fromstring(caps.content, etree.XMLParser(resolve_entities=False, no_network=True))
-    coverage_id = root.findtext(".//wcs:CoverageSummary/wcs:CoverageId", namespaces=NS)
-    if not coverage_id:
+    coverage_ids = [
+        node.text for node in root.findall(".//wcs:CoverageSummary/wcs:CoverageId", NS) if node.text
+    ]
+    if not coverage_ids:
         raise LookupError("the capabilities list no coverage")
-    described = _get(base_url, session, REQUEST="DescribeCoverage", COVERAGEID=coverage_id)
-    desc = etree.fromstring(
-        described.content, etree.XMLParser(resolve_entities=False, no_network=True)
-    )
-    envelope = desc.find(".//gml:boundedBy/gml:Envelope", NS)
-    if envelope is None:
-        raise LookupError("DescribeCoverage has no gml:Envelope")
-    labels = (envelope.get("axisLabels") or "").split()
-    corners = [
-        float(v) for v in (envelope.findtext("gml:lowerCorner", namespaces=NS) or "").split()[:2]
-    ]
-    corners += [
-        float(v) for v in (envelope.findtext("gml:upperCorner", namespaces=NS) or "").split()[:2]
-    ]
-    return coverage_id, labels, corners
+    for coverage_id in coverage_ids:
+        described = _get(base_url, session, REQUEST="DescribeCoverage", COVERAGEID=coverage_id)
+        if described.status_code != 200:
+            continue
+        desc = etree.fromstring(
+            described.content, etree.XMLParser(resolve_entities=False, no_network=True)
+        )
+        envelope = desc.find(".//gml:boundedBy/gml:Envelope", NS)
+        if envelope is None:
+            continue
+        labels = (envelope.get("axisLabels") or "").split()
+        if len(labels) != 2:
+            continue
+        lower = (envelope.findtext("gml:lowerCorner", namespaces=NS) or "").split()
+        upper = (envelope.findtext("gml:upperCorner", namespaces=NS) or "").split()
+        return coverage_id, labels, [float(v) for v in lower[:2] + upper[:2]]
+    raise LookupError("no coverage describes itself with a 2-D gml:Envelope")
 
 
 def _expect(response: requests.Response, code: str, status: int) -> tuple[bool, str]:

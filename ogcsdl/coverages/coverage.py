@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import rasterio
 from affine import Affine
+from rasterio.errors import RasterioIOError
 
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.coverages.axes import CrsAxes, crs_axes
+from ogcsdl.coverages.errors import NoSuchCoverage
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,15 @@ class Coverage:
 
 
 def coverage_of(record: ProductRecord) -> Coverage:
-    with rasterio.open(record.file_path) as dataset:
+    try:
+        dataset = rasterio.open(record.file_path)
+    except RasterioIOError:
+        # The record outlived its file (deleted by hand, or a metadata-only record).
+        raise NoSuchCoverage(
+            f"coverage {record.identifier!r} has no readable data; re-ingest the product",
+            "coverageId",
+        ) from None
+    with dataset:
         epsg = dataset.crs.to_epsg() if dataset.crs else None
         if epsg is None:
             raise ValueError(f"{record.file_path}: CRS has no EPSG code")
