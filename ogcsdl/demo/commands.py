@@ -1,0 +1,49 @@
+"""``ogcsdl demo``: generate the synthetic demo set if needed, ingest it (plus any real
+data folders given) and start the suite."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ogcsdl.cli import pass_context
+from ogcsdl.demo import generate_demo_set
+from ogcsdl.ingest.commands import print_summary
+from ogcsdl.ingest.pipeline import ingest_paths
+
+DEMO_INPUT = "demo-input"
+
+
+@click.command("demo")
+@click.option(
+    "--data",
+    "data_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Also ingest the products found in this folder (e.g. ../shared/data); repeatable.",
+)
+@click.option("--no-serve", is_flag=True, help="Prepare and ingest, but do not start the suite.")
+@pass_context
+def demo(context: Any, data_dirs: tuple[Path, ...], no_serve: bool) -> None:
+    """Run the suite on demo data: synthetic Sentinel-2/Sentinel-1 products (generated
+    once) plus any real folders given with --data."""
+    settings = context.settings
+    settings.ensure_dirs()
+    demo_dir = settings.data_dir / DEMO_INPUT
+    if not demo_dir.is_dir() or not any(demo_dir.iterdir()):
+        started = time.perf_counter()
+        generated = generate_demo_set(demo_dir)
+        click.echo(
+            f"generated {len(generated)} synthetic products in {demo_dir} "
+            f"({time.perf_counter() - started:.1f} s)"
+        )
+    result = ingest_paths(settings, [demo_dir, *data_dirs])
+    print_summary(result)
+    if no_serve:
+        return
+    from ogcsdl.server.supervisor import run_suite  # the lead's module; imported late
+
+    run_suite(settings)
