@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ogcsdl.cli import pass_context
+from ogcsdl.cli_context import CliContext, pass_context
 from ogcsdl.demo import generate_demo_set
 from ogcsdl.ingest.commands import print_summary
 from ogcsdl.ingest.pipeline import ingest_paths
@@ -27,7 +26,7 @@ DEMO_INPUT = "demo-input"
 )
 @click.option("--no-serve", is_flag=True, help="Prepare and ingest, but do not start the suite.")
 @pass_context
-def demo(context: Any, data_dirs: tuple[Path, ...], no_serve: bool) -> None:
+def demo(context: CliContext, data_dirs: tuple[Path, ...], no_serve: bool) -> None:
     """Run the suite on demo data: synthetic Sentinel-2/Sentinel-1 products (generated
     once) plus any real folders given with --data."""
     settings = context.settings
@@ -44,6 +43,6 @@ def demo(context: Any, data_dirs: tuple[Path, ...], no_serve: bool) -> None:
     print_summary(result)
     if no_serve:
         return
-    from ogcsdl.server.supervisor import run_suite  # the lead's module; imported late
+    from ogcsdl.server.supervisor import run_suite  # starts servers: import only when needed
 
-    run_suite(settings)
+    raise SystemExit(run_suite(settings, context.config_file))

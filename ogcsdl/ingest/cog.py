@@ -74,16 +74,17 @@ def _grids(bands: list[BandSource]) -> list[_SourceGrid]:
     return grids
 
 
-def target_grid(bands: list[BandSource]) -> TargetGrid:
+def target_grid(bands: list[BandSource], assumed_crs: str | None = None) -> TargetGrid:
     """The finest source grid: 20 m and 60 m bands are resampled onto the 10 m one."""
     grids = _grids(bands)
     crs_set = {grid.crs.to_wkt() for grid in grids if grid.crs is not None}
-    if len(crs_set) != 1:
+    if len(crs_set) > 1 or (not crs_set and assumed_crs is None):
         raise IngestError("the band files are not in one coordinate reference system")
     finest = min(grids, key=lambda grid: abs(grid.transform.a))
     if finest.transform.b or finest.transform.d:
         raise IngestError("rotated geotransforms are not supported; warp the raster north-up")
-    return TargetGrid(finest.width, finest.height, finest.transform, finest.crs)
+    crs = finest.crs if finest.crs is not None else CRS.from_user_input(assumed_crs)
+    return TargetGrid(finest.width, finest.height, finest.transform, crs)
 
 
 def _nodata_text(value: float) -> str:
@@ -182,7 +183,7 @@ def staged_cog(
     """Write the product as a COG into a temp file next to ``destination`` and yield it
     for inspection; it replaces ``destination`` only if the ``with`` body succeeds, so
     a failure anywhere leaves neither a partial file nor a changed one."""
-    grid = target_grid(product.bands)
+    grid = target_grid(product.bands, product.assumed_crs)
     vrt = build_vrt(product, grid)
     options = cog_options(settings, any(band.categorical for band in product.bands))
     with _temporary_sibling(destination) as temp:
@@ -195,4 +196,5 @@ def staged_cog(
                 f"reading the band pixels failed ({detail}); is a band file truncated?"
             ) from None
         yield temp, grid
+        os.chmod(temp, 0o644)  # mkstemp makes it private; the COG is served to everyone
         os.replace(temp, destination)

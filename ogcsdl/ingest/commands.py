@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ogcsdl.cli import pass_context
+from ogcsdl.cli_context import CliContext, pass_context
 from ogcsdl.ingest.pipeline import BatchResult, ingest_paths
 
 
@@ -51,7 +50,7 @@ def print_summary(result: BatchResult) -> None:
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @pass_context
 def ingest(
-    context: Any, paths: tuple[Path, ...], collection: str | None, acquired: datetime | None,
+    context: CliContext, paths: tuple[Path, ...], collection: str | None, acquired: datetime | None,
     progress: bool,
 ) -> None:
     """Ingest products (SAFE folders, band folders, GeoTIFF/COG/NetCDF files, or

@@ -83,6 +83,11 @@ def _netcdf_metadata(path: Path) -> dict[str, Any]:
     return out
 
 
+def _has_cf_lonlat(tags: dict[str, str]) -> bool:
+    names = {value for key, value in tags.items() if key.endswith("#standard_name")}
+    return {"latitude", "longitude"} <= names
+
+
 def _from_numpy(value: np.datetime64) -> datetime:
     seconds = value.astype("datetime64[s]").astype("int64")
     return datetime.fromtimestamp(int(seconds), UTC)
@@ -100,6 +105,10 @@ class GenericRasterReader:
         else:
             bands, dtype, nodata, meta = self._geotiff_bands(path)
         extra: dict[str, Any] = {"format": meta.pop("format")}
+        if meta.get("skipped_variables"):
+            extra["skipped_variables"] = meta["skipped_variables"]
+        if meta.get("assumed_crs"):
+            extra["crs_source"] = "CF latitude/longitude coordinates (WGS84 assumed)"
         start, end = meta.get("start"), meta.get("end")
         if start is not None:
             extra["datetime_source"] = meta["datetime_source"]
@@ -123,6 +132,7 @@ class GenericRasterReader:
             abstract=attrs.get("summary") or attrs.get("comment"),
             keywords=["raster", extra["format"]],
             extra=extra,
+            assumed_crs=meta.get("assumed_crs"),
         )
 
     def _geotiff_bands(
@@ -150,12 +160,19 @@ class GenericRasterReader:
         grid: tuple[Any, ...] | None = None
         nodata: float | None = None
         skipped: list[str] = []
+        assumed_crs: str | None = None
         for dataset in datasets:
-            variable = dataset.rsplit(":", 1)[-1] if dataset.startswith("NETCDF:") else path.stem
+            variable = dataset.rsplit(":", 1)[-1] if dataset.lower().startswith("netcdf:") else path.stem
             with open_raster(dataset) as src:
-                if src.crs is None or src.transform.is_identity or min(src.width, src.height) < 2:
+                if src.transform.is_identity or min(src.width, src.height) < 2:
                     skipped.append(variable)  # bounds, grid mappings, 1-D helpers
                     continue
+                if src.crs is None:
+                    if not _has_cf_lonlat(src.tags()):
+                        skipped.append(variable)
+                        continue
+                    # CF lon/lat coordinates without a grid_mapping: WGS84 by convention.
+                    assumed_crs = "EPSG:4326"
                 this_grid = (src.width, src.height, src.crs, src.transform)
                 if grid is None:
                     grid = this_grid
@@ -181,4 +198,6 @@ class GenericRasterReader:
             meta["datetime_source"] = "NetCDF time coordinate or time_coverage attributes"
         if skipped:
             meta["skipped_variables"] = skipped
+        if assumed_crs:
+            meta["assumed_crs"] = assumed_crs
         return bands, _common_dtype(dtypes), nodata, meta

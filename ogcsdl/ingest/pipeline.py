@@ -81,7 +81,7 @@ def ingest_product(
     extra = dict(product.extra)
     extra.update(
         reader=reader.name,
-        cog_href=destination.as_uri(),
+        cog_href=settings.url(f"data/{product.identifier}.tif"),  # served by the gateway
         overview_resampling=cog_options(settings.ingest, categorical)["OVERVIEW_RESAMPLING"],
     )
     resampled = [b.band.name for b in product.bands if b.categorical]

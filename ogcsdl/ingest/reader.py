@@ -56,6 +56,8 @@ class ProductSource:
     abstract: str | None = None
     keywords: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # CRS to use when the sources carry none but the format implies one (CF lon/lat).
+    assumed_crs: str | None = None
 
 
 class ProductReader(Protocol):

@@ -22,11 +22,17 @@ from ogcsdl.ingest.reader import (
 
 # S1A_IW_GRDH_1SDV_20190917T180000_20190917T180025_029000_034A6B_1234
 _PRODUCT_NAME = re.compile(
-    r"^(?P<sat>S1[A-D])_(?P<mode>IW|EW|SM|S\d|WV)_GRD(?P<res>[HMF])_\d(?P<pol>S[DSHV]|D[HV])_"
+    r"^(?P<sat>S1[A-D])_(?P<mode>IW|EW|SM|S\d|WV)_GRD(?P<res>[HMF])_\d[SA](?P<pol>[SD][HV]|HH|HV|VV|VH)_"
     r"(?P<start>\d{8}T\d{6})_(?P<stop>\d{8}T\d{6})_(?P<orbit>\d{6})_(?P<datatake>[0-9A-F]{6})"
 )
 _CHIP_NAME = re.compile(r"_S1(?:Hand|Weak|Otsu)?$", re.IGNORECASE)
-_POLARISATIONS = {"VV", "VH", "HH", "HV"}
+_POLARISATION_NAMES = {
+    "VV": "vertical transmit, vertical receive",
+    "VH": "vertical transmit, horizontal receive",
+    "HH": "horizontal transmit, horizontal receive",
+    "HV": "horizontal transmit, vertical receive",
+}
+_POLARISATIONS = set(_POLARISATION_NAMES)
 _RASTER_SUFFIXES = {".tif", ".tiff"}
 
 
@@ -93,12 +99,8 @@ class Sentinel1GeoTiffReader:
             platform = "Sentinel-1"
             identifier = path.stem
             extra["datetime_source"] = "file modification time (the file carries no date)"
-        polarisation_names = {"VV": "vertical transmit, vertical receive"}
-        polarisation_names["VH"] = "vertical transmit, horizontal receive"
-        polarisation_names["HH"] = "horizontal transmit, horizontal receive"
-        polarisation_names["HV"] = "horizontal transmit, vertical receive"
         bands = [
-            BandSource(Band(name, polarisation_names[name], None, None, unit), str(path), index)
+            BandSource(Band(name, _POLARISATION_NAMES[name], None, None, unit), str(path), index)
             for index, name in enumerate(names, start=1)
         ]
         return ProductSource(
