@@ -136,8 +136,8 @@ def build_vrt(product: ProductSource, grid: TargetGrid) -> str:
         right = left + source.width * source.transform.a
         bottom = top + source.height * source.transform.e
         inverse = ~grid.transform
-        col0, row0 = inverse * (left, top)
-        col1, row1 = inverse * (right, bottom)
+        col0, row0 = inverse @ (left, top)
+        col1, row1 = inverse @ (right, bottom)
         etree.SubElement(
             complex_source, "DstRect", xOff=repr(col0), yOff=repr(row0),
             xSize=repr(col1 - col0), ySize=repr(row1 - row0),

@@ -39,7 +39,7 @@ def valid_data_footprint(path: str) -> tuple[str, tuple[float, float, float, flo
         out_height = max(1, round(src.height / scale))
         out_width = max(1, round(src.width / scale))
         mask = src.dataset_mask(out_shape=(out_height, out_width))
-        transform = src.transform * Affine.scale(src.width / out_width, src.height / out_height)
+        transform = src.transform @ Affine.scale(src.width / out_width, src.height / out_height)
         crs = src.crs
     valid = mask > 0
     if not valid.any():
