@@ -10,7 +10,7 @@ import click
 
 from ogcsdl.cli_context import CliContext, pass_context
 from ogcsdl.demo import generate_demo_set
-from ogcsdl.ingest.commands import print_summary
+from ogcsdl.ingest.commands import print_summary, quiet_gdal
 from ogcsdl.ingest.pipeline import ingest_paths
 
 DEMO_INPUT = "demo-input"
@@ -31,6 +31,7 @@ def demo(context: CliContext, data_dirs: tuple[Path, ...], no_serve: bool) -> No
     once) plus any real folders given with --data."""
     settings = context.settings
     settings.ensure_dirs()
+    quiet_gdal()
     demo_dir = settings.data_dir / DEMO_INPUT
     if not demo_dir.is_dir() or not any(demo_dir.iterdir()):
         started = time.perf_counter()

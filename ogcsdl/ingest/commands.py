@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,14 +24,18 @@ def _parse_datetime(
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def quiet_gdal() -> None:
+    """GDAL's own messages about a bad file are turned into one clear FAILED line; do not
+    repeat them as log noise."""
+    logging.getLogger("rasterio").setLevel(logging.WARNING)
+
+
 def print_summary(result: BatchResult) -> None:
     for record in result.ingested:
         click.echo(
             f"ingested {record.identifier} [{record.collection}] "
             f"{record.start:%Y-%m-%d} {len(record.bands)} bands -> {record.file_path}"
         )
-    for path, reason in result.skipped:
-        click.echo(f"skipped {path}: {reason}")
     click.echo(
         f"{len(result.ingested)} ingested, {len(result.failed)} failed, "
         f"{len(result.skipped)} skipped in {result.seconds:.1f} s"
@@ -56,6 +61,7 @@ def ingest(
     """Ingest products (SAFE folders, band folders, GeoTIFF/COG/NetCDF files, or
     directories to scan) into COGs and catalogue records."""
     settings = context.settings
+    quiet_gdal()
     result = ingest_paths(
         settings, paths, collection=collection, acquired=acquired, progress=progress
     )

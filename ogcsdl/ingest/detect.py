@@ -30,14 +30,14 @@ _WHAT_FITS = (
 def detect(path: Path) -> ProductReader:
     """The reader for ``path``; :class:`IngestError` saying what would fit if none does."""
     if not path.exists():
-        raise IngestError(f"{path}: no such file or directory")
+        raise IngestError("no such file or directory")
     if path.suffix.lower() == ".zip":
         raise IngestError(f"{path.name}: zipped products are not read directly; unzip it first")
     for reader in READERS:
         if reader.accepts(path):
             return reader
     kind = "folder" if path.is_dir() else f"'{path.suffix or 'no suffix'}' file"
-    raise IngestError(f"{path}: not a product this suite can ingest ({kind}); {_WHAT_FITS}")
+    raise IngestError(f"not a product this suite can ingest ({kind}); {_WHAT_FITS}")
 
 
 def find_products(path: Path) -> Iterator[Path]:

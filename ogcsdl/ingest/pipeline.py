@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -131,6 +132,10 @@ def ingest_product(
     return record
 
 
+def _report(line: str) -> None:
+    tqdm.write(line, file=sys.stderr)  # above the progress bar, on the error stream
+
+
 @dataclass
 class BatchResult:
     ingested: list[ProductRecord] = field(default_factory=list)
@@ -170,17 +175,14 @@ def ingest_paths(
         except NotGeoreferenced as exc:
             # A label image or preview found by scanning is not a product: say so, go on.
             (result.skipped if scanned else result.failed).append((product_path, exc.message))
-            if progress:
-                tqdm.write(f"{'SKIPPED' if scanned else 'FAILED'} {product_path}: {exc.message}")
+            _report(f"{'SKIPPED' if scanned else 'FAILED'} {product_path}: {exc.message}")
         except IngestError as exc:
             result.failed.append((product_path, exc.message))
-            if progress:
-                tqdm.write(f"FAILED {product_path}: {exc.message}")
+            _report(f"FAILED {product_path}: {exc.message}")
         except Exception as exc:  # noqa: BLE001 - one broken product must not stop a batch
             log.exception("unexpected error ingesting %s", product_path)
             reason = f"unexpected error: {type(exc).__name__}: {exc}"
             result.failed.append((product_path, reason))
-            if progress:
-                tqdm.write(f"FAILED {product_path}: {reason}")
+            _report(f"FAILED {product_path}: {reason}")
     result.seconds = time.perf_counter() - started
     return result
