@@ -68,7 +68,21 @@ def reflectance_dn(size: int = SIZE, seed: int = 0) -> np.ndarray:
     return np.clip(np.round(scene.reflectance * 10000), 1, 65535).astype(np.uint16)
 
 
-S2_NAMES = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+S2_NAMES = (
+    "B01",
+    "B02",
+    "B03",
+    "B04",
+    "B05",
+    "B06",
+    "B07",
+    "B08",
+    "B8A",
+    "B09",
+    "B10",
+    "B11",
+    "B12",
+)
 S2_RESOLUTION = {"B02": 10, "B03": 10, "B04": 10, "B08": 10, "B01": 60, "B09": 60, "B10": 60}
 
 
@@ -102,7 +116,7 @@ def write_s2_safe_product(out_dir: Path, level: str = "L2A", size: int = SIZE) -
     when = datetime(2021, 8, 14, 10, 20, 31, tzinfo=UTC)
     acquisition = S2Acquisition("Sentinel-2A", when, 65, 32120)
     scene = make_optical(land, 8, 0.15, top_of_atmosphere=level == "L1C")
-    return write_s2_safe(out_dir, level, acquisition, scene, land)
+    return write_s2_safe(out_dir, level, acquisition, scene)
 
 
 def write_s1_product(out_dir: Path, size: int = SIZE, flooded: bool = True) -> Path:
@@ -118,8 +132,9 @@ def write_s1_chip(path: Path, *, linear: bool = False, size: int = SIZE) -> Path
     db = np.stack([rng.normal(-11, 4, (size, size)), rng.normal(-19, 4, (size, size))])
     data = (10 ** (db / 10) if linear else db).astype(np.float32)
     data[:, :5, :] = np.nan
-    return write_geotiff(path, data, crs="EPSG:4326", resolution=9e-5, nodata=float("nan"),
-                         descriptions=["VV", "VH"])
+    return write_geotiff(
+        path, data, crs="EPSG:4326", resolution=9e-5, nodata=float("nan"), descriptions=["VV", "VH"]
+    )
 
 
 def write_netcdf(path: Path, size: int = 40) -> Path:
@@ -135,7 +150,11 @@ def write_netcdf(path: Path, size: int = 40) -> Path:
     dataset = xr.Dataset(
         {
             "ndvi": (("time", "lat", "lon"), ndvi, {"long_name": "NDVI", "units": "1"}),
-            "lst": (("time", "lat", "lon"), temperature, {"long_name": "land surface temperature", "units": "K"}),
+            "lst": (
+                ("time", "lat", "lon"),
+                temperature,
+                {"long_name": "land surface temperature", "units": "K"},
+            ),
         },
         coords={
             "time": ("time", times),

@@ -53,7 +53,9 @@ def test_not_georeferenced_file_is_refused(tmp_path: Path, settings: Settings) -
         ingest_product(settings, path)
 
 
-def test_truncated_band_in_a_safe_fails_the_product_only(tmp_path: Path, settings: Settings) -> None:
+def test_truncated_band_in_a_safe_fails_the_product_only(
+    tmp_path: Path, settings: Settings
+) -> None:
     safe = rasters.write_s2_safe_product(tmp_path / "in", "L1C", size=120)
     band = next(safe.glob("GRANULE/*/IMG_DATA/*_B03.jp2"))
     band.write_bytes(band.read_bytes()[: band.stat().st_size // 2])
@@ -79,7 +81,9 @@ def test_a_failed_reingest_keeps_the_previous_cog(tmp_path: Path, settings: Sett
 def test_batch_reports_bad_files_and_ingests_the_rest(tmp_path: Path, settings: Settings) -> None:
     broken = rasters.write_broken_files(tmp_path / "in" / "broken")
     good = rasters.write_s1_product(tmp_path / "in" / "s1")
-    rasters.write_geotiff(tmp_path / "in" / "cm" / "label.tif", rasters.reflectance_dn(8)[0], crs=None)
+    rasters.write_geotiff(
+        tmp_path / "in" / "cm" / "label.tif", rasters.reflectance_dn(8)[0], crs=None
+    )
     result = ingest_paths(settings, [tmp_path / "in", broken["unknown"]], progress=False)
     assert [r.source for r in result.ingested] == [str(good)]
     failed = {path.name: reason for path, reason in result.failed}
@@ -94,9 +98,21 @@ def test_cli_prints_failed_lines_a_summary_and_exits_non_zero(tmp_path: Path) ->
     config = tmp_path / "ogcsdl.yml"
     config.write_text(f"data_dir: {tmp_path / 'var'}\n", encoding="utf-8")
     completed = subprocess.run(
-        [sys.executable, "-m", "ogcsdl", "--config", str(config), "ingest",
-         str(broken["random"]), str(good), str(broken["text"])],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "ogcsdl",
+            "--config",
+            str(config),
+            "ingest",
+            str(broken["random"]),
+            str(good),
+            str(broken["text"]),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
     )
     assert completed.returncode == 1, completed.stderr
     assert f"FAILED {broken['random']}: not a readable raster" in completed.stderr

@@ -38,9 +38,16 @@ def test_l2a_safe_becomes_one_cog_on_the_10m_grid(tmp_path: Path, settings: Sett
     _assert_cog(record.file_path)
     b04 = next(safe.glob("GRANULE/*/IMG_DATA/R10m/*_B04_10m.jp2"))
     scl = next(safe.glob("GRANULE/*/IMG_DATA/R20m/*_SCL_20m.jp2"))
-    with rasterio.open(b04) as ten, rasterio.open(record.file_path) as cog, rasterio.open(scl) as classes:
+    with (
+        rasterio.open(b04) as ten,
+        rasterio.open(record.file_path) as cog,
+        rasterio.open(scl) as classes,
+    ):
         assert (cog.width, cog.height, cog.transform, cog.crs) == (
-            ten.width, ten.height, ten.transform, ten.crs
+            ten.width,
+            ten.height,
+            ten.transform,
+            ten.crs,
         )
         assert cog.count == 13 and cog.nodata == 0
         assert list(cog.descriptions) == record.band_names
@@ -107,7 +114,9 @@ def test_reingest_updates_one_record_and_one_file(tmp_path: Path, settings: Sett
     assert sorted(p.name for p in settings.cog_dir.iterdir()) == [f"{first.identifier}.tif"]
 
 
-def test_band_folder_in_wgs84_is_resampled_to_the_finest_band(tmp_path: Path, settings: Settings) -> None:
+def test_band_folder_in_wgs84_is_resampled_to_the_finest_band(
+    tmp_path: Path, settings: Settings
+) -> None:
     folder = rasters.write_s2_band_folder(tmp_path / "imgs_1", crs="EPSG:4326")
     record = ingest_product(settings, folder, collection="my-collection")
     assert record.collection == "my-collection"

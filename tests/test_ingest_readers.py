@@ -27,8 +27,21 @@ def test_safe_l2a_metadata_comes_from_the_mtd_xml(tmp_path: Path) -> None:
     assert product.cloud_cover is not None and 5 < product.cloud_cover < 40
     names = [band.band.name for band in product.bands]
     # L2A has no B10; SCL is kept; each band at its native resolution.
-    assert names == ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09",
-                     "B11", "B12", "SCL"]
+    assert names == [
+        "B01",
+        "B02",
+        "B03",
+        "B04",
+        "B05",
+        "B06",
+        "B07",
+        "B08",
+        "B8A",
+        "B09",
+        "B11",
+        "B12",
+        "SCL",
+    ]
     by_name = {band.band.name: band for band in product.bands}
     assert "_10m" in by_name["B02"].dataset  # not the 20 m copy Sen2Cor also ships
     assert by_name["SCL"].categorical and not by_name["B04"].categorical
@@ -134,7 +147,9 @@ def test_netcdf_variables_with_a_time_axis_become_bands(tmp_path: Path) -> None:
 
 def test_find_products_scans_a_tree_like_shared_data(tmp_path: Path) -> None:
     rasters.write_s2_band_folder(tmp_path / "oscd" / "x" / "imgs_1", dates_txt="date_1: 20200101\n")
-    rasters.write_geotiff(tmp_path / "oscd" / "x" / "cm" / "x-cm.tif", rasters.reflectance_dn(8)[0], crs=None)
+    rasters.write_geotiff(
+        tmp_path / "oscd" / "x" / "cm" / "x-cm.tif", rasters.reflectance_dn(8)[0], crs=None
+    )
     safe = rasters.write_s2_safe_product(tmp_path / "safes")
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     found = sorted(str(path.relative_to(tmp_path)) for path in find_products(tmp_path))

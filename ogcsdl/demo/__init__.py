@@ -27,10 +27,10 @@ def generate_demo_set(out_dir: Path, size: int = DEMO_SIZE, seed: int = 42) -> l
     l1c = S2Acquisition("Sentinel-2A", datetime(2021, 7, 25, 10, 20, 31, tzinfo=UTC), 65, 31834)
     return [
         write_s2_safe(
-            out_dir, "L2A", l2a, make_optical(land, seed + 1, 0.15, top_of_atmosphere=False), land
+            out_dir, "L2A", l2a, make_optical(land, seed + 1, 0.15, top_of_atmosphere=False)
         ),
         write_s2_safe(
-            out_dir, "L1C", l1c, make_optical(land, seed + 2, 0.04, top_of_atmosphere=True), land
+            out_dir, "L1C", l1c, make_optical(land, seed + 2, 0.04, top_of_atmosphere=True)
         ),
         write_s1_grd(
             out_dir, land, datetime(2021, 8, 6, 5, 23, 12, tzinfo=UTC), 39123, False, seed + 3

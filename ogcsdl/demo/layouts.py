@@ -79,9 +79,7 @@ def _digital_numbers(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return dn
 
 
-def _band_arrays(
-    scene: OpticalScene, level: str, land: Landscape
-) -> list[tuple[str, int, np.ndarray]]:
+def _band_arrays(scene: OpticalScene, level: str) -> list[tuple[str, int, np.ndarray]]:
     """(band, resolution m, array) of every file of the product."""
     by_name = dict(zip(scene.band_names, scene.reflectance, strict=True))
     if level == "L1C":
@@ -95,10 +93,12 @@ def _band_arrays(
             : scene.valid.shape[0] // factor, : scene.valid.shape[1] // factor
         ]
         if name == "SCL":
-            scl = scene_classification(land, scene)[::factor, ::factor]
+            scl = scene_classification(scene)[::factor, ::factor]
             out.append((name, resolution, scl[: valid.shape[0], : valid.shape[1]]))
         else:
-            out.append((name, resolution, _digital_numbers(_block_mean(by_name[name], factor), valid)))
+            out.append(
+                (name, resolution, _digital_numbers(_block_mean(by_name[name], factor), valid))
+            )
     return out
 
 
@@ -123,8 +123,16 @@ def _metadata_xml(
     add(info, "PROCESSING_LEVEL", f"Level-{level[1:]}")
     add(info, "PRODUCT_TYPE", f"S2MSI{level[1:]}")
     add(info, "PROCESSING_BASELINE", "03.01")
-    add(info, "GENERATION_TIME", f"{acquisition.sensed + timedelta(hours=3):%Y-%m-%dT%H:%M:%S}.000000Z")
-    datatake = add(info, "Datatake", datatakeIdentifier=f"GS2{acquisition.short[-1]}_{acquisition.sensed:%Y%m%dT%H%M%S}")
+    add(
+        info,
+        "GENERATION_TIME",
+        f"{acquisition.sensed + timedelta(hours=3):%Y-%m-%dT%H:%M:%S}.000000Z",
+    )
+    datatake = add(
+        info,
+        "Datatake",
+        datatakeIdentifier=f"GS2{acquisition.short[-1]}_{acquisition.sensed:%Y%m%dT%H%M%S}",
+    )
     add(datatake, "SPACECRAFT_NAME", acquisition.platform)
     add(datatake, "DATATAKE_TYPE", "INS-NOBS")
     add(datatake, "DATATAKE_SENSING_START", f"{acquisition.sensed:%Y-%m-%dT%H:%M:%S}.024Z")
@@ -134,11 +142,18 @@ def _metadata_xml(
     for file in files:
         add(granule, "IMAGE_FILE", file)
     characteristics = add(general, "Product_Image_Characteristics")
-    add(characteristics, "QUANTIFICATION_VALUE" if level == "L1C" else "BOA_QUANTIFICATION_VALUE", "10000", unit="none")
+    add(
+        characteristics,
+        "QUANTIFICATION_VALUE" if level == "L1C" else "BOA_QUANTIFICATION_VALUE",
+        "10000",
+        unit="none",
+    )
     spectral_list = add(characteristics, "Spectral_Information_List")
     for band_id, info_ in enumerate(S2_BY_NAME.values()):
         physical = info_.name.replace("B0", "B")
-        node = add(spectral_list, "Spectral_Information", bandId=str(band_id), physicalBand=physical)
+        node = add(
+            spectral_list, "Spectral_Information", bandId=str(band_id), physicalBand=physical
+        )
         add(node, "RESOLUTION", info_.resolution_m)
         wavelength = add(node, "Wavelength")
         add(wavelength, "MIN", round((info_.center_um - info_.fwhm_um / 2) * 1000), unit="nm")
@@ -150,7 +165,7 @@ def _metadata_xml(
 
 
 def write_s2_safe(
-    out_dir: Path, level: str, acquisition: S2Acquisition, scene: OpticalScene, land: Landscape
+    out_dir: Path, level: str, acquisition: S2Acquisition, scene: OpticalScene
 ) -> Path:
     """Write one Sentinel-2 product in the SAFE layout; returns the ``.SAFE`` folder."""
     sensed = f"{acquisition.sensed:%Y%m%dT%H%M%S}"
@@ -161,17 +176,22 @@ def write_s2_safe(
     )
     safe = out_dir / f"{product_name}.SAFE"
     granule = (
-        safe / "GRANULE" / f"{level}_T{TILE}_A{acquisition.absolute_orbit:06d}_{sensed}" / "IMG_DATA"
+        safe
+        / "GRANULE"
+        / f"{level}_T{TILE}_A{acquisition.absolute_orbit:06d}_{sensed}"
+        / "IMG_DATA"
     )
     relative_files = []
-    for name, resolution, array in _band_arrays(scene, level, land):
+    for name, resolution, array in _band_arrays(scene, level):
         if level == "L1C":
             path = granule / f"T{TILE}_{sensed}_{name}.jp2"
         else:
             path = granule / f"R{resolution}m" / f"T{TILE}_{sensed}_{name}_{resolution}m.jp2"
         _write_jp2(path, array, float(resolution))
         relative_files.append(str(path.relative_to(safe).with_suffix("")))
-    metadata = _metadata_xml(level, product_name, acquisition, scene.cloud_cover_percent, relative_files)
+    metadata = _metadata_xml(
+        level, product_name, acquisition, scene.cloud_cover_percent, relative_files
+    )
     (safe / f"MTD_MSI{level}.xml").write_bytes(metadata)
     return safe
 

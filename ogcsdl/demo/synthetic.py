@@ -74,6 +74,7 @@ class OpticalScene:
     cloud: np.ndarray  # 0..1 cloud optical thickness proxy
     shadow: np.ndarray  # bool
     valid: np.ndarray  # bool: inside the swath
+    classes: np.ndarray  # land cover on this date (harvested parcels are bare)
     band_names: tuple[str, ...] = _BANDS
 
     @property
@@ -93,11 +94,12 @@ def make_optical(
 ) -> OpticalScene:
     rng = np.random.default_rng(seed)
     size = land.classes.shape[0]
-    surface = _SURFACE[land.classes].transpose(2, 0, 1) * land.texture[None]
-    # Seasonal change: a third of the crop parcels are harvested on another date.
+    classes = land.classes.copy()
+    # Seasonal change: some crop parcels are harvested on one date and not the other.
     if seed % 2:
-        harvested = (land.classes == CROP) & (smooth_noise(rng, (size, size), size / 10) > 0.66)
-        surface[:, harvested] = _SURFACE[BARE][:, None]
+        harvested = (classes == CROP) & (smooth_noise(rng, (size, size), size / 10) > 0.66)
+        classes[harvested] = BARE
+    surface = _SURFACE[classes].transpose(2, 0, 1) * land.texture[None]
     surface += rng.normal(0, 0.003, surface.shape)
     field = smooth_noise(rng, (size, size), size / 25)
     threshold = np.quantile(field, 1 - cloud_fraction) if cloud_fraction > 0 else 2.0
@@ -110,15 +112,13 @@ def make_optical(
     reflectance = surface * (1 - cloud[None]) + _CLOUD[:, None, None] * cloud[None]
     if top_of_atmosphere:
         reflectance = reflectance + _PATH_RADIANCE[:, None, None] * (1 - cloud[None])
-    return OpticalScene(
-        reflectance.astype(np.float32), cloud, shadow, swath_edge(size)
-    )
+    return OpticalScene(reflectance.astype(np.float32), cloud, shadow, swath_edge(size), classes)
 
 
-def scene_classification(land: Landscape, scene: OpticalScene) -> np.ndarray:
+def scene_classification(scene: OpticalScene) -> np.ndarray:
     """What Sen2Cor's SCL would say about this scene (10 m; the writer samples 20 m)."""
-    scl = np.where(np.isin(land.classes, (FOREST, CROP)), 4, 5).astype(np.uint8)
-    scl[land.classes == WATER] = 6
+    scl = np.where(np.isin(scene.classes, (FOREST, CROP)), 4, 5).astype(np.uint8)
+    scl[scene.classes == WATER] = 6
     scl[scene.shadow] = 3
     scl[(scene.cloud > 0.05) & (scene.cloud <= 0.2)] = 10
     scl[(scene.cloud > 0.2) & (scene.cloud <= 0.6)] = 8

@@ -20,8 +20,8 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 from lxml import etree
-from rasterio.crs import CRS
 from rasterio._err import CPLE_BaseError
+from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 
 from ogcsdl.config import IngestSettings
@@ -111,7 +111,9 @@ def build_vrt(product: ProductSource, grid: TargetGrid) -> str:
     ):
         if value:
             etree.SubElement(metadata, "MDI", key=key).text = value
-    for number, (band, source) in enumerate(zip(product.bands, _grids(product.bands), strict=True), 1):
+    for number, (band, source) in enumerate(
+        zip(product.bands, _grids(product.bands), strict=True), 1
+    ):
         node = etree.SubElement(root, "VRTRasterBand", dataType=gdal_type, band=str(number))
         etree.SubElement(node, "Description").text = band.band.name
         if product.nodata is not None:
@@ -128,7 +130,11 @@ def build_vrt(product: ProductSource, grid: TargetGrid) -> str:
         etree.SubElement(complex_source, "SourceFilename", relativeToVRT="0").text = band.dataset
         etree.SubElement(complex_source, "SourceBand").text = str(band.index)
         etree.SubElement(
-            complex_source, "SrcRect", xOff="0", yOff="0", xSize=str(source.width),
+            complex_source,
+            "SrcRect",
+            xOff="0",
+            yOff="0",
+            xSize=str(source.width),
             ySize=str(source.height),
         )
         # Where the source's extent falls on the target grid, in target pixels.
@@ -139,8 +145,12 @@ def build_vrt(product: ProductSource, grid: TargetGrid) -> str:
         col0, row0 = inverse @ (left, top)
         col1, row1 = inverse @ (right, bottom)
         etree.SubElement(
-            complex_source, "DstRect", xOff=repr(col0), yOff=repr(row0),
-            xSize=repr(col1 - col0), ySize=repr(row1 - row0),
+            complex_source,
+            "DstRect",
+            xOff=repr(col0),
+            yOff=repr(row0),
+            xSize=repr(col1 - col0),
+            ySize=repr(row1 - row0),
         )
         if source.nodata is not None:
             # Source nodata pixels are skipped, leaving the band's own nodata value there.

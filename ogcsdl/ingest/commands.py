@@ -55,7 +55,10 @@ def print_summary(result: BatchResult) -> None:
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @pass_context
 def ingest(
-    context: CliContext, paths: tuple[Path, ...], collection: str | None, acquired: datetime | None,
+    context: CliContext,
+    paths: tuple[Path, ...],
+    collection: str | None,
+    acquired: datetime | None,
     progress: bool,
 ) -> None:
     """Ingest products (SAFE folders, band folders, GeoTIFF/COG/NetCDF files, or

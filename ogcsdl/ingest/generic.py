@@ -41,7 +41,9 @@ def _band_for(description: str | None, index: int, unit: str | None) -> Band:
     s2_name = canonical_s2_name(name)
     if s2_name is not None and s2_name != "SCL":
         band = s2_band(s2_name)
-        return Band(name, band.description, band.center_wavelength_um, band.full_width_half_max_um, unit)
+        return Band(
+            name, band.description, band.center_wavelength_um, band.full_width_half_max_um, unit
+        )
     return Band(name, None, None, None, unit or None)
 
 
@@ -162,7 +164,9 @@ class GenericRasterReader:
         skipped: list[str] = []
         assumed_crs: str | None = None
         for dataset in datasets:
-            variable = dataset.rsplit(":", 1)[-1] if dataset.lower().startswith("netcdf:") else path.stem
+            variable = (
+                dataset.rsplit(":", 1)[-1] if dataset.lower().startswith("netcdf:") else path.stem
+            )
             with open_raster(dataset) as src:
                 if src.transform.is_identity or min(src.width, src.height) < 2:
                     skipped.append(variable)  # bounds, grid mappings, 1-D helpers

@@ -11,8 +11,13 @@ from lxml import etree
 
 from ogcsdl.catalogue.record import SENTINEL2_L1C, SENTINEL2_L2A
 from ogcsdl.errors import IngestError
-from ogcsdl.ingest.bands import S2_BY_NAME, canonical_s2_name, platform_from_prefix, s2_band
-from ogcsdl.ingest.bands import s2_sort_key
+from ogcsdl.ingest.bands import (
+    S2_BY_NAME,
+    canonical_s2_name,
+    platform_from_prefix,
+    s2_band,
+    s2_sort_key,
+)
 from ogcsdl.ingest.reader import BandSource, ProductSource
 
 _METADATA_NAMES = ("MTD_MSIL1C.xml", "MTD_MSIL2A.xml")
@@ -141,7 +146,9 @@ class Sentinel2SafeReader:
             or _text(root, "QUANTIFICATION_VALUE"),
             "layout": "SAFE",
         }
-        offsets = root.xpath("//*[local-name()='BOA_ADD_OFFSET' or local-name()='RADIO_ADD_OFFSET']")
+        offsets = root.xpath(
+            "//*[local-name()='BOA_ADD_OFFSET' or local-name()='RADIO_ADD_OFFSET']"
+        )
         if offsets:
             # Baseline 04.00+: reflectance = (DN + offset) / quantification value.
             extra["add_offset"] = float(offsets[0].text)
