@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,8 @@ from shapely.geometry import box
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings, load_settings
-from ogcsdl.ingest import ingest_product
+from ogcsdl.errors import IngestError
+from ogcsdl.ingest import find_products, ingest_product
 from tests import rasters
 
 
@@ -135,3 +138,28 @@ def test_netcdf_ingests_with_time_from_the_file(tmp_path: Path, settings: Settin
     with rasterio.open(record.file_path) as cog:
         assert cog.count == 4
         assert cog.bounds.left == pytest.approx(18.0) and cog.bounds.top == pytest.approx(59.4)
+
+
+def test_zipped_safe_is_read_in_place_as_the_same_product(
+    tmp_path: Path, settings: Settings
+) -> None:
+    safe = rasters.write_s2_safe_product(tmp_path / "in", "L2A", size=60)
+    archive = shutil.make_archive(str(tmp_path / "zips" / safe.stem), "zip", safe.parent, safe.name)
+    from_zip = ingest_product(settings, Path(archive))
+    with rasterio.open(from_zip.file_path) as cog:
+        zipped_pixels = cog.read()
+    from_folder = ingest_product(settings, safe)
+    assert from_zip.identifier == from_folder.identifier
+    assert from_zip.extra["layout"] == "SAFE (zip)"
+    with rasterio.open(from_folder.file_path) as cog:
+        np.testing.assert_array_equal(cog.read(), zipped_pixels)
+    assert len(product_store(settings).list()) == 1
+    assert list(find_products(tmp_path / "zips")) == [Path(archive)]
+
+
+def test_zip_without_a_safe_is_refused(tmp_path: Path, settings: Settings) -> None:
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(IngestError, match="no Sentinel-2 SAFE"):
+        ingest_product(settings, other)

@@ -31,11 +31,13 @@ def detect(path: Path) -> ProductReader:
     """The reader for ``path``; :class:`IngestError` saying what would fit if none does."""
     if not path.exists():
         raise IngestError("no such file or directory")
-    if path.suffix.lower() == ".zip":
-        raise IngestError(f"{path.name}: zipped products are not read directly; unzip it first")
     for reader in READERS:
         if reader.accepts(path):
             return reader
+    if path.suffix.lower() == ".zip":
+        raise IngestError(
+            "this zip holds no Sentinel-2 SAFE product; unzip it and ingest its files"
+        )
     kind = "folder" if path.is_dir() else f"'{path.suffix or 'no suffix'}' file"
     raise IngestError(f"not a product this suite can ingest ({kind}); {_WHAT_FITS}")
 
@@ -57,5 +59,8 @@ def find_products(path: Path) -> Iterator[Path]:
                 dirs.remove(name)  # a product: do not scan its band files one by one
                 yield child
         for name in sorted(files):
-            if Path(name).suffix.lower() in _RASTER_SUFFIXES and not name.startswith("."):
+            if name.startswith("."):
+                continue
+            suffix = Path(name).suffix.lower()
+            if suffix in _RASTER_SUFFIXES or (suffix == ".zip" and READERS[0].accepts(here / name)):
                 yield here / name
