@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
+import requests
 from lxml import etree
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import PROJECT_ROOT, load_settings
 from ogcsdl.demo import generate_demo_set
 from ogcsdl.ingest import detect
-from tests import rasters
+from tests import live, rasters
 
 
 def _band(safe: Path, name: str) -> np.ndarray:
@@ -101,3 +104,47 @@ def test_demo_command_generates_and_ingests_without_serving(tmp_path: Path) -> N
     again = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300)
     assert "generated" not in again.stdout and "5 ingested" in again.stdout
     assert len(product_store(settings).list()) == 5
+
+
+@pytest.mark.live
+def test_demo_command_serves_what_it_ingested(tmp_path: Path) -> None:
+    """``ogcsdl demo`` = generate + ingest + the real suite: the products are in the CSW
+    catalogue and their COGs download with ranges through the gateway."""
+    config_file = live.write_config(tmp_path)
+    settings = load_settings(config_file)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OGCSDL_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    log_file = tmp_path / "demo.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ogcsdl", "--config", str(config_file), "demo"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+    suite = live.LiveSuite(settings.public_url, settings, config_file, log_file, process)
+    try:
+        live._wait_until_up(suite, timeout_s=180)
+        records = product_store(settings).list("sentinel-2-l2a")
+        assert len(records) == 1
+        identifier = records[0].identifier
+        cog = requests.get(
+            suite.url(f"data/{identifier}.tif"), headers={"Range": "bytes=0-3"}, timeout=30
+        )
+        assert cog.status_code == 206 and cog.content == b"II*\x00"
+        csw = requests.get(
+            suite.url("csw"),
+            params={
+                "service": "CSW",
+                "version": "2.0.2",
+                "request": "GetRecordById",
+                "id": identifier,
+                "elementsetname": "full",
+            },
+            timeout=30,
+        )
+        assert csw.status_code == 200 and identifier in csw.text, csw.text[:500]
+        assert "4 ingested, 0 failed" in suite.log_tail(200)
+    finally:
+        assert live.stop_suite(suite) == 0, suite.log_tail()

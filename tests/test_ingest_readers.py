@@ -47,6 +47,7 @@ def test_safe_l2a_metadata_comes_from_the_mtd_xml(tmp_path: Path) -> None:
     assert by_name["SCL"].categorical and not by_name["B04"].categorical
     assert by_name["B04"].band.center_wavelength_um == pytest.approx(0.665)
     assert product.extra["tile_id"] == "33VXF"
+    assert product.extra["relative_orbit"] == 65
 
 
 def test_safe_l1c_has_13_bands_and_accepts_the_mtd_file_itself(tmp_path: Path) -> None:

@@ -216,7 +216,7 @@ class Sentinel2SafeReader:
         extra: dict[str, object] = {
             "tile_id": tile,
             "processing_baseline": _text(root, "PROCESSING_BASELINE"),
-            "relative_orbit": _text(root, "SENSING_ORBIT_NUMBER"),
+            "relative_orbit": _number(_text(root, "SENSING_ORBIT_NUMBER"), "SENSING_ORBIT_NUMBER"),
             "orbit_direction": _text(root, "SENSING_ORBIT_DIRECTION"),
             "quantification_value": _text(root, "BOA_QUANTIFICATION_VALUE")
             or _text(root, "QUANTIFICATION_VALUE"),
