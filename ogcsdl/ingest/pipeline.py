@@ -85,7 +85,8 @@ def ingest_product(
         cog_href=settings.url(f"data/{product.identifier}.tif"),  # served by the gateway
         overview_resampling=cog_options(settings.ingest, categorical)["OVERVIEW_RESAMPLING"],
     )
-    resampled = [b.band.name for b in product.bands if b.categorical]
+    nearest_bands = [b.band.name for b in product.bands if b.categorical]
+    band_names = ", ".join(b.band.name for b in product.bands)
     record = ProductRecord(
         identifier=product.identifier,
         title=product.title,
@@ -113,13 +114,12 @@ def ingest_product(
             f"ogcsdl {_suite_version()} ingest ({reader.name}) of {product.source}: "
             f"{len(product.bands)} bands on the finest band grid "
             f"({grid.resolution[0]:g} x {grid.resolution[1]:g}, {grid.crs.to_string()}), "
-            "coarser bands resampled bilinear"
-            + (f" ({', '.join(resampled)} nearest)" if resampled else "")
+            "any coarser band resampled bilinear"
+            + (f" ({', '.join(nearest_bands)} nearest)" if nearest_bands else "")
             + f"; Cloud Optimized GeoTIFF, {settings.ingest.compression}"
         ),
         source=product.source,
-        abstract=product.abstract
-        or f"{product.title}: {len(product.bands)} bands ({', '.join(b.band.name for b in product.bands)}).",
+        abstract=product.abstract or f"{product.title}: {len(product.bands)} bands ({band_names}).",
         keywords=product.keywords,
         extra=extra,
     )
