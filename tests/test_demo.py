@@ -104,6 +104,7 @@ def test_demo_command_generates_and_ingests_without_serving(tmp_path: Path) -> N
     again = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300)
     assert "generated" not in again.stdout and "5 ingested" in again.stdout
     assert len(product_store(settings).list()) == 5
+    assert not [p for p in (tmp_path / "var").iterdir() if p.name.startswith(".")]  # no staging
 
 
 @pytest.mark.live

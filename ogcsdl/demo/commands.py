@@ -3,6 +3,8 @@ data folders given) and start the suite."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +16,18 @@ from ogcsdl.ingest.commands import print_summary, quiet_gdal
 from ogcsdl.ingest.pipeline import ingest_paths
 
 DEMO_INPUT = "demo-input"
+
+
+def _generate_atomically(demo_dir: Path) -> int:
+    """Generate next to ``demo_dir`` and rename: an interrupted run never leaves a half
+    set that later runs would take as complete."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{demo_dir.name}-", dir=demo_dir.parent))
+    try:
+        count = len(generate_demo_set(staging))
+        staging.rename(demo_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return count
 
 
 @click.command("demo")
@@ -33,11 +47,11 @@ def demo(context: CliContext, data_dirs: tuple[Path, ...], no_serve: bool) -> No
     settings.ensure_dirs()
     quiet_gdal()
     demo_dir = settings.data_dir / DEMO_INPUT
-    if not demo_dir.is_dir() or not any(demo_dir.iterdir()):
+    if not demo_dir.is_dir():
         started = time.perf_counter()
-        generated = generate_demo_set(demo_dir)
+        count = _generate_atomically(demo_dir)
         click.echo(
-            f"generated {len(generated)} synthetic products in {demo_dir} "
+            f"generated {count} synthetic products in {demo_dir} "
             f"({time.perf_counter() - started:.1f} s)"
         )
     result = ingest_paths(settings, [demo_dir, *data_dirs])
