@@ -17,6 +17,8 @@ _SUBCOMMANDS: list[str] = [
     "ogcsdl.server.commands:serve",
     "conformance.commands:conformance",
     "ogcsdl.tiles.seed:seed_command",
+    "ogcsdl.ingest.commands:ingest",
+    "ogcsdl.demo.commands:demo",
 ]
 
 
