@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass
 
 import rasterio
 from affine import Affine
 from rasterio.errors import RasterioIOError
 
-from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.coverages.axes import CrsAxes, crs_axes
 from ogcsdl.coverages.errors import NoSuchCoverage
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,20 @@ def coverage_of(record: ProductRecord) -> Coverage:
             "coverageId",
         ) from None
     with dataset:
+        if dataset.count != len(record.bands):
+            # Trust the file: a record that disagrees with its data must not make band
+            # indexes point outside it.
+            LOG.warning(
+                "%s: record lists %d bands, file has %d; using the file's",
+                record.identifier,
+                len(record.bands),
+                dataset.count,
+            )
+            names = [
+                description or f"band_{index}"
+                for index, description in enumerate(dataset.descriptions, start=1)
+            ]
+            record = dataclasses.replace(record, bands=[Band(name) for name in names])
         epsg = dataset.crs.to_epsg() if dataset.crs else None
         if epsg is None:
             raise ValueError(f"{record.file_path}: CRS has no EPSG code")
