@@ -1,0 +1,89 @@
+"""The embedded Dask cluster: a child process of the suite running a LocalCluster.
+
+``python -m ogcsdl.jobs.cluster --config X`` starts the scheduler on
+``cluster.port`` with ``cluster.workers`` worker processes and runs until SIGTERM.
+With ``cluster.scheduler_address`` set the suite uses that external cluster instead.
+
+Restart recovery (embedded only): when the embedded cluster starts, any job still
+``accepted`` or ``running`` in the store died with the previous cluster, so it is
+marked ``failed`` with the reason "interrupted: the suite restarted" (not re-queued:
+a processor may have side effects half done, and the user can resubmit). An external
+cluster outlives the suite, so its jobs are left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from ogcsdl.config import Settings, load_settings
+from ogcsdl.jobs.store import job_store
+from ogcsdl.server.children import ChildSpec
+
+INTERRUPTED = "interrupted: the suite restarted"
+
+
+def recover_interrupted(settings: Settings) -> int:
+    """Mark jobs left unfinished by a previous run failed; return how many."""
+    return job_store(settings.database_url).fail_unfinished(INTERRUPTED)
+
+
+def cluster_child(settings: Settings, config: Path | None = None) -> ChildSpec | None:
+    """The child process running the embedded cluster, or None for an external one."""
+    if settings.cluster.scheduler_address is not None:
+        return None
+    argv = [sys.executable, "-m", "ogcsdl.jobs.cluster"]
+    if config is not None:
+        argv += ["--config", str(config)]
+    return ChildSpec(name="cluster", argv=argv)
+
+
+def check_cluster(settings: Settings, timeout_s: float = 3.0) -> dict[str, object]:
+    """Health of the cluster for /health: reachable, and how many workers it has."""
+    from distributed import Client
+
+    try:
+        with Client(settings.scheduler_address, timeout=timeout_s, set_as_default=False) as client:
+            workers = len(client.scheduler_info(n_workers=-1)["workers"])
+    except Exception as exc:
+        return {"ok": False, "address": settings.scheduler_address, "error": str(exc) or type(exc).__name__}
+    return {"ok": workers > 0, "address": settings.scheduler_address, "workers": workers}
+
+
+def serve(settings: Settings) -> None:
+    from distributed import LocalCluster
+
+    settings.ensure_dirs()
+    recover_interrupted(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    cluster = LocalCluster(
+        n_workers=settings.cluster.workers,
+        threads_per_worker=settings.cluster.threads_per_worker,
+        memory_limit=settings.cluster.memory_limit,
+        host="127.0.0.1",
+        scheduler_port=settings.cluster.port,
+        dashboard_address=None,
+        processes=True,
+    )
+    print(f"ogcsdl cluster: scheduler at {cluster.scheduler_address}", flush=True)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        cluster.close(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the embedded Dask cluster of the suite.")
+    parser.add_argument("--config", type=Path, default=None)
+    args = parser.parse_args(argv)
+    serve(load_settings(args.config))
+
+
+if __name__ == "__main__":
+    main()
