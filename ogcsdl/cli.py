@@ -4,38 +4,18 @@ module (listed in ``_SUBCOMMANDS``); this file only wires them together."""
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from pathlib import Path
 
 import click
 
-from ogcsdl.config import Settings, config_path, load_settings
+from ogcsdl.cli_context import CliContext, pass_context
 from ogcsdl.errors import OgcsdlError
 
 # "module:attribute" of every click command or group added to the top level.
 _SUBCOMMANDS: list[str] = [
     "ogcsdl.server.commands:serve",
 ]
-
-
-class _Context:
-    def __init__(self, config: Path | None) -> None:
-        self._config = config
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self._config)
-            logging.basicConfig(
-                level=self._settings.log_level,
-                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            )
-        return self._settings
-
-
-pass_context = click.make_pass_decorator(_Context)
 
 
 @click.group()
@@ -51,7 +31,7 @@ pass_context = click.make_pass_decorator(_Context)
 def cli(ctx: click.Context, config: Path | None) -> None:
     """ogcsdl: ingest, catalogue, process and view Earth-observation data through OGC
     standards."""
-    ctx.obj = _Context(config)
+    ctx.obj = CliContext(config)
 
 
 @cli.group("config")
@@ -61,10 +41,10 @@ def config_group() -> None:
 
 @config_group.command("validate")
 @pass_context
-def config_validate(context: _Context) -> None:
+def config_validate(context: CliContext) -> None:
     """Check the configuration file and environment overrides; one line per bad key."""
     settings = context.settings
-    click.echo(f"{config_path(context._config)}: valid")
+    click.echo(f"{context.config_file}: valid")
     click.echo(f"  public URL: {settings.public_url}")
     click.echo(f"  data dir:   {settings.data_dir}")
     database = "SQLite (embedded)" if settings.database.url is None else "PostgreSQL"

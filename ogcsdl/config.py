@@ -18,7 +18,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ogcsdl.errors import ConfigError
@@ -65,7 +72,9 @@ class CatalogueSettings(_Section):
     python: Path = PROJECT_ROOT / ".venv-catalogue" / "bin" / "python"
     workers: int = Field(2, ge=1, le=32)
     title: str = "ogcsdl Earth-observation catalogue"
-    abstract: str = "Sentinel and other Earth-observation products, searchable by CSW, OpenSearch and OAI-PMH."
+    abstract: str = (
+        "Sentinel and other Earth-observation products, searchable by CSW, OpenSearch and OAI-PMH."
+    )
     keywords: list[str] = ["Earth observation", "Sentinel-2", "Sentinel-1", "catalogue"]
     contact_name: str = "ogcsdl operator"
     contact_email: str = "operator@example.org"
@@ -115,7 +124,8 @@ class Settings(BaseSettings):
         env_prefix="OGCSDL_", env_nested_delimiter="__", extra="forbid"
     )
 
-    public_url: str = "http://127.0.0.1:5000"
+    # The URL clients reach the gateway at; empty = http://<server.host>:<server.port>.
+    public_url: str = ""
     data_dir: Path = PROJECT_ROOT / "var"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     server: ServerSettings = ServerSettings()
@@ -129,6 +139,8 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
+        if not value:
+            return value
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL, e.g. http://127.0.0.1:5000")
@@ -145,6 +157,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment beats the file (passed as init kwargs).
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _derive_public_url(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://{self.server.host}:{self.server.port}"
+        return self
 
     # Derived locations -------------------------------------------------------------
     @property
@@ -193,7 +211,7 @@ def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:
         if isinstance(node, dict) and isinstance(node.get(leaf), str):
             candidate = Path(os.path.expanduser(node[leaf]))
             if not candidate.is_absolute():
-                node[leaf] = str((base / candidate).resolve())
+                node[leaf] = os.path.normpath(base / candidate)  # keep venv symlinks
 
 
 def config_path(path: str | Path | None = None) -> Path:

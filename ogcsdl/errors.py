@@ -85,7 +85,9 @@ class ServiceUnavailable(OgcsdlError):
 def exception_report_xml(error: OgcsdlError, ows_version: str = "1.1.0") -> bytes:
     """An OWS ExceptionReport document (OWS 1.1.0 by default, 2.0.0 for WCS 2.0)."""
     namespace = (
-        "http://www.opengis.net/ows/2.0" if ows_version.startswith("2") else "http://www.opengis.net/ows/1.1"
+        "http://www.opengis.net/ows/2.0"
+        if ows_version.startswith("2")
+        else "http://www.opengis.net/ows/1.1"
     )
     locator = f" locator={quoteattr(error.locator)}" if error.locator else ""
     body = (

@@ -39,8 +39,12 @@ make_env() {  # make_env DIR LOCK PIP-ARGS...
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
-  echo "setup: creating $dir (pinned by $lock)"
-  "$PYTHON" -m venv "$dir"
+  if [ ! -x "$dir/bin/python" ]; then
+    echo "setup: creating $dir (pinned by $lock)"
+    "$PYTHON" -m venv "$dir"
+  else
+    echo "setup: updating $dir (pinned by $lock)"
+  fi
   "$dir/bin/pip" install -q --disable-pip-version-check --upgrade "pip<27" 2>&1 | grep -v "is ignored" || true
   "$dir/bin/pip" install -q --disable-pip-version-check "$@" 2>&1 | grep -v "is ignored" || true
   "$dir/bin/python" -c "import sys" && echo "$want" > "$stamp"

@@ -6,6 +6,7 @@ table is a projection of it, written in the same transaction (see ``projection``
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 
 from ogcsdl.catalogue.record import ProductRecord
@@ -98,7 +99,7 @@ class ProductStore:
             rows = conn.query(sql, params)
         return [ProductRecord.from_json(row[0]) for row in rows]
 
-    def collections(self) -> list[str]:
+    def collections(self) -> builtins.list[str]:
         with connect(self.database_url) as conn:
             rows = conn.query(f"SELECT DISTINCT collection FROM {TABLE} ORDER BY collection")
         return [row[0] for row in rows]

@@ -1,0 +1,41 @@
+"""The services the gateway mounts: one line each.
+
+``factory`` is ``"module:function"``; the function takes :class:`~ogcsdl.config.Settings`
+and returns a WSGI application, which receives ``SCRIPT_NAME`` = prefix and
+``PATH_INFO`` = the rest of the path. Factories are imported lazily, on first use, so a
+broken service answers 503 without taking the gateway down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mount:
+    prefix: str  # e.g. "/csw"
+    factory: str  # "module:function" -> make_app(settings) -> WSGI application
+    title: str
+    standard: str  # what a client should expect there
+    capabilities: str | None = None  # path + query below the prefix, shown on the landing page
+
+
+MOUNTS: list[Mount] = [
+    Mount(
+        "/csw",
+        "ogcsdl.gateway.proxy:make_catalogue_proxy",
+        "Catalogue",
+        "OGC CSW 2.0.2 / 3.0, OpenSearch(-EO), OAI-PMH (pycsw)",
+        "?service=CSW&version=2.0.2&request=GetCapabilities",
+    ),
+]
+
+# Extra entry points of mounted services shown on the landing page: (title, path).
+EXTRA_LINKS: list[tuple[str, str]] = [
+    ("CSW 3.0 capabilities", "/csw?service=CSW&version=3.0.0&request=GetCapabilities"),
+    (
+        "OpenSearch description",
+        "/csw?mode=opensearch&service=CSW&version=3.0.0&request=GetCapabilities",
+    ),
+    ("OAI-PMH", "/csw?mode=oaipmh&verb=Identify"),
+]

@@ -1,0 +1,14 @@
+"""What the supervisor starts and what /health checks: one line per component.
+
+Each entry is ``"module:function"``. Child factories take Settings and return a
+:class:`~ogcsdl.server.children.ChildSpec` or ``None`` (not needed in this
+configuration). Health checks take Settings and raise when the component is down.
+"""
+
+from __future__ import annotations
+
+CHILDREN: list[str] = []
+
+HEALTH_CHECKS: dict[str, str] = {
+    "database": "ogcsdl.gateway.health:check_database",
+}

@@ -1,0 +1,165 @@
+"""``ogcsdl serve``: start every component as a child process, wait until each answers,
+keep them running, and stop them all cleanly on SIGTERM/SIGINT.
+
+Children: the ones listed in ``components.CHILDREN`` (pycsw in its own environment, the
+embedded Dask cluster, the tile renderer, ...) and, last, the gateway under gunicorn.
+Each child gets ``OGCSDL_CONFIG`` so it reads the same configuration.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+import requests
+
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.config import CONFIG_ENV, Settings
+from ogcsdl.errors import OgcsdlError
+from ogcsdl.server.children import ChildSpec
+from ogcsdl.server.components import CHILDREN
+
+LOG = logging.getLogger(__name__)
+
+ChildFactory = Callable[[Settings], ChildSpec | None]
+
+
+class StartupError(OgcsdlError):
+    """A component did not come up; the message names it and says where to look."""
+
+
+def gateway_child(settings: Settings) -> ChildSpec:
+    server = settings.server
+    return ChildSpec(
+        name="gateway",
+        argv=[
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{server.host}:{server.port}",
+            "--workers",
+            str(server.workers),
+            "--timeout",
+            str(server.timeout_s),
+            "--graceful-timeout",
+            "10",
+            "--access-logfile",
+            "-",
+            "--log-level",
+            settings.log_level.lower(),
+            "ogcsdl.gateway.app:create_app()",
+        ],
+        ready_url=f"http://{_connect_host(server.host)}:{server.port}/",
+    )
+
+
+def _connect_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 - a check, not a bind
+
+
+def _load_factory(target: str) -> ChildFactory:
+    module_name, _, attribute = target.partition(":")
+    factory: ChildFactory = getattr(importlib.import_module(module_name), attribute)
+    return factory
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, config_file: Path, ready_timeout_s: float = 120) -> None:
+        self.settings = settings
+        self.config_file = config_file
+        self.ready_timeout_s = ready_timeout_s
+        self.children: list[tuple[ChildSpec, subprocess.Popen[bytes]]] = []
+        self._stop = threading.Event()
+
+    def specs(self) -> list[ChildSpec]:
+        specs = [spec for target in CHILDREN if (spec := _load_factory(target)(self.settings))]
+        return [*specs, gateway_child(self.settings)]
+
+    def start(self) -> None:
+        self.settings.ensure_dirs()
+        product_store(self.settings)  # creates the schema once, before any worker runs
+        for spec in self.specs():
+            self._spawn(spec)
+            self._wait_ready(spec)
+
+    def _spawn(self, spec: ChildSpec) -> None:
+        env = {**os.environ, **spec.env, CONFIG_ENV: str(self.config_file)}
+        LOG.info("starting %s: %s", spec.name, " ".join(spec.argv))
+        # Own session: a terminal's Ctrl-C reaches only us; we stop children in order.
+        process = subprocess.Popen(spec.argv, env=env, cwd=spec.cwd, start_new_session=True)
+        self.children.append((spec, process))
+
+    def _wait_ready(self, spec: ChildSpec) -> None:
+        if spec.ready_url is None:
+            return
+        process = self.children[-1][1]
+        deadline = time.monotonic() + self.ready_timeout_s
+        while time.monotonic() < deadline and not self._stop.is_set():
+            if process.poll() is not None:
+                raise StartupError(
+                    f"{spec.name} exited with code {process.returncode} while starting; "
+                    "its log is above"
+                )
+            try:
+                if requests.get(spec.ready_url, timeout=2).status_code == 200:
+                    LOG.info("%s is up", spec.name)
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise StartupError(f"{spec.name} did not answer at {spec.ready_url} in time")
+
+    def run_until_stopped(self) -> int:
+        """Block until a signal arrives or the gateway dies; return an exit code."""
+        while not self._stop.wait(0.5):
+            for spec, process in self.children:
+                if process.poll() is not None:
+                    if spec.name == "gateway":
+                        LOG.error("the gateway exited with code %s; stopping", process.returncode)
+                        return 1
+                    LOG.error("%s exited with code %s (see /health)", spec.name, process.returncode)
+                    self.children.remove((spec, process))
+                    break
+        return 0
+
+    def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
+        LOG.info("received %s, stopping", signal.Signals(signum).name)
+        self._stop.set()
+
+    def stop(self, timeout_s: float = 20) -> None:
+        for spec, process in reversed(self.children):
+            if process.poll() is None:
+                LOG.info("stopping %s", spec.name)
+                process.terminate()
+        deadline = time.monotonic() + timeout_s
+        for spec, process in reversed(self.children):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                LOG.warning("%s did not stop in time; killing it", spec.name)
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.children.clear()
+
+
+def run_suite(settings: Settings, config_file: Path) -> int:
+    """Start the whole suite and serve until SIGTERM/SIGINT. Returns the exit code."""
+    supervisor = Supervisor(settings, config_file)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    try:
+        supervisor.start()
+        print(f"ogcsdl is up at {settings.public_url}/ (Ctrl-C stops it)", flush=True)
+        return supervisor.run_until_stopped()
+    finally:
+        supervisor.stop()
