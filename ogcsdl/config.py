@@ -107,7 +107,9 @@ class ProcessingSettings(_Section):
     registry: str = "processes.registry"  # module with load_registry/get_processor/validate_inputs
     extra_processors: list[str] = []  # "module:factory" dotted paths added to the registry
     max_concurrent_jobs: int = Field(4, ge=1, le=1024)  # distributed.Semaphore leases
-    sync_timeout_s: int = Field(300, ge=1)  # how long a synchronous Execute may wait
+    sync_timeout_s: int = Field(
+        100, ge=1
+    )  # how long a synchronous Execute may wait (< server.timeout_s)
     inline_output_max_bytes: int = Field(64 * 1024, ge=0)  # complex outputs by value up to this
     fetch_timeout_s: int = Field(60, ge=1)
     fetch_max_bytes: int = Field(2 * 1024**3, ge=1024)

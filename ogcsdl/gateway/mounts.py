@@ -28,6 +28,20 @@ MOUNTS: list[Mount] = [
         "OGC CSW 2.0.2 / 3.0, OpenSearch(-EO), OAI-PMH (pycsw)",
         "?service=CSW&version=2.0.2&request=GetCapabilities",
     ),
+    Mount(
+        "/wps",
+        "ogcsdl.processing.wps:make_app",
+        "Processing (WPS)",
+        "OGC WPS 1.0.0 (pywps)",
+        "?service=WPS&request=GetCapabilities",
+    ),
+    Mount(
+        "/ogcapi",
+        "ogcsdl.processing.ogcapi:make_app",
+        "Processing (OGC API)",
+        "OGC API - Processes 1.0",
+        "/processes",
+    ),
 ]
 
 # Extra entry points of mounted services shown on the landing page: (title, path).

@@ -31,26 +31,26 @@ def recover_interrupted(settings: Settings) -> int:
     return job_store(settings.database_url).fail_unfinished(INTERRUPTED)
 
 
-def cluster_child(settings: Settings, config: Path | None = None) -> ChildSpec | None:
-    """The child process running the embedded cluster, or None for an external one."""
+def cluster_child(settings: Settings) -> ChildSpec | None:
+    """The child process running the embedded cluster, or None for an external one.
+    The supervisor passes the configuration path in ``OGCSDL_CONFIG``."""
     if settings.cluster.scheduler_address is not None:
         return None
-    argv = [sys.executable, "-m", "ogcsdl.jobs.cluster"]
-    if config is not None:
-        argv += ["--config", str(config)]
-    return ChildSpec(name="cluster", argv=argv)
+    return ChildSpec(name="cluster", argv=[sys.executable, "-m", "ogcsdl.jobs.cluster"])
 
 
-def check_cluster(settings: Settings, timeout_s: float = 3.0) -> dict[str, object]:
-    """Health of the cluster for /health: reachable, and how many workers it has."""
+def cluster_workers(settings: Settings, timeout_s: float = 3.0) -> int:
+    """How many workers the scheduler has (raises when it is unreachable)."""
     from distributed import Client
 
-    try:
-        with Client(settings.scheduler_address, timeout=timeout_s, set_as_default=False) as client:
-            workers = len(client.scheduler_info(n_workers=-1)["workers"])
-    except Exception as exc:
-        return {"ok": False, "address": settings.scheduler_address, "error": str(exc) or type(exc).__name__}
-    return {"ok": workers > 0, "address": settings.scheduler_address, "workers": workers}
+    with Client(settings.scheduler_address, timeout=timeout_s, set_as_default=False) as client:
+        return len(client.scheduler_info(n_workers=-1)["workers"])
+
+
+def check_cluster(settings: Settings) -> None:
+    """/health: the scheduler answers and has at least one worker."""
+    if cluster_workers(settings) < 1:
+        raise RuntimeError(f"the Dask scheduler at {settings.scheduler_address} has no workers")
 
 
 def serve(settings: Settings) -> None:

@@ -59,7 +59,10 @@ def outputs_dir(settings: Settings, job_id: str) -> Path:
 
 
 def _encode_outputs(
-    produced: Mapping[str, Any], description: ProcessDescription, lineage: Lineage, settings: Settings
+    produced: Mapping[str, Any],
+    description: ProcessDescription,
+    lineage: Lineage,
+    settings: Settings,
 ) -> dict[str, Any]:
     """Publish rasters, keep small values inline, write big documents to files."""
     encoded: dict[str, Any] = {}
@@ -113,10 +116,23 @@ def _run_guarded(job_id: str, settings: Settings) -> str:
         context.progress(95, "publishing outputs")
         started = job.started or datetime.now(UTC)
         sources = sorted(
-            {sid for value in inputs.values() for r in (value if isinstance(value, list) else [value])
-             if isinstance(r, Raster) for sid in r.source_ids}
+            {
+                sid
+                for value in inputs.values()
+                for r in (value if isinstance(value, list) else [value])
+                if isinstance(r, Raster)
+                for sid in r.source_ids
+            }
         )
-        lineage = Lineage(job.process_id, job.process_version, job_id, job.inputs, sources, started, datetime.now(UTC))
+        lineage = Lineage(
+            job.process_id,
+            job.process_version,
+            job_id,
+            job.inputs,
+            sources,
+            started,
+            datetime.now(UTC),
+        )
         outputs = _encode_outputs(produced, description, lineage, settings)
         store.mark_successful(job_id, outputs, "finished")
     except JobDismissed:
@@ -163,7 +179,9 @@ class JobRunner:
                         self.settings.scheduler_address, timeout=10, set_as_default=False
                     )
                 except OSError as exc:
-                    raise ServiceUnavailable(f"the processing cluster is not reachable: {exc}") from None
+                    raise ServiceUnavailable(
+                        f"the processing cluster is not reachable: {exc}"
+                    ) from None
             return self._client
 
     @property
@@ -183,7 +201,9 @@ class JobRunner:
         processor = self.registry.get(process_id)
         description = processor.description
         inputs = check_inputs(self.registry, description, raw_inputs, self.settings)
-        job = self.store.create(description.id, description.version, interface, inputs, request, job_id)
+        job = self.store.create(
+            description.id, description.version, interface, inputs, request, job_id
+        )
         self.submit(job)
         return job
 
@@ -192,8 +212,10 @@ class JobRunner:
 
         settings_json = self.settings.model_dump_json()
         try:
-            future = self.client.submit(run_job, job.job_id, settings_json, key=job.job_id, pure=False)
-        except Exception as exc:
+            future = self.client.submit(
+                run_job, job.job_id, settings_json, key=job.job_id, pure=False
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure to submit means the cluster is unusable
             self.store.mark_failed(job.job_id, f"could not submit to the cluster: {exc}")
             raise ServiceUnavailable("the processing cluster is not reachable") from None
         fire_and_forget(future)

@@ -83,10 +83,13 @@ def _bbox(value: Any, description: BoundingBoxInput) -> BoundingBox:
         minx, miny, maxx, maxy = (float(c) for c in coords)
     except (TypeError, ValueError):
         raise InvalidParameterValue(
-            f"input {description.id!r} must be a bounding box [minx, miny, maxx, maxy]", description.id
+            f"input {description.id!r} must be a bounding box [minx, miny, maxx, maxy]",
+            description.id,
         ) from None
     if minx >= maxx or miny >= maxy:
-        raise InvalidParameterValue(f"input {description.id!r}: minimum must be below maximum", description.id)
+        raise InvalidParameterValue(
+            f"input {description.id!r}: minimum must be below maximum", description.id
+        )
     short = crs.replace("http://www.opengis.net/def/crs/EPSG/0/", "EPSG:").replace(
         "urn:ogc:def:crs:EPSG::", "EPSG:"
     )
@@ -101,7 +104,9 @@ def _bbox(value: Any, description: BoundingBoxInput) -> BoundingBox:
     try:
         CRS.from_user_input(short)
     except CRSError:
-        raise InvalidParameterValue(f"input {description.id!r}: unknown CRS {crs!r}", description.id) from None
+        raise InvalidParameterValue(
+            f"input {description.id!r}: unknown CRS {crs!r}", description.id
+        ) from None
     return BoundingBox(minx, miny, maxx, maxy, short)
 
 
@@ -119,7 +124,9 @@ def check_inputs(
             continue
         values = _values(raw[item.id])
         if len(values) > item.max_occurs:
-            raise InvalidParameterValue(f"input {item.id!r} takes at most {item.max_occurs} values", item.id)
+            raise InvalidParameterValue(
+                f"input {item.id!r} takes at most {item.max_occurs} values", item.id
+            )
         for value in values:
             if isinstance(item, RasterInput):
                 kind, source = _raster_source(value, settings, item.id)
@@ -146,12 +153,16 @@ def check_inputs(
     return raw
 
 
-def _validate_literals(registry: Registry, description: ProcessDescription, raw: dict[str, Any]) -> dict[str, Any]:
+def _validate_literals(
+    registry: Registry, description: ProcessDescription, raw: dict[str, Any]
+) -> dict[str, Any]:
     """The registry validates literals (types, ranges, defaults); rasters, boxes and
     documents are checked and resolved here."""
     literals = tuple(i for i in description.inputs if isinstance(i, LiteralInput))
     names = {i.id for i in literals}
-    return registry.validate(replace(description, inputs=literals), {k: v for k, v in raw.items() if k in names})
+    return registry.validate(
+        replace(description, inputs=literals), {k: v for k, v in raw.items() if k in names}
+    )
 
 
 class _WindowReader:
@@ -163,12 +174,17 @@ class _WindowReader:
     def __getitem__(self, key: tuple[slice, slice, slice]) -> np.ndarray:
         bands, rows, cols = key
         indexes = list(range(self.shape[0]))[bands]
-        window = ((rows.start or 0, rows.stop or self.shape[1]), (cols.start or 0, cols.stop or self.shape[2]))
+        window = (
+            (rows.start or 0, rows.stop or self.shape[1]),
+            (cols.start or 0, cols.stop or self.shape[2]),
+        )
         with rasterio.open(self.path) as src:
             return np.asarray(src.read([i + 1 for i in indexes], window=window))
 
 
-def read_raster(path: str, band_names: list[str] | None = None, source_ids: tuple[str, ...] = ()) -> Raster:
+def read_raster(
+    path: str, band_names: list[str] | None = None, source_ids: tuple[str, ...] = ()
+) -> Raster:
     with rasterio.open(path) as src:
         names = band_names or [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
         shape = (src.count, src.height, src.width)
@@ -182,7 +198,9 @@ def read_raster(path: str, band_names: list[str] | None = None, source_ids: tupl
         transform, nodata = src.transform, src.nodata
         tags = src.tags()
     data = xr.DataArray(array, dims=("band", "y", "x"), coords={"band": names})
-    return Raster(data=data, crs=crs, transform=transform, nodata=nodata, source_ids=source_ids, metadata=tags)
+    return Raster(
+        data=data, crs=crs, transform=transform, nodata=nodata, source_ids=source_ids, metadata=tags
+    )
 
 
 def _resolve_raster(value: Any, settings: Settings, workdir: Path, locator: str) -> Raster:
@@ -193,10 +211,16 @@ def _resolve_raster(value: Any, settings: Settings, workdir: Path, locator: str)
         try:
             record = product_store(settings).get(source)
         except NotFound:
-            raise InvalidParameterValue(f"input {locator!r}: no catalogue product {source!r}", locator) from None
+            raise InvalidParameterValue(
+                f"input {locator!r}: no catalogue product {source!r}", locator
+            ) from None
         raster = read_raster(record.file_path, record.band_names, (record.identifier,))
         raster.metadata.update(
-            {"start": record.start.isoformat(), "end": record.end.isoformat(), "platform": record.platform}
+            {
+                "start": record.start.isoformat(),
+                "end": record.end.isoformat(),
+                "platform": record.platform,
+            }
         )
         return raster
     target = Path(tempfile.mkstemp(suffix=".tif", dir=workdir)[1])
@@ -204,7 +228,9 @@ def _resolve_raster(value: Any, settings: Settings, workdir: Path, locator: str)
     try:
         return read_raster(str(target), source_ids=(source,))
     except rasterio.errors.RasterioIOError:
-        raise InvalidParameterValue(f"input {locator!r}: {source!r} is not a readable raster", locator) from None
+        raise InvalidParameterValue(
+            f"input {locator!r}: {source!r} is not a readable raster", locator
+        ) from None
 
 
 def _resolve_complex(value: Any, item: ComplexInput, settings: Settings, workdir: Path) -> Any:
@@ -218,12 +244,18 @@ def _resolve_complex(value: Any, item: ComplexInput, settings: Settings, workdir
         try:
             return json.loads(text)
         except json.JSONDecodeError:
-            raise InvalidParameterValue(f"input {item.id!r}: {href!r} is not JSON", item.id) from None
+            raise InvalidParameterValue(
+                f"input {item.id!r}: {href!r} is not JSON", item.id
+            ) from None
     return text
 
 
 def resolve_inputs(
-    registry: Registry, description: ProcessDescription, raw: dict[str, Any], settings: Settings, workdir: Path
+    registry: Registry,
+    description: ProcessDescription,
+    raw: dict[str, Any],
+    settings: Settings,
+    workdir: Path,
 ) -> dict[str, Any]:
     """Raw inputs -> processor inputs (rasters read, references fetched after checks)."""
     resolved: dict[str, Any] = dict(_validate_literals(registry, description, raw))

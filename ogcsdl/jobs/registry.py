@@ -35,7 +35,9 @@ class Registry:
     def descriptions(self) -> list[ProcessDescription]:
         return [processor.description for processor in self.processors.values()]
 
-    def validate(self, description: ProcessDescription, raw_inputs: dict[str, Any]) -> dict[str, Any]:
+    def validate(
+        self, description: ProcessDescription, raw_inputs: dict[str, Any]
+    ) -> dict[str, Any]:
         validated: dict[str, Any] = self.module.validate_inputs(description, raw_inputs)
         return validated
 

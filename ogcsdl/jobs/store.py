@@ -175,7 +175,9 @@ class JobStore:
         with connect(self.database_url) as conn:
             return int(conn.query(f"SELECT COUNT(*) FROM {TABLE}")[0][0])
 
-    def _transition(self, job_id: str, allowed_from: tuple[str, ...], sql_set: str, params: tuple[Any, ...]) -> bool:
+    def _transition(
+        self, job_id: str, allowed_from: tuple[str, ...], sql_set: str, params: tuple[Any, ...]
+    ) -> bool:
         """Apply an update only if the job is in one of ``allowed_from``; True if it was."""
         placeholders = ", ".join("?" for _ in allowed_from)
         with connect(self.database_url) as conn:
@@ -202,7 +204,9 @@ class JobStore:
             )
         return self._transition(job_id, (RUNNING,), "progress = ?", (percent_int,))
 
-    def mark_successful(self, job_id: str, outputs: dict[str, Any], message: str = "finished") -> bool:
+    def mark_successful(
+        self, job_id: str, outputs: dict[str, Any], message: str = "finished"
+    ) -> bool:
         return self._transition(
             job_id,
             UNFINISHED,
@@ -220,7 +224,10 @@ class JobStore:
 
     def mark_dismissed(self, job_id: str, message: str = "dismissed by the user") -> bool:
         return self._transition(
-            job_id, UNFINISHED, "status = ?, message = ?, finished = ?", (DISMISSED, message, _now())
+            job_id,
+            UNFINISHED,
+            "status = ?, message = ?, finished = ?",
+            (DISMISSED, message, _now()),
         )
 
     def fail_unfinished(self, reason: str) -> int:

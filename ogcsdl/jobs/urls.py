@@ -38,7 +38,10 @@ def check_url(url: str, settings: Settings, locator: str = "href") -> str:
     """Return ``url`` if the suite may fetch it, else raise :class:`Forbidden`."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise Forbidden(f"only http and https references are allowed, not {parts.scheme or 'a bare path'!r}", locator)
+        raise Forbidden(
+            f"only http and https references are allowed, not {parts.scheme or 'a bare path'!r}",
+            locator,
+        )
     if not parts.hostname:
         raise InvalidParameterValue(f"the reference {url!r} has no host", locator)
     if settings.security.allow_private_urls:
@@ -67,7 +70,11 @@ def own_product_id(url: str, settings: Settings) -> str | None:
     parts = urlsplit(url)
     if (parts.scheme, parts.netloc) != (public.scheme, public.netloc):
         return None
-    path = parts.path[len(public.path.rstrip("/")) :] if parts.path.startswith(public.path) else parts.path
+    path = (
+        parts.path[len(public.path.rstrip("/")) :]
+        if parts.path.startswith(public.path)
+        else parts.path
+    )
     if path.startswith("/data/") and path.endswith(".tif"):
         return path[len("/data/") : -len(".tif")] or None
     query = {key.lower(): values for key, values in parse_qs(parts.query).items()}
@@ -84,17 +91,27 @@ def fetch_to_file(url: str, target: Path, settings: Settings) -> Path:
     limit = settings.processing.fetch_max_bytes
     written = 0
     try:
-        with requests.get(url, stream=True, timeout=settings.processing.fetch_timeout_s, allow_redirects=False) as response:
+        with requests.get(
+            url, stream=True, timeout=settings.processing.fetch_timeout_s, allow_redirects=False
+        ) as response:
             if response.is_redirect:
-                raise InvalidParameterValue(f"the reference {url!r} redirects; give the final URL", "href")
+                raise InvalidParameterValue(
+                    f"the reference {url!r} redirects; give the final URL", "href"
+                )
             if response.status_code != 200:
-                raise InvalidParameterValue(f"fetching {url!r} answered HTTP {response.status_code}", "href")
+                raise InvalidParameterValue(
+                    f"fetching {url!r} answered HTTP {response.status_code}", "href"
+                )
             with target.open("wb") as sink:
                 for chunk in response.iter_content(1024 * 1024):
                     written += len(chunk)
                     if written > limit:
-                        raise PayloadTooLarge(f"the reference {url!r} is larger than {limit} bytes", "href")
+                        raise PayloadTooLarge(
+                            f"the reference {url!r} is larger than {limit} bytes", "href"
+                        )
                     sink.write(chunk)
     except requests.RequestException as exc:
-        raise InvalidParameterValue(f"cannot fetch {url!r}: {exc.__class__.__name__}", "href") from None
+        raise InvalidParameterValue(
+            f"cannot fetch {url!r}: {exc.__class__.__name__}", "href"
+        ) from None
     return target

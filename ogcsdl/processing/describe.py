@@ -9,7 +9,6 @@ from ogcsdl.jobs.executor import GEOTIFF
 from ogcsdl.jobs.store import Job
 from processes.base import (
     BoundingBoxInput,
-    ComplexInput,
     ComplexOutput,
     InputDescription,
     LiteralInput,
@@ -20,7 +19,11 @@ from processes.base import (
 )
 
 _JSON_TYPES = {"string": "string", "integer": "integer", "float": "number", "boolean": "boolean"}
-_HREF = {"type": "object", "required": ["href"], "properties": {"href": {"type": "string", "format": "uri"}}}
+_HREF = {
+    "type": "object",
+    "required": ["href"],
+    "properties": {"href": {"type": "string", "format": "uri"}},
+}
 
 
 def input_schema(item: InputDescription) -> dict[str, Any]:
@@ -49,7 +52,12 @@ def input_schema(item: InputDescription) -> dict[str, Any]:
             "format": "ogc-bbox",
             "required": ["bbox"],
             "properties": {
-                "bbox": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
+                "bbox": {
+                    "type": "array",
+                    "minItems": 4,
+                    "maxItems": 4,
+                    "items": {"type": "number"},
+                },
                 "crs": {"type": "string", "enum": list(item.crs), "default": item.crs[0]},
             },
         }
@@ -61,7 +69,10 @@ def output_schema(item: OutputDescription) -> dict[str, Any]:
     if isinstance(item, LiteralOutput):
         return {"type": _JSON_TYPES[item.data_type]}
     if isinstance(item, ComplexOutput):
-        return {"type": "object", "contentMediaType": item.media_types[0] if item.media_types else "application/json"}
+        return {
+            "type": "object",
+            "contentMediaType": item.media_types[0] if item.media_types else "application/json",
+        }
     return {"type": "string", "format": "uri", "contentMediaType": GEOTIFF}
 
 
@@ -76,7 +87,12 @@ def process_summary(description: ProcessDescription, settings: Settings) -> dict
         "jobControlOptions": ["sync-execute", "async-execute", "dismiss"],
         "outputTransmission": ["value", "reference"],
         "links": [
-            {"href": url, "rel": "self", "type": "application/json", "title": "process description"},
+            {
+                "href": url,
+                "rel": "self",
+                "type": "application/json",
+                "title": "process description",
+            },
             {
                 "href": f"{url}/execution",
                 "rel": "http://www.opengis.net/def/rel/ogc/1.0/execute",

@@ -28,7 +28,12 @@ from ogcsdl.errors import (
 )
 from ogcsdl.jobs.executor import JobRunner
 from ogcsdl.jobs.store import FAILED, SUCCESSFUL, Job
-from ogcsdl.processing.describe import process_document, process_summary, results_document, status_info
+from ogcsdl.processing.describe import (
+    process_document,
+    process_summary,
+    results_document,
+    status_info,
+)
 
 LOG = logging.getLogger(__name__)
 JSON = "application/json"
@@ -61,7 +66,9 @@ def job_error(job: Job) -> OgcsdlError:
 
 
 def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(document, default=str), status=status, mimetype=JSON, headers=headers)
+    return Response(
+        json.dumps(document, default=str), status=status, mimetype=JSON, headers=headers
+    )
 
 
 class ProcessesApp:
@@ -92,9 +99,21 @@ class ProcessesApp:
                 "title": "ogcsdl processing (OGC API - Processes)",
                 "links": [
                     {"href": base, "rel": "self", "type": JSON},
-                    {"href": f"{base}/conformance", "rel": "http://www.opengis.net/def/rel/ogc/1.0/conformance", "type": JSON},
-                    {"href": f"{base}/processes", "rel": "http://www.opengis.net/def/rel/ogc/1.0/processes", "type": JSON},
-                    {"href": f"{base}/jobs", "rel": "http://www.opengis.net/def/rel/ogc/1.0/job-list", "type": JSON},
+                    {
+                        "href": f"{base}/conformance",
+                        "rel": "http://www.opengis.net/def/rel/ogc/1.0/conformance",
+                        "type": JSON,
+                    },
+                    {
+                        "href": f"{base}/processes",
+                        "rel": "http://www.opengis.net/def/rel/ogc/1.0/processes",
+                        "type": JSON,
+                    },
+                    {
+                        "href": f"{base}/jobs",
+                        "rel": "http://www.opengis.net/def/rel/ogc/1.0/job-list",
+                        "type": JSON,
+                    },
                 ],
             }
         )
@@ -105,7 +124,9 @@ class ProcessesApp:
     def processes(self, request: Request) -> Response:
         summaries = [process_summary(d, self.settings) for d in self.runner.registry.descriptions()]
         url = self.settings.url("ogcapi/processes")
-        return _json({"processes": summaries, "links": [{"href": url, "rel": "self", "type": JSON}]})
+        return _json(
+            {"processes": summaries, "links": [{"href": url, "rel": "self", "type": JSON}]}
+        )
 
     def process(self, request: Request, process_id: str) -> Response:
         description = self.runner.registry.get(process_id).description
@@ -119,7 +140,9 @@ class ProcessesApp:
             raise InvalidParameterValue("'inputs' must be an object of input id -> value", "inputs")
         raw = {name: self._unqualify(value) for name, value in inputs.items()}
         respond_async = "respond-async" in request.headers.get("Prefer", "")
-        job = self.runner.start(process_id, raw, "ogcapi", request={"response": body.get("response", "document")})
+        job = self.runner.start(
+            process_id, raw, "ogcapi", request={"response": body.get("response", "document")}
+        )
         if respond_async:
             location = self.settings.url(f"ogcapi/jobs/{job.job_id}")
             headers = {"Location": location, "Preference-Applied": "respond-async"}
@@ -191,9 +214,14 @@ class ProcessesApp:
         return value
 
     # WSGI --------------------------------------------------------------------------
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         request = Request(environ)
-        if request.content_length and request.content_length > self.settings.security.max_request_bytes:
+        if (
+            request.content_length
+            and request.content_length > self.settings.security.max_request_bytes
+        ):
             response = self._problem(InvalidParameterValue("the request body is too large", "body"))
             return response(environ, start_response)
         try:
@@ -203,8 +231,10 @@ class ProcessesApp:
             response = self._problem(exc)
         except HTTPException as exc:
             code = "NotFound" if exc.code == 404 else "OperationNotSupported"
-            error = NotFound(exc.description or "not found") if exc.code == 404 else OperationNotSupported(
-                exc.description or "not supported"
+            error = (
+                NotFound(exc.description or "not found")
+                if exc.code == 404
+                else OperationNotSupported(exc.description or "not supported")
             )
             error.code = code
             response = self._problem(error, status=exc.code or 400)
@@ -215,7 +245,9 @@ class ProcessesApp:
 
     @staticmethod
     def _problem(error: OgcsdlError, status: int | None = None) -> Response:
-        return Response(problem_json(error), status=status or error.status, mimetype="application/problem+json")
+        return Response(
+            problem_json(error), status=status or error.status, mimetype="application/problem+json"
+        )
 
 
 def make_app(settings: Settings) -> ProcessesApp:
