@@ -66,16 +66,22 @@ def _task_state(runner: JobRunner, key: str) -> str | None:
     return result
 
 
-def test_dismiss_stops_the_running_task(runner: JobRunner) -> None:
-    job = runner.start("slow", {"seconds": 60}, "ogcapi")
-    wait_for(lambda: runner.store.get(job.job_id).progress >= 2, timeout_s=60)
-    dismissed = runner.dismiss(job.job_id)
-    assert dismissed.status == "dismissed"
-    # The task notices at its next progress report and returns: the scheduler forgets it.
-    wait_for(lambda: _task_state(runner, job.job_id) in (None, "memory", "forgotten"), timeout_s=10)
-    frozen = runner.store.get(job.job_id)
-    assert frozen.status == "dismissed" and frozen.finished is not None
-    assert frozen.outputs is None
+def test_dismiss_stops_the_running_task(tmp_path: Path, scheduler: str) -> None:
+    # One job at a time: the next job can only run once the dismissed one let go.
+    runner = JobRunner(processing_settings(tmp_path / "var", scheduler, processing={"max_concurrent_jobs": 1}))
+    try:
+        job = runner.start("slow", {"seconds": 120}, "ogcapi")
+        wait_for(lambda: runner.store.get(job.job_id).progress >= 2, timeout_s=60)
+        dismissed = runner.dismiss(job.job_id)
+        assert dismissed.status == "dismissed"
+        follower = runner.wait(runner.start("echo", {"message": "next"}, "ogcapi").job_id, timeout_s=20)
+        assert follower.status == "successful"
+        wait_for(lambda: _task_state(runner, job.job_id) in (None, "memory", "forgotten"), timeout_s=10)
+        frozen = runner.store.get(job.job_id)
+        assert frozen.status == "dismissed" and frozen.finished is not None
+        assert frozen.outputs is None and frozen.progress < 50
+    finally:
+        runner.close()
 
 
 def test_raster_output_is_published_as_cog_with_lineage(runner: JobRunner) -> None:

@@ -25,8 +25,11 @@ def test_life_cycle_and_final_states(tmp_path: Path) -> None:
     # Finished is final: nothing revives or rewrites it.
     assert not store.mark_failed(job.job_id, "late failure")
     assert not store.set_progress(job.job_id, 10)
-    assert not store.mark_dismissed(job.job_id)
     assert store.get(job.job_id).status == "successful"
+    # Dismissing a finished job withdraws it (OGC API - Processes dismiss), once.
+    assert store.mark_dismissed(job.job_id)
+    assert not store.mark_dismissed(job.job_id)
+    assert store.get(job.job_id).status == "dismissed"
 
 
 def test_dismissed_job_refuses_progress_and_keeps_message(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ killed safely).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -152,7 +153,9 @@ def run_job(job_id: str, settings_json: str) -> str:
     from distributed import Semaphore
 
     settings = Settings(**json.loads(settings_json))
-    semaphore = Semaphore(max_leases=settings.processing.max_concurrent_jobs, name=SEMAPHORE_NAME)
+    # One limit per suite (per job database), so suites can share a cluster.
+    name = f"{SEMAPHORE_NAME}-{hashlib.sha1(settings.database_url.encode()).hexdigest()[:12]}"
+    semaphore = Semaphore(max_leases=settings.processing.max_concurrent_jobs, name=name)
     with semaphore:
         return _run_guarded(job_id, settings)
 
@@ -233,8 +236,8 @@ class JobRunner:
 
     def dismiss(self, job_id: str) -> Job:
         job = self.store.get(job_id)
+        self.store.mark_dismissed(job_id)
         if not job.is_finished:
-            self.store.mark_dismissed(job_id)
             try:
                 from distributed import Future
 

@@ -223,11 +223,14 @@ class JobStore:
         )
 
     def mark_dismissed(self, job_id: str, message: str = "dismissed by the user") -> bool:
+        """Dismiss a job: a queued or running one is cancelled; a finished one has its
+        results withdrawn (OGC API - Processes answers ``dismissed`` either way)."""
+        if self._transition(
+            job_id, UNFINISHED, "status = ?, message = ?, finished = ?", (DISMISSED, message, _now())
+        ):
+            return True
         return self._transition(
-            job_id,
-            UNFINISHED,
-            "status = ?, message = ?, finished = ?",
-            (DISMISSED, message, _now()),
+            job_id, (SUCCESSFUL, FAILED), "status = ?, message = ?", (DISMISSED, message)
         )
 
     def fail_unfinished(self, reason: str) -> int:
