@@ -27,3 +27,11 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
     Tests must only assert on products and jobs they created themselves."""
     with run_suite(tmp_path_factory.mktemp("suite")) as live:
         yield live
+
+
+@pytest.fixture(scope="session")
+def processing_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
+    """The suite with the processing tests' stand-in registry (echo, slow, scale)."""
+    extra = {"processing": {"registry": "tests.processing_standin"}}
+    with run_suite(tmp_path_factory.mktemp("processing-suite"), extra) as live:
+        yield live
