@@ -28,8 +28,13 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=Fal
 
 
 def schema_dir() -> Path:
-    default = Path(__file__).resolve().parent.parent.parent / "shared" / "schemas"
-    return Path(os.environ.get("OGCSDL_SCHEMAS", default))
+    """``$OGCSDL_SCHEMAS``, else the nearest ``shared/schemas`` above this checkout."""
+    if os.environ.get("OGCSDL_SCHEMAS"):
+        return Path(os.environ["OGCSDL_SCHEMAS"])
+    for parent in Path(__file__).resolve().parents[1:]:
+        if (parent / "shared" / "schemas").is_dir():
+            return parent / "shared" / "schemas"
+    return Path("shared") / "schemas"
 
 
 class _LocalSchemas(etree.Resolver):

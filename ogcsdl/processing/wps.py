@@ -36,6 +36,7 @@ from processes.base import ProcessDescription, RasterInput
 
 LOG = logging.getLogger(__name__)
 _STATUS_PATH = re.compile(r"^/status/([0-9a-fA-F-]{36})\.xml$")
+_ACCEPTED_PERCENT = re.compile(r'<wps:ProcessAccepted percentCompleted="[^"]*">')
 _USER_ERRORS = ("InvalidParameterValue", "MissingParameterValue", "NoSuchProcess")
 
 
@@ -53,6 +54,13 @@ class JobExecuteResponse(ExecuteResponse):
     """pywps' Execute response, failing with the job's own exception code."""
 
     error_code = "NoApplicableCode"
+
+    def _construct_doc(self) -> tuple[Any, str]:
+        doc, mimetype = super()._construct_doc()
+        if self.status == WPS_STATUS.ACCEPTED and isinstance(doc, str):
+            # pywps' template gives ProcessAccepted a percentCompleted the schema forbids.
+            doc = _ACCEPTED_PERCENT.sub("<wps:ProcessAccepted>", doc)
+        return doc, mimetype
 
     def _process_failed(self) -> dict[str, Any]:
         data: dict[str, Any] = super()._process_failed()

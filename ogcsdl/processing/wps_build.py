@@ -13,7 +13,7 @@ from pywps import ComplexOutput as PywpsComplexOutput
 from pywps import Format
 from pywps import LiteralInput as PywpsLiteralInput
 from pywps import LiteralOutput as PywpsLiteralOutput
-from pywps.inout.literaltypes import AllowedValue
+from pywps.inout.literaltypes import AllowedValue, AnyValue
 from pywps.validator.allowed_value import ALLOWEDVALUETYPE
 
 from ogcsdl.config import Settings
@@ -82,7 +82,7 @@ def write_pywps_config(settings: Settings) -> Path:
 
 def pywps_input(item: InputDescription) -> Any:
     if isinstance(item, LiteralInput):
-        allowed: Any = None
+        allowed: Any = [AnyValue()]  # WPS 1.0.0 requires AnyValue when nothing restricts
         if item.allowed_values:
             allowed = list(item.allowed_values)
         elif item.minimum is not None or item.maximum is not None:
