@@ -101,8 +101,27 @@ class Scale:
         }
 
 
+class Difference:
+    description = ProcessDescription(
+        id="difference",
+        version="1.0.0",
+        title="Difference",
+        abstract="after - before, on one grid.",
+        inputs=(RasterInput("before", "Before"), RasterInput("after", "After")),
+        outputs=(RasterOutput("difference", "Difference", collection="difference"),),
+    )
+
+    def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
+        before: Raster = inputs["before"]
+        after: Raster = inputs["after"]
+        if before.crs != after.crs or before.transform != after.transform or before.data.shape != after.data.shape:
+            raise InvalidParameterValue("the grids of 'before' and 'after' do not overlap", "after")
+        diff = after.data.astype("float32") - before.data.astype("float32")
+        return {"difference": Raster(diff, after.crs, after.transform, None, before.source_ids + after.source_ids)}
+
+
 def load_registry(extra: list[str] = []) -> dict[str, Any]:  # noqa: B006 - the registry's API
-    return {p.description.id: p for p in (Echo(), Slow(), Scale())}
+    return {p.description.id: p for p in (Echo(), Slow(), Scale(), Difference())}
 
 
 def get_processor(registry: dict[str, Any], process_id: str) -> Any:
