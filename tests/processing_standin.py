@@ -114,10 +114,18 @@ class Difference:
     def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
         before: Raster = inputs["before"]
         after: Raster = inputs["after"]
-        if before.crs != after.crs or before.transform != after.transform or before.data.shape != after.data.shape:
+        if (
+            before.crs != after.crs
+            or before.transform != after.transform
+            or before.data.shape != after.data.shape
+        ):
             raise InvalidParameterValue("the grids of 'before' and 'after' do not overlap", "after")
         diff = after.data.astype("float32") - before.data.astype("float32")
-        return {"difference": Raster(diff, after.crs, after.transform, None, before.source_ids + after.source_ids)}
+        return {
+            "difference": Raster(
+                diff, after.crs, after.transform, None, before.source_ids + after.source_ids
+            )
+        }
 
 
 def load_registry(extra: list[str] = []) -> dict[str, Any]:  # noqa: B006 - the registry's API

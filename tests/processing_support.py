@@ -40,15 +40,32 @@ def external_dask_cluster(workdir: Path, workers: int = 2) -> Iterator[str]:
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     log = (workdir / "dask.log").open("wb")
-    common: dict[str, Any] = {"env": _env(), "stdout": log, "stderr": subprocess.STDOUT, "cwd": workdir}
+    common: dict[str, Any] = {
+        "env": _env(),
+        "stdout": log,
+        "stderr": subprocess.STDOUT,
+        "cwd": workdir,
+    }
     procs = [
         subprocess.Popen(
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **common
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            **common,
         )
     ]
     procs += [
         subprocess.Popen(
-            [DASK, "worker", address, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1", "--no-dashboard"],
+            [
+                DASK,
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--nworkers",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--no-dashboard",
+            ],
             **common,
         )
         for _ in range(workers)
@@ -71,7 +88,9 @@ def external_dask_cluster(workdir: Path, workers: int = 2) -> Iterator[str]:
         log.close()
 
 
-def processing_settings(data_dir: Path, scheduler_address: str | None = None, **extra: Any) -> Settings:
+def processing_settings(
+    data_dir: Path, scheduler_address: str | None = None, **extra: Any
+) -> Settings:
     settings = Settings(
         data_dir=data_dir,
         cluster={"scheduler_address": scheduler_address, **extra.pop("cluster", {})},
@@ -82,7 +101,9 @@ def processing_settings(data_dir: Path, scheduler_address: str | None = None, **
     return settings
 
 
-def tiny_product(settings: Settings, identifier: str, size: int = 64, origin_x: float = 600000) -> ProductRecord:
+def tiny_product(
+    settings: Settings, identifier: str, size: int = 64, origin_x: float = 600000
+) -> ProductRecord:
     """A small UTM raster COG + its product record."""
     path = settings.cog_dir / f"{identifier}.tif"
     data = (np.arange(size * size, dtype="uint16").reshape(1, size, size) % 1000) + 1

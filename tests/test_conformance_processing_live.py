@@ -19,7 +19,9 @@ def test_wps_conformance(processing_suite: LiveSuite, check: wps.Check) -> None:
 
 
 @pytest.mark.parametrize("check", ogcapi_processes.CHECKS, ids=lambda c: c.__name__)
-def test_ogcapi_processes_conformance(processing_suite: LiveSuite, check: ogcapi_processes.Check) -> None:
+def test_ogcapi_processes_conformance(
+    processing_suite: LiveSuite, check: ogcapi_processes.Check
+) -> None:
     with requests.Session() as session:
         passed, reason = check(processing_suite.url("ogcapi"), session)
     assert passed, reason

@@ -68,15 +68,21 @@ def _task_state(runner: JobRunner, key: str) -> str | None:
 
 def test_dismiss_stops_the_running_task(tmp_path: Path, scheduler: str) -> None:
     # One job at a time: the next job can only run once the dismissed one let go.
-    runner = JobRunner(processing_settings(tmp_path / "var", scheduler, processing={"max_concurrent_jobs": 1}))
+    runner = JobRunner(
+        processing_settings(tmp_path / "var", scheduler, processing={"max_concurrent_jobs": 1})
+    )
     try:
         job = runner.start("slow", {"seconds": 120}, "ogcapi")
         wait_for(lambda: runner.store.get(job.job_id).progress >= 2, timeout_s=60)
         dismissed = runner.dismiss(job.job_id)
         assert dismissed.status == "dismissed"
-        follower = runner.wait(runner.start("echo", {"message": "next"}, "ogcapi").job_id, timeout_s=20)
+        follower = runner.wait(
+            runner.start("echo", {"message": "next"}, "ogcapi").job_id, timeout_s=20
+        )
         assert follower.status == "successful"
-        wait_for(lambda: _task_state(runner, job.job_id) in (None, "memory", "forgotten"), timeout_s=10)
+        wait_for(
+            lambda: _task_state(runner, job.job_id) in (None, "memory", "forgotten"), timeout_s=10
+        )
         frozen = runner.store.get(job.job_id)
         assert frozen.status == "dismissed" and frozen.finished is not None
         assert frozen.outputs is None and frozen.progress < 50
@@ -87,7 +93,9 @@ def test_dismiss_stops_the_running_task(tmp_path: Path, scheduler: str) -> None:
 def test_raster_output_is_published_as_cog_with_lineage(runner: JobRunner) -> None:
     settings = runner.settings
     source = tiny_product(settings, "S2_TEST_SOURCE")
-    job = runner.wait(runner.start("scale", {"image": source.identifier, "factor": 3}, "wps").job_id)
+    job = runner.wait(
+        runner.start("scale", {"image": source.identifier, "factor": 3}, "wps").job_id
+    )
     assert job.status == "successful", job.error
     assert job.outputs is not None
     output = job.outputs["scaled"]
@@ -120,7 +128,11 @@ def test_bad_input_is_refused_before_any_job_exists(runner: JobRunner) -> None:
     with pytest.raises(InvalidParameterValue):
         runner.start("echo", {"message": "x", "nonsense": 1}, "ogcapi")
     with pytest.raises(InvalidParameterValue):
-        runner.start("echo", {"message": "x", "area": {"bbox": [10, 50, 11, 51], "crs": "EPSG:3006"}}, "ogcapi")
+        runner.start(
+            "echo",
+            {"message": "x", "area": {"bbox": [10, 50, 11, 51], "crs": "EPSG:3006"}},
+            "ogcapi",
+        )
     with pytest.raises(InvalidParameterValue):
         runner.start("echo", {"message": "x", "area": {"bbox": [11, 50, 10, 51]}}, "ogcapi")
     with pytest.raises(InvalidParameterValue):
@@ -149,7 +161,9 @@ def test_embedded_cluster_child_runs_jobs_and_recovers(tmp_path: Path) -> None:
     store = job_store(settings.database_url)
     orphan = store.create("echo", "1.0.0", "wps", {"message": "lost"})
     store.mark_running(orphan.job_id)
-    child = subprocess.Popen([sys.executable, "-m", "ogcsdl.jobs.cluster", "--config", str(config)], env=_env())
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ogcsdl.jobs.cluster", "--config", str(config)], env=_env()
+    )
     runner = JobRunner(settings)
     try:
         wait_for(lambda: _workers(settings) == 2, timeout_s=60, interval_s=0.3)

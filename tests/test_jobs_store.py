@@ -20,7 +20,11 @@ def test_life_cycle_and_final_states(tmp_path: Path) -> None:
     assert (store.get(job.job_id).progress, store.get(job.job_id).message) == (42, "half way")
     assert store.mark_successful(job.job_id, {"message": {"type": "literal", "value": "hi"}})
     done = store.get(job.job_id)
-    assert (done.status, done.progress, done.outputs) == ("successful", 100, {"message": {"type": "literal", "value": "hi"}})
+    assert (done.status, done.progress, done.outputs) == (
+        "successful",
+        100,
+        {"message": {"type": "literal", "value": "hi"}},
+    )
     assert done.started is not None and done.finished is not None and done.finished >= done.started
     # Finished is final: nothing revives or rewrites it.
     assert not store.mark_failed(job.job_id, "late failure")
@@ -43,7 +47,11 @@ def test_dismissed_job_refuses_progress_and_keeps_message(tmp_path: Path) -> Non
     failed = store.create("slow", "1.0.0", "ogcapi", {})
     store.mark_failed(failed.job_id, "bad grid", "InvalidParameterValue")
     again = store.get(failed.job_id)
-    assert (again.status, again.error, again.error_code) == ("failed", "bad grid", "InvalidParameterValue")
+    assert (again.status, again.error, again.error_code) == (
+        "failed",
+        "bad grid",
+        "InvalidParameterValue",
+    )
 
 
 def test_unknown_job_is_not_found(tmp_path: Path) -> None:
@@ -68,4 +76,7 @@ def test_restart_recovery_fails_unfinished_and_keeps_finished(tmp_path: Path) ->
         job = store.get(job_id)
         assert (job.status, job.error) == ("failed", INTERRUPTED)
     kept = store.get(finished.job_id)
-    assert (kept.status, kept.outputs) == ("successful", {"message": {"type": "literal", "value": "kept"}})
+    assert (kept.status, kept.outputs) == (
+        "successful",
+        {"message": {"type": "literal", "value": "kept"}},
+    )

@@ -52,6 +52,8 @@ def test_own_urls_name_products(tmp_path: Path) -> None:
     assert own_product_id("http://127.0.0.1:5999/data/S2A_X.tif", settings) == "S2A_X"
     wcs = "http://127.0.0.1:5999/wcs?service=WCS&version=2.0.1&request=GetCoverage&coverageId=S2A_Y"
     assert own_product_id(wcs, settings) == "S2A_Y"
-    assert own_product_id("http://127.0.0.1:5999/wms?LAYERS=S2A_Z&request=GetMap", settings) == "S2A_Z"
+    assert (
+        own_product_id("http://127.0.0.1:5999/wms?LAYERS=S2A_Z&request=GetMap", settings) == "S2A_Z"
+    )
     assert own_product_id("http://127.0.0.1:6000/data/S2A_X.tif", settings) is None
     assert own_product_id("http://example.org/data/S2A_X.tif", settings) is None

@@ -59,7 +59,10 @@ def test_async_execution_publishes_a_cog(processing_suite: LiveSuite) -> None:
     cog = requests.get(href, timeout=30)
     assert cog.status_code == 200
     print(f"job end-to-end incl. COG download: {time.monotonic() - started:.2f} s")
-    with rasterio.open(io.BytesIO(cog.content)) as published, rasterio.open(source.file_path) as original:
+    with (
+        rasterio.open(io.BytesIO(cog.content)) as published,
+        rasterio.open(source.file_path) as original,
+    ):
         np.testing.assert_allclose(published.read(1), original.read(1) * 4.0)
     product_id = href.rsplit("/", 1)[-1].removesuffix(".tif")
     record = product_store(settings).get(product_id)
@@ -72,7 +75,9 @@ def test_async_execution_publishes_a_cog(processing_suite: LiveSuite) -> None:
 def test_sync_execution_returns_results_and_own_url_inputs(processing_suite: LiveSuite) -> None:
     source = tiny_product(processing_suite.settings, "OGCAPI_OWN_URL")
     # A WCS URL of this suite is resolved to the product, never fetched over HTTP.
-    wcs = processing_suite.url(f"wcs?service=WCS&version=2.0.1&request=GetCoverage&coverageId={source.identifier}")
+    wcs = processing_suite.url(
+        f"wcs?service=WCS&version=2.0.1&request=GetCoverage&coverageId={source.identifier}"
+    )
     response = requests.post(
         _api(processing_suite, "processes/scale/execution"),
         json={"inputs": {"image": {"href": wcs}}},
@@ -90,7 +95,9 @@ def test_dismiss_running_job(processing_suite: LiveSuite) -> None:
         timeout=30,
     )
     status_url = response.headers["Location"]
-    wait_for(lambda: requests.get(status_url, timeout=30).json()["status"] == "running", timeout_s=60)
+    wait_for(
+        lambda: requests.get(status_url, timeout=30).json()["status"] == "running", timeout_s=60
+    )
     deleted = requests.delete(status_url, timeout=30)
     assert deleted.status_code == 200 and deleted.json()["status"] == "dismissed"
     time.sleep(0.5)
@@ -105,12 +112,32 @@ def test_dismiss_running_job(processing_suite: LiveSuite) -> None:
         ("no-such-process", {}, 404, "NoSuchProcess"),
         ("echo", {}, 400, "MissingParameterValue"),
         ("echo", {"message": "x", "times": "many"}, 400, "InvalidParameterValue"),
-        ("echo", {"message": "x", "area": {"bbox": [10, 50, 11, 51], "crs": "EPSG:3857"}}, 400, "InvalidParameterValue"),
-        ("echo", {"message": "x", "area": {"bbox": [10, 51, 11, 50]}}, 400, "InvalidParameterValue"),
+        (
+            "echo",
+            {"message": "x", "area": {"bbox": [10, 50, 11, 51], "crs": "EPSG:3857"}},
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "echo",
+            {"message": "x", "area": {"bbox": [10, 51, 11, 50]}},
+            400,
+            "InvalidParameterValue",
+        ),
         ("scale", {"image": "NO_SUCH_PRODUCT"}, 400, "InvalidParameterValue"),
         ("scale", {"image": {"href": "file:///etc/passwd"}}, 403, "InvalidParameterValue"),
-        ("scale", {"image": {"href": "http://127.0.0.1:1/private.tif"}}, 403, "InvalidParameterValue"),
-        ("scale", {"image": {"href": "http://169.254.169.254/latest/meta-data"}}, 403, "InvalidParameterValue"),
+        (
+            "scale",
+            {"image": {"href": "http://127.0.0.1:1/private.tif"}},
+            403,
+            "InvalidParameterValue",
+        ),
+        (
+            "scale",
+            {"image": {"href": "http://169.254.169.254/latest/meta-data"}},
+            403,
+            "InvalidParameterValue",
+        ),
     ],
 )
 def test_bad_input_is_a_problem_and_no_job(
@@ -135,7 +162,9 @@ def test_non_overlapping_grids(processing_suite: LiveSuite) -> None:
     before = tiny_product(settings, "GRID_A", origin_x=600000)
     after = tiny_product(settings, "GRID_B", origin_x=700000)
     inputs = {"inputs": {"before": before.identifier, "after": after.identifier}}
-    sync = requests.post(_api(processing_suite, "processes/difference/execution"), json=inputs, timeout=60)
+    sync = requests.post(
+        _api(processing_suite, "processes/difference/execution"), json=inputs, timeout=60
+    )
     assert sync.status_code == 400 and "do not overlap" in sync.json()["detail"]
     queued = requests.post(
         _api(processing_suite, "processes/difference/execution"),
@@ -148,7 +177,11 @@ def test_non_overlapping_grids(processing_suite: LiveSuite) -> None:
     results = requests.get(f"{queued.headers['Location']}/results", timeout=30)
     assert results.status_code == 400
     # The store is unharmed: the next job runs.
-    ok = requests.post(_api(processing_suite, "processes/echo/execution"), json={"inputs": {"message": "ok"}}, timeout=60)
+    ok = requests.post(
+        _api(processing_suite, "processes/echo/execution"),
+        json={"inputs": {"message": "ok"}},
+        timeout=60,
+    )
     assert ok.status_code == 200 and ok.json()["message"] == "ok"
 
 

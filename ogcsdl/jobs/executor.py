@@ -154,7 +154,7 @@ def run_job(job_id: str, settings_json: str) -> str:
 
     settings = Settings(**json.loads(settings_json))
     # One limit per suite (per job database), so suites can share a cluster.
-    name = f"{SEMAPHORE_NAME}-{hashlib.sha1(settings.database_url.encode()).hexdigest()[:12]}"
+    name = f"{SEMAPHORE_NAME}-{hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]}"
     semaphore = Semaphore(max_leases=settings.processing.max_concurrent_jobs, name=name)
     with semaphore:
         return _run_guarded(job_id, settings)

@@ -226,7 +226,10 @@ class JobStore:
         """Dismiss a job: a queued or running one is cancelled; a finished one has its
         results withdrawn (OGC API - Processes answers ``dismissed`` either way)."""
         if self._transition(
-            job_id, UNFINISHED, "status = ?, message = ?, finished = ?", (DISMISSED, message, _now())
+            job_id,
+            UNFINISHED,
+            "status = ?, message = ?, finished = ?",
+            (DISMISSED, message, _now()),
         ):
             return True
         return self._transition(

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pywps.configuration
+from lxml import etree
 from pywps import Process, Service, WPSRequest
 from pywps import exceptions as wps_errors
+from pywps.app.WPSRequest import get_data_from_kvp
 from pywps.response.execute import ExecuteResponse
 from pywps.response.status import WPS_STATUS
 from werkzeug.wrappers import Response
@@ -37,6 +39,8 @@ from processes.base import ProcessDescription, RasterInput
 LOG = logging.getLogger(__name__)
 _STATUS_PATH = re.compile(r"^/status/([0-9a-fA-F-]{36})\.xml$")
 _ACCEPTED_PERCENT = re.compile(r'<wps:ProcessAccepted percentCompleted="[^"]*">')
+_WPS_NS = "http://www.opengis.net/wps/1.0.0"
+_OWS_NS = "http://www.opengis.net/ows/1.1"
 _USER_ERRORS = ("InvalidParameterValue", "MissingParameterValue", "NoSuchProcess")
 
 
@@ -57,15 +61,32 @@ class JobExecuteResponse(ExecuteResponse):
 
     def _construct_doc(self) -> tuple[Any, str]:
         doc, mimetype = super()._construct_doc()
-        if self.status == WPS_STATUS.ACCEPTED and isinstance(doc, str):
+        if not isinstance(doc, str):
+            return doc, mimetype
+        if self.status == WPS_STATUS.ACCEPTED:
             # pywps' template gives ProcessAccepted a percentCompleted the schema forbids.
             doc = _ACCEPTED_PERCENT.sub("<wps:ProcessAccepted>", doc)
+        elif self.status == WPS_STATUS.FAILED:
+            doc = self._schema_valid_failure(doc)
         return doc, mimetype
 
-    def _process_failed(self) -> dict[str, Any]:
-        data: dict[str, Any] = super()._process_failed()
-        data["code"] = self.error_code
-        return data
+    def _schema_valid_failure(self, doc: str) -> str:
+        """pywps writes ``wps:ExceptionReport`` with a fixed code; WPS 1.0.0 wants an
+        ``ows:ExceptionReport`` (version 1.0.0) carrying the job's real code."""
+        tree = etree.fromstring(
+            doc.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True)
+        )
+        failed = tree.find(f"{{{_WPS_NS}}}Status/{{{_WPS_NS}}}ProcessFailed")
+        if failed is None:
+            return doc
+        for child in list(failed):
+            failed.remove(child)
+        report = etree.SubElement(failed, f"{{{_OWS_NS}}}ExceptionReport", version="1.0.0")
+        exception = etree.SubElement(
+            report, f"{{{_OWS_NS}}}Exception", exceptionCode=self.error_code
+        )
+        etree.SubElement(exception, f"{{{_OWS_NS}}}ExceptionText").text = self.message
+        return str(etree.tostring(tree, xml_declaration=True, encoding="UTF-8").decode("utf-8"))
 
 
 class _Backend:
@@ -109,7 +130,8 @@ class JobBackedProcess(Process):
                 if getattr(value, "as_reference", False) or getattr(value, "prop", None) == "url":
                     converted.append({"href": value.url})
                 elif value.__class__.__name__ == "BoundingBoxInput":
-                    converted.append({"bbox": [float(c) for c in value.data], "crs": value.crs})
+                    crs = value.crs or _kvp_bbox_crs(wps_request, name)
+                    converted.append({"bbox": [float(c) for c in value.data], "crs": crs})
                 elif isinstance(kinds.get(name), RasterInput):
                     converted.append(str(value.data).strip())
                 elif value.__class__.__name__ == "ComplexInput":
@@ -145,6 +167,21 @@ class JobBackedProcess(Process):
         if wps_request.raw and job.status == SUCCESSFUL:
             return raw_output(job, wps_request, self.backend.settings)
         return render_status(self, wps_request, job, self.backend.settings)
+
+
+def _kvp_bbox_crs(wps_request: WPSRequest, name: str) -> str | None:
+    """The CRS of a KVP bounding box (``area=minx,miny,maxx,maxy,crs``), which pywps
+    drops; None means the input's default CRS."""
+    http_request = getattr(wps_request, "http_request", None)
+    if http_request is None or http_request.method != "GET":
+        return None
+    args = {key.lower(): value for key, value in http_request.args.items()}
+    parsed = get_data_from_kvp(args.get("datainputs"), "DataInputs") or {}
+    for item in parsed.get(name, []):
+        parts = str(item.get("data", "")).split(",")
+        if len(parts) > 4 and parts[4].strip():
+            return parts[4].strip()
+    return None
 
 
 def _maybe_json(data: Any) -> Any:
