@@ -1,0 +1,124 @@
+"""The publish loop: a WPS job's raster output (OWSLib client) is found in the
+catalogue (CSW), tiled (WMTS GetTile) and served as a coverage (WCS GetCoverage)
+about a second after the job ends.
+
+The catalogue, tile and coverage services are other parts of the suite; each step
+skips, saying why, when that service is not mounted in this checkout."""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+
+import pytest
+import requests
+from owslib.wps import ComplexDataInput, WebProcessingService
+
+from ogcsdl.gateway.mounts import MOUNTS
+from tests.live import LiveSuite
+from tests.processing_support import tiny_product
+
+pytestmark = pytest.mark.live
+
+
+def _mounted(prefix: str) -> bool:
+    return any(mount.prefix == prefix for mount in MOUNTS)
+
+
+def _tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int]:
+    """Row and column of the GoogleMapsCompatible tile holding lon/lat."""
+    n = 2**zoom
+    column = int((lon + 180.0) / 360.0 * n)
+    row = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return row, column
+
+
+@pytest.fixture(scope="module")
+def published(processing_suite: LiveSuite) -> dict[str, object]:
+    source = tiny_product(processing_suite.settings, "PUBLISH_SRC", size=256)
+    wps = WebProcessingService(processing_suite.url("wps"), version="1.0.0", skip_caps=True)
+    execution = wps.execute(
+        "scale",
+        inputs=[("image", ComplexDataInput(source.identifier, mimeType="text/plain"))],
+        output=[("scaled", True)],
+        mode="async",
+    )
+    deadline = time.monotonic() + 60
+    while not execution.isComplete():
+        assert time.monotonic() < deadline
+        execution.checkStatus(sleepSecs=0.1)
+    ended = time.monotonic()
+    assert execution.isSucceded(), execution.errors
+    href = execution.processOutputs[0].reference
+    return {
+        "product_id": href.rsplit("/", 1)[-1].removesuffix(".tif"),
+        "ended": ended,
+        "source": source,
+    }
+
+
+def test_output_is_in_the_catalogue(
+    processing_suite: LiveSuite, published: dict[str, object]
+) -> None:
+    csw = processing_suite.url("csw")
+    if (
+        not _mounted("/csw")
+        or requests.get(f"{csw}?service=CSW&request=GetCapabilities", timeout=30).status_code != 200
+    ):
+        pytest.skip("the catalogue (pycsw at /csw) is not running in this checkout")
+    from owslib.csw import CatalogueServiceWeb
+
+    catalogue = CatalogueServiceWeb(csw, timeout=30)
+    catalogue.getrecordbyid(id=[str(published["product_id"])])
+    assert str(published["product_id"]) in catalogue.records
+
+
+def test_output_is_a_tile_layer_within_about_a_second(
+    processing_suite: LiveSuite, published: dict[str, object]
+) -> None:
+    if not _mounted("/maps"):
+        pytest.skip("the tile service (/maps) is not mounted in this checkout")
+    from owslib.wmts import WebMapTileService
+
+    product_id = str(published["product_id"])
+    deadline = float(published["ended"]) + 5
+    while True:
+        wmts = WebMapTileService(processing_suite.url("maps/wmts/1.0.0/WMTSCapabilities.xml"))
+        if product_id in wmts.contents or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    visible_after = time.monotonic() - float(published["ended"])
+    print(f"WMTS layer visible {visible_after:.2f} s after the job ended")
+    assert product_id in wmts.contents
+    bbox = published["source"].bbox  # type: ignore[attr-defined]
+    row, column = _tile_of((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2, 14)
+    tile = wmts.gettile(
+        layer=product_id,
+        tilematrixset="GoogleMapsCompatible",
+        tilematrix="14",
+        row=row,
+        column=column,
+        format="image/png",
+    )
+    assert tile.read()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_output_is_a_coverage(processing_suite: LiveSuite, published: dict[str, object]) -> None:
+    if not _mounted("/wcs"):
+        pytest.skip("the coverage service (/wcs) is not mounted in this checkout")
+    import rasterio
+
+    response = requests.get(
+        processing_suite.url("wcs"),
+        params={
+            "SERVICE": "WCS",
+            "VERSION": "2.0.1",
+            "REQUEST": "GetCoverage",
+            "COVERAGEID": str(published["product_id"]),
+        },
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text[:300]
+    with rasterio.open(io.BytesIO(response.content)) as coverage:
+        assert (coverage.width, coverage.height) == (256, 256)
