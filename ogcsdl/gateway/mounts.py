@@ -29,6 +29,13 @@ MOUNTS: list[Mount] = [
         "?service=CSW&version=2.0.2&request=GetCapabilities",
     ),
     Mount(
+        "/stac",
+        "ogcsdl.stac.app:make_app",
+        "STAC API",
+        "STAC API 1.0 / OGC API - Features (item search)",
+        "/",
+    ),
+    Mount(
         "/wps",
         "ogcsdl.processing.wps:make_app",
         "Processing (WPS)",
