@@ -28,18 +28,23 @@ S2CLOUDLESS_BANDS = (
 )
 
 # Spectral tests on top-of-atmosphere (or surface) reflectance, after Fmask (Zhu & Woodcock
-# 2012: basic test without thermal, whiteness, haze-optimised transform HOT) with thresholds
-# checked on the ukis-csmask Landsat 7 scene (see tests/test_processors_realdata.py).
-HOT_THICK = 0.08  # Fmask's HOT offset: blue - 0.5 red - 0.08 > 0 -> cloud
-HOT_THIN = 0.04  # a weaker HOT excess plus a bright visible mean -> thin / hazy cloud
+# 2012: basic test without thermal, whiteness, haze-optimised transform HOT, NIR/SWIR1
+# ratio). Thresholds were chosen on the ukis-csmask Landsat 7 scene (labelled) together
+# with nine cloud-free Sentinel-2 L1C scenes (OSCD cities, sen1floods11) as false-alarm
+# check: Sentinel-2 TOA blue carries more Rayleigh path radiance than the Fmask defaults
+# assume, and bright deserts/roofs must not pass (see tests/test_processors_realdata.py).
+HOT_THICK = 0.10  # blue - 0.5 red above this and bright -> cloud
+THICK_VISIBLE_MEAN = 0.25
+HOT_THIN = 0.08  # a smaller HOT excess over a less bright surface -> thin / hazy cloud
 THIN_VISIBLE_MEAN = 0.20
 WHITENESS_MAX = 0.7  # sum |band - visible mean| / visible mean: clouds are spectrally flat
-NIR_SWIR1_RATIO_MIN = 0.75
+NIR_SWIR1_RATIO_MIN = 0.9  # clouds reflect NIR >= SWIR1; bright soils and sand do not
 CIRRUS_MIN = 0.01  # Sentinel-2 B10 (1375 nm) above this: cirrus -> thin cloud
 SHADOW_NIR_MAX = 0.20  # shadows are dark in NIR and SWIR1 ...
 SHADOW_SWIR1_MAX = 0.20
+SHADOW_RELATIVE_MAX = 0.8  # ... and darker than 4/5 of the local cloud-free mean
 SEED_MIN_WIDTH_M = 60.0
-CLOUD_BUFFER_PX = 1  # clouds' soft edges: grow the cloud mask by one pixel
+CLOUD_BUFFER_PX = 1  # thick clouds' soft edges: grow by one pixel (as thin cloud)
 
 
 class CloudDetector(Protocol):
@@ -68,6 +73,15 @@ def _dark_shadow(
     if not seed.any() or not dark.any():
         return np.zeros_like(dark)
     near = ndimage.distance_transform_edt(~seed) <= reach_px
+    # Relative darkness: a shadow is much darker than the cloud-free surface around it, which
+    # keeps dark cities, forests and wet fields (dark everywhere) out.
+    lit = ~cloud & np.isfinite(nir) & np.isfinite(swir1)
+    window = 2 * reach_px + 1
+    weight = ndimage.uniform_filter(lit.astype(np.float32), window, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for band in (nir, swir1):
+            local = ndimage.uniform_filter(np.where(lit, band, 0).astype(np.float32), window, mode="nearest") / weight
+            dark &= band < SHADOW_RELATIVE_MAX * local
     return dark & near
 
 
@@ -86,13 +100,12 @@ def rule_classes(
     snow = (ndsi > 0.4) & (nir > 0.11) & (green > 0.1)
     basic = (swir2 > 0.03) & (ndvi < 0.8) & (ndsi < 0.8) & (whiteness < WHITENESS_MAX) & ~snow & valid
     basic &= nir > NIR_SWIR1_RATIO_MIN * swir1  # Fmask's NIR/SWIR1 test: bright soils fail it
-    thick = basic & (hot > HOT_THICK)
+    thick = basic & (hot > HOT_THICK) & (visible > THICK_VISIBLE_MEAN)
     thin = basic & ~thick & (hot > HOT_THIN) & (visible > THIN_VISIBLE_MEAN)
     if cirrus is not None:
         thin |= valid & ~thick & (cirrus > CIRRUS_MIN) & ~snow
-    if CLOUD_BUFFER_PX:
-        grown = ndimage.binary_dilation(thick | thin, iterations=CLOUD_BUFFER_PX) & valid
-        thin |= grown & ~thick
+    if CLOUD_BUFFER_PX:  # thick clouds' soft edges
+        thin |= ndimage.binary_dilation(thick, iterations=CLOUD_BUFFER_PX) & valid & ~thick
     cloud = thick | thin
     shadow = _dark_shadow(green, nir, swir1, thick, cloud, reach_px, seed_open_px) & valid
     out = np.full(blue.shape, classes.CLEAR, dtype=np.uint8)
