@@ -120,21 +120,31 @@ def map_pixels(
     if not isinstance(data.data, dsa.Array):
         return xr.DataArray(func(np.asarray(data.values)), dims=dims, coords=coords)
     arr = data.data.rechunk({0: -1})
-    if depth:
-        ychunks, xchunks = arr.chunks[1], arr.chunks[2]
-        if min(ychunks + xchunks) < depth and (len(ychunks) > 1 or len(xchunks) > 1):
-            arr = arr.rechunk({1: max(depth * 2, 256), 2: max(depth * 2, 256)})
+    # A halo cannot exceed a neighbouring chunk: merge chunks smaller than the halo; an
+    # axis held in one chunk needs no halo at all.
+    halo = {0: 0, 1: depth if len(arr.chunks[1]) > 1 else 0, 2: depth if len(arr.chunks[2]) > 1 else 0}
+    if halo[1] or halo[2]:
+        arr = arr.rechunk({
+            axis: _merge_small_chunks(halo[axis], arr.chunks[axis]) for axis in (1, 2)
+        })
+        halo = {0: 0, 1: halo[1] if len(arr.chunks[1]) > 1 else 0, 2: halo[2] if len(arr.chunks[2]) > 1 else 0}
 
     def block(b: np.ndarray) -> np.ndarray:
         out = func(b)
         return out if n_out is not None else out[np.newaxis]
 
-    if depth:
-        arr = dsa.overlap.overlap(arr, depth={0: 0, 1: depth, 2: depth}, boundary="none")
+    if halo[1] or halo[2]:
+        arr = dsa.overlap.overlap(arr, depth=halo, boundary="none")
     result = arr.map_blocks(block, dtype=dtype, chunks=((n_out or 1),) + arr.chunks[1:])
-    if depth:
-        result = dsa.overlap.trim_internal(result, {0: 0, 1: depth, 2: depth}, boundary="none")
+    if halo[1] or halo[2]:
+        result = dsa.overlap.trim_internal(result, halo, boundary="none")
     return xr.DataArray(result if n_out is not None else result[0], dims=dims, coords=coords)
+
+
+def _merge_small_chunks(halo: int, chunks: tuple[int, ...]) -> tuple[int, ...]:
+    if halo >= sum(chunks):
+        return (sum(chunks),)
+    return tuple(dsa.overlap.ensure_minimum_chunksize(max(halo, 1), chunks))
 
 
 class _DaskProgress(Callback):
@@ -143,7 +153,7 @@ class _DaskProgress(Callback):
 
     def __init__(self, context: ProcessContext, start: float, end: float, message: str):
         super().__init__()
-        self._context, self._start, self._end, self._message = context, start, end, message
+        self._context, self._from, self._to, self._message = context, start, end, message
         self._last = 0.0
 
     def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
@@ -154,7 +164,7 @@ class _DaskProgress(Callback):
         done = len(state["finished"])
         total = done + sum(len(state[k]) for k in ("ready", "waiting", "running"))
         fraction = done / total if total else 1.0
-        self._context.progress(self._start + (self._end - self._start) * fraction, self._message)
+        self._context.progress(self._from + (self._to - self._from) * fraction, self._message)
 
 
 def compute(context: ProcessContext, start: float, end: float, message: str, *arrays: Any) -> tuple:
@@ -199,7 +209,7 @@ def pixel_area_km2(crs: str, transform: Affine, height: int) -> np.ndarray:
         geod = crs_obj.get_geod() or Geod(ellps="WGS84")
         areas = np.empty(height, dtype="float64")
         for row in range(height):
-            corners = [transform * (0, row), transform * (1, row), transform * (1, row + 1), transform * (0, row + 1)]
+            corners = [transform @ (0, row), transform @ (1, row), transform @ (1, row + 1), transform @ (0, row + 1)]
             lons, lats = zip(*corners, strict=True)
             area, _ = geod.polygon_area_perimeter(lons, lats)
             areas[row] = abs(area) / 1e6
@@ -262,8 +272,8 @@ def require_same_grid(a: Raster, b: Raster, locator_a: str, locator_b: str) -> N
 
 def _overlaps(a: Raster, b: Raster) -> bool:
     def bounds(r: Raster) -> tuple[float, float, float, float]:
-        x0, y0 = r.transform * (0, 0)
-        x1, y1 = r.transform * (r.data.sizes["x"], r.data.sizes["y"])
+        x0, y0 = r.transform @ (0, 0)
+        x1, y1 = r.transform @ (r.data.sizes["x"], r.data.sizes["y"])
         return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
     ax0, ay0, ax1, ay1 = bounds(a)
@@ -281,7 +291,7 @@ def aoi_mask(aoi: BoundingBox | None, crs: str, transform: Affine, shape: tuple[
         [aoi.minx, aoi.maxx, aoi.maxx, aoi.minx], [aoi.miny, aoi.miny, aoi.maxy, aoi.maxy]
     )
     inverse = ~transform
-    cols, rows = zip(*(inverse * (x, y) for x, y in zip(xs, ys, strict=True)), strict=True)
+    cols, rows = zip(*(inverse @ (x, y) for x, y in zip(xs, ys, strict=True)), strict=True)
     r0, r1 = max(int(math.floor(min(rows) + 0.5)), 0), min(int(math.floor(max(rows) + 0.5)), shape[0])
     c0, c1 = max(int(math.floor(min(cols) + 0.5)), 0), min(int(math.floor(max(cols) + 0.5)), shape[1])
     out = np.zeros(shape, dtype=bool)

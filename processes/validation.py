@@ -46,7 +46,7 @@ def validate_inputs(description: ProcessDescription, raw_inputs: Mapping[str, An
             )
     result: dict[str, Any] = {}
     for item in description.inputs:
-        values = _occurrences(raw_inputs.get(item.id))
+        values = _occurrences(item, raw_inputs.get(item.id))
         if not values:
             if item.min_occurs > 0:
                 raise MissingParameterValue(f"Input '{item.id}' is required.", locator=item.id)
@@ -69,9 +69,13 @@ def validate_inputs(description: ProcessDescription, raw_inputs: Mapping[str, An
     return result
 
 
-def _occurrences(value: Any) -> list[Any]:
+def _occurrences(item: InputDescription, value: Any) -> list[Any]:
     if value is None:
         return []
+    if isinstance(item, BoundingBoxInput) and isinstance(value, list | tuple) and value and not any(
+        isinstance(v, list | tuple | Mapping | BoundingBox | str) for v in value
+    ):
+        return [value]  # [minx, miny, maxx, maxy] is one box, not four occurrences
     if isinstance(value, list):
         return [v for v in value if v is not None]
     return [value]
