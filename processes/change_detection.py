@@ -126,9 +126,10 @@ def optical_magnitude(
             codes = map_pixels(lambda b, r=reach: rule_classes(b, r), six, depth=reach + 2)
             valid = valid & (codes == classes.CLEAR)
     first, second = first.where(valid), second.where(valid)
-    mean1, std1, mean2, std2 = compute(
+    mean1, mean2, std1, std2 = compute(
         context, 5, 30, "band statistics",
-        first.mean(("y", "x")), first.std(("y", "x")), second.mean(("y", "x")), second.std(("y", "x")),
+        *(image.astype("float64").mean(("y", "x")) for image in (first, second)),
+        *(image.astype("float64").std(("y", "x")) for image in (first, second)),
     )
     scale1 = xr.DataArray(np.where(std1 > 0, std1, 1.0), dims="band", coords={"band": list(bands)})
     scale2 = xr.DataArray(np.where(std2 > 0, std2, 1.0), dims="band", coords={"band": list(bands)})
