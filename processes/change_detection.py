@@ -35,7 +35,7 @@ from processes.base import (
     RasterInput,
     RasterOutput,
 )
-from processes.cloud_detectors import RULE_BANDS, rule_classes, shadow_reach_px
+from processes.cloud_detectors import RULE_BANDS, rule_classes_lazy
 from processes.raster_ops import (
     area_km2,
     class_raster,
@@ -52,7 +52,16 @@ from processes.raster_ops import (
 )
 
 OPTICAL_BANDS = (
-    "blue", "green", "red", "rededge1", "rededge2", "rededge3", "nir", "nir08", "swir1", "swir2",
+    "blue",
+    "green",
+    "red",
+    "rededge1",
+    "rededge2",
+    "rededge3",
+    "nir",
+    "nir08",
+    "swir1",
+    "swir2",
 )
 SAR_BANDS = ("vv", "vh")
 OTSU_BOUNDS = {"optical": (0.0, 6.0), "sar": (0.0, 12.0)}
@@ -69,8 +78,12 @@ def boxcar_db(block_db: np.ndarray, window: int) -> np.ndarray:
         return block_db.astype(np.float32)
     linear = np.power(10.0, block_db / 10.0)
     valid = np.isfinite(linear)
-    summed = ndimage.uniform_filter(np.where(valid, linear, 0.0), size=(1, window, window), mode="nearest")
-    counts = ndimage.uniform_filter(valid.astype(np.float64), size=(1, window, window), mode="nearest")
+    summed = ndimage.uniform_filter(
+        np.where(valid, linear, 0.0), size=(1, window, window), mode="nearest"
+    )
+    counts = ndimage.uniform_filter(
+        valid.astype(np.float64), size=(1, window, window), mode="nearest"
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(valid & (counts > 0), summed / counts, np.nan)
     return linear_to_db(mean)
@@ -82,7 +95,9 @@ def sar_in_db(raster: Raster, names: tuple[str, ...], locator: str, units: str) 
     data = data.where(valid_mask(data, raster.nodata))
     if units == "auto":
         h, w = data.sizes["y"], data.sizes["x"]
-        sample = data.isel(y=slice(max(h // 2 - 128, 0), h // 2 + 128), x=slice(max(w // 2 - 128, 0), w // 2 + 128))
+        sample = data.isel(
+            y=slice(max(h // 2 - 128, 0), h // 2 + 128), x=slice(max(w // 2 - 128, 0), w // 2 + 128)
+        )
         units = "dB" if float(np.nanmedian(np.asarray(sample.values))) < 0 else "linear"
     if units == "linear":
         data = data.where(data > 0)
@@ -120,14 +135,16 @@ def optical_magnitude(
     )
     cloud_masked = mask_clouds and all(b in bands for b in RULE_BANDS)
     if cloud_masked:
-        reach = shadow_reach_px(pixel_size_m(before.crs, before.transform, before.data.sizes["y"]), 1200.0)
+        pixel_m = pixel_size_m(before.crs, before.transform, before.data.sizes["y"])
         for image in (first, second):
-            six = image.sel(band=list(RULE_BANDS)).where(valid)
-            codes = map_pixels(lambda b, r=reach: rule_classes(b, r), six, depth=reach + 2)
+            codes = rule_classes_lazy(image.sel(band=list(RULE_BANDS)).where(valid), pixel_m)
             valid = valid & (codes == classes.CLEAR)
     first, second = first.where(valid), second.where(valid)
     mean1, mean2, std1, std2 = compute(
-        context, 5, 30, "band statistics",
+        context,
+        5,
+        30,
+        "band statistics",
         *(image.astype("float64").mean(("y", "x")) for image in (first, second)),
         *(image.astype("float64").std(("y", "x")) for image in (first, second)),
     )
@@ -137,7 +154,11 @@ def optical_magnitude(
     z2 = (second - xr.DataArray(mean2, dims="band", coords={"band": list(bands)})) / scale2
     magnitude_lazy = np.sqrt(((z2 - z1) ** 2).mean("band", skipna=False)).astype("float32")
     (magnitude,) = compute(context, 30, 85, "change vector analysis", magnitude_lazy)
-    return magnitude, {"bands": list(bands), "clouds_masked": cloud_masked, "units": "standardised RMS difference"}
+    return magnitude, {
+        "bands": list(bands),
+        "clouds_masked": cloud_masked,
+        "units": "standardised RMS difference",
+    }
 
 
 def sar_magnitude(
@@ -151,13 +172,22 @@ def sar_magnitude(
             locator="after",
         )
     filtered = [
-        map_pixels(lambda b: boxcar_db(b, window), sar_in_db(r, pols, loc, units), depth=window, dtype=np.float32,
-                   n_out=len(pols))
+        map_pixels(
+            lambda b: boxcar_db(b, window),
+            sar_in_db(r, pols, loc, units),
+            depth=window,
+            dtype=np.float32,
+            n_out=len(pols),
+        )
         for r, loc in ((before, "before"), (after, "after"))
     ]
-    ratio = np.abs(filtered[1] - filtered[0]).max("out", skipna=False).astype("float32")
+    ratio = abs(filtered[1] - filtered[0]).max("out", skipna=False).astype("float32")
     (magnitude,) = compute(context, 5, 85, "log-ratio", ratio)
-    return magnitude, {"polarisations": [p.upper() for p in pols], "units": "dB", "speckle_window": window}
+    return magnitude, {
+        "polarisations": [p.upper() for p in pols],
+        "units": "dB",
+        "speckle_window": window,
+    }
 
 
 class ChangeDetection:
@@ -175,24 +205,65 @@ class ChangeDetection:
         inputs=(
             RasterInput("before", "Earlier product"),
             RasterInput("after", "Later product, on the grid of 'before'"),
-            LiteralInput("kind", "optical, sar or auto (sar when both have VV)", "string", default="auto",
-                         min_occurs=0, allowed_values=("auto", "optical", "sar")),
-            LiteralInput("threshold", "Change threshold on the magnitude (default: Otsu)", "float",
-                         min_occurs=0, minimum=0.0),
-            LiteralInput("mask_clouds", "Mask clouds and shadows (optical)", "boolean", default=True,
-                         min_occurs=0),
-            LiteralInput("sar_units", "Units of SAR inputs", "string", default="auto", min_occurs=0,
-                         allowed_values=("auto", "dB", "linear")),
-            LiteralInput("speckle_window", "Boxcar window for SAR speckle (pixels, 1 = off)", "integer",
-                         default=5, min_occurs=0, minimum=1, maximum=15),
+            LiteralInput(
+                "kind",
+                "optical, sar or auto (sar when both have VV)",
+                "string",
+                default="auto",
+                min_occurs=0,
+                allowed_values=("auto", "optical", "sar"),
+            ),
+            LiteralInput(
+                "threshold",
+                "Change threshold on the magnitude (default: Otsu)",
+                "float",
+                min_occurs=0,
+                minimum=0.0,
+            ),
+            LiteralInput(
+                "mask_clouds",
+                "Mask clouds and shadows (optical)",
+                "boolean",
+                default=True,
+                min_occurs=0,
+            ),
+            LiteralInput(
+                "sar_units",
+                "Units of SAR inputs",
+                "string",
+                default="auto",
+                min_occurs=0,
+                allowed_values=("auto", "dB", "linear"),
+            ),
+            LiteralInput(
+                "speckle_window",
+                "Boxcar window for SAR speckle (pixels, 1 = off)",
+                "integer",
+                default=5,
+                min_occurs=0,
+                minimum=1,
+                maximum=15,
+            ),
         ),
         outputs=(
-            RasterOutput("magnitude", "Change magnitude", "change-magnitude", style="magnitude",
-                         abstract="optical: standardised RMS difference; SAR: |log-ratio| in dB"),
-            RasterOutput("change", "Change classes", "change-mask", style="change-classes",
-                         abstract="uint8: 0 nodata, 1 no change, 2 change"),
+            RasterOutput(
+                "magnitude",
+                "Change magnitude",
+                "change-magnitude",
+                style="magnitude",
+                abstract="optical: standardised RMS difference; SAR: |log-ratio| in dB",
+            ),
+            RasterOutput(
+                "change",
+                "Change classes",
+                "change-mask",
+                style="change-classes",
+                abstract="uint8: 0 nodata, 1 no change, 2 change",
+            ),
             LiteralOutput("changed_area", "Changed area", "float", uom="km2"),
-            ComplexOutput("statistics", "Changed pixels, fraction, area, threshold", ("application/json",)),
+            ComplexOutput(
+                "statistics", "Changed pixels, fraction, area, threshold", ("application/json",)
+            ),
         ),
     )
 
@@ -204,15 +275,25 @@ class ChangeDetection:
         context.progress(2, f"{kind} change detection")
         if kind == "sar":
             magnitude, details = sar_magnitude(
-                before, after, str(inputs.get("sar_units", "auto")), int(inputs.get("speckle_window", 5)), context
+                before,
+                after,
+                str(inputs.get("sar_units", "auto")),
+                int(inputs.get("speckle_window", 5)),
+                context,
             )
         else:
-            magnitude, details = optical_magnitude(before, after, bool(inputs.get("mask_clouds", True)), context)
+            magnitude, details = optical_magnitude(
+                before, after, bool(inputs.get("mask_clouds", True)), context
+            )
         valid = np.isfinite(magnitude)
         if not valid.any():
             raise InvalidParameterValue("The two products share no valid pixel.", locator="after")
         given = inputs.get("threshold")
-        threshold = float(given) if given is not None else otsu_threshold(magnitude[valid], OTSU_BOUNDS[kind])
+        threshold = (
+            float(given)
+            if given is not None
+            else otsu_threshold(magnitude[valid], OTSU_BOUNDS[kind])
+        )
         changed = valid & (magnitude > threshold)
         change = np.where(changed, classes.CHANGE, classes.NO_CHANGE).astype(np.uint8)
         change[~valid] = classes.NODATA

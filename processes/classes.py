@@ -14,7 +14,13 @@ CLEAR = 1
 CLOUD = 2
 THIN_CLOUD = 3
 SHADOW = 4
-CLOUD_CLASSES = {NODATA: "nodata", CLEAR: "clear", CLOUD: "cloud", THIN_CLOUD: "thin cloud", SHADOW: "shadow"}
+CLOUD_CLASSES = {
+    NODATA: "nodata",
+    CLEAR: "clear",
+    CLOUD: "cloud",
+    THIN_CLOUD: "thin cloud",
+    SHADOW: "shadow",
+}
 
 # change-detection "change" output
 NO_CHANGE = 1

@@ -24,7 +24,16 @@ from processes.raster_ops import find_band, map_pixels, select_bands, to_reflect
 
 RULE_BANDS = ("blue", "green", "red", "nir", "swir1", "swir2")
 S2CLOUDLESS_BANDS = (
-    "coastal", "blue", "red", "rededge1", "nir", "nir08", "watervapour", "cirrus", "swir1", "swir2",
+    "coastal",
+    "blue",
+    "red",
+    "rededge1",
+    "nir",
+    "nir08",
+    "watervapour",
+    "cirrus",
+    "swir1",
+    "swir2",
 )
 
 # Spectral tests on top-of-atmosphere (or surface) reflectance, after Fmask (Zhu & Woodcock
@@ -53,13 +62,20 @@ class CloudDetector(Protocol):
 
     def applicable(self, raster: Raster) -> bool: ...
 
-    def detect(self, raster: Raster, pixel_m: float, locator: str) -> tuple[xr.DataArray, xr.DataArray | None]:
+    def detect(
+        self, raster: Raster, pixel_m: float, locator: str
+    ) -> tuple[xr.DataArray, xr.DataArray | None]:
         """Lazy (y, x) class codes and, if the method has one, cloud probability 0..1."""
         ...
 
 
 def _dark_shadow(
-    green: np.ndarray, nir: np.ndarray, swir1: np.ndarray, seed: np.ndarray, cloud: np.ndarray, reach_px: int,
+    green: np.ndarray,
+    nir: np.ndarray,
+    swir1: np.ndarray,
+    seed: np.ndarray,
+    cloud: np.ndarray,
+    reach_px: int,
     seed_open_px: int = 0,
 ) -> np.ndarray:
     """Cloud shadow: dark in NIR and SWIR1, not water-like (NDWI < 0), not cloud, and
@@ -80,7 +96,12 @@ def _dark_shadow(
     weight = ndimage.uniform_filter(lit.astype(np.float32), window, mode="nearest")
     with np.errstate(invalid="ignore", divide="ignore"):
         for band in (nir, swir1):
-            local = ndimage.uniform_filter(np.where(lit, band, 0).astype(np.float32), window, mode="nearest") / weight
+            local = (
+                ndimage.uniform_filter(
+                    np.where(lit, band, 0).astype(np.float32), window, mode="nearest"
+                )
+                / weight
+            )
             dark &= band < SHADOW_RELATIVE_MAX * local
     return dark & near
 
@@ -93,12 +114,16 @@ def rule_classes(
     valid = np.isfinite(block).all(axis=0) & (block > 0).any(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         visible = (blue + green + red) / 3
-        whiteness = (np.abs(blue - visible) + np.abs(green - visible) + np.abs(red - visible)) / visible
+        whiteness = (
+            np.abs(blue - visible) + np.abs(green - visible) + np.abs(red - visible)
+        ) / visible
         ndsi = (green - swir1) / (green + swir1)
         ndvi = (nir - red) / (nir + red)
         hot = blue - 0.5 * red
     snow = (ndsi > 0.4) & (nir > 0.11) & (green > 0.1)
-    basic = (swir2 > 0.03) & (ndvi < 0.8) & (ndsi < 0.8) & (whiteness < WHITENESS_MAX) & ~snow & valid
+    basic = (
+        (swir2 > 0.03) & (ndvi < 0.8) & (ndsi < 0.8) & (whiteness < WHITENESS_MAX) & ~snow & valid
+    )
     basic &= nir > NIR_SWIR1_RATIO_MIN * swir1  # Fmask's NIR/SWIR1 test: bright soils fail it
     thick = basic & (hot > HOT_THICK) & (visible > THICK_VISIBLE_MEAN)
     thin = basic & ~thick & (hot > HOT_THIN) & (visible > THIN_VISIBLE_MEAN)
@@ -144,12 +169,27 @@ class RuleBasedDetector:
         own = [find_band(raster, n) for n in names]
         bands = to_reflectance(select_bands(raster, names, locator), self.scale)
         bands = bands.where(valid_mask(raster.data.sel(band=own), raster.nodata))
-        reach, opening = shadow_reach_px(pixel_m, self.shadow_distance_m), seed_opening_px(pixel_m)
+        cirrus = bands.sel(band="cirrus") if use_cirrus else None
+        return rule_classes_lazy(
+            bands.sel(band=list(RULE_BANDS)), pixel_m, self.shadow_distance_m, cirrus
+        ), None
 
-        def block(b: np.ndarray) -> np.ndarray:
-            return rule_classes(b[:6], reach, b[6] if use_cirrus else None, opening)
 
-        return map_pixels(block, bands, depth=reach + 2 * opening + CLOUD_BUFFER_PX + 1), None
+def rule_classes_lazy(
+    six: xr.DataArray,
+    pixel_m: float,
+    shadow_distance_m: float = 1200.0,
+    cirrus: xr.DataArray | None = None,
+) -> xr.DataArray:
+    """Rule-based class codes of a (band, y, x) reflectance array in RULE_BANDS order (NaN
+    where invalid), evaluated block-wise with the halo the neighbourhood steps need."""
+    reach, opening = shadow_reach_px(pixel_m, shadow_distance_m), seed_opening_px(pixel_m)
+    stack = six if cirrus is None else xr.concat([six, cirrus.expand_dims("band")], dim="band")
+
+    def block(b: np.ndarray) -> np.ndarray:
+        return rule_classes(b[:6], reach, b[6] if b.shape[0] > 6 else None, opening)
+
+    return map_pixels(block, stack, depth=reach + 2 * opening + CLOUD_BUFFER_PX + 1)
 
 
 @lru_cache(maxsize=4)
@@ -178,7 +218,9 @@ class S2CloudlessDetector:
     def applicable(self, raster: Raster) -> bool:
         return all(find_band(raster, b) for b in S2CLOUDLESS_BANDS)
 
-    def detect(self, raster: Raster, pixel_m: float, locator: str) -> tuple[xr.DataArray, xr.DataArray]:
+    def detect(
+        self, raster: Raster, pixel_m: float, locator: str
+    ) -> tuple[xr.DataArray, xr.DataArray]:
         with_green = find_band(raster, "green") is not None
         names = S2CLOUDLESS_BANDS + (("green",) if with_green else ())
         own = [find_band(raster, n) for n in names]
@@ -209,9 +251,18 @@ class S2CloudlessDetector:
 
 # Sentinel-2 L2A scene classification -> our classes (0 no data, 1 saturated/defective).
 SCL_TO_CLASS = {
-    0: classes.NODATA, 1: classes.NODATA, 2: classes.CLEAR, 3: classes.SHADOW, 4: classes.CLEAR,
-    5: classes.CLEAR, 6: classes.CLEAR, 7: classes.CLEAR, 8: classes.CLOUD, 9: classes.CLOUD,
-    10: classes.THIN_CLOUD, 11: classes.CLEAR,
+    0: classes.NODATA,
+    1: classes.NODATA,
+    2: classes.CLEAR,
+    3: classes.SHADOW,
+    4: classes.CLEAR,
+    5: classes.CLEAR,
+    6: classes.CLEAR,
+    7: classes.CLEAR,
+    8: classes.CLOUD,
+    9: classes.CLOUD,
+    10: classes.THIN_CLOUD,
+    11: classes.CLEAR,
 }
 
 

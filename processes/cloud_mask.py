@@ -34,7 +34,9 @@ from processes.raster_ops import aoi_mask, class_raster, compute, float_raster, 
 METHODS = ("auto", "s2cloudless", "rules", "scl")
 
 
-def cloud_cover(mask: np.ndarray, region: np.ndarray | None = None) -> tuple[float, dict[str, float]]:
+def cloud_cover(
+    mask: np.ndarray, region: np.ndarray | None = None
+) -> tuple[float, dict[str, float]]:
     """Cloud cover % (cloud + thin cloud over valid pixels) and every class's % share."""
     region = np.ones(mask.shape, dtype=bool) if region is None else region
     valid = (mask != classes.NODATA) & region
@@ -84,22 +86,57 @@ class CloudMask:
         ),
         keywords=("cloud", "shadow", "Sentinel-2", "s2cloudless"),
         inputs=(
-            RasterInput("product", "Optical product", "Sentinel-2 L1C/L2A or a multi-band coverage."),
-            LiteralInput("method", "Detection method", "string", default="auto", min_occurs=0,
-                         allowed_values=METHODS),
-            LiteralInput("threshold", "s2cloudless probability threshold", "float", default=0.4,
-                         min_occurs=0, minimum=0.0, maximum=1.0),
-            LiteralInput("shadow_distance", "How far from a cloud its shadow may fall", "float",
-                         abstract="metres", default=1200.0, min_occurs=0, minimum=0.0, maximum=10000.0),
+            RasterInput(
+                "product", "Optical product", "Sentinel-2 L1C/L2A or a multi-band coverage."
+            ),
+            LiteralInput(
+                "method",
+                "Detection method",
+                "string",
+                default="auto",
+                min_occurs=0,
+                allowed_values=METHODS,
+            ),
+            LiteralInput(
+                "threshold",
+                "s2cloudless probability threshold",
+                "float",
+                default=0.4,
+                min_occurs=0,
+                minimum=0.0,
+                maximum=1.0,
+            ),
+            LiteralInput(
+                "shadow_distance",
+                "How far from a cloud its shadow may fall",
+                "float",
+                abstract="metres",
+                default=1200.0,
+                min_occurs=0,
+                minimum=0.0,
+                maximum=10000.0,
+            ),
             BoundingBoxInput("aoi", "Area of interest for the cloud cover", min_occurs=0),
         ),
         outputs=(
-            RasterOutput("mask", "Cloud classes", "cloud-mask", style="cloud-classes",
-                         abstract="uint8: 0 nodata, 1 clear, 2 cloud, 3 thin cloud, 4 shadow"),
-            RasterOutput("probability", "Cloud probability", "cloud-probability", style="probability",
-                         abstract="float32 0..1; only present when the method gives one (s2cloudless)"),
+            RasterOutput(
+                "mask",
+                "Cloud classes",
+                "cloud-mask",
+                style="cloud-classes",
+                abstract="uint8: 0 nodata, 1 clear, 2 cloud, 3 thin cloud, 4 shadow",
+            ),
+            RasterOutput(
+                "probability",
+                "Cloud probability",
+                "cloud-probability",
+                style="probability",
+                abstract="float32 0..1; only present when the method gives one (s2cloudless)",
+            ),
             LiteralOutput("cloud_cover", "Cloud cover over the area of interest", "float", uom="%"),
-            ComplexOutput("statistics", "Class shares (%), method and pixel counts", ("application/json",)),
+            ComplexOutput(
+                "statistics", "Class shares (%), method and pixel counts", ("application/json",)
+            ),
         ),
     )
 
@@ -108,7 +145,9 @@ class CloudMask:
         method = str(inputs.get("method", "auto"))
         detector = choose_detector(product, method, inputs)
         if not detector.applicable(product):
-            needed = {"scl": ("scl",), "s2cloudless": S2CLOUDLESS_BANDS, "rules": RULE_BANDS}[detector.name]
+            needed = {"scl": ("scl",), "s2cloudless": S2CLOUDLESS_BANDS, "rules": RULE_BANDS}[
+                detector.name
+            ]
             raise InvalidParameterValue(
                 f"Method '{detector.name}' needs the bands {', '.join(needed)}; the product has "
                 f"{', '.join(product.band_names)}.",
@@ -116,7 +155,9 @@ class CloudMask:
             )
         context.progress(2, f"cloud detection ({detector.name})")
         height = product.data.sizes["y"]
-        classes_lazy, probability_lazy = detector.detect(product, pixel_size_m(product.crs, product.transform, height), "product")
+        classes_lazy, probability_lazy = detector.detect(
+            product, pixel_size_m(product.crs, product.transform, height), "product"
+        )
         arrays = [classes_lazy] + ([probability_lazy] if probability_lazy is not None else [])
         computed = compute(context, 5, 95, f"cloud detection ({detector.name})", *arrays)
         mask = computed[0].astype(np.uint8)

@@ -26,19 +26,32 @@ class Echo:
         version="1.0.0",
         title="Echo",
         abstract="Returns the given inputs as outputs: stringInput -> stringOutput and so on. "
-        "The bounding box comes back as JSON {\"bbox\": [minx, miny, maxx, maxy], \"crs\": ...}.",
+        'The bounding box comes back as JSON {"bbox": [minx, miny, maxx, maxy], "crs": ...}.',
         keywords=("echo", "test"),
         inputs=(
             LiteralInput("stringInput", "A string", "string"),
             LiteralInput("integerInput", "An integer", "integer", min_occurs=0),
-            LiteralInput("doubleInput", "A number between 0 and 10", "float", min_occurs=0, minimum=0, maximum=10),
+            LiteralInput(
+                "doubleInput",
+                "A number between 0 and 10",
+                "float",
+                min_occurs=0,
+                minimum=0,
+                maximum=10,
+            ),
             LiteralInput("booleanInput", "A boolean", "boolean", min_occurs=0),
             LiteralInput(
-                "enumInput", "One of three values", "string", min_occurs=0,
-                allowed_values=("Value1", "Value2", "Value3"), default="Value1",
+                "enumInput",
+                "One of three values",
+                "string",
+                min_occurs=0,
+                allowed_values=("Value1", "Value2", "Value3"),
+                default="Value1",
             ),
             ComplexInput("complexObjectInput", "A JSON document", JSON, min_occurs=0),
-            BoundingBoxInput("boundingBoxInput", "A bounding box", min_occurs=0, crs=("EPSG:4326", "OGC:CRS84")),
+            BoundingBoxInput(
+                "boundingBoxInput", "A bounding box", min_occurs=0, crs=("EPSG:4326", "OGC:CRS84")
+            ),
         ),
         outputs=(
             LiteralOutput("stringOutput", "The string", "string"),
@@ -59,6 +72,9 @@ class Echo:
                 outputs[f"{name}Output"] = inputs[f"{name}Input"]
         box = inputs.get("boundingBoxInput")
         if isinstance(box, BoundingBox):
-            outputs["boundingBoxOutput"] = {"bbox": [box.minx, box.miny, box.maxx, box.maxy], "crs": box.crs}
+            outputs["boundingBoxOutput"] = {
+                "bbox": [box.minx, box.miny, box.maxx, box.maxy],
+                "crs": box.crs,
+            }
         context.progress(100, "done")
         return outputs

@@ -35,7 +35,7 @@ from processes.base import (
     RasterOutput,
 )
 from processes.change_detection import boxcar_db, sar_in_db
-from processes.cloud_detectors import RULE_BANDS, rule_classes, shadow_reach_px
+from processes.cloud_detectors import RULE_BANDS, rule_classes_lazy
 from processes.raster_ops import (
     area_km2,
     class_raster,
@@ -57,19 +57,32 @@ VH_BOUNDS = (-32.0, -18.0)
 
 
 def s1_water(
-    raster: Raster, locator: str, use_vh: bool, window: int, vv_threshold: float | None, context: ProcessContext,
+    raster: Raster,
+    locator: str,
+    use_vh: bool,
+    window: int,
+    vv_threshold: float | None,
+    context: ProcessContext,
     span: tuple[float, float],
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """(water, valid, thresholds) from a VV[/VH] dB (or linear) raster."""
     if find_band(raster, "vv") is None:
-        raise InvalidParameterValue(f"Input '{locator}' has no VV band; it has {', '.join(raster.band_names)}.",
-                                    locator=locator)
+        raise InvalidParameterValue(
+            f"Input '{locator}' has no VV band; it has {', '.join(raster.band_names)}.",
+            locator=locator,
+        )
     pols = ("vv", "vh") if use_vh and find_band(raster, "vh") is not None else ("vv",)
     db = sar_in_db(raster, pols, locator, "auto")
-    filtered = map_pixels(lambda b: boxcar_db(b, window), db, depth=window, dtype=np.float32, n_out=len(pols))
+    filtered = map_pixels(
+        lambda b: boxcar_db(b, window), db, depth=window, dtype=np.float32, n_out=len(pols)
+    )
     (values,) = compute(context, span[0], span[1], f"speckle filter ({locator})", filtered)
     valid = np.isfinite(values).all(axis=0)
-    thresholds = {"vv_db": vv_threshold if vv_threshold is not None else otsu_threshold(values[0][valid], VV_BOUNDS)}
+    thresholds = {
+        "vv_db": vv_threshold
+        if vv_threshold is not None
+        else otsu_threshold(values[0][valid], VV_BOUNDS)
+    }
     water = valid & (values[0] < thresholds["vv_db"])
     if len(pols) == 2:
         thresholds["vh_db"] = otsu_threshold(values[1][valid], VH_BOUNDS)
@@ -77,7 +90,9 @@ def s1_water(
     return water, valid, thresholds
 
 
-def s2_water(raster: Raster, locator: str, context: ProcessContext, span: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+def s2_water(
+    raster: Raster, locator: str, context: ProcessContext, span: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
     """(water, valid) from MNDWI (or NDWI) > 0 with clouds and shadows left unclassified."""
     second = "swir1" if find_band(raster, "swir1") else "nir"
     needed = ("green", second)
@@ -87,9 +102,9 @@ def s2_water(raster: Raster, locator: str, context: ProcessContext, span: tuple[
     index = (green - other) / (green + other)
     arrays: list[xr.DataArray] = [index, valid]
     if all(find_band(raster, b) for b in RULE_BANDS):
-        reach = shadow_reach_px(pixel_size_m(raster.crs, raster.transform, raster.data.sizes["y"]), 1200.0)
+        pixel_m = pixel_size_m(raster.crs, raster.transform, raster.data.sizes["y"])
         six = to_reflectance(select_bands(raster, RULE_BANDS, locator)).where(valid)
-        arrays.append(map_pixels(lambda b: rule_classes(b, reach), six, depth=reach + 2))
+        arrays.append(rule_classes_lazy(six, pixel_m))
     computed = compute(context, span[0], span[1], f"water index ({locator})", *arrays)
     ok = computed[1].astype(bool) & np.isfinite(computed[0])
     if len(computed) == 3:
@@ -115,35 +130,78 @@ class FloodMapping:
             RasterInput("pre_s1", "Sentinel-1 before the event", min_occurs=0),
             RasterInput("pre_s2", "Sentinel-2 before the event", min_occurs=0),
             LiteralInput("use_vh", "Also require low VH", "boolean", default=True, min_occurs=0),
-            LiteralInput("vv_threshold", "VV water threshold in dB (default: Otsu)", "float", min_occurs=0,
-                         minimum=-40.0, maximum=5.0),
-            LiteralInput("speckle_window", "Boxcar window (pixels, 1 = off)", "integer", default=5,
-                         min_occurs=0, minimum=1, maximum=15),
-            LiteralInput("min_polygon_pixels", "Drop water patches smaller than this", "integer", default=10,
-                         min_occurs=0, minimum=1, maximum=100000),
+            LiteralInput(
+                "vv_threshold",
+                "VV water threshold in dB (default: Otsu)",
+                "float",
+                min_occurs=0,
+                minimum=-40.0,
+                maximum=5.0,
+            ),
+            LiteralInput(
+                "speckle_window",
+                "Boxcar window (pixels, 1 = off)",
+                "integer",
+                default=5,
+                min_occurs=0,
+                minimum=1,
+                maximum=15,
+            ),
+            LiteralInput(
+                "min_polygon_pixels",
+                "Drop water patches smaller than this",
+                "integer",
+                default=10,
+                min_occurs=0,
+                minimum=1,
+                maximum=100000,
+            ),
         ),
         outputs=(
-            RasterOutput("water", "Water classes", "flood-extent", style="flood-classes",
-                         abstract="uint8: 0 nodata, 1 dry, 2 water, 3 new water"),
-            ComplexOutput("polygons", "Flood polygons (new water with a pre-event image, else water)",
-                          ("application/geo+json",)),
+            RasterOutput(
+                "water",
+                "Water classes",
+                "flood-extent",
+                style="flood-classes",
+                abstract="uint8: 0 nodata, 1 dry, 2 water, 3 new water",
+            ),
+            ComplexOutput(
+                "polygons",
+                "Flood polygons (new water with a pre-event image, else water)",
+                ("application/geo+json",),
+            ),
             LiteralOutput("water_area", "Water area", "float", uom="km2"),
-            LiteralOutput("flooded_area", "Flooded area (new water; all water without a pre-event image)",
-                          "float", uom="km2"),
+            LiteralOutput(
+                "flooded_area",
+                "Flooded area (new water; all water without a pre-event image)",
+                "float",
+                uom="km2",
+            ),
             ComplexOutput("statistics", "Thresholds, fractions and areas", ("application/json",)),
         ),
     )
 
-    def _water(self, inputs: Mapping[str, Any], s1_id: str, s2_id: str, context: ProcessContext,
-               span: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    def _water(
+        self,
+        inputs: Mapping[str, Any],
+        s1_id: str,
+        s2_id: str,
+        context: ProcessContext,
+        span: tuple[float, float],
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         water: np.ndarray | None = None
         valid: np.ndarray | None = None
         details: dict[str, Any] = {}
         middle = (span[0] + span[1]) / 2
         if inputs.get(s1_id) is not None:
             water, valid, thresholds = s1_water(
-                inputs[s1_id], s1_id, bool(inputs.get("use_vh", True)), int(inputs.get("speckle_window", 5)),
-                inputs.get("vv_threshold"), context, (span[0], middle),
+                inputs[s1_id],
+                s1_id,
+                bool(inputs.get("use_vh", True)),
+                int(inputs.get("speckle_window", 5)),
+                inputs.get("vv_threshold"),
+                context,
+                (span[0], middle),
             )
             details[f"{s1_id}_thresholds_db"] = {k: round(v, 3) for k, v in thresholds.items()}
         if inputs.get(s2_id) is not None:
@@ -152,7 +210,9 @@ class FloodMapping:
             if water is None or valid is None:
                 water, valid = water2, valid2
             else:
-                details["s1_s2_agreement"] = float(((water == water2) & valid & valid2).sum() / max((valid & valid2).sum(), 1))
+                details["s1_s2_agreement"] = float(
+                    ((water == water2) & valid & valid2).sum() / max((valid & valid2).sum(), 1)
+                )
                 water, valid = (water & valid) | water2, valid | valid2
         assert water is not None and valid is not None
         return water, valid, details
@@ -160,17 +220,23 @@ class FloodMapping:
     def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
         given = [k for k in ("s1", "s2") if inputs.get(k) is not None]
         if not given:
-            raise MissingParameterValue("Give a Sentinel-1 ('s1') and/or a Sentinel-2 ('s2') image.", locator="s1")
+            raise MissingParameterValue(
+                "Give a Sentinel-1 ('s1') and/or a Sentinel-2 ('s2') image.", locator="s1"
+            )
         reference: Raster = inputs[given[0]]
         for key in ("s1", "s2", "pre_s1", "pre_s2"):
             if inputs.get(key) is not None and key != given[0]:
                 require_same_grid(reference, inputs[key], given[0], key)
         pre_given = [k for k in ("pre_s1", "pre_s2") if inputs.get(k) is not None]
-        water, valid, details = self._water(inputs, "s1", "s2", context, (2, 45 if pre_given else 85))
+        water, valid, details = self._water(
+            inputs, "s1", "s2", context, (2, 45 if pre_given else 85)
+        )
         out = np.where(water, classes.WATER, classes.DRY).astype(np.uint8)
         flood = water
         if pre_given:
-            water_before, valid_before, details_before = self._water(inputs, "pre_s1", "pre_s2", context, (45, 85))
+            water_before, valid_before, details_before = self._water(
+                inputs, "pre_s1", "pre_s2", context, (45, 85)
+            )
             details.update(details_before)
             flood = water & valid_before & ~water_before
             out[flood] = classes.NEW_WATER
@@ -180,7 +246,10 @@ class FloodMapping:
         min_pixels = int(inputs.get("min_polygon_pixels", 10))
         kind = "new water" if pre_given else "water"
         features = polygons(flood, crs, transform, {"class": kind}, min_pixels=min_pixels)
-        water_km2, flood_km2 = area_km2(water & valid, crs, transform), area_km2(flood, crs, transform)
+        water_km2, flood_km2 = (
+            area_km2(water & valid, crs, transform),
+            area_km2(flood, crs, transform),
+        )
         sources = [inputs[k] for k in ("s1", "s2", "pre_s1", "pre_s2") if inputs.get(k) is not None]
         statistics = {
             **details,

@@ -79,7 +79,9 @@ def select_bands(raster: Raster, canonical: Sequence[str], locator: str) -> xr.D
 
 def valid_mask(data: xr.DataArray, nodata: float | None) -> xr.DataArray:
     """True where every band holds a value (not NaN and not the nodata value)."""
-    ok = np.isfinite(data) if data.dtype.kind == "f" else xr.ones_like(data, dtype=bool)
+    ok: xr.DataArray = (
+        np.isfinite(data) if data.dtype.kind == "f" else xr.ones_like(data, dtype=bool)
+    )
     if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
         ok = ok & (data != nodata)
     return ok.all("band")
@@ -95,7 +97,9 @@ def to_reflectance(data: xr.DataArray, scale: str | float = "auto") -> xr.DataAr
         else:
             h, w = data.sizes["y"], data.sizes["x"]
             cy, cx = h // 2, w // 2
-            sample = data.isel(y=slice(max(cy - 128, 0), cy + 128), x=slice(max(cx - 128, 0), cx + 128))
+            sample = data.isel(
+                y=slice(max(cy - 128, 0), cy + 128), x=slice(max(cx - 128, 0), cx + 128)
+            )
             median = float(np.nanmedian(np.asarray(sample.values, dtype="float64")))
             factor = 1e-4 if median > 2 else 1.0
     else:
@@ -122,12 +126,20 @@ def map_pixels(
     arr = data.data.rechunk({0: -1})
     # A halo cannot exceed a neighbouring chunk: merge chunks smaller than the halo; an
     # axis held in one chunk needs no halo at all.
-    halo = {0: 0, 1: depth if len(arr.chunks[1]) > 1 else 0, 2: depth if len(arr.chunks[2]) > 1 else 0}
+    halo = {
+        0: 0,
+        1: depth if len(arr.chunks[1]) > 1 else 0,
+        2: depth if len(arr.chunks[2]) > 1 else 0,
+    }
     if halo[1] or halo[2]:
-        arr = arr.rechunk({
-            axis: _merge_small_chunks(halo[axis], arr.chunks[axis]) for axis in (1, 2)
-        })
-        halo = {0: 0, 1: halo[1] if len(arr.chunks[1]) > 1 else 0, 2: halo[2] if len(arr.chunks[2]) > 1 else 0}
+        arr = arr.rechunk(
+            {axis: _merge_small_chunks(halo[axis], arr.chunks[axis]) for axis in (1, 2)}
+        )
+        halo = {
+            0: 0,
+            1: halo[1] if len(arr.chunks[1]) > 1 else 0,
+            2: halo[2] if len(arr.chunks[2]) > 1 else 0,
+        }
 
     def block(b: np.ndarray) -> np.ndarray:
         out = func(b)
@@ -176,7 +188,9 @@ def compute(context: ProcessContext, start: float, end: float, message: str, *ar
     return tuple(np.asarray(v) for v in values)
 
 
-def otsu_threshold(values: xr.DataArray | np.ndarray, bounds: tuple[float, float], bins: int = 256) -> float:
+def otsu_threshold(
+    values: xr.DataArray | np.ndarray, bounds: tuple[float, float], bins: int = 256
+) -> float:
     """Otsu's between-class-variance threshold of the finite values clipped to ``bounds``
     (the bounds keep a one-class image from producing a nonsense threshold)."""
     low, high = bounds
@@ -209,13 +223,20 @@ def pixel_area_km2(crs: str, transform: Affine, height: int) -> np.ndarray:
         geod = crs_obj.get_geod() or Geod(ellps="WGS84")
         areas = np.empty(height, dtype="float64")
         for row in range(height):
-            corners = [transform @ (0, row), transform @ (1, row), transform @ (1, row + 1), transform @ (0, row + 1)]
+            corners = [
+                transform @ (0, row),
+                transform @ (1, row),
+                transform @ (1, row + 1),
+                transform @ (0, row + 1),
+            ]
             lons, lats = zip(*corners, strict=True)
             area, _ = geod.polygon_area_perimeter(lons, lats)
             areas[row] = abs(area) / 1e6
         return areas
     unit = crs_obj.axis_info[0].unit_conversion_factor if crs_obj.axis_info else 1.0
-    return np.full(height, abs(transform.a * transform.e - transform.b * transform.d) * unit**2 / 1e6)
+    return np.full(
+        height, abs(transform.a * transform.e - transform.b * transform.d) * unit**2 / 1e6
+    )
 
 
 def area_km2(mask: np.ndarray, crs: str, transform: Affine) -> float:
@@ -238,7 +259,9 @@ def polygons(
     if min_pixels > 1:
         raster = features.sieve(raster, size=min_pixels, connectivity=8)
     out = []
-    for geometry, value in features.shapes(raster, mask=raster == 1, transform=transform, connectivity=8):
+    for geometry, value in features.shapes(
+        raster, mask=raster == 1, transform=transform, connectivity=8
+    ):
         if value != 1:
             continue
         geometry = transform_geom(crs, "EPSG:4326", geometry)
@@ -260,7 +283,9 @@ def require_same_grid(a: Raster, b: Raster, locator_a: str, locator_b: str) -> N
             f"'{locator_a}' is in {a.crs} but '{locator_b}' is in {b.crs}; give both on the same grid.",
             locator=locator_b,
         )
-    if shape_a != shape_b or not a.transform.almost_equals(b.transform, precision=1e-9 + abs(a.transform.a) * 1e-3):
+    if shape_a != shape_b or not a.transform.almost_equals(
+        b.transform, precision=1e-9 + abs(a.transform.a) * 1e-3
+    ):
         overlap = _overlaps(a, b)
         raise InvalidParameterValue(
             f"'{locator_a}' ({shape_a[1]}x{shape_a[0]} px) and '{locator_b}' ({shape_b[1]}x{shape_b[0]} px) "
@@ -281,7 +306,9 @@ def _overlaps(a: Raster, b: Raster) -> bool:
     return ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1
 
 
-def aoi_mask(aoi: BoundingBox | None, crs: str, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
+def aoi_mask(
+    aoi: BoundingBox | None, crs: str, transform: Affine, shape: tuple[int, int]
+) -> np.ndarray:
     """Boolean (y, x) mask of pixels whose centres fall inside the area of interest."""
     if aoi is None:
         return np.ones(shape, dtype=bool)
@@ -292,8 +319,14 @@ def aoi_mask(aoi: BoundingBox | None, crs: str, transform: Affine, shape: tuple[
     )
     inverse = ~transform
     cols, rows = zip(*(inverse @ (x, y) for x, y in zip(xs, ys, strict=True)), strict=True)
-    r0, r1 = max(int(math.floor(min(rows) + 0.5)), 0), min(int(math.floor(max(rows) + 0.5)), shape[0])
-    c0, c1 = max(int(math.floor(min(cols) + 0.5)), 0), min(int(math.floor(max(cols) + 0.5)), shape[1])
+    r0, r1 = (
+        max(int(math.floor(min(rows) + 0.5)), 0),
+        min(int(math.floor(max(rows) + 0.5)), shape[0]),
+    )
+    c0, c1 = (
+        max(int(math.floor(min(cols) + 0.5)), 0),
+        min(int(math.floor(max(cols) + 0.5)), shape[1]),
+    )
     out = np.zeros(shape, dtype=bool)
     if r1 > r0 and c1 > c0:
         out[r0:r1, c0:c1] = True
@@ -302,16 +335,30 @@ def aoi_mask(aoi: BoundingBox | None, crs: str, transform: Affine, shape: tuple[
 
 def class_raster(classes: np.ndarray, like: Raster, name: str, *sources: Raster) -> Raster:
     """A single-band uint8 class raster on ``like``'s grid (nodata 0) with lineage."""
-    data = xr.DataArray(classes[np.newaxis].astype(np.uint8), dims=("band", "y", "x"), coords={"band": [name]})
+    data = xr.DataArray(
+        classes[np.newaxis].astype(np.uint8), dims=("band", "y", "x"), coords={"band": [name]}
+    )
     return Raster(
-        data=data, crs=like.crs, transform=like.transform, nodata=0,
-        source_ids=_lineage(like, *sources), metadata={"classes": name},
+        data=data,
+        crs=like.crs,
+        transform=like.transform,
+        nodata=0,
+        source_ids=_lineage(like, *sources),
+        metadata={"classes": name},
     )
 
 
 def float_raster(values: np.ndarray, like: Raster, name: str, *sources: Raster) -> Raster:
-    data = xr.DataArray(values[np.newaxis].astype(np.float32), dims=("band", "y", "x"), coords={"band": [name]})
-    return Raster(data=data, crs=like.crs, transform=like.transform, nodata=float("nan"), source_ids=_lineage(like, *sources))
+    data = xr.DataArray(
+        values[np.newaxis].astype(np.float32), dims=("band", "y", "x"), coords={"band": [name]}
+    )
+    return Raster(
+        data=data,
+        crs=like.crs,
+        transform=like.transform,
+        nodata=float("nan"),
+        source_ids=_lineage(like, *sources),
+    )
 
 
 def _lineage(*rasters: Raster) -> tuple[str, ...]:

@@ -49,13 +49,15 @@ def load_processor_class(path: str) -> ProcessorFactory:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"processes.extra: cannot import module '{module_name}' ({exc}).") from exc
+        raise ConfigError(
+            f"processes.extra: cannot import module '{module_name}' ({exc})."
+        ) from exc
     factory = getattr(module, attr, None)
     if factory is None:
         raise ConfigError(f"processes.extra: module '{module_name}' has no '{attr}'.")
     if not callable(factory):
         raise ConfigError(f"processes.extra: '{path}' is not a class or factory.")
-    return factory  # type: ignore[no-any-return]
+    return factory
 
 
 def load_registry(extra: Iterable[str] = ()) -> dict[str, Processor]:
@@ -71,13 +73,17 @@ def load_registry(extra: Iterable[str] = ()) -> dict[str, Processor]:
         except Exception as exc:  # noqa: BLE001 - any failure of a plug-in is a config error
             raise ConfigError(f"processes.extra: '{path}' could not be created ({exc}).") from exc
         description = getattr(processor, "description", None)
-        if not isinstance(description, ProcessDescription) or not callable(getattr(processor, "run", None)):
+        if not isinstance(description, ProcessDescription) or not callable(
+            getattr(processor, "run", None)
+        ):
             raise ConfigError(
                 f"processes.extra: '{path}' is not a processor (needs a ProcessDescription "
                 "'description' and a 'run(inputs, context)' method)."
             )
         if description.id in factories or description.id in registry:
-            raise ConfigError(f"processes.extra: '{path}' reuses the process id '{description.id}'.")
+            raise ConfigError(
+                f"processes.extra: '{path}' reuses the process id '{description.id}'."
+            )
         registry[description.id] = processor
     builtins = {pid: factory() for pid, (_, factory) in factories.items()}
     return {**builtins, **registry}

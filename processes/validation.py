@@ -33,7 +33,9 @@ _FALSE = {"false", "0", "no"}
 _EPSG = re.compile(r"(?:EPSG:{1,2}|/EPSG/\d+(?:\.\d+)?/|EPSG::)(\d+)$", re.IGNORECASE)
 
 
-def validate_inputs(description: ProcessDescription, raw_inputs: Mapping[str, Any]) -> dict[str, Any]:
+def validate_inputs(
+    description: ProcessDescription, raw_inputs: Mapping[str, Any]
+) -> dict[str, Any]:
     """Inputs by id, typed and with defaults applied; a list for ``max_occurs > 1``.
     Optional inputs without a value or default are left out. Raises
     ``MissingParameterValue`` / ``InvalidParameterValue`` with the input id as locator."""
@@ -72,8 +74,11 @@ def validate_inputs(description: ProcessDescription, raw_inputs: Mapping[str, An
 def _occurrences(item: InputDescription, value: Any) -> list[Any]:
     if value is None:
         return []
-    if isinstance(item, BoundingBoxInput) and isinstance(value, list | tuple) and value and not any(
-        isinstance(v, list | tuple | Mapping | BoundingBox | str) for v in value
+    if (
+        isinstance(item, BoundingBoxInput)
+        and isinstance(value, list | tuple)
+        and value
+        and not any(isinstance(v, list | tuple | Mapping | BoundingBox | str) for v in value)
     ):
         return [value]  # [minx, miny, maxx, maxy] is one box, not four occurrences
     if isinstance(value, list):
@@ -101,15 +106,21 @@ def _literal(item: LiteralInput, value: Any) -> Any:
             f"Input '{item.id}' must be one of {allowed}; got {value!r}.", locator=item.id
         )
     if item.minimum is not None and typed < item.minimum:
-        raise InvalidParameterValue(f"Input '{item.id}' must be >= {item.minimum}; got {typed}.", locator=item.id)
+        raise InvalidParameterValue(
+            f"Input '{item.id}' must be >= {item.minimum}; got {typed}.", locator=item.id
+        )
     if item.maximum is not None and typed > item.maximum:
-        raise InvalidParameterValue(f"Input '{item.id}' must be <= {item.maximum}; got {typed}.", locator=item.id)
+        raise InvalidParameterValue(
+            f"Input '{item.id}' must be <= {item.maximum}; got {typed}.", locator=item.id
+        )
     return typed
 
 
 def _coerce(item: LiteralInput, value: Any) -> Any:
     def bad() -> InvalidParameterValue:
-        return InvalidParameterValue(f"Input '{item.id}' must be a {item.data_type}; got {value!r}.", locator=item.id)
+        return InvalidParameterValue(
+            f"Input '{item.id}' must be a {item.data_type}; got {value!r}.", locator=item.id
+        )
 
     if item.data_type == "string":
         if isinstance(value, str | int | float) and not isinstance(value, bool):
@@ -191,12 +202,17 @@ def _bbox(item: BoundingBoxInput, value: Any) -> BoundingBox:
     minx, miny, maxx, maxy = numbers
     if minx > maxx or miny > maxy:
         raise InvalidParameterValue(
-            f"Input '{item.id}': the lower corner must not exceed the upper corner.", locator=item.id
+            f"Input '{item.id}': the lower corner must not exceed the upper corner.",
+            locator=item.id,
         )
     crs_name = normalise_crs(str(crs))
     allowed = {normalise_crs(c) for c in item.crs}
     geographic = {"EPSG:4326", "OGC:CRS84"}
-    if item.crs and crs_name not in allowed and not (crs_name in geographic and allowed & geographic):
+    if (
+        item.crs
+        and crs_name not in allowed
+        and not (crs_name in geographic and allowed & geographic)
+    ):
         raise InvalidParameterValue(
             f"Input '{item.id}' must be in {', '.join(item.crs)}; got {crs}.", locator=item.id
         )
@@ -214,13 +230,19 @@ def _complex(item: ComplexInput, value: Any) -> Any:
             value = value.decode("utf-8")
         except UnicodeDecodeError:
             if json_only:
-                raise InvalidParameterValue(f"Input '{item.id}' is not UTF-8 JSON.", locator=item.id) from None
+                raise InvalidParameterValue(
+                    f"Input '{item.id}' is not UTF-8 JSON.", locator=item.id
+                ) from None
             return value
     if json_only and isinstance(value, str):
         try:
             return json.loads(value)
         except json.JSONDecodeError as exc:
-            raise InvalidParameterValue(f"Input '{item.id}' is not valid JSON: {exc.msg}.", locator=item.id) from None
+            raise InvalidParameterValue(
+                f"Input '{item.id}' is not valid JSON: {exc.msg}.", locator=item.id
+            ) from None
     if isinstance(value, Mapping | list | str | bytes | int | float):
         return value
-    raise InvalidParameterValue(f"Input '{item.id}' has an unsupported value type.", locator=item.id)
+    raise InvalidParameterValue(
+        f"Input '{item.id}' has an unsupported value type.", locator=item.id
+    )

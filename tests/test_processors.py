@@ -38,8 +38,16 @@ class Context:
             raise RuntimeError("job dismissed")
 
 
-def raster(values: np.ndarray, names: list[str], *, chunks: int | None = None, nodata=None, crs=UTM,
-           transform=ORIGIN, ids=("src",)) -> Raster:
+def raster(
+    values: np.ndarray,
+    names: list[str],
+    *,
+    chunks: int | None = None,
+    nodata=None,
+    crs=UTM,
+    transform=ORIGIN,
+    ids=("src",),
+) -> Raster:
     data = xr.DataArray(values, dims=("band", "y", "x"), coords={"band": names})
     if chunks:
         data = data.chunk({"band": 1, "y": chunks, "x": chunks})
@@ -69,7 +77,9 @@ def test_rule_based_cloud_mask_finds_planted_cloud_and_shadow():
     assert ring == 4 * 40  # the one-pixel (4-connected) buffer around the thick cloud
     assert (mask == classes.CLEAR).sum() == 192 * 192 - 1600 - 160 - 800
     assert out["cloud_cover"] == pytest.approx(100 * (1600 + 160) / 192**2, abs=1e-3)
-    assert out["statistics"]["class_percent"]["shadow"] == pytest.approx(100 * 800 / 192**2, abs=1e-3)
+    assert out["statistics"]["class_percent"]["shadow"] == pytest.approx(
+        100 * 800 / 192**2, abs=1e-3
+    )
     assert "probability" not in out
     assert out["mask"].crs == UTM and out["mask"].transform == ORIGIN and out["mask"].nodata == 0
     assert out["mask"].source_ids == ("src",)
@@ -83,7 +93,9 @@ def test_cloud_mask_takes_sentinel2_digital_numbers_nodata_and_an_aoi():
     mask = out["mask"].data.values[0]
     assert out["statistics"]["method"] == "rules"
     assert (mask[:10] == classes.NODATA).all()
-    assert (mask[40:80, 50:90] == classes.CLOUD).all() and (mask[85:105, 60:100] == classes.SHADOW).all()
+    assert (mask[40:80, 50:90] == classes.CLOUD).all() and (
+        mask[85:105, 60:100] == classes.SHADOW
+    ).all()
     assert out["cloud_cover"] == pytest.approx(100 * 1760 / (182 * 192), abs=1e-3)
     # an AOI (WGS84) around the cloud only: pixel centres inside are all cloud
     x0, y0 = ORIGIN @ (52, 78)
@@ -109,13 +121,28 @@ def test_rule_based_cloud_mask_chunked_equals_in_memory():
 
 def test_progress_raising_aborts_the_run():
     with pytest.raises(RuntimeError, match="dismissed"):
-        run(CloudMask(), {"product": raster(cloudy_scene(), GENERIC, chunks=64), "method": "rules"}, Context(1))
+        run(
+            CloudMask(),
+            {"product": raster(cloudy_scene(), GENERIC, chunks=64), "method": "rules"},
+            Context(1),
+        )
 
 
 def s2_ten_band_scene(size: int = 96) -> tuple[np.ndarray, list[str]]:
     names = ["B01", "B02", "B03", "B04", "B05", "B08", "B8A", "B09", "B10", "B11", "B12"]
-    veg = {"B01": 0.12, "B02": 0.09, "B03": 0.08, "B04": 0.05, "B05": 0.1, "B08": 0.35, "B8A": 0.37,
-           "B09": 0.12, "B10": 0.003, "B11": 0.18, "B12": 0.09}
+    veg = {
+        "B01": 0.12,
+        "B02": 0.09,
+        "B03": 0.08,
+        "B04": 0.05,
+        "B05": 0.1,
+        "B08": 0.35,
+        "B8A": 0.37,
+        "B09": 0.12,
+        "B10": 0.003,
+        "B11": 0.18,
+        "B12": 0.09,
+    }
     rng = np.random.default_rng(2)
     img = np.stack([veg[n] + rng.normal(0, 0.003, (size, size)) for n in names]).astype(np.float32)
     cloud = {n: 0.55 for n in names} | {"B10": 0.05, "B11": 0.4, "B12": 0.3}
@@ -130,17 +157,27 @@ def test_s2cloudless_gives_probability_and_chunked_equals_in_memory():
     assert (mask[35:55, 35:55] == classes.CLOUD).all()
     assert (mask[:20, :20] == classes.CLEAR).all() and (mask[80:, 80:] == classes.CLEAR).all()
     assert probability[35:55, 35:55].min() > 0.5 > probability[:20, :20].max()
-    lazy = run(CloudMask(), {"product": raster(img, names, chunks=48), "method": "s2cloudless", "shadow_distance": 100})
-    again = run(CloudMask(), {"product": raster(img, names), "method": "s2cloudless", "shadow_distance": 100})
+    lazy = run(
+        CloudMask(),
+        {"product": raster(img, names, chunks=48), "method": "s2cloudless", "shadow_distance": 100},
+    )
+    again = run(
+        CloudMask(),
+        {"product": raster(img, names), "method": "s2cloudless", "shadow_distance": 100},
+    )
     np.testing.assert_array_equal(again["mask"].data.values, lazy["mask"].data.values)
-    np.testing.assert_allclose(again["probability"].data.values, lazy["probability"].data.values, atol=1e-6)
+    np.testing.assert_allclose(
+        again["probability"].data.values, lazy["probability"].data.values, atol=1e-6
+    )
 
 
 def test_scl_classes_and_missing_bands():
     scl = np.array([[[0, 1, 3, 4], [8, 9, 10, 11]]], dtype=np.uint8)
     out = run(CloudMask(), {"product": raster(scl, ["SCL"]), "method": "scl"})
-    expected = [[classes.NODATA, classes.NODATA, classes.SHADOW, classes.CLEAR],
-                [classes.CLOUD, classes.CLOUD, classes.THIN_CLOUD, classes.CLEAR]]
+    expected = [
+        [classes.NODATA, classes.NODATA, classes.SHADOW, classes.CLEAR],
+        [classes.CLOUD, classes.CLOUD, classes.THIN_CLOUD, classes.CLEAR],
+    ]
     np.testing.assert_array_equal(out["mask"].data.values[0], expected)
     assert out["cloud_cover"] == pytest.approx(100 * 3 / 6)
     with pytest.raises(InvalidParameterValue, match="needs the bands"):
@@ -151,10 +188,16 @@ def test_scl_classes_and_missing_bands():
 
 def changed_pair(size: int = 96, chunks: int | None = None) -> tuple[Raster, Raster]:
     rng = np.random.default_rng(3)
-    before = np.stack([v + rng.normal(0, 0.005, (size, size)) for v in VEGETATION]).astype(np.float32)
+    before = np.stack([v + rng.normal(0, 0.005, (size, size)) for v in VEGETATION]).astype(
+        np.float32
+    )
     after = before + rng.normal(0, 0.005, before.shape).astype(np.float32)
-    after[:, 30:50, 40:60] = np.array((0.2, 0.2, 0.22, 0.25, 0.3, 0.28), dtype=np.float32)[:, None, None]
-    return raster(before, S2_SIX, chunks=chunks, ids=("a",)), raster(after, S2_SIX, chunks=chunks, ids=("b",))
+    after[:, 30:50, 40:60] = np.array((0.2, 0.2, 0.22, 0.25, 0.3, 0.28), dtype=np.float32)[
+        :, None, None
+    ]
+    return raster(before, S2_SIX, chunks=chunks, ids=("a",)), raster(
+        after, S2_SIX, chunks=chunks, ids=("b",)
+    )
 
 
 def test_optical_change_detection_finds_the_planted_square():
@@ -165,13 +208,22 @@ def test_optical_change_detection_finds_the_planted_square():
     assert (change == classes.CHANGE).sum() == 400
     stats = out["statistics"]
     assert stats["kind"] == "optical" and stats["threshold_method"] == "otsu"
-    assert stats["changed_pixels"] == 400 and stats["changed_fraction"] == pytest.approx(400 / 96**2)
+    assert stats["changed_pixels"] == 400 and stats["changed_fraction"] == pytest.approx(
+        400 / 96**2
+    )
     assert out["changed_area"] == pytest.approx(400 * 100 / 1e6)  # 400 pixels of 10 m x 10 m
     assert out["change"].source_ids == ("a", "b")
     magnitude = out["magnitude"].data.values[0]
-    assert magnitude[30:50, 40:60].min() > stats["threshold"] > np.nanmax(np.where(change == 1, magnitude, np.nan))
+    assert (
+        magnitude[30:50, 40:60].min()
+        > stats["threshold"]
+        > np.nanmax(np.where(change == 1, magnitude, np.nan))
+    )
 
-    lazy = run(ChangeDetection(), {"before": changed_pair(chunks=32)[0], "after": changed_pair(chunks=32)[1]})
+    lazy = run(
+        ChangeDetection(),
+        {"before": changed_pair(chunks=32)[0], "after": changed_pair(chunks=32)[1]},
+    )
     np.testing.assert_array_equal(lazy["change"].data.values, out["change"].data.values)
     np.testing.assert_allclose(lazy["magnitude"].data.values[0], magnitude, atol=1e-5)
 
@@ -198,15 +250,25 @@ def test_sar_log_ratio_change():
     before = raster(vv, ["VV", "VH"])
     later = vv.copy()
     later[:, 10:26, 20:36] += 6.0  # +6 dB
-    out = run(ChangeDetection(), {"before": before, "after": raster(later, ["VV", "VH"]), "speckle_window": 1})
+    out = run(
+        ChangeDetection(),
+        {"before": before, "after": raster(later, ["VV", "VH"]), "speckle_window": 1},
+    )
     change = out["change"].data.values[0]
     assert out["statistics"]["kind"] == "sar" and out["statistics"]["polarisations"] == ["VV", "VH"]
-    assert (change == classes.CHANGE).sum() == 256 and (change[10:26, 20:36] == classes.CHANGE).all()
+    assert (change == classes.CHANGE).sum() == 256 and (
+        change[10:26, 20:36] == classes.CHANGE
+    ).all()
     assert out["magnitude"].data.values[0][10:26, 20:36] == pytest.approx(6.0, abs=1e-3)
-    linear = run(ChangeDetection(), {
-        "before": raster(10 ** (vv / 10), ["VV", "VH"]), "after": raster(10 ** (later / 10), ["VV", "VH"]),
-        "speckle_window": 1, "sar_units": "linear",
-    })
+    linear = run(
+        ChangeDetection(),
+        {
+            "before": raster(10 ** (vv / 10), ["VV", "VH"]),
+            "after": raster(10 ** (later / 10), ["VV", "VH"]),
+            "speckle_window": 1,
+            "sar_units": "linear",
+        },
+    )
     np.testing.assert_array_equal(linear["change"].data.values, out["change"].data.values)
     filtered = run(ChangeDetection(), {"before": before, "after": raster(later, ["VV", "VH"])})
     assert (filtered["change"].data.values[0][12:24, 22:34] == classes.CHANGE).all()
@@ -219,16 +281,27 @@ def test_change_detection_rejects_mismatched_grids():
         run(ChangeDetection(), {"before": before, "after": shifted})
     assert info.value.locator == "after"
     with pytest.raises(InvalidParameterValue, match="is in EPSG:32633 but"):
-        run(ChangeDetection(), {"before": before, "after": raster(after.data.values, S2_SIX, crs="EPSG:32634")})
+        run(
+            ChangeDetection(),
+            {"before": before, "after": raster(after.data.values, S2_SIX, crs="EPSG:32634")},
+        )
     with pytest.raises(InvalidParameterValue, match="not on the same grid"):
-        run(ChangeDetection(), {"before": before, "after": raster(after.data.values[:, :90, :90], S2_SIX)})
+        run(
+            ChangeDetection(),
+            {"before": before, "after": raster(after.data.values[:, :90, :90], S2_SIX)},
+        )
 
 
-def flood_s1(size: int = 128, lake: tuple[slice, slice] = (slice(20, 60), slice(30, 90))) -> np.ndarray:
+def flood_s1(
+    size: int = 128, lake: tuple[slice, slice] = (slice(20, 60), slice(30, 90))
+) -> np.ndarray:
     rng = np.random.default_rng(5)
     vv = -8 + rng.normal(0, 0.5, (size, size))
     vh = -15 + rng.normal(0, 0.5, (size, size))
-    vv[lake], vh[lake] = -21 + rng.normal(0, 0.5, vv[lake].shape), -27 + rng.normal(0, 0.5, vh[lake].shape)
+    vv[lake], vh[lake] = (
+        -21 + rng.normal(0, 0.5, vv[lake].shape),
+        -27 + rng.normal(0, 0.5, vh[lake].shape),
+    )
     return np.stack([vv, vh]).astype(np.float32)
 
 
@@ -238,10 +311,18 @@ def test_flood_mapping_from_sentinel1_with_polygons_and_area():
     assert 36 * 56 <= (filtered == classes.WATER).sum() <= 40 * 60
     out = run(FloodMapping(), {"s1": raster(flood_s1(), ["VV", "VH"]), "speckle_window": 1})
     water = out["water"].data.values[0]
-    assert (water == classes.WATER).sum() == 40 * 60 and (water[20:60, 30:90] == classes.WATER).all()
-    assert out["water_area"] == pytest.approx(2400 * 100 / 1e6) and out["flooded_area"] == out["water_area"]
+    assert (water == classes.WATER).sum() == 40 * 60 and (
+        water[20:60, 30:90] == classes.WATER
+    ).all()
+    assert (
+        out["water_area"] == pytest.approx(2400 * 100 / 1e6)
+        and out["flooded_area"] == out["water_area"]
+    )
     stats = out["statistics"]
-    assert -21 < stats["s1_thresholds_db"]["vv_db"] < -8 and -27 < stats["s1_thresholds_db"]["vh_db"] < -15
+    assert (
+        -21 < stats["s1_thresholds_db"]["vv_db"] < -8
+        and -27 < stats["s1_thresholds_db"]["vh_db"] < -15
+    )
     assert out["polygons"]["type"] == "FeatureCollection" and len(out["polygons"]["features"]) == 1
     ring = out["polygons"]["features"][0]["geometry"]["coordinates"][0]
     lons, lats = zip(*ring, strict=True)
@@ -252,19 +333,30 @@ def test_flood_mapping_from_sentinel1_with_polygons_and_area():
 
 def test_flood_mapping_with_pre_event_gives_new_water():
     before = flood_s1(lake=(slice(20, 60), slice(30, 50)))  # a smaller permanent lake
-    out = run(FloodMapping(), {
-        "s1": raster(flood_s1(), ["VV", "VH"]), "pre_s1": raster(before, ["VV", "VH"]), "speckle_window": 1,
-    })
+    out = run(
+        FloodMapping(),
+        {
+            "s1": raster(flood_s1(), ["VV", "VH"]),
+            "pre_s1": raster(before, ["VV", "VH"]),
+            "speckle_window": 1,
+        },
+    )
     water = out["water"].data.values[0]
-    assert (water[20:60, 30:50] == classes.WATER).all() and (water[20:60, 50:90] == classes.NEW_WATER).all()
+    assert (water[20:60, 30:50] == classes.WATER).all() and (
+        water[20:60, 50:90] == classes.NEW_WATER
+    ).all()
     assert (water == classes.NEW_WATER).sum() == 40 * 40
-    assert out["flooded_area"] == pytest.approx(1600 * 100 / 1e6) and out["water_area"] == pytest.approx(0.24)
+    assert out["flooded_area"] == pytest.approx(1600 * 100 / 1e6) and out[
+        "water_area"
+    ] == pytest.approx(0.24)
     assert out["polygons"]["features"][0]["properties"] == {"class": "new water"}
 
 
 def test_flood_mapping_from_sentinel2_and_chunked_equals_in_memory():
     img = cloudy_scene(128)
-    img[:, 100:120, 10:50] = np.array((0.06, 0.08, 0.05, 0.03, 0.01, 0.005), dtype=np.float32)[:, None, None]
+    img[:, 100:120, 10:50] = np.array((0.06, 0.08, 0.05, 0.03, 0.01, 0.005), dtype=np.float32)[
+        :, None, None
+    ]
     out = run(FloodMapping(), {"s2": raster(img, S2_SIX)})
     water = out["water"].data.values[0]
     assert (water[100:120, 10:50] == classes.WATER).all() and (water == classes.WATER).sum() == 800
@@ -287,4 +379,6 @@ def test_otsu_and_geographic_pixel_area():
     transform = Affine(1e-4, 0, 10, 0, -1e-4, 60)
     per_row = pixel_area_km2("EPSG:4326", transform, 3)
     assert per_row[0] == pytest.approx(11.1 * 5.58e-6, rel=0.01)
-    assert area_km2(np.ones((3, 4), bool), "EPSG:4326", transform) == pytest.approx(per_row.sum() * 4)
+    assert area_km2(np.ones((3, 4), bool), "EPSG:4326", transform) == pytest.approx(
+        per_row.sum() * 4
+    )

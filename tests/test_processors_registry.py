@@ -66,7 +66,9 @@ def test_load_registry_with_a_plugin_by_dotted_path(tmp_path, monkeypatch):
     registry = load_registry(["my_plugin:Double"])
     assert "double" in registry and "echo" in registry
     processor = get_processor(registry, "double")
-    assert processor.run(validate_inputs(processor.description, {"x": "2.5"}), RecordingContext()) == {"y": 5.0}
+    assert processor.run(
+        validate_inputs(processor.description, {"x": "2.5"}), RecordingContext()
+    ) == {"y": 5.0}
 
     with pytest.raises(ConfigError, match="is not a processor"):
         load_registry(["my_plugin:NotAProcessor"])
@@ -91,9 +93,19 @@ def test_unknown_process_is_no_such_process_404():
 
 def test_validate_literals_defaults_types_and_ranges():
     description = Echo.description
-    checked = validate_inputs(description, {"stringInput": "hi", "integerInput": "7", "doubleInput": 2})
-    assert checked == {"stringInput": "hi", "integerInput": 7, "doubleInput": 2.0, "enumInput": "Value1"}
-    assert validate_inputs(description, {"stringInput": "a", "booleanInput": "false"})["booleanInput"] is False
+    checked = validate_inputs(
+        description, {"stringInput": "hi", "integerInput": "7", "doubleInput": 2}
+    )
+    assert checked == {
+        "stringInput": "hi",
+        "integerInput": 7,
+        "doubleInput": 2.0,
+        "enumInput": "Value1",
+    }
+    assert (
+        validate_inputs(description, {"stringInput": "a", "booleanInput": "false"})["booleanInput"]
+        is False
+    )
     assert validate_inputs(description, {"stringInput": {"value": "q"}})["stringInput"] == "q"
 
     cases = [
@@ -107,7 +119,11 @@ def test_validate_literals_defaults_types_and_ranges():
         ({"stringInput": "a", "booleanInput": "perhaps"}, InvalidParameterValue, "booleanInput"),
         ({"stringInput": "a", "enumInput": "Value9"}, InvalidParameterValue, "enumInput"),
         ({"stringInput": ["a", "b"]}, InvalidParameterValue, "stringInput"),
-        ({"stringInput": "a", "complexObjectInput": "{not json"}, InvalidParameterValue, "complexObjectInput"),
+        (
+            {"stringInput": "a", "complexObjectInput": "{not json"},
+            InvalidParameterValue,
+            "complexObjectInput",
+        ),
     ]
     for raw, error, locator in cases:
         with pytest.raises(error) as info:
@@ -125,7 +141,12 @@ def test_validate_bounding_boxes_in_every_spelling():
         {"bbox": [10, 50, 11, 51], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
         BoundingBox(10, 50, 11, 51),
     ):
-        assert validate_inputs(description, {"stringInput": "a", "boundingBoxInput": raw})["boundingBoxInput"] == expected
+        assert (
+            validate_inputs(description, {"stringInput": "a", "boundingBoxInput": raw})[
+                "boundingBoxInput"
+            ]
+            == expected
+        )
     for bad in ("11,50,10,51", "1,2,3", {"bbox": [0, 0, 1, 1], "crs": "EPSG:3006"}, "a,b,c,d"):
         with pytest.raises(InvalidParameterValue) as info:
             validate_inputs(description, {"stringInput": "a", "boundingBoxInput": bad})
@@ -135,13 +156,21 @@ def test_validate_bounding_boxes_in_every_spelling():
 def test_validate_raster_inputs_accept_references_and_resolved_rasters():
     description = builtin_processors()["flood-mapping"]().description
     assert validate_inputs(description, {"s1": " S1A_IW_GRDH_123 "})["s1"] == "S1A_IW_GRDH_123"
-    assert validate_inputs(description, {"s1": {"href": "https://example.org/a.tif"}})["s1"] == "https://example.org/a.tif"
+    assert (
+        validate_inputs(description, {"s1": {"href": "https://example.org/a.tif"}})["s1"]
+        == "https://example.org/a.tif"
+    )
     raster = Raster(
-        xr.DataArray(np.zeros((1, 2, 2), "float32"), dims=("band", "y", "x"), coords={"band": ["VV"]}),
-        "EPSG:32633", Affine(10, 0, 0, 0, -10, 0),
+        xr.DataArray(
+            np.zeros((1, 2, 2), "float32"), dims=("band", "y", "x"), coords={"band": ["VV"]}
+        ),
+        "EPSG:32633",
+        Affine(10, 0, 0, 0, -10, 0),
     )
     checked = validate_inputs(description, {"s1": raster})
-    assert checked["s1"] is raster and checked["speckle_window"] == 5 and "vv_threshold" not in checked
+    assert (
+        checked["s1"] is raster and checked["speckle_window"] == 5 and "vv_threshold" not in checked
+    )
     with pytest.raises(InvalidParameterValue) as info:
         validate_inputs(description, {"s1": 42})
     assert info.value.locator == "s1"
@@ -158,7 +187,12 @@ def test_echo_returns_what_it_was_given():
     echo = Echo()
     inputs = validate_inputs(
         echo.description,
-        {"stringInput": "hello", "doubleInput": 3.5, "complexObjectInput": '{"a": [1, 2]}', "boundingBoxInput": "1,2,3,4"},
+        {
+            "stringInput": "hello",
+            "doubleInput": 3.5,
+            "complexObjectInput": '{"a": [1, 2]}',
+            "boundingBoxInput": "1,2,3,4",
+        },
     )
     context = RecordingContext()
     outputs = echo.run(inputs, context)
