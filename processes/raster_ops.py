@@ -79,9 +79,9 @@ def select_bands(raster: Raster, canonical: Sequence[str], locator: str) -> xr.D
 
 def valid_mask(data: xr.DataArray, nodata: float | None) -> xr.DataArray:
     """True where every band holds a value (not NaN and not the nodata value)."""
-    ok: xr.DataArray = (
-        np.isfinite(data) if data.dtype.kind == "f" else xr.ones_like(data, dtype=bool)
-    )
+    ok = xr.ones_like(data, dtype=bool)
+    if data.dtype.kind == "f":
+        ok = data.notnull() & (abs(data) != np.inf)
     if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
         ok = ok & (data != nodata)
     return ok.all("band")
