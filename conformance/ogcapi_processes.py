@@ -1,5 +1,6 @@
 """OGC API - Processes 1.0 job-lifecycle checks, runnable against any implementation
-that offers an ``echo`` process with a string input and output ``message``
+that offers an ``echo`` process with a string input ``stringInput`` echoed as
+``stringOutput``
 (ours: ``<base>/ogcapi``).
 
 Each check is ``check_x(api_url, session) -> (passed, reason)``; ``CHECKS`` lists them.
@@ -16,6 +17,8 @@ import requests
 Result = tuple[bool, str]
 Check = Callable[[str, requests.Session], Result]
 PROCESS = "echo"
+INPUT = "stringInput"  # echo: stringInput -> stringOutput
+OUTPUT = "stringOutput"
 CORE = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core"
 STATUSES = {"accepted", "running", "successful", "failed", "dismissed"}
 
@@ -31,7 +34,7 @@ def _execute(
     url: str, session: requests.Session, message: str, asynchronous: bool
 ) -> requests.Response:
     headers = {"Prefer": "respond-async"} if asynchronous else {}
-    body = {"inputs": {"message": message}, "response": "document"}
+    body = {"inputs": {INPUT: message}, "response": "document"}
     return session.post(
         f"{url}/processes/{PROCESS}/execution", json=body, headers=headers, timeout=60
     )
@@ -73,8 +76,8 @@ def check_process_list(url: str, session: requests.Session) -> Result:
 
 def check_process_description(url: str, session: requests.Session) -> Result:
     document = _json(session.get(f"{url}/processes/{PROCESS}", timeout=30)) or {}
-    if "message" not in document.get("inputs", {}) or "message" not in document.get("outputs", {}):
-        return False, "the description lacks the 'message' input or output"
+    if INPUT not in document.get("inputs", {}) or OUTPUT not in document.get("outputs", {}):
+        return False, f"the description lacks the {INPUT!r} input or {OUTPUT!r} output"
     if "async-execute" not in document.get("jobControlOptions", []):
         return False, "async-execute is not offered"
     return True, f"version {document.get('version')}"
@@ -83,7 +86,7 @@ def check_process_description(url: str, session: requests.Session) -> Result:
 def check_sync_execute(url: str, session: requests.Session) -> Result:
     response = _execute(url, session, "hello", asynchronous=False)
     document = _json(response) or {}
-    value = document.get("message")
+    value = document.get(OUTPUT)
     if isinstance(value, dict):
         value = value.get("value")
     if response.status_code != 200 or value != "hello":
@@ -106,7 +109,7 @@ def check_async_execute(url: str, session: requests.Session) -> Result:
     if final.get("status") != "successful":
         return False, f"the job ended {final.get('status')!r}: {final.get('message')}"
     results = _json(session.get(f"{status_url}/results", timeout=30)) or {}
-    value = results.get("message")
+    value = results.get(OUTPUT)
     value = value.get("value") if isinstance(value, dict) else value
     if value != "later":
         return False, f"results lack the echoed message: {results}"

@@ -1,5 +1,5 @@
 """WPS 1.0.0 job-lifecycle checks, runnable against any WPS endpoint that offers an
-``echo`` process with a literal ``message`` input and output (ours: ``<base>/wps``).
+``echo`` process echoing a literal ``stringInput`` as ``stringOutput`` (ours: ``<base>/wps``).
 
 Each check is ``check_x(wps_url, session) -> (passed, reason)``; ``CHECKS`` lists them.
 Responses are validated against the OGC WPS 1.0.0 schemas when the schema directory is
@@ -24,6 +24,8 @@ WPS = "http://www.opengis.net/wps/1.0.0"
 OWS = "http://www.opengis.net/ows/1.1"
 NS = {"wps": WPS, "ows": OWS, "xlink": "http://www.w3.org/1999/xlink"}
 PROCESS = "echo"
+INPUT = "stringInput"  # echo: stringInput -> stringOutput
+OUTPUT = "stringOutput"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -120,8 +122,8 @@ def check_describe_process(url: str, session: requests.Session) -> Result:
     if description.get("storeSupported") != "true" or description.get("statusSupported") != "true":
         return False, "the process does not support asynchronous execution"
     inputs = [node.text for node in description.findall("DataInputs/Input/ows:Identifier", NS)]
-    if "message" not in inputs:
-        return False, f"no 'message' input (got {inputs})"
+    if INPUT not in inputs:
+        return False, f"no {INPUT!r} input (got {inputs})"
     return _valid(response.content, "ProcessDescriptions") or (True, f"inputs {inputs}")
 
 
@@ -155,12 +157,12 @@ def check_execute_sync_kvp(url: str, session: requests.Session) -> Result:
         version="1.0.0",
         request="Execute",
         identifier=PROCESS,
-        datainputs="message=hello",
+        datainputs=f"{INPUT}=hello",
     )
     if tree.find("wps:Status/wps:ProcessSucceeded", NS) is None:
         return False, f"Execute answered {response.status_code} without ProcessSucceeded"
-    if _literal_output(tree, "message") != "hello":
-        return False, f"output 'message' was {_literal_output(tree, 'message')!r}"
+    if _literal_output(tree, OUTPUT) != "hello":
+        return False, f"output {OUTPUT!r} was {_literal_output(tree, OUTPUT)!r}"
     return _valid(response.content, "ExecuteResponse") or (
         True,
         "synchronous KVP Execute succeeded",
@@ -172,12 +174,12 @@ EXECUTE_XML = """<?xml version="1.0" encoding="UTF-8"?>
     xmlns:ows="http://www.opengis.net/ows/1.1">
   <ows:Identifier>{process}</ows:Identifier>
   <wps:DataInputs>
-    <wps:Input><ows:Identifier>message</ows:Identifier>
+    <wps:Input><ows:Identifier>{input}</ows:Identifier>
       <wps:Data><wps:LiteralData>{message}</wps:LiteralData></wps:Data></wps:Input>
   </wps:DataInputs>
   <wps:ResponseForm>
     <wps:ResponseDocument storeExecuteResponse="{store}" status="{store}">
-      <wps:Output><ows:Identifier>message</ows:Identifier></wps:Output>
+      <wps:Output><ows:Identifier>{output}</ows:Identifier></wps:Output>
     </wps:ResponseDocument>
   </wps:ResponseForm>
 </wps:Execute>"""
@@ -186,7 +188,13 @@ EXECUTE_XML = """<?xml version="1.0" encoding="UTF-8"?>
 def _post(
     session: requests.Session, url: str, message: str, store: bool
 ) -> tuple[requests.Response, etree._Element]:
-    body = EXECUTE_XML.format(process=PROCESS, message=message, store="true" if store else "false")
+    body = EXECUTE_XML.format(
+        process=PROCESS,
+        input=INPUT,
+        output=OUTPUT,
+        message=message,
+        store="true" if store else "false",
+    )
     response = session.post(
         url, data=body.encode(), headers={"Content-Type": "text/xml"}, timeout=60
     )
@@ -195,7 +203,7 @@ def _post(
 
 def check_execute_sync_post(url: str, session: requests.Session) -> Result:
     response, tree = _post(session, url, "posted", store=False)
-    if _literal_output(tree, "message") != "posted":
+    if _literal_output(tree, OUTPUT) != "posted":
         return False, f"XML POST Execute answered {response.status_code} without the echoed message"
     return _valid(response.content, "ExecuteResponse") or (
         True,
@@ -211,8 +219,8 @@ def check_execute_raw(url: str, session: requests.Session) -> Result:
             "version": "1.0.0",
             "request": "Execute",
             "identifier": PROCESS,
-            "datainputs": "message=raw",
-            "RawDataOutput": "message",
+            "datainputs": f"{INPUT}=raw",
+            "RawDataOutput": OUTPUT,
         },
         timeout=60,
     )
@@ -242,7 +250,7 @@ def check_execute_async(url: str, session: requests.Session) -> Result:
         if doc.find("wps:Status/wps:ProcessFailed", NS) is not None:
             return False, "the job failed"
         if doc.find("wps:Status/wps:ProcessSucceeded", NS) is not None:
-            if _literal_output(doc, "message") != "later":
+            if _literal_output(doc, OUTPUT) != "later":
                 return False, "the stored result lacks the echoed message"
             return _valid(status.content, "status document") or (
                 True,

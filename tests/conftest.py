@@ -10,6 +10,7 @@ import pytest
 
 from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite
+from tests.processing_standin import EXTRA
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +32,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
 
 @pytest.fixture(scope="session")
 def processing_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
-    """The suite with the processing tests' stand-in registry (echo, slow, scale)."""
-    extra = {"processing": {"registry": "tests.processing_standin"}}
+    """The suite with the processing tests' extra processors (slow, scale, difference)."""
+    extra = {"processing": {"extra_processors": EXTRA}}
     with run_suite(tmp_path_factory.mktemp("processing-suite"), extra) as live:
         yield live

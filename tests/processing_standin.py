@@ -1,6 +1,6 @@
-"""A stand-in process registry for the processing tests, with the API of
-``processes.registry`` (load_registry / get_processor / validate_inputs). Test-only:
-``echo``, ``slow`` (for dismiss) and ``scale`` (a raster in, a raster out)."""
+"""Test-only processors, added to the real registry through its dotted-path extras
+(``processing.extra_processors``): ``slow`` (for dismiss and restart), ``scale`` (a
+raster in, a raster out) and ``difference`` (two rasters that must share a grid)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ogcsdl.errors import InvalidParameterValue, MissingParameterValue, NotFound
+from ogcsdl.errors import InvalidParameterValue
 from processes.base import (
-    BoundingBoxInput,
-    ComplexInput,
-    ComplexOutput,
     LiteralInput,
     LiteralOutput,
     ProcessContext,
@@ -21,43 +18,6 @@ from processes.base import (
     RasterInput,
     RasterOutput,
 )
-
-
-class NoSuchProcess(NotFound):
-    code = "NoSuchProcess"
-
-
-class Echo:
-    description = ProcessDescription(
-        id="echo",
-        version="1.0.0",
-        title="Echo",
-        abstract="Returns its inputs.",
-        inputs=(
-            LiteralInput("message", "Message", "string"),
-            LiteralInput(
-                "times", "Repeat", "integer", default=1, min_occurs=0, minimum=1, maximum=10
-            ),
-            ComplexInput("document", "Document", ("application/json",), min_occurs=0),
-            BoundingBoxInput("area", "Area", crs=("EPSG:4326",), min_occurs=0),
-        ),
-        outputs=(
-            LiteralOutput("message", "Message", "string"),
-            ComplexOutput("document", "Document", ("application/json",)),
-        ),
-    )
-
-    def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
-        context.progress(50, "echoing")
-        area = inputs.get("area")
-        document = {
-            "document": inputs.get("document"),
-            "area": None if area is None else [area.minx, area.miny, area.maxx, area.maxy],
-        }
-        return {
-            "message": " ".join([inputs["message"]] * inputs.get("times", 1)),
-            "document": document,
-        }
 
 
 class Slow:
@@ -128,39 +88,8 @@ class Difference:
         }
 
 
-def load_registry(extra: list[str] = []) -> dict[str, Any]:  # noqa: B006 - the registry's API
-    return {p.description.id: p for p in (Echo(), Slow(), Scale(), Difference())}
-
-
-def get_processor(registry: dict[str, Any], process_id: str) -> Any:
-    if process_id not in registry:
-        raise NoSuchProcess(f"no process {process_id!r}", "identifier")
-    return registry[process_id]
-
-
-_TYPES = {"string": str, "integer": int, "float": float, "boolean": bool}
-
-
-def validate_inputs(description: ProcessDescription, raw_inputs: dict[str, Any]) -> dict[str, Any]:
-    validated: dict[str, Any] = {}
-    for item in description.inputs:
-        if not isinstance(item, LiteralInput):
-            continue
-        if item.id not in raw_inputs:
-            if item.min_occurs > 0:
-                raise MissingParameterValue(f"input {item.id!r} is required", item.id)
-            if item.default is not None:
-                validated[item.id] = item.default
-            continue
-        try:
-            value = _TYPES[item.data_type](raw_inputs[item.id])
-        except (TypeError, ValueError):
-            raise InvalidParameterValue(
-                f"input {item.id!r} must be a {item.data_type}", item.id
-            ) from None
-        if (item.minimum is not None and value < item.minimum) or (
-            item.maximum is not None and value > item.maximum
-        ):
-            raise InvalidParameterValue(f"input {item.id!r} is out of range", item.id)
-        validated[item.id] = value
-    return validated
+EXTRA = [
+    "tests.processing_standin:Slow",
+    "tests.processing_standin:Scale",
+    "tests.processing_standin:Difference",
+]

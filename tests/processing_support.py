@@ -23,8 +23,8 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.config import PROJECT_ROOT, Settings
 from tests.live import free_port
+from tests.processing_standin import EXTRA
 
-STANDIN = "tests.processing_standin"
 DASK = str(Path(sys.executable).with_name("dask"))
 
 
@@ -94,7 +94,7 @@ def processing_settings(
     settings = Settings(
         data_dir=data_dir,
         cluster={"scheduler_address": scheduler_address, **extra.pop("cluster", {})},
-        processing={"registry": STANDIN, **extra.pop("processing", {})},
+        processing={"extra_processors": EXTRA, **extra.pop("processing", {})},
         **extra,
     )
     settings.ensure_dirs()

@@ -20,6 +20,7 @@ from ogcsdl.jobs.cluster import INTERRUPTED, cluster_workers
 from ogcsdl.jobs.executor import JobRunner
 from ogcsdl.jobs.store import job_store
 from tests.live import free_port
+from tests.processing_standin import EXTRA
 from tests.processing_support import (
     _env,
     external_dask_cluster,
@@ -45,15 +46,23 @@ def runner(tmp_path: Path, scheduler: str) -> Iterator[JobRunner]:
 
 
 def test_fifty_jobs_at_once_all_finish_once(runner: JobRunner) -> None:
-    jobs = [runner.start("echo", {"message": f"m{i}", "times": 2}, "ogcapi") for i in range(50)]
+    jobs = [
+        runner.start(
+            "echo",
+            {"stringInput": f"m{i}", "integerInput": i, "complexObjectInput": {"n": i}},
+            "ogcapi",
+        )
+        for i in range(50)
+    ]
     ids = [job.job_id for job in jobs]
     assert len(set(ids)) == 50
     finished = [runner.wait(job_id, timeout_s=180) for job_id in ids]
     assert [job.status for job in finished] == ["successful"] * 50
     for i, job in enumerate(finished):
         assert job.outputs is not None
-        assert job.outputs["message"]["value"] == f"m{i} m{i}"
-        assert job.outputs["document"]["value"] == {"document": None, "area": None}
+        assert job.outputs["stringOutput"]["value"] == f"m{i}"
+        assert job.outputs["integerOutput"]["value"] == i
+        assert job.outputs["complexObjectOutput"]["value"] == {"n": i}
     assert runner.store.count() == 50  # none lost, none duplicated
 
 
@@ -77,7 +86,7 @@ def test_dismiss_stops_the_running_task(tmp_path: Path, scheduler: str) -> None:
         dismissed = runner.dismiss(job.job_id)
         assert dismissed.status == "dismissed"
         follower = runner.wait(
-            runner.start("echo", {"message": "next"}, "ogcapi").job_id, timeout_s=20
+            runner.start("echo", {"stringInput": "next"}, "ogcapi").job_id, timeout_s=20
         )
         assert follower.status == "successful"
         wait_for(
@@ -124,17 +133,22 @@ def test_bad_input_is_refused_before_any_job_exists(runner: JobRunner) -> None:
     with pytest.raises(MissingParameterValue):
         runner.start("echo", {}, "ogcapi")
     with pytest.raises(InvalidParameterValue):
-        runner.start("echo", {"message": "x", "times": 99}, "ogcapi")
+        runner.start("echo", {"stringInput": "x", "doubleInput": 99}, "ogcapi")
     with pytest.raises(InvalidParameterValue):
-        runner.start("echo", {"message": "x", "nonsense": 1}, "ogcapi")
+        runner.start("echo", {"stringInput": "x", "nonsense": 1}, "ogcapi")
     with pytest.raises(InvalidParameterValue):
         runner.start(
             "echo",
-            {"message": "x", "area": {"bbox": [10, 50, 11, 51], "crs": "EPSG:3006"}},
+            {
+                "stringInput": "x",
+                "boundingBoxInput": {"bbox": [10, 50, 11, 51], "crs": "EPSG:3006"},
+            },
             "ogcapi",
         )
     with pytest.raises(InvalidParameterValue):
-        runner.start("echo", {"message": "x", "area": {"bbox": [11, 50, 10, 51]}}, "ogcapi")
+        runner.start(
+            "echo", {"stringInput": "x", "boundingBoxInput": {"bbox": [11, 50, 10, 51]}}, "ogcapi"
+        )
     with pytest.raises(InvalidParameterValue):
         runner.start("scale", {"image": "NO_SUCH_PRODUCT"}, "ogcapi")
     with pytest.raises(Forbidden):
@@ -142,7 +156,7 @@ def test_bad_input_is_refused_before_any_job_exists(runner: JobRunner) -> None:
     with pytest.raises(Forbidden):
         runner.start("scale", {"image": "http://127.0.0.1:9/x.tif"}, "ogcapi")
     assert runner.store.count() == before
-    good = runner.wait(runner.start("echo", {"message": "still fine"}, "ogcapi").job_id)
+    good = runner.wait(runner.start("echo", {"stringInput": "still fine"}, "ogcapi").job_id)
     assert good.status == "successful"
 
 
@@ -154,12 +168,12 @@ def test_embedded_cluster_child_runs_jobs_and_recovers(tmp_path: Path) -> None:
             {
                 "data_dir": str(settings.data_dir),
                 "cluster": {"port": settings.cluster.port, "workers": 2},
-                "processing": {"registry": "tests.processing_standin"},
+                "processing": {"extra_processors": EXTRA},
             }
         )
     )
     store = job_store(settings.database_url)
-    orphan = store.create("echo", "1.0.0", "wps", {"message": "lost"})
+    orphan = store.create("echo", "1.0.0", "wps", {"stringInput": "lost"})
     store.mark_running(orphan.job_id)
     child = subprocess.Popen(
         [sys.executable, "-m", "ogcsdl.jobs.cluster", "--config", str(config)], env=_env()
@@ -169,7 +183,7 @@ def test_embedded_cluster_child_runs_jobs_and_recovers(tmp_path: Path) -> None:
         wait_for(lambda: _workers(settings) == 2, timeout_s=60, interval_s=0.3)
         assert store.get(orphan.job_id).status == "failed"
         assert store.get(orphan.job_id).error == INTERRUPTED
-        jobs = [runner.start("echo", {"message": str(i)}, "ogcapi") for i in range(5)]
+        jobs = [runner.start("echo", {"stringInput": str(i)}, "ogcapi") for i in range(5)]
         assert {runner.wait(j.job_id).status for j in jobs} == {"successful"}
     finally:
         runner.close()

@@ -47,12 +47,12 @@ def test_jobs_on_postgis(tmp_path: Path, database_url: str) -> None:
             )
         )
         try:
-            jobs = [runner.start("echo", {"message": f"pg{i}"}, "ogcapi") for i in range(10)]
+            jobs = [runner.start("echo", {"stringInput": f"pg{i}"}, "ogcapi") for i in range(10)]
             finished = [runner.wait(job.job_id, timeout_s=120) for job in jobs]
         finally:
             runner.close()
     assert [job.status for job in finished] == ["successful"] * 10
-    assert [job.outputs["message"]["value"] for job in finished if job.outputs] == [
+    assert [job.outputs["stringOutput"]["value"] for job in finished if job.outputs] == [
         f"pg{i}" for i in range(10)
     ]
     assert store.count() == 11

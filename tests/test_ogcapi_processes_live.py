@@ -111,16 +111,19 @@ def test_dismiss_running_job(processing_suite: LiveSuite) -> None:
     [
         ("no-such-process", {}, 404, "NoSuchProcess"),
         ("echo", {}, 400, "MissingParameterValue"),
-        ("echo", {"message": "x", "times": "many"}, 400, "InvalidParameterValue"),
+        ("echo", {"stringInput": "x", "integerInput": "many"}, 400, "InvalidParameterValue"),
         (
             "echo",
-            {"message": "x", "area": {"bbox": [10, 50, 11, 51], "crs": "EPSG:3857"}},
+            {
+                "stringInput": "x",
+                "boundingBoxInput": {"bbox": [10, 50, 11, 51], "crs": "EPSG:3857"},
+            },
             400,
             "InvalidParameterValue",
         ),
         (
             "echo",
-            {"message": "x", "area": {"bbox": [10, 51, 11, 50]}},
+            {"stringInput": "x", "boundingBoxInput": {"bbox": [10, 51, 11, 50]}},
             400,
             "InvalidParameterValue",
         ),
@@ -179,10 +182,10 @@ def test_non_overlapping_grids(processing_suite: LiveSuite) -> None:
     # The store is unharmed: the next job runs.
     ok = requests.post(
         _api(processing_suite, "processes/echo/execution"),
-        json={"inputs": {"message": "ok"}},
+        json={"inputs": {"stringInput": "ok"}},
         timeout=60,
     )
-    assert ok.status_code == 200 and ok.json()["message"] == "ok"
+    assert ok.status_code == 200 and ok.json()["stringOutput"] == "ok"
 
 
 def test_malformed_bodies(processing_suite: LiveSuite) -> None:

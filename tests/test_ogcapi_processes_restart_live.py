@@ -10,17 +10,18 @@ import requests
 
 from ogcsdl.jobs.cluster import INTERRUPTED
 from tests.live import run_suite
+from tests.processing_standin import EXTRA as PROCESSORS
 from tests.processing_support import wait_for
 
 pytestmark = pytest.mark.live
-EXTRA = {"processing": {"registry": "tests.processing_standin"}}
+EXTRA = {"processing": {"extra_processors": PROCESSORS}}
 
 
 def test_restart_keeps_finished_jobs_and_fails_interrupted_ones(tmp_path: Path) -> None:
     with run_suite(tmp_path, EXTRA) as suite:
         done = requests.post(
             suite.url("ogcapi/processes/echo/execution"),
-            json={"inputs": {"message": "kept"}},
+            json={"inputs": {"stringInput": "kept"}},
             timeout=60,
         )
         assert done.status_code == 200
@@ -41,7 +42,7 @@ def test_restart_keeps_finished_jobs_and_fails_interrupted_ones(tmp_path: Path) 
         kept = requests.get(suite.url(f"ogcapi/jobs/{done_id}"), timeout=30).json()
         assert kept["status"] == "successful"
         results = requests.get(suite.url(f"ogcapi/jobs/{done_id}/results"), timeout=30).json()
-        assert results["message"] == "kept"
+        assert results["stringOutput"] == "kept"
         interrupted = requests.get(suite.url(f"ogcapi/jobs/{running_id}"), timeout=30).json()
         assert (interrupted["status"], interrupted["message"]) == ("failed", INTERRUPTED)
         again = requests.get(suite.url(f"ogcapi/jobs/{running_id}/results"), timeout=30)

@@ -5,6 +5,7 @@ OGC API - Processes; bad input -> OWS exceptions and no job."""
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import numpy as np
@@ -41,7 +42,15 @@ def _monitor(execution: object, timeout_s: float = 60) -> list[str]:
 
 def test_capabilities_and_descriptions(wps: WebProcessingService) -> None:
     wps.getcapabilities()
-    assert {"echo", "scale", "slow", "difference"} <= {p.identifier for p in wps.processes}
+    assert {
+        "echo",
+        "cloud-mask",
+        "change-detection",
+        "flood-mapping",
+        "scale",
+        "slow",
+        "difference",
+    } <= {p.identifier for p in wps.processes}
     scale = wps.describeprocess("scale")
     assert scale.storeSupported and scale.statusSupported
     image = next(i for i in scale.dataInputs if i.identifier == "image")
@@ -94,16 +103,19 @@ def test_sync_execute_by_value_and_reference(
     execution = wps.execute(
         "echo",
         inputs=[
-            ("message", "hej"),
-            ("times", "3"),
-            ("document", ComplexDataInput('{"a": 1}', mimeType="application/json")),
-            ("area", BoundingBoxDataInput([10.0, 50.0, 11.0, 51.0], crs="EPSG:4326")),
+            ("stringInput", "hej"),
+            ("integerInput", "3"),
+            ("complexObjectInput", ComplexDataInput('{"a": 1}', mimeType="application/json")),
+            ("boundingBoxInput", BoundingBoxDataInput([10.0, 50.0, 11.0, 51.0], crs="EPSG:4326")),
         ],
         mode="sync",
     )
     assert execution.isSucceded(), execution.errors
     outputs = {o.identifier: o for o in execution.processOutputs}
-    assert outputs["message"].data == ["hej hej hej"]
+    assert outputs["stringOutput"].data == ["hej"]
+    assert outputs["integerOutput"].data == ["3"]
+    assert json.loads(outputs["complexObjectOutput"].data[0]) == {"a": 1}
+    assert json.loads(outputs["boundingBoxOutput"].data[0])["bbox"] == [10.0, 50.0, 11.0, 51.0]
     source = tiny_product(processing_suite.settings, "WPS_REF")
     own = processing_suite.url(f"data/{source.identifier}.tif")  # resolved internally
     by_reference = wps.execute("scale", inputs=[("image", ComplexDataInput(own))], mode="sync")
@@ -145,11 +157,14 @@ def _exception(response: requests.Response) -> tuple[int, str | None]:
     ("query", "code"),
     [
         ("identifier=no-such-process&datainputs=a=1", "InvalidParameterValue"),
-        ("identifier=echo&datainputs=times=2", "MissingParameterValue"),
-        ("identifier=echo&datainputs=message=x;times=abc", "InvalidParameterValue"),
-        ("identifier=echo&datainputs=message=x;area=10,51,11,50", "InvalidParameterValue"),
+        ("identifier=echo&datainputs=integerInput=2", "MissingParameterValue"),
+        ("identifier=echo&datainputs=stringInput=x;integerInput=abc", "InvalidParameterValue"),
         (
-            "identifier=echo&datainputs=message=x;area=10,50,11,51,EPSG:3857",
+            "identifier=echo&datainputs=stringInput=x;boundingBoxInput=10,51,11,50",
+            "InvalidParameterValue",
+        ),
+        (
+            "identifier=echo&datainputs=stringInput=x;boundingBoxInput=10,50,11,51,EPSG:3857",
             "InvalidParameterValue",
         ),
         ("identifier=scale&datainputs=image=NO_SUCH_PRODUCT", "InvalidParameterValue"),
@@ -198,3 +213,42 @@ def test_non_overlapping_grids_sync_is_an_exception(processing_suite: LiveSuite)
     response = requests.get(url, timeout=60)
     assert _exception(response) == (400, "InvalidParameterValue")
     assert b"do not overlap" in response.content
+
+
+def test_every_process_description_is_schema_valid(processing_suite: LiveSuite) -> None:
+    if wps_schema() is None:
+        pytest.skip("WPS 1.0.0 schemas not found (set OGCSDL_SCHEMAS)")
+    response = requests.get(
+        processing_suite.url("wps"),
+        params={
+            "service": "WPS",
+            "version": "1.0.0",
+            "request": "DescribeProcess",
+            "identifier": "all",
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert validate(response.content) == []
+    assert response.content.count(b"<ProcessDescription ") >= 7
+
+
+@pytest.mark.parametrize(
+    ("corners", "crs"),
+    [
+        ([10.0, 50.0, 11.0, 51.0], "EPSG:4326"),  # short code: lon/lat as clients send it
+        ([50.0, 10.0, 51.0, 11.0], "urn:ogc:def:crs:EPSG::4326"),  # URN: EPSG axis order
+    ],
+)
+def test_bounding_box_axis_order(wps: WebProcessingService, corners: list[float], crs: str) -> None:
+    execution = wps.execute(
+        "echo",
+        inputs=[
+            ("stringInput", "box"),
+            ("boundingBoxInput", BoundingBoxDataInput(corners, crs=crs)),
+        ],
+        mode="sync",
+    )
+    assert execution.isSucceded(), execution.errors
+    outputs = {o.identifier: o for o in execution.processOutputs}
+    assert json.loads(outputs["boundingBoxOutput"].data[0])["bbox"] == [10.0, 50.0, 11.0, 51.0]

@@ -23,7 +23,6 @@ import pywps.configuration
 from lxml import etree
 from pywps import Process, Service, WPSRequest
 from pywps import exceptions as wps_errors
-from pywps.app.WPSRequest import get_data_from_kvp
 from pywps.response.execute import ExecuteResponse
 from pywps.response.status import WPS_STATUS
 from werkzeug.wrappers import Response
@@ -33,6 +32,7 @@ from ogcsdl.config import Settings
 from ogcsdl.errors import MissingParameterValue, NotFound, OgcsdlError
 from ogcsdl.jobs.executor import JobRunner
 from ogcsdl.jobs.store import ACCEPTED, DISMISSED, FAILED, RUNNING, SUCCESSFUL, Job
+from ogcsdl.processing.wps_bbox import request_boxes, to_xy
 from ogcsdl.processing.wps_build import pywps_input, pywps_output, write_pywps_config
 from processes.base import ProcessDescription, RasterInput
 
@@ -106,7 +106,9 @@ class JobBackedProcess(Process):
             identifier=description.id,
             title=description.title,
             abstract=description.abstract,
-            keywords=list(description.keywords),
+            # No keywords: pywps would write ows:Keywords into ProcessBrief, which the
+            # WPS 1.0.0 schema does not allow there (OGC API - Processes lists them).
+            keywords=[],
             version=description.version,
             inputs=[pywps_input(item) for item in description.inputs],
             outputs=[pywps_output(item) for item in description.outputs],
@@ -126,12 +128,15 @@ class JobBackedProcess(Process):
         raw: dict[str, Any] = {}
         for name, values in wps_request.inputs.items():
             converted: list[Any] = []
-            for value in values:
+            boxes = request_boxes(wps_request, name)
+            for index, value in enumerate(values):
                 if getattr(value, "as_reference", False) or getattr(value, "prop", None) == "url":
                     converted.append({"href": value.url})
                 elif value.__class__.__name__ == "BoundingBoxInput":
-                    crs = value.crs or _kvp_bbox_crs(wps_request, name)
-                    converted.append({"bbox": [float(c) for c in value.data], "crs": crs})
+                    coords, crs = (
+                        boxes[index] if index < len(boxes) else (list(value.data), value.crs)
+                    )
+                    converted.append({"bbox": to_xy([float(c) for c in coords], crs), "crs": crs})
                 elif isinstance(kinds.get(name), RasterInput):
                     converted.append(str(value.data).strip())
                 elif value.__class__.__name__ == "ComplexInput":
@@ -167,21 +172,6 @@ class JobBackedProcess(Process):
         if wps_request.raw and job.status == SUCCESSFUL:
             return raw_output(job, wps_request, self.backend.settings)
         return render_status(self, wps_request, job, self.backend.settings)
-
-
-def _kvp_bbox_crs(wps_request: WPSRequest, name: str) -> str | None:
-    """The CRS of a KVP bounding box (``area=minx,miny,maxx,maxy,crs``), which pywps
-    drops; None means the input's default CRS."""
-    http_request = getattr(wps_request, "http_request", None)
-    if http_request is None or http_request.method != "GET":
-        return None
-    args = {key.lower(): value for key, value in http_request.args.items()}
-    parsed = get_data_from_kvp(args.get("datainputs"), "DataInputs") or {}
-    for item in parsed.get(name, []):
-        parts = str(item.get("data", "")).split(",")
-        if len(parts) > 4 and parts[4].strip():
-            return parts[4].strip()
-    return None
 
 
 def _maybe_json(data: Any) -> Any:
