@@ -18,6 +18,7 @@ from rasterio.warp import transform_bounds
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.config import Settings
+from ogcsdl.errors import NotFound
 from processes.base import ProcessDescription, Raster, RasterOutput
 
 
@@ -107,8 +108,9 @@ def publish_raster(
         resolution = (abs(src.res[0]), abs(src.res[1]))
         dtype = src.dtypes[0]
     minx, miny, maxx, maxy = bbox
-    start = _metadata_time(raster, "start") or lineage.finished
-    end = _metadata_time(raster, "end") or start
+    source_start, source_end = _source_times(settings, lineage.source_ids)
+    start = _metadata_time(raster, "start") or source_start or lineage.finished
+    end = _metadata_time(raster, "end") or source_end or start
     record = ProductRecord(
         identifier=identifier,
         title=f"{description.title}: {output.title} (job {lineage.job_id[:8]})",
@@ -135,6 +137,23 @@ def publish_raster(
     )
     product_store(settings).upsert(record)
     return record
+
+
+def _source_times(
+    settings: Settings, source_ids: list[str]
+) -> tuple[datetime | None, datetime | None]:
+    """The acquisition span of the catalogue products an output came from: an output
+    is about the time its inputs were observed, not when the job ran."""
+    store = product_store(settings)
+    records = []
+    for identifier in source_ids:
+        try:
+            records.append(store.get(identifier))
+        except NotFound:
+            continue  # a URL input, not a catalogue product
+    if not records:
+        return None, None
+    return min(r.start for r in records), max(r.end for r in records)
 
 
 def _metadata_time(raster: Raster, key: str) -> datetime | None:
