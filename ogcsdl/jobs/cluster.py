@@ -14,6 +14,8 @@ cluster outlives the suite, so its jobs are left alone.
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import signal
 import sys
 import threading
@@ -23,6 +25,7 @@ from ogcsdl.config import Settings, load_settings
 from ogcsdl.jobs.store import job_store
 from ogcsdl.server.children import ChildSpec
 
+LOG = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the suite restarted"
 
 
@@ -53,6 +56,24 @@ def check_cluster(settings: Settings) -> None:
         raise RuntimeError(f"the Dask scheduler at {settings.scheduler_address} has no workers")
 
 
+def _load_registry_on_worker(settings_json: str) -> int:
+    from ogcsdl.jobs import registry
+
+    return len(registry.load(Settings(**json.loads(settings_json))).processors)
+
+
+def _warm_up(cluster: object, settings: Settings) -> None:
+    """Import the processors (s2cloudless, LightGBM, ...) on every worker now, so the
+    first job does not pay seconds of imports."""
+    from distributed import Client
+
+    try:
+        with Client(cluster, set_as_default=False) as client:
+            client.run(_load_registry_on_worker, settings.model_dump_json())
+    except Exception:  # noqa: BLE001 - a broken registry shows up in the jobs themselves
+        LOG.exception("warming up the workers failed")
+
+
 def serve(settings: Settings) -> None:
     from distributed import LocalCluster
 
@@ -71,6 +92,7 @@ def serve(settings: Settings) -> None:
         processes=True,
     )
     print(f"ogcsdl cluster: scheduler at {cluster.scheduler_address}", flush=True)
+    _warm_up(cluster, settings)
     try:
         while not stop.wait(1.0):
             pass
