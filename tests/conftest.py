@@ -12,6 +12,9 @@ from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite
 from tests.processing_standin import EXTRA
 
+# postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products.
+pytest_plugins = ["tests.postgis", "tests.catalogue_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

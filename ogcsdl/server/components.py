@@ -8,10 +8,12 @@ configuration). Health checks take Settings and raise when the component is down
 from __future__ import annotations
 
 CHILDREN: list[str] = [
+    "ogcsdl.catalogue.service:catalogue_child",
     "ogcsdl.jobs.cluster:cluster_child",
 ]
 
 HEALTH_CHECKS: dict[str, str] = {
     "database": "ogcsdl.gateway.health:check_database",
+    "catalogue": "ogcsdl.catalogue.service:check_catalogue",
     "cluster": "ogcsdl.jobs.cluster:check_cluster",
 }
