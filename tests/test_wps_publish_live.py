@@ -11,10 +11,12 @@ import io
 import math
 import time
 
+import numpy as np
 import pytest
 import requests
 from owslib.wps import ComplexDataInput, WebProcessingService
 
+from ogcsdl.catalogue.factory import product_store
 from ogcsdl.gateway.mounts import MOUNTS
 from tests.live import LiveSuite
 from tests.processing_support import tiny_product
@@ -91,7 +93,8 @@ def test_output_is_a_tile_layer_within_about_a_second(
     visible_after = time.monotonic() - float(published["ended"])
     print(f"WMTS layer visible {visible_after:.2f} s after the job ended")
     assert product_id in wmts.contents
-    bbox = published["source"].bbox  # type: ignore[attr-defined]
+    source = published["source"]
+    bbox = product_store(processing_suite.settings).get(product_id).bbox  # of the output COG
     row, column = _tile_of((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2, 14)
     tile = wmts.gettile(
         layer=product_id,
@@ -100,8 +103,12 @@ def test_output_is_a_tile_layer_within_about_a_second(
         row=row,
         column=column,
         format="image/png",
+        Time=source.start.strftime("%Y-%m-%dT%H:%M:%SZ"),  # type: ignore[attr-defined]
     )
-    assert tile.read()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    alpha = np.asarray(Image.open(io.BytesIO(tile.read())).convert("RGBA"))[..., 3]
+    assert (alpha > 0).sum() > 1000  # the published raster is drawn, not an empty tile
 
 
 def test_output_is_a_coverage(processing_suite: LiveSuite, published: dict[str, object]) -> None:
