@@ -4,6 +4,8 @@ that offers an ``echo`` process with a string input ``stringInput`` echoed as
 (ours: ``<base>/ogcapi``).
 
 Each check is ``check_x(api_url, session) -> (passed, reason)``; ``CHECKS`` lists them.
+They are also registered with :mod:`conformance.runner`, so
+``ogcsdl conformance BASE_URL --only wps`` (or ``ogcapi_processes``) runs them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+
+from conformance.runner import CheckResult, check
 
 Result = tuple[bool, str]
 Check = Callable[[str, requests.Session], Result]
@@ -179,3 +183,19 @@ CHECKS: list[Check] = [
     check_unknown_job,
     check_missing_input,
 ]
+
+
+def _register(function: Check) -> None:
+    """Offer ``function`` to ``ogcsdl conformance BASE_URL`` (suite root + /ogcapi)."""
+    name = function.__name__.removeprefix("check_").replace("_", " ")
+
+    def against_suite(base_url: str, session: requests.Session) -> CheckResult:
+        passed, reason = function(f"{base_url.rstrip('/')}/ogcapi", session)
+        return CheckResult.ok(reason) if passed else CheckResult.failed(reason)
+
+    against_suite.__module__ = __name__
+    check("OGC API - Processes 1.0", name)(against_suite)
+
+
+for _function in CHECKS:
+    _register(_function)

@@ -2,6 +2,8 @@
 ``echo`` process echoing a literal ``stringInput`` as ``stringOutput`` (ours: ``<base>/wps``).
 
 Each check is ``check_x(wps_url, session) -> (passed, reason)``; ``CHECKS`` lists them.
+They are also registered with :mod:`conformance.runner`, so
+``ogcsdl conformance BASE_URL --only wps`` (or ``ogcapi_processes``) runs them.
 Responses are validated against the OGC WPS 1.0.0 schemas when the schema directory is
 available (``OGCSDL_SCHEMAS``, default ``../shared/schemas``).
 """
@@ -16,6 +18,8 @@ from pathlib import Path
 
 import requests
 from lxml import etree
+
+from conformance.runner import CheckResult, check
 
 Result = tuple[bool, str]
 Check = Callable[[str, requests.Session], Result]
@@ -286,3 +290,19 @@ CHECKS: list[Check] = [
     check_execute_async,
     check_missing_input,
 ]
+
+
+def _register(function: Check) -> None:
+    """Offer ``function`` to ``ogcsdl conformance BASE_URL`` (suite root + /wps)."""
+    name = function.__name__.removeprefix("check_").replace("_", " ")
+
+    def against_suite(base_url: str, session: requests.Session) -> CheckResult:
+        passed, reason = function(f"{base_url.rstrip('/')}/wps", session)
+        return CheckResult.ok(reason) if passed else CheckResult.failed(reason)
+
+    against_suite.__module__ = __name__
+    check("WPS 1.0.0", name)(against_suite)
+
+
+for _function in CHECKS:
+    _register(_function)
