@@ -1,6 +1,6 @@
-"""The publish loop: a WPS job's raster output (OWSLib client) is found in the
-catalogue (CSW), tiled (WMTS GetTile) and served as a coverage (WCS GetCoverage)
-about a second after the job ends.
+"""The publish loop: a job's raster output, run through WPS (OWSLib) and through OGC
+API - Processes (plain HTTP), is found in the catalogue (CSW), tiled (WMTS GetTile)
+and served as a coverage (WCS GetCoverage) about a second after the job ends.
 
 The catalogue, tile and coverage services are other parts of the suite; each step
 skips, saying why, when that service is not mounted in this checkout."""
@@ -36,13 +36,11 @@ def _tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int]:
     return row, column
 
 
-@pytest.fixture(scope="module")
-def published(processing_suite: LiveSuite) -> dict[str, object]:
-    source = tiny_product(processing_suite.settings, "PUBLISH_SRC", size=256)
-    wps = WebProcessingService(processing_suite.url("wps"), version="1.0.0", skip_caps=True)
+def _run_with_owslib(suite: LiveSuite, product_id: str) -> str:
+    wps = WebProcessingService(suite.url("wps"), version="1.0.0", skip_caps=True)
     execution = wps.execute(
         "scale",
-        inputs=[("image", ComplexDataInput(source.identifier, mimeType="text/plain"))],
+        inputs=[("image", ComplexDataInput(product_id, mimeType="text/plain"))],
         output=[("scaled", True)],
         mode="async",
     )
@@ -50,12 +48,36 @@ def published(processing_suite: LiveSuite) -> dict[str, object]:
     while not execution.isComplete():
         assert time.monotonic() < deadline
         execution.checkStatus(sleepSecs=0.1)
-    ended = time.monotonic()
     assert execution.isSucceded(), execution.errors
-    href = execution.processOutputs[0].reference
+    return str(execution.processOutputs[0].reference)
+
+
+def _run_with_http(suite: LiveSuite, product_id: str) -> str:
+    response = requests.post(
+        suite.url("ogcapi/processes/scale/execution"),
+        json={"inputs": {"image": product_id}},
+        headers={"Prefer": "respond-async"},
+        timeout=30,
+    )
+    status_url = response.headers["Location"]
+    deadline = time.monotonic() + 60
+    while requests.get(status_url, timeout=30).json()["status"] in ("accepted", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    results = requests.get(f"{status_url}/results", timeout=30)
+    assert results.status_code == 200, results.text
+    return str(results.json()["scaled"]["href"])
+
+
+@pytest.fixture(scope="module", params=["wps-owslib", "ogcapi-http"])
+def published(request: pytest.FixtureRequest, processing_suite: LiveSuite) -> dict[str, object]:
+    """A ``scale`` job run through WPS (OWSLib) or OGC API - Processes (plain HTTP)."""
+    source = tiny_product(processing_suite.settings, f"PUBLISH_SRC_{request.param}", size=256)
+    run = _run_with_owslib if request.param == "wps-owslib" else _run_with_http
+    href = run(processing_suite, source.identifier)
     return {
         "product_id": href.rsplit("/", 1)[-1].removesuffix(".tif"),
-        "ended": ended,
+        "ended": time.monotonic(),
         "source": source,
     }
 
