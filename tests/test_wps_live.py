@@ -252,3 +252,43 @@ def test_bounding_box_axis_order(wps: WebProcessingService, corners: list[float]
     assert execution.isSucceded(), execution.errors
     outputs = {o.identifier: o for o in execution.processOutputs}
     assert json.loads(outputs["boundingBoxOutput"].data[0])["bbox"] == [10.0, 50.0, 11.0, 51.0]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "lineage=true",
+        "ResponseDocument=stringOutput",
+        "storeExecuteResponse=true&status=true&lineage=true",
+    ],
+)
+def test_execute_variants_are_schema_valid(processing_suite: LiveSuite, extra: str) -> None:
+    if wps_schema() is None:
+        pytest.skip("WPS 1.0.0 schemas not found (set OGCSDL_SCHEMAS)")
+    url = processing_suite.url(
+        f"wps?service=WPS&version=1.0.0&request=Execute&identifier=echo&datainputs=stringInput=v&{extra}"
+    )
+    response = requests.get(url, timeout=60)
+    assert response.status_code == 200
+    assert validate(response.content) == []
+    location = etree.fromstring(response.content).get("statusLocation")
+    if location:
+        document = wait_for(
+            lambda: (
+                (r := requests.get(location, timeout=30)).content
+                if b"ProcessSucceeded" in r.content
+                else None
+            )
+        )
+        assert validate(document) == []
+
+
+def test_raw_complex_output(processing_suite: LiveSuite) -> None:
+    url = processing_suite.url(
+        "wps?service=WPS&version=1.0.0&request=Execute&identifier=echo"
+        "&datainputs=stringInput=a;complexObjectInput=%7B%22a%22%3A1%7D@mimeType=application/json"
+        "&RawDataOutput=complexObjectOutput"
+    )
+    response = requests.get(url, timeout=60)
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json() == {"a": 1}

@@ -63,6 +63,10 @@ class JobExecuteResponse(ExecuteResponse):
         doc, mimetype = super()._construct_doc()
         if not isinstance(doc, str):
             return doc, mimetype
+        # pywps writes Python booleans into lineage OutputDefinitions (asReference="False").
+        doc = doc.replace('asReference="False"', 'asReference="false"').replace(
+            'asReference="True"', 'asReference="true"'
+        )
         if self.status == WPS_STATUS.ACCEPTED:
             # pywps' template gives ProcessAccepted a percentCompleted the schema forbids.
             doc = _ACCEPTED_PERCENT.sub("<wps:ProcessAccepted>", doc)
