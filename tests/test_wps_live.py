@@ -273,13 +273,12 @@ def test_execute_variants_are_schema_valid(processing_suite: LiveSuite, extra: s
     assert validate(response.content) == []
     location = etree.fromstring(response.content).get("statusLocation")
     if location:
-        document = wait_for(
-            lambda: (
-                (r := requests.get(location, timeout=30)).content
-                if b"ProcessSucceeded" in r.content
-                else None
-            )
-        )
+
+        def succeeded() -> bytes | None:
+            content = requests.get(location, timeout=30).content
+            return content if b"ProcessSucceeded" in content else None
+
+        document = wait_for(succeeded)
         assert validate(document) == []
 
 
