@@ -28,7 +28,7 @@ from tests.processing_standin import EXTRA
 DASK = str(Path(sys.executable).with_name("dask"))
 
 
-def _env() -> dict[str, str]:
+def subprocess_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OGCSDL_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     return env
@@ -41,7 +41,7 @@ def external_dask_cluster(workdir: Path, workers: int = 2) -> Iterator[str]:
     address = f"tcp://127.0.0.1:{port}"
     log = (workdir / "dask.log").open("wb")
     common: dict[str, Any] = {
-        "env": _env(),
+        "env": subprocess_env(),
         "stdout": log,
         "stderr": subprocess.STDOUT,
         "cwd": workdir,

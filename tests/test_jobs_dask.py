@@ -22,7 +22,7 @@ from ogcsdl.jobs.store import job_store
 from tests.live import free_port
 from tests.processing_standin import EXTRA
 from tests.processing_support import (
-    _env,
+    subprocess_env,
     external_dask_cluster,
     processing_settings,
     tiny_product,
@@ -176,7 +176,7 @@ def test_embedded_cluster_child_runs_jobs_and_recovers(tmp_path: Path) -> None:
     orphan = store.create("echo", "1.0.0", "wps", {"stringInput": "lost"})
     store.mark_running(orphan.job_id)
     child = subprocess.Popen(
-        [sys.executable, "-m", "ogcsdl.jobs.cluster", "--config", str(config)], env=_env()
+        [sys.executable, "-m", "ogcsdl.jobs.cluster", "--config", str(config)], env=subprocess_env()
     )
     runner = JobRunner(settings)
     try:
