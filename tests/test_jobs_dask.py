@@ -22,9 +22,9 @@ from ogcsdl.jobs.store import job_store
 from tests.live import free_port
 from tests.processing_standin import EXTRA
 from tests.processing_support import (
-    subprocess_env,
     external_dask_cluster,
     processing_settings,
+    subprocess_env,
     tiny_product,
     wait_for,
 )
