@@ -16,6 +16,7 @@ from ogcsdl.errors import OgcsdlError
 _SUBCOMMANDS: list[str] = [
     "ogcsdl.server.commands:serve",
     "conformance.commands:conformance",
+    "ogcsdl.tiles.seed:seed_command",
 ]
 
 
