@@ -55,5 +55,7 @@ def test_own_urls_name_products(tmp_path: Path) -> None:
     assert (
         own_product_id("http://127.0.0.1:5999/wms?LAYERS=S2A_Z&request=GetMap", settings) == "S2A_Z"
     )
+    coverages = "http://127.0.0.1:5999/coverages/collections/S2A_W/coverage?f=GTiff"
+    assert own_product_id(coverages, settings) == "S2A_W"
     assert own_product_id("http://127.0.0.1:6000/data/S2A_X.tif", settings) is None
     assert own_product_id("http://example.org/data/S2A_X.tif", settings) is None

@@ -64,8 +64,9 @@ def check_url(url: str, settings: Settings, locator: str = "href") -> str:
 def own_product_id(url: str, settings: Settings) -> str | None:
     """The catalogue product id a URL of this suite names, or None if it is not ours.
 
-    Recognised: ``<public>/data/<id>.tif``, WCS 2.0 ``<public>/wcs?...&coverageId=<id>``
-    and WMS ``<public>/wms?...&layers=<id>`` (the layer name is the product id)."""
+    Recognised: ``<public>/data/<id>.tif``, WCS 2.0 ``<public>/wcs?...&coverageId=<id>``,
+    WMS ``...?layers=<id>`` (the layer name is the product id) and OGC API - Coverages
+    ``<public>/coverages/collections/<id>/coverage``."""
     public = urlsplit(settings.public_url)
     parts = urlsplit(url)
     if (parts.scheme, parts.netloc) != (public.scheme, public.netloc):
@@ -77,6 +78,8 @@ def own_product_id(url: str, settings: Settings) -> str | None:
     )
     if path.startswith("/data/") and path.endswith(".tif"):
         return path[len("/data/") : -len(".tif")] or None
+    if path.startswith("/coverages/collections/"):  # OGC API - Coverages
+        return path[len("/coverages/collections/") :].split("/")[0] or None
     query = {key.lower(): values for key, values in parse_qs(parts.query).items()}
     for key in ("coverageid", "identifier", "layers", "layer"):
         if query.get(key):
