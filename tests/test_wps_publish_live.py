@@ -19,7 +19,7 @@ from owslib.wps import ComplexDataInput, WebProcessingService
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.gateway.mounts import MOUNTS
 from tests.live import LiveSuite
-from tests.processing_support import tiny_product
+from tests.processing_support import tiny_product, wait_for
 
 pytestmark = pytest.mark.live
 
@@ -118,18 +118,31 @@ def test_output_is_a_tile_layer_within_about_a_second(
     source = published["source"]
     bbox = product_store(processing_suite.settings).get(product_id).bbox  # of the output COG
     row, column = _tile_of((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2, 14)
-    tile = wmts.gettile(
-        layer=product_id,
-        tilematrixset="GoogleMapsCompatible",
-        tilematrix="14",
-        row=row,
-        column=column,
-        format="image/png",
-        Time=source.start.strftime("%Y-%m-%dT%H:%M:%SZ"),  # type: ignore[attr-defined]
+
+    def tile() -> bytes | None:
+        # The tile renderer learns of new products on its own schedule (about a second),
+        # so a tile of a just-listed layer may fail briefly; it must come within seconds.
+        try:
+            response = wmts.gettile(
+                layer=product_id,
+                tilematrixset="GoogleMapsCompatible",
+                tilematrix="14",
+                row=row,
+                column=column,
+                format="image/png",
+                Time=source.start.strftime("%Y-%m-%dT%H:%M:%SZ"),  # type: ignore[attr-defined]
+            )
+        except requests.HTTPError:
+            return None
+        return bytes(response.read())
+
+    png = wait_for(tile, timeout_s=10, interval_s=0.1)
+    print(
+        f"WMTS tile rendered {time.monotonic() - float(published['ended']):.2f} s after the job ended"
     )
     from PIL import Image
 
-    alpha = np.asarray(Image.open(io.BytesIO(tile.read())).convert("RGBA"))[..., 3]
+    alpha = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))[..., 3]
     assert (alpha > 0).sum() > 1000  # the published raster is drawn, not an empty tile
 
 

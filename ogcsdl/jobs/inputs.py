@@ -3,15 +3,18 @@
 Raw inputs are interface-neutral JSON (what the job store keeps): literals as values;
 rasters as a catalogue product id, a URL string or ``{"href": url}``; bounding boxes as
 ``{"bbox": [minx, miny, maxx, maxy], "crs": ...}``; complex inputs by value or
-``{"href": url}``. :func:`check_inputs` runs in the front end before a job exists (so
-bad input is a 4xx and never a job); :func:`resolve_inputs` runs on the Dask worker.
+``{"href": url}``. The registry's ``validate_inputs`` types and checks them all; this
+module adds what needs the outside world. :func:`check_inputs` runs in the front end
+before a job exists (references allowed and products existing, so bad input is a 4xx
+and never a job); :func:`resolve_inputs` runs on the Dask worker (rasters read,
+references fetched).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,150 +22,79 @@ import dask.array
 import numpy as np
 import rasterio
 import xarray as xr
-from pyproj import CRS
-from pyproj.exceptions import CRSError
 
 from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
-from ogcsdl.errors import InvalidParameterValue, MissingParameterValue, NotFound
+from ogcsdl.errors import InvalidParameterValue, NotFound
 from ogcsdl.jobs.registry import Registry
 from ogcsdl.jobs.urls import check_url, fetch_to_file, own_product_id
-from processes.base import (
-    BoundingBox,
-    BoundingBoxInput,
-    ComplexInput,
-    LiteralInput,
-    ProcessDescription,
-    Raster,
-    RasterInput,
-)
+from processes.base import ComplexInput, InputDescription, ProcessDescription, Raster, RasterInput
 
 # Above this many pixels per band an input is read lazily in dask chunks.
 _LAZY_PIXELS = 4096 * 4096
 _CHUNK = 1024
 
 
-def _values(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+def _occurrences(item: InputDescription, value: Any) -> list[Any]:
+    return list(value) if item.max_occurs > 1 else [value]
 
 
-def _reference(value: Any) -> str | None:
+def _href(value: Any) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("href"), str):
         return str(value["href"])
-    if isinstance(value, str) and value.startswith(("http://", "https://", "file:", "ftp:")):
-        return value
-    if isinstance(value, str) and "://" in value:
-        return value
     return None
 
 
 def _raster_source(value: Any, settings: Settings, locator: str) -> tuple[str, str]:
-    """``("product", id)`` or ``("url", url)`` for a raw raster value, checked."""
-    href = _reference(value)
-    if href is None:
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidParameterValue(
-                f"input {locator!r} must be a catalogue product id or a URL", locator
-            )
-        return "product", value.strip()
-    own = own_product_id(href, settings)
+    """``("product", id)`` or ``("url", url)`` for a raster reference, checked."""
+    reference = _href(value) or str(value).strip()
+    if "://" not in reference and not reference.startswith("file:"):
+        return "product", reference
+    own = own_product_id(reference, settings)
     if own is not None:
         return "product", own
-    return "url", check_url(href, settings, locator)
+    return "url", check_url(reference, settings, locator)
 
 
-def _bbox(value: Any, description: BoundingBoxInput) -> BoundingBox:
-    if isinstance(value, BoundingBox):
-        return value
-    crs = description.crs[0] if description.crs else "EPSG:4326"
-    coords = value
-    if isinstance(value, dict):
-        coords = value.get("bbox")
-        crs = str(value.get("crs") or crs)
+def _references(
+    description: ProcessDescription, validated: dict[str, Any]
+) -> Iterator[tuple[InputDescription, Any]]:
+    """(input, value) of every raster reference and complex ``{"href"}`` in ``validated``."""
+    for item in description.inputs:
+        if item.id not in validated or not isinstance(item, RasterInput | ComplexInput):
+            continue
+        for value in _occurrences(item, validated[item.id]):
+            if (isinstance(item, RasterInput) and not isinstance(value, Raster)) or _href(value):
+                yield item, value
+
+
+def _product(store: ProductStore, identifier: str, locator: str) -> Any:
     try:
-        minx, miny, maxx, maxy = (float(c) for c in coords)
-    except (TypeError, ValueError):
+        return store.get(identifier)
+    except NotFound:
         raise InvalidParameterValue(
-            f"input {description.id!r} must be a bounding box [minx, miny, maxx, maxy]",
-            description.id,
+            f"input {locator!r}: no catalogue product {identifier!r}", locator
         ) from None
-    if minx >= maxx or miny >= maxy:
-        raise InvalidParameterValue(
-            f"input {description.id!r}: minimum must be below maximum", description.id
-        )
-    short = crs.replace("http://www.opengis.net/def/crs/EPSG/0/", "EPSG:").replace(
-        "urn:ogc:def:crs:EPSG::", "EPSG:"
-    )
-    if short.endswith("CRS84"):
-        short = "EPSG:4326"
-    allowed = {c.replace("OGC:CRS84", "EPSG:4326") for c in description.crs}
-    if allowed and short not in allowed:
-        raise InvalidParameterValue(
-            f"input {description.id!r}: CRS {crs!r} is not supported (use one of {sorted(allowed)})",
-            description.id,
-        )
-    try:
-        CRS.from_user_input(short)
-    except CRSError:
-        raise InvalidParameterValue(
-            f"input {description.id!r}: unknown CRS {crs!r}", description.id
-        ) from None
-    return BoundingBox(minx, miny, maxx, maxy, short)
 
 
 def check_inputs(
     registry: Registry, description: ProcessDescription, raw: dict[str, Any], settings: Settings
 ) -> dict[str, Any]:
     """Validate raw inputs without running anything; return what the job store keeps."""
-    known = {item.id: item for item in description.inputs}
-    for name in raw:
-        if name not in known:
-            raise InvalidParameterValue(f"process {description.id!r} has no input {name!r}", name)
+    validated = registry.validate(description, raw)
     store = None
-    for item in description.inputs:
-        if item.id not in raw:
-            continue
-        values = _values(raw[item.id])
-        if len(values) > item.max_occurs:
-            raise InvalidParameterValue(
-                f"input {item.id!r} takes at most {item.max_occurs} values", item.id
-            )
-        for value in values:
-            if isinstance(item, RasterInput):
-                kind, source = _raster_source(value, settings, item.id)
-                if kind == "product":
-                    store = store or product_store(settings)
-                    try:
-                        store.get(source)
-                    except NotFound:
-                        raise InvalidParameterValue(
-                            f"input {item.id!r}: no catalogue product {source!r}", item.id
-                        ) from None
-            elif isinstance(item, BoundingBoxInput):
-                _bbox(value, item)
-            elif isinstance(item, ComplexInput) and _reference(value):
-                href = str(_reference(value))
-                if own_product_id(href, settings) is None:
-                    check_url(href, settings, item.id)
-        if not values and item.min_occurs > 0:
-            raise MissingParameterValue(f"input {item.id!r} is required", item.id)
-    for item in description.inputs:
-        if item.id not in raw and item.min_occurs > 0 and not isinstance(item, LiteralInput):
-            raise MissingParameterValue(f"input {item.id!r} is required", item.id)
-    _validate_literals(registry, description, raw)
+    for item, value in _references(description, validated):
+        if isinstance(item, RasterInput):
+            kind, source = _raster_source(value, settings, item.id)
+            if kind == "product":
+                store = store or product_store(settings)
+                _product(store, source, item.id)
+        else:
+            href = str(_href(value))
+            if own_product_id(href, settings) is None:
+                check_url(href, settings, item.id)
     return raw
-
-
-def _validate_literals(
-    registry: Registry, description: ProcessDescription, raw: dict[str, Any]
-) -> dict[str, Any]:
-    """The registry validates literals (types, ranges, defaults); rasters, boxes and
-    documents are checked and resolved here."""
-    literals = tuple(i for i in description.inputs if isinstance(i, LiteralInput))
-    names = {i.id for i in literals}
-    return registry.validate(
-        replace(description, inputs=literals), {k: v for k, v in raw.items() if k in names}
-    )
 
 
 class _WindowReader:
@@ -204,16 +136,9 @@ def read_raster(
 
 
 def _resolve_raster(value: Any, settings: Settings, workdir: Path, locator: str) -> Raster:
-    if isinstance(value, Raster):
-        return value
     kind, source = _raster_source(value, settings, locator)
     if kind == "product":
-        try:
-            record = product_store(settings).get(source)
-        except NotFound:
-            raise InvalidParameterValue(
-                f"input {locator!r}: no catalogue product {source!r}", locator
-            ) from None
+        record = _product(product_store(settings), source, locator)
         raster = read_raster(record.file_path, record.band_names, (record.identifier,))
         raster.metadata.update(
             {
@@ -233,10 +158,7 @@ def _resolve_raster(value: Any, settings: Settings, workdir: Path, locator: str)
         ) from None
 
 
-def _resolve_complex(value: Any, item: ComplexInput, settings: Settings, workdir: Path) -> Any:
-    href = _reference(value)
-    if href is None:
-        return value.get("value", value) if isinstance(value, dict) and "value" in value else value
+def _resolve_complex(href: str, item: ComplexInput, settings: Settings, workdir: Path) -> Any:
     target = Path(tempfile.mkstemp(dir=workdir)[1])
     fetch_to_file(href, target, settings)
     text = target.read_text(encoding="utf-8", errors="replace")
@@ -258,18 +180,16 @@ def resolve_inputs(
     workdir: Path,
 ) -> dict[str, Any]:
     """Raw inputs -> processor inputs (rasters read, references fetched after checks)."""
-    resolved: dict[str, Any] = dict(_validate_literals(registry, description, raw))
+    resolved = dict(registry.validate(description, raw))
     for item in description.inputs:
-        if item.id not in raw:
+        if item.id not in resolved or not isinstance(item, RasterInput | ComplexInput):
             continue
-        values = _values(raw[item.id])
-        if isinstance(item, RasterInput):
-            converted: list[Any] = [_resolve_raster(v, settings, workdir, item.id) for v in values]
-        elif isinstance(item, BoundingBoxInput):
-            converted = [_bbox(v, item) for v in values]
-        elif isinstance(item, ComplexInput):
-            converted = [_resolve_complex(v, item, settings, workdir) for v in values]
-        else:
-            continue
-        resolved[item.id] = converted if item.max_occurs > 1 else converted[0]
+        values = []
+        for value in _occurrences(item, resolved[item.id]):
+            if isinstance(item, RasterInput) and not isinstance(value, Raster):
+                value = _resolve_raster(value, settings, workdir, item.id)
+            elif isinstance(item, ComplexInput) and _href(value):
+                value = _resolve_complex(str(_href(value)), item, settings, workdir)
+            values.append(value)
+        resolved[item.id] = values if item.max_occurs > 1 else values[0]
     return resolved
