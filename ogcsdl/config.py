@@ -101,6 +101,20 @@ class SecuritySettings(_Section):
     max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)
 
 
+class ProcessingSettings(_Section):
+    """The processing services (WPS 1.0.0, OGC API - Processes) and their job runner."""
+
+    registry: str = "processes.registry"  # module with load_registry/get_processor/validate_inputs
+    extra_processors: list[str] = []  # "module:factory" dotted paths added to the registry
+    max_concurrent_jobs: int = Field(4, ge=1, le=1024)  # distributed.Semaphore leases
+    sync_timeout_s: int = Field(
+        100, ge=1
+    )  # how long a synchronous Execute may wait (< server.timeout_s)
+    inline_output_max_bytes: int = Field(64 * 1024, ge=0)  # complex outputs by value up to this
+    fetch_timeout_s: int = Field(60, ge=1)
+    fetch_max_bytes: int = Field(2 * 1024**3, ge=1024)
+
+
 class IngestSettings(_Section):
     compression: Literal["deflate", "zstd", "lzw"] = "deflate"
     blocksize: int = Field(512, ge=64, le=4096)
@@ -146,6 +160,7 @@ class Settings(BaseSettings):
     render: RenderSettings = RenderSettings()
     tiles: TilesSettings = TilesSettings()
     wcs: WcsSettings = WcsSettings()
+    processing: ProcessingSettings = ProcessingSettings()
 
     @field_validator("public_url")
     @classmethod

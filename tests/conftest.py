@@ -10,6 +10,7 @@ import pytest
 
 from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite
+from tests.processing_standin import EXTRA
 
 # postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products.
 pytest_plugins = ["tests.postgis", "tests.catalogue_fixtures"]
@@ -29,4 +30,12 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
     """The whole suite on SQLite + embedded cluster, shared by the session's live tests.
     Tests must only assert on products and jobs they created themselves."""
     with run_suite(tmp_path_factory.mktemp("suite")) as live:
+        yield live
+
+
+@pytest.fixture(scope="session")
+def processing_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
+    """The suite with the processing tests' extra processors (slow, scale, difference)."""
+    extra = {"processing": {"extra_processors": EXTRA}}
+    with run_suite(tmp_path_factory.mktemp("processing-suite"), extra) as live:
         yield live

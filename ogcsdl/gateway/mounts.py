@@ -56,6 +56,20 @@ MOUNTS: list[Mount] = [
         "OGC API - Coverages (pygeoapi, rasterio provider), one collection per product",
         "/collections?f=json",
     ),
+    Mount(
+        "/wps",
+        "ogcsdl.processing.wps:make_app",
+        "Processing (WPS)",
+        "OGC WPS 1.0.0 (pywps)",
+        "?service=WPS&request=GetCapabilities",
+    ),
+    Mount(
+        "/ogcapi",
+        "ogcsdl.processing.ogcapi:make_app",
+        "Processing (OGC API)",
+        "OGC API - Processes 1.0",
+        "/processes",
+    ),
 ]
 
 # Extra entry points of mounted services shown on the landing page: (title, path).

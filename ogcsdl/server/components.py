@@ -10,9 +10,11 @@ from __future__ import annotations
 CHILDREN: list[str] = [
     "ogcsdl.catalogue.service:catalogue_child",
     "ogcsdl.tiles.renderer:renderer_child",
+    "ogcsdl.jobs.cluster:cluster_child",
 ]
 
 HEALTH_CHECKS: dict[str, str] = {
     "database": "ogcsdl.gateway.health:check_database",
     "catalogue": "ogcsdl.catalogue.service:check_catalogue",
+    "cluster": "ogcsdl.jobs.cluster:check_cluster",
 }

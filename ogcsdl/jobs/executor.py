@@ -1,0 +1,252 @@
+"""Running jobs on Dask: the task a worker runs, and the front ends' handle on it.
+
+The front end (a gunicorn worker) creates the job row, then submits :func:`run_job`
+with ``key=job_id`` and ``fire_and_forget``: the job keeps running even if that gunicorn
+worker exits. Everything a worker needs travels in the task (the settings as JSON); it
+reports only through the job store.
+
+Concurrency: a cluster-wide ``distributed.Semaphore`` (``processing.max_concurrent_jobs``
+leases) bounds how many jobs run at once on any cluster, embedded or external; tasks
+beyond that wait in Dask's queue. Dismissing a queued job cancels its Dask task; a
+running job stops at its next ``progress()`` call (cooperative: a thread cannot be
+killed safely).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ogcsdl.config import Settings
+from ogcsdl.errors import OgcsdlError, ServiceUnavailable
+from ogcsdl.jobs import registry as registry_module
+from ogcsdl.jobs.inputs import check_inputs, resolve_inputs
+from ogcsdl.jobs.store import Job, JobStore, job_store
+from ogcsdl.publish import Lineage, publish_raster
+from processes.base import ComplexOutput, LiteralOutput, ProcessDescription, Raster, RasterOutput
+
+LOG = logging.getLogger(__name__)
+SEMAPHORE_NAME = "ogcsdl-jobs"
+GEOTIFF = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+class JobDismissed(OgcsdlError):
+    code = "JobDismissed"
+    status = 410
+
+
+class JobContext:
+    """What a processor sees of its job: progress reports that double as cancel points."""
+
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        self.store, self.job_id = store, job_id
+
+    def progress(self, percent: float, message: str = "") -> None:
+        if not self.store.set_progress(self.job_id, percent, message):
+            raise JobDismissed(f"job {self.job_id} was dismissed")
+
+
+def outputs_dir(settings: Settings, job_id: str) -> Path:
+    return settings.data_dir / "job-outputs" / job_id
+
+
+def _encode_outputs(
+    produced: Mapping[str, Any],
+    description: ProcessDescription,
+    lineage: Lineage,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Publish rasters, keep small values inline, write big documents to files."""
+    encoded: dict[str, Any] = {}
+    for output in description.outputs:
+        if output.id not in produced:
+            continue
+        value = produced[output.id]
+        if isinstance(output, RasterOutput):
+            if not isinstance(value, Raster):
+                raise TypeError(f"output {output.id!r} must be a Raster")
+            record = publish_raster(value, output, description, lineage, settings)
+            encoded[output.id] = {
+                "type": "raster",
+                "product_id": record.identifier,
+                "collection": record.collection,
+                "href": settings.url(f"data/{record.identifier}.tif"),
+                "mediaType": GEOTIFF,
+            }
+        elif isinstance(output, LiteralOutput):
+            encoded[output.id] = {"type": "literal", "value": value, "dataType": output.data_type}
+        elif isinstance(output, ComplexOutput):
+            media = output.media_types[0] if output.media_types else "application/json"
+            text = value if isinstance(value, str) else json.dumps(value)
+            entry: dict[str, Any] = {"type": "complex", "mediaType": media}
+            if len(text.encode()) <= settings.processing.inline_output_max_bytes:
+                entry["value"] = value
+            else:
+                target = outputs_dir(settings, lineage.job_id) / output.id
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+                entry["file"] = str(target)
+                entry["href"] = settings.url(f"ogcapi/jobs/{lineage.job_id}/results/{output.id}")
+            encoded[output.id] = entry
+    return encoded
+
+
+def _run_guarded(job_id: str, settings: Settings) -> str:
+    store = JobStore(settings.database_url)
+    if not store.mark_running(job_id):
+        return store.get(job_id).status  # dismissed while it waited in the queue
+    job = store.get(job_id)
+    workdir = Path(tempfile.mkdtemp(prefix=f"job-{job_id[:8]}-", dir=settings.data_dir))
+    try:
+        registry = registry_module.load(settings)
+        processor = registry.get(job.process_id)
+        description = processor.description
+        inputs = resolve_inputs(registry, description, job.inputs, settings, workdir)
+        context = JobContext(store, job_id)
+        context.progress(1, "inputs resolved")
+        produced = processor.run(inputs, context)
+        context.progress(95, "publishing outputs")
+        started = job.started or datetime.now(UTC)
+        sources = sorted(
+            {
+                sid
+                for value in inputs.values()
+                for r in (value if isinstance(value, list) else [value])
+                if isinstance(r, Raster)
+                for sid in r.source_ids
+            }
+        )
+        lineage = Lineage(
+            job.process_id,
+            job.process_version,
+            job_id,
+            job.inputs,
+            sources,
+            started,
+            datetime.now(UTC),
+        )
+        outputs = _encode_outputs(produced, description, lineage, settings)
+        store.mark_successful(job_id, outputs, "finished")
+    except JobDismissed:
+        pass  # the store already says dismissed
+    except OgcsdlError as exc:
+        store.mark_failed(job_id, exc.message, exc.code)
+    except Exception as exc:  # a processor bug: keep the message, not the traceback
+        LOG.exception("job %s failed", job_id)
+        store.mark_failed(job_id, f"{exc.__class__.__name__}: {exc}", "NoApplicableCode")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return store.get(job_id).status
+
+
+def run_job(job_id: str, settings_json: str) -> str:
+    """The Dask task: run one job under the cluster-wide concurrency limit."""
+    from distributed import Semaphore
+
+    settings = Settings(**json.loads(settings_json))
+    # One limit per suite (per job database), so suites can share a cluster.
+    name = f"{SEMAPHORE_NAME}-{hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]}"
+    semaphore = Semaphore(max_leases=settings.processing.max_concurrent_jobs, name=name)
+    with semaphore:
+        return _run_guarded(job_id, settings)
+
+
+class JobRunner:
+    """The front ends' handle: create, submit, wait for and dismiss jobs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = job_store(settings.database_url)
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        # Created lazily: gunicorn forks workers after the app is built, and a Dask
+        # client's event-loop thread must not be inherited across fork.
+        with self._lock:
+            if self._client is None:
+                from distributed import Client
+
+                try:
+                    self._client = Client(
+                        self.settings.scheduler_address, timeout=10, set_as_default=False
+                    )
+                except OSError as exc:
+                    raise ServiceUnavailable(
+                        f"the processing cluster is not reachable: {exc}"
+                    ) from None
+            return self._client
+
+    @property
+    def registry(self) -> registry_module.Registry:
+        return registry_module.load(self.settings)
+
+    def start(
+        self,
+        process_id: str,
+        raw_inputs: dict[str, Any],
+        interface: str,
+        request: dict[str, Any] | None = None,
+        job_id: str | None = None,
+    ) -> Job:
+        """Check the inputs, record the job, hand it to the cluster. Bad input raises
+        before anything is stored."""
+        processor = self.registry.get(process_id)
+        description = processor.description
+        inputs = check_inputs(self.registry, description, raw_inputs, self.settings)
+        job = self.store.create(
+            description.id, description.version, interface, inputs, request, job_id
+        )
+        self.submit(job)
+        return job
+
+    def submit(self, job: Job) -> None:
+        from distributed import fire_and_forget
+
+        settings_json = self.settings.model_dump_json()
+        try:
+            future = self.client.submit(
+                run_job, job.job_id, settings_json, key=job.job_id, pure=False
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure to submit means the cluster is unusable
+            self.store.mark_failed(job.job_id, f"could not submit to the cluster: {exc}")
+            raise ServiceUnavailable("the processing cluster is not reachable") from None
+        fire_and_forget(future)
+
+    def wait(self, job_id: str, timeout_s: float | None = None) -> Job:
+        """Poll the store (the authority, whichever worker runs the job) until finished."""
+        deadline = time.monotonic() + (timeout_s or self.settings.processing.sync_timeout_s)
+        delay = 0.02
+        while True:
+            job = self.store.get(job_id)
+            if job.is_finished or time.monotonic() > deadline:
+                return job
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+
+    def dismiss(self, job_id: str) -> Job:
+        job = self.store.get(job_id)
+        self.store.mark_dismissed(job_id)
+        if not job.is_finished:
+            try:
+                from distributed import Future
+
+                self.client.cancel([Future(job_id, self.client)])
+            except Exception:  # best effort: the store already says dismissed
+                LOG.debug("cancel of %s on the cluster failed", job_id, exc_info=True)
+        return self.store.get(job_id)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

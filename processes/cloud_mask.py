@@ -1,0 +1,179 @@
+"""``cloud-mask``: clear / cloud / thin cloud / shadow classes, cloud probability (where the
+method gives one) and cloud cover % over an area of interest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ogcsdl.errors import InvalidParameterValue
+from processes import classes
+from processes.base import (
+    BoundingBoxInput,
+    ComplexOutput,
+    LiteralInput,
+    LiteralOutput,
+    ProcessContext,
+    ProcessDescription,
+    Raster,
+    RasterInput,
+    RasterOutput,
+)
+from processes.cloud_detectors import (
+    RULE_BANDS,
+    S2CLOUDLESS_BANDS,
+    CloudDetector,
+    RuleBasedDetector,
+    S2CloudlessDetector,
+    SclDetector,
+)
+from processes.raster_ops import aoi_mask, class_raster, compute, float_raster, pixel_size_m
+
+METHODS = ("auto", "s2cloudless", "rules", "scl")
+
+
+def cloud_cover(
+    mask: np.ndarray, region: np.ndarray | None = None
+) -> tuple[float, dict[str, float]]:
+    """Cloud cover % (cloud + thin cloud over valid pixels) and every class's % share."""
+    region = np.ones(mask.shape, dtype=bool) if region is None else region
+    valid = (mask != classes.NODATA) & region
+    total = int(valid.sum())
+    shares = {
+        name: (100.0 * int(((mask == code) & region).sum()) / total if total else 0.0)
+        for code, name in classes.CLOUD_CLASSES.items()
+        if code != classes.NODATA
+    }
+    return shares["cloud"] + shares["thin cloud"], shares
+
+
+def choose_detector(raster: Raster, method: str, inputs: Mapping[str, Any]) -> CloudDetector:
+    scale = "auto"  # integer -> DN x 10000, float -> reflectance (see to_reflectance)
+    shadow_m = float(inputs.get("shadow_distance", 1200.0))
+    candidates: dict[str, CloudDetector] = {
+        "scl": SclDetector(),
+        "s2cloudless": S2CloudlessDetector(
+            threshold=float(inputs.get("threshold", 0.4)), shadow_distance_m=shadow_m, scale=scale
+        ),
+        "rules": RuleBasedDetector(shadow_distance_m=shadow_m, scale=scale),
+    }
+    if method == "auto":
+        for name in ("scl", "s2cloudless", "rules"):
+            if candidates[name].applicable(raster):
+                return candidates[name]
+        raise InvalidParameterValue(
+            "The product has neither an SCL band, nor the 10 s2cloudless bands "
+            f"({', '.join(S2CLOUDLESS_BANDS)}), nor the 6 bands {', '.join(RULE_BANDS)}; "
+            f"it has {', '.join(raster.band_names)}.",
+            locator="product",
+        )
+    return candidates[method]
+
+
+class CloudMask:
+    description = ProcessDescription(
+        id="cloud-mask",
+        version="1.0.0",
+        title="Cloud and cloud-shadow mask",
+        abstract=(
+            "Classifies a Sentinel-2 L1C/L2A product (or any coverage with the needed bands) "
+            "into 0 nodata, 1 clear, 2 cloud, 3 thin cloud, 4 shadow. Methods: 's2cloudless' "
+            "(10 S2 bands, gives a probability), 'rules' (spectral tests on Blue, Green, Red, NIR, "
+            "SWIR1, SWIR2, finds shadows too), 'scl' (L2A scene classification), 'auto' (the first "
+            "of scl, s2cloudless, rules the bands allow). Integer inputs are reflectance x 10000."
+        ),
+        keywords=("cloud", "shadow", "Sentinel-2", "s2cloudless"),
+        inputs=(
+            RasterInput(
+                "product", "Optical product", "Sentinel-2 L1C/L2A or a multi-band coverage."
+            ),
+            LiteralInput(
+                "method",
+                "Detection method",
+                "string",
+                default="auto",
+                min_occurs=0,
+                allowed_values=METHODS,
+            ),
+            LiteralInput(
+                "threshold",
+                "s2cloudless probability threshold",
+                "float",
+                default=0.4,
+                min_occurs=0,
+                minimum=0.0,
+                maximum=1.0,
+            ),
+            LiteralInput(
+                "shadow_distance",
+                "How far from a cloud its shadow may fall",
+                "float",
+                abstract="metres",
+                default=1200.0,
+                min_occurs=0,
+                minimum=0.0,
+                maximum=10000.0,
+            ),
+            BoundingBoxInput("aoi", "Area of interest for the cloud cover", min_occurs=0),
+        ),
+        outputs=(
+            RasterOutput(
+                "mask",
+                "Cloud classes",
+                "cloud-mask",
+                style="cloud-classes",
+                abstract="uint8: 0 nodata, 1 clear, 2 cloud, 3 thin cloud, 4 shadow",
+            ),
+            RasterOutput(
+                "probability",
+                "Cloud probability",
+                "cloud-probability",
+                style="probability",
+                abstract="float32 0..1; only present when the method gives one (s2cloudless)",
+            ),
+            LiteralOutput("cloud_cover", "Cloud cover over the area of interest", "float", uom="%"),
+            ComplexOutput(
+                "statistics", "Class shares (%), method and pixel counts", ("application/json",)
+            ),
+        ),
+    )
+
+    def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
+        product: Raster = inputs["product"]
+        method = str(inputs.get("method", "auto"))
+        detector = choose_detector(product, method, inputs)
+        if not detector.applicable(product):
+            needed = {"scl": ("scl",), "s2cloudless": S2CLOUDLESS_BANDS, "rules": RULE_BANDS}[
+                detector.name
+            ]
+            raise InvalidParameterValue(
+                f"Method '{detector.name}' needs the bands {', '.join(needed)}; the product has "
+                f"{', '.join(product.band_names)}.",
+                locator="method",
+            )
+        context.progress(2, f"cloud detection ({detector.name})")
+        height = product.data.sizes["y"]
+        classes_lazy, probability_lazy = detector.detect(
+            product, pixel_size_m(product.crs, product.transform, height), "product"
+        )
+        arrays = [classes_lazy] + ([probability_lazy] if probability_lazy is not None else [])
+        computed = compute(context, 5, 95, f"cloud detection ({detector.name})", *arrays)
+        mask = computed[0].astype(np.uint8)
+        region = aoi_mask(inputs.get("aoi"), product.crs, product.transform, mask.shape)
+        cover, shares = cloud_cover(mask, region)
+        outputs: dict[str, Any] = {
+            "mask": class_raster(mask, product, "cloud_class"),
+            "cloud_cover": round(cover, 3),
+            "statistics": {
+                "method": detector.name,
+                "class_percent": {k: round(v, 3) for k, v in shares.items()},
+                "valid_pixels": int(((mask != classes.NODATA) & region).sum()),
+                "classes": {str(k): v for k, v in classes.CLOUD_CLASSES.items()},
+            },
+        }
+        if probability_lazy is not None:
+            outputs["probability"] = float_raster(computed[1], product, "cloud_probability")
+        context.progress(100, "done")
+        return outputs

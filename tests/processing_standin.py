@@ -1,0 +1,95 @@
+"""Test-only processors, added to the real registry through its dotted-path extras
+(``processing.extra_processors``): ``slow`` (for dismiss and restart), ``scale`` (a
+raster in, a raster out) and ``difference`` (two rasters that must share a grid)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ogcsdl.errors import InvalidParameterValue
+from processes.base import (
+    LiteralInput,
+    LiteralOutput,
+    ProcessContext,
+    ProcessDescription,
+    Raster,
+    RasterInput,
+    RasterOutput,
+)
+
+
+class Slow:
+    description = ProcessDescription(
+        id="slow",
+        version="1.0.0",
+        title="Slow",
+        abstract="Counts seconds, reporting progress each step.",
+        inputs=(LiteralInput("seconds", "Seconds", "float", default=30.0, min_occurs=0),),
+        outputs=(LiteralOutput("steps", "Steps", "integer"),),
+    )
+
+    def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
+        steps = int(inputs.get("seconds", 30.0) * 10)
+        for step in range(steps):
+            context.progress(100 * step / steps, f"step {step}")
+            time.sleep(0.1)
+        return {"steps": steps}
+
+
+class Scale:
+    description = ProcessDescription(
+        id="scale",
+        version="2.1.0",
+        title="Scale",
+        abstract="Multiplies a raster by a factor.",
+        inputs=(
+            RasterInput("image", "Image"),
+            LiteralInput("factor", "Factor", "float", default=2.0, min_occurs=0),
+        ),
+        outputs=(RasterOutput("scaled", "Scaled image", collection="scaled"),),
+    )
+
+    def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
+        image: Raster = inputs["image"]
+        scaled = (image.data.astype("float32") * inputs.get("factor", 2.0)).astype("float32")
+        return {
+            "scaled": Raster(
+                scaled, image.crs, image.transform, None, image.source_ids, dict(image.metadata)
+            )
+        }
+
+
+class Difference:
+    description = ProcessDescription(
+        id="difference",
+        version="1.0.0",
+        title="Difference",
+        abstract="after - before, on one grid.",
+        inputs=(RasterInput("before", "Before"), RasterInput("after", "After")),
+        outputs=(RasterOutput("difference", "Difference", collection="difference"),),
+    )
+
+    def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
+        before: Raster = inputs["before"]
+        after: Raster = inputs["after"]
+        if (
+            before.crs != after.crs
+            or before.transform != after.transform
+            or before.data.shape != after.data.shape
+        ):
+            raise InvalidParameterValue("the grids of 'before' and 'after' do not overlap", "after")
+        diff = after.data.astype("float32") - before.data.astype("float32")
+        return {
+            "difference": Raster(
+                diff, after.crs, after.transform, None, before.source_ids + after.source_ids
+            )
+        }
+
+
+EXTRA = [
+    "tests.processing_standin:Slow",
+    "tests.processing_standin:Scale",
+    "tests.processing_standin:Difference",
+]

@@ -1,0 +1,150 @@
+"""Helpers for the processing tests: a real external Dask cluster (``dask scheduler``
++ two ``dask worker`` processes on loopback), settings using the stand-in registry,
+and tiny rasters registered in the product store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import Band, ProductRecord
+from ogcsdl.config import PROJECT_ROOT, Settings
+from tests.live import free_port
+from tests.processing_standin import EXTRA
+
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+def subprocess_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OGCSDL_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+@contextmanager
+def external_dask_cluster(workdir: Path, workers: int = 2) -> Iterator[str]:
+    """A real ``dask scheduler`` and ``workers`` x ``dask worker`` on loopback."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    log = (workdir / "dask.log").open("wb")
+    common: dict[str, Any] = {
+        "env": subprocess_env(),
+        "stdout": log,
+        "stderr": subprocess.STDOUT,
+        "cwd": workdir,
+    }
+    procs = [
+        subprocess.Popen(
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            **common,
+        )
+    ]
+    procs += [
+        subprocess.Popen(
+            [
+                DASK,
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--nworkers",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--no-dashboard",
+            ],
+            **common,
+        )
+        for _ in range(workers)
+    ]
+    try:
+        from distributed import Client
+
+        with Client(address, timeout=30, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=60)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def processing_settings(
+    data_dir: Path, scheduler_address: str | None = None, **extra: Any
+) -> Settings:
+    settings = Settings(
+        data_dir=data_dir,
+        cluster={"scheduler_address": scheduler_address, **extra.pop("cluster", {})},
+        processing={"extra_processors": EXTRA, **extra.pop("processing", {})},
+        **extra,
+    )
+    settings.ensure_dirs()
+    return settings
+
+
+def tiny_product(
+    settings: Settings, identifier: str, size: int = 64, origin_x: float = 600000
+) -> ProductRecord:
+    """A small UTM raster COG + its product record."""
+    path = settings.cog_dir / f"{identifier}.tif"
+    data = (np.arange(size * size, dtype="uint16").reshape(1, size, size) % 1000) + 1
+    profile = {
+        "driver": "COG",
+        "width": size,
+        "height": size,
+        "count": 1,
+        "dtype": "uint16",
+        "crs": "EPSG:32633",
+        "transform": from_origin(origin_x, 6600000, 10, 10),
+        "nodata": 0,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    when = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
+    record = ProductRecord(
+        identifier=identifier,
+        title=f"test product {identifier}",
+        collection="raster",
+        start=when,
+        end=when,
+        footprint_wkt="POLYGON((16.9 59.5,17.0 59.5,17.0 59.6,16.9 59.6,16.9 59.5))",
+        bbox=(16.9, 59.5, 17.0, 59.6),
+        crs="EPSG:32633",
+        resolution=(10.0, 10.0),
+        width=size,
+        height=size,
+        bands=[Band("B04")],
+        file_path=str(path),
+        file_size=path.stat().st_size,
+    )
+    product_store(settings).upsert(record)
+    return record
+
+
+def wait_for(predicate: Any, timeout_s: float = 60, interval_s: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
