@@ -22,6 +22,8 @@ CHECK_MODULES: list[str] = [
     "conformance.opensearch",
     "conformance.wmts",
     "conformance.wcs",
+    "conformance.wps",
+    "conformance.ogcapi_processes",
 ]
 
 Status = Literal["pass", "fail", "skip"]

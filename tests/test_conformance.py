@@ -42,6 +42,8 @@ def test_checks_are_registered_per_module() -> None:
         "conformance.opensearch",
         "conformance.wmts",
         "conformance.wcs",
+        "conformance.wps",
+        "conformance.ogcapi_processes",
     }
     assert len({(item.standard, item.name) for item in REGISTRY}) == len(REGISTRY)
     assert any(item.standard == "CSW 3.0" for item in checks)

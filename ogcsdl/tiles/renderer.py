@@ -11,6 +11,7 @@ inside the gateway never waits on a gateway worker.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import time
@@ -43,6 +44,8 @@ from ogcsdl.errors import (
 )
 from ogcsdl.server.children import ChildSpec
 from ogcsdl.tiles.styles import Style, resolve_style
+
+LOG = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 MAX_SIZE = 4096
@@ -189,20 +192,30 @@ class RendererApp:
         self._records: list[ProductRecord] = []
         self._loaded_at = 0.0
 
-    def records(self) -> list[ProductRecord]:
-        if time.monotonic() - self._loaded_at > 1.0:
+    def records(self, force: bool = False) -> list[ProductRecord]:
+        if force or time.monotonic() - self._loaded_at > 1.0:
             self._records = self.store.list()
             self._loaded_at = time.monotonic()
         return self._records
 
     def products_for(self, request: GetMapRequest) -> list[ProductRecord]:
-        records = self.records()
+        found = self._lookup(request, self.records())
+        if found is None:
+            # MapProxy may already list a product published within the last second:
+            # look again in the store before calling the layer unknown.
+            found = self._lookup(request, self.records(force=True))
+        if found is None:
+            raise NotFound(f"no layer {request.layer!r}", locator="LAYERS")
+        return found
+
+    @staticmethod
+    def _lookup(request: GetMapRequest, records: list[ProductRecord]) -> list[ProductRecord] | None:
         by_id = [r for r in records if r.identifier == request.layer]
         if by_id:
             return by_id
         in_collection = [r for r in records if r.collection == request.layer]
         if not in_collection:
-            raise NotFound(f"no layer {request.layer!r}", locator="LAYERS")
+            return None
         return select_products(in_collection, request.time)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -228,7 +241,7 @@ class RendererApp:
         except Exception as exc:  # noqa: BLE001 - every failure becomes an OGC exception
             error = as_ogcsdl_error(exc)
             if not isinstance(exc, OgcsdlError):
-                print(f"renderer error: {exc!r}", file=sys.stderr)
+                LOG.exception("renderer error")
             start_response(
                 f"{error.status} Error", [("Content-Type", "application/vnd.ogc.se_xml")]
             )
