@@ -21,6 +21,10 @@ def shared_data() -> Path:
     """The real Sentinel sample data (../shared/data); skips when it is absent."""
     path = Path(os.environ.get("OGCSDL_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
     if not path.is_dir():
+        if os.environ.get("OGCSDL_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(
+                f"real sample data required (OGCSDL_REQUIRE_SHARED_DATA=1) but {path} is absent"
+            )
         pytest.skip(f"real sample data not found at {path} (set OGCSDL_SHARED_DATA)")
     return path
 

@@ -33,6 +33,8 @@ def _qgis_available() -> bool:
 @pytest.fixture(scope="module")
 def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewServices]:
     if not _qgis_available():
+        if os.environ.get("OGCSDL_REQUIRE_QGIS") == "1":
+            pytest.fail("QGIS is required (OGCSDL_REQUIRE_QGIS=1) but python3-qgis is absent")
         pytest.skip(
             "QGIS Python bindings absent (apt-get install --no-install-recommends python3-qgis)"
         )
