@@ -160,6 +160,37 @@ def test_owslib_wms_getmap_with_time_and_styles(view: ViewServices) -> None:
     assert not np.array_equal(*images.values())
 
 
+def test_wms_crs84_equals_epsg4326_with_swapped_axes(view: ViewServices) -> None:
+    west, south, east, north = product_store(view.settings).get("s2-early").bbox
+    common = {
+        "SERVICE": "WMS",
+        "VERSION": "1.3.0",
+        "REQUEST": "GetMap",
+        "LAYERS": "s2-early",
+        "STYLES": "",
+        "WIDTH": "128",
+        "HEIGHT": "128",
+        "FORMAT": "image/png",
+        "TRANSPARENT": "TRUE",
+    }
+    url = f"{view.base_url}/maps/service"
+    lon_lat = requests.get(
+        url,
+        params={**common, "CRS": "CRS:84", "BBOX": f"{west},{south},{east},{north}"},
+        timeout=30,
+    )
+    lat_lon = requests.get(
+        url,
+        params={**common, "CRS": "EPSG:4326", "BBOX": f"{south},{west},{north},{east}"},
+        timeout=30,
+    )
+    assert lon_lat.status_code == 200, lon_lat.text
+    assert lon_lat.headers["Content-Type"] == "image/png"
+    image = _rgba(lon_lat.content)
+    assert (image[..., 3] == 255).sum() > 5000
+    assert np.array_equal(image, _rgba(lat_lon.content))
+
+
 @pytest.mark.parametrize(
     ("grid", "crs_name"),
     [

@@ -27,7 +27,13 @@ from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, exception_report_xml
-from ogcsdl.tiles.checks import check_wms_time, check_wmts_gettile, layer_times, wms_exception
+from ogcsdl.tiles.checks import (
+    check_wms_time,
+    check_wmts_gettile,
+    layer_times,
+    rewrite_crs84,
+    wms_exception,
+)
 from ogcsdl.tiles.mapproxy_config import cache_name, iso_time, layer_names, write_config
 from ogcsdl.tiles.ows_styles import StyleIndex, add_styles, is_capabilities, rewrite_request
 
@@ -163,6 +169,7 @@ class MapsApp:
             self._synced_at = time.monotonic()
         self._refresh_indexes()
         rewrite_request(environ, self._styles)
+        rewrite_crs84(environ)
         refused = self.check(environ)
         if refused is not None:
             service, error = refused

@@ -1,9 +1,10 @@
 """Request checks MapProxy leaves out or answers with a 500, done before it sees the
-request: WMTS KVP GetTile parameters and STYLE, and WMS 1.3.0 TIME values."""
+request: WMTS KVP GetTile parameters and STYLE, WMS 1.3.0 TIME values and CRS:84."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 from xml.sax.saxutils import escape, quoteattr
 
 from ogcsdl.errors import InvalidParameterValue, MissingParameterValue, OgcsdlError
@@ -68,3 +69,28 @@ def wms_exception(error: OgcsdlError) -> bytes:
         f'  <ServiceException code="{error.code}"{locator}>{escape(error.message)}'
         "</ServiceException>\n</ServiceExceptionReport>\n"
     ).encode()
+
+
+def rewrite_crs84(environ: dict[str, Any]) -> None:
+    """WMS 1.3.0 ``CRS=CRS:84`` -> the same request in ``EPSG:4326``.
+
+    MapProxy 7.0.0 answers CRS:84 with a 500 on layers cached in several grids (its
+    SRS-conditional layer looks CRS:84 up by identity). CRS:84 is EPSG:4326 with
+    longitude first, so only the BBOX axis order changes; the image is the same.
+    """
+    pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    lowered = {key.lower(): value for key, value in pairs}
+    if lowered.get("crs", "").upper() != "CRS:84" or lowered.get("version") != "1.3.0":
+        return
+    if lowered.get("request", "").lower() not in ("getmap", "getfeatureinfo"):
+        return
+    rewritten = []
+    for key, value in pairs:
+        if key.lower() == "crs":
+            value = "EPSG:4326"
+        elif key.lower() == "bbox":
+            parts = value.split(",")
+            if len(parts) == 4:
+                value = ",".join([parts[1], parts[0], parts[3], parts[2]])
+        rewritten.append((key, value))
+    environ["QUERY_STRING"] = urlencode(rewritten)
