@@ -86,6 +86,9 @@ class LiteralOutput:
     data_type: LiteralType
     abstract: str = ""
     uom: str | None = None
+    # When set, a successful job writes the value into this ProductRecord field of its
+    # source product (e.g. "cloud_cover"), so catalogue searches see what was computed.
+    catalogue_field: str | None = None
 
 
 @dataclass(frozen=True)

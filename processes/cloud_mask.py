@@ -134,6 +134,14 @@ class CloudMask:
                 abstract="float32 0..1; only present when the method gives one (s2cloudless)",
             ),
             LiteralOutput("cloud_cover", "Cloud cover over the area of interest", "float", uom="%"),
+            LiteralOutput(
+                "product_cloud_cover",
+                "Cloud cover over the whole product",
+                "float",
+                abstract="Written to the product's catalogue record.",
+                uom="%",
+                catalogue_field="cloud_cover",
+            ),
             ComplexOutput(
                 "statistics", "Class shares (%), method and pixel counts", ("application/json",)
             ),
@@ -163,9 +171,11 @@ class CloudMask:
         mask = computed[0].astype(np.uint8)
         region = aoi_mask(inputs.get("aoi"), product.crs, product.transform, mask.shape)
         cover, shares = cloud_cover(mask, region)
+        product_cover = cover if region is None else cloud_cover(mask)[0]
         outputs: dict[str, Any] = {
             "mask": class_raster(mask, product, "cloud_class"),
             "cloud_cover": round(cover, 3),
+            "product_cloud_cover": round(product_cover, 3),
             "statistics": {
                 "method": detector.name,
                 "class_percent": {k: round(v, 3) for k, v in shares.items()},

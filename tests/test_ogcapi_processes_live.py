@@ -3,6 +3,7 @@ catalogue product, results as a published COG, dismiss, and bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from typing import Any
@@ -14,6 +15,7 @@ import requests
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.jobs.store import job_store
+from ogcsdl.tiles.demo import make_s2_product
 from tests.live import LiveSuite
 from tests.processing_support import tiny_product, wait_for
 
@@ -195,3 +197,38 @@ def test_malformed_bodies(processing_suite: LiveSuite) -> None:
     assert requests.post(url, json={"inputs": [1]}, timeout=30).status_code == 400
     assert requests.get(_api(processing_suite, "jobs/nope"), timeout=30).status_code == 404
     assert requests.get(_api(processing_suite, "nowhere"), timeout=30).status_code == 404
+
+
+def test_cloud_mask_updates_the_products_cloud_cover(processing_suite: LiveSuite) -> None:
+    settings = processing_suite.settings
+    store = product_store(settings)
+    record = make_s2_product(settings.cog_dir, "CLOUDCOVER_SRC", size=64, seed=3)
+    store.upsert(dataclasses.replace(record, cloud_cover=99.0))  # a stale metadata value
+    response = requests.post(
+        _api(processing_suite, "processes/cloud-mask/execution"),
+        json={
+            "inputs": {
+                "product": record.identifier,
+                "method": "rules",
+                # an AOI over part of the product: its cover is not the product's
+                "aoi": {
+                    "bbox": list(record.bbox[:2])
+                    + [record.bbox[0] + 0.001, record.bbox[1] + 0.001],
+                    "crs": "EPSG:4326",
+                },
+            }
+        },
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()
+    product_cover = results["product_cloud_cover"]
+    assert 0.0 <= product_cover <= 100.0 and product_cover != 99.0
+    assert store.get(record.identifier).cloud_cover == pytest.approx(product_cover)
+    # and the catalogue answers with it: a search for clear scenes now finds the product
+    found = requests.get(
+        processing_suite.url("stac/search"),
+        params={"ids": record.identifier},
+        timeout=30,
+    ).json()["features"]
+    assert found[0]["properties"]["eo:cloud_cover"] == pytest.approx(product_cover)

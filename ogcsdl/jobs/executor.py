@@ -14,6 +14,7 @@ killed safely).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, ServiceUnavailable
 from ogcsdl.jobs import registry as registry_module
@@ -100,6 +102,28 @@ def _encode_outputs(
     return encoded
 
 
+def update_source_products(
+    produced: Mapping[str, Any],
+    description: ProcessDescription,
+    sources: list[str],
+    settings: Settings,
+) -> None:
+    """Write literal outputs that declare a ``catalogue_field`` into the job's source
+    product (only when there is exactly one: a value about two products is neither's)."""
+    fields = {
+        output.catalogue_field: produced[output.id]
+        for output in description.outputs
+        if isinstance(output, LiteralOutput)
+        and output.catalogue_field
+        and produced.get(output.id) is not None
+    }
+    if not fields or len(sources) != 1:
+        return
+    products = product_store(settings)
+    record = products.get(sources[0])
+    products.upsert(dataclasses.replace(record, **fields, updated=datetime.now(UTC)))
+
+
 def _run_guarded(job_id: str, settings: Settings) -> str:
     store = JobStore(settings.database_url)
     if not store.mark_running(job_id):
@@ -135,6 +159,7 @@ def _run_guarded(job_id: str, settings: Settings) -> str:
             datetime.now(UTC),
         )
         outputs = _encode_outputs(produced, description, lineage, settings)
+        update_source_products(produced, description, sources, settings)
         store.mark_successful(job_id, outputs, "finished")
     except JobDismissed:
         pass  # the store already says dismissed
