@@ -18,7 +18,8 @@ from ogcsdl.catalogue.record import Band
 from ogcsdl.errors import InvalidParameterValue
 from ogcsdl.tiles.demo import make_s1_product, make_s2_product, write_cog
 from ogcsdl.tiles.renderer import parse_getmap, render_png, select_products
-from ogcsdl.tiles.styles import CLASS_PALETTES, resolve_style, styles_for
+from ogcsdl.tiles.styles import resolve_style, styles_for
+from processes import classes
 
 
 def _rgba(png: bytes) -> np.ndarray:
@@ -50,7 +51,8 @@ def test_styles_follow_the_bands(tmp_path: Path) -> None:
 
 def test_mask_product_uses_its_class_palette(tmp_path: Path) -> None:
     data = np.zeros((1, 64, 64), dtype="uint8")
-    data[0, :, 32:] = 1
+    data[0, :, 32:] = classes.NEW_WATER
+    data[0, :, 16:32] = classes.DRY
     write_cog(tmp_path / "flood.tif", data, "EPSG:32633", from_origin(600000, 6580000, 20, 20), 255)
     s2 = make_s2_product(tmp_path, "base", size=64)
     mask = replace(
@@ -64,9 +66,31 @@ def test_mask_product_uses_its_class_palette(tmp_path: Path) -> None:
     )
     assert styles_for(mask)[0].name == "flood-classes"
     rgba = _rgba(render_png([mask], _request(mask, size=64)))
-    flooded = rgba[32, 60]
-    assert tuple(flooded) == CLASS_PALETTES["flood"][1]
+    assert tuple(rgba[32, 60]) == classes.PALETTES["flood-classes"][classes.NEW_WATER]
+    assert tuple(rgba[32, 20]) == classes.PALETTES["flood-classes"][classes.DRY]
+    assert tuple(rgba[32, 60]) != tuple(rgba[32, 20])
     assert rgba[32, 4, 3] == 0  # class 0 is transparent
+
+
+def test_process_output_uses_the_style_it_declares(tmp_path: Path) -> None:
+    data = np.full((1, 64, 64), classes.CLEAR, dtype="uint8")
+    data[0, :32, :] = classes.SHADOW
+    write_cog(tmp_path / "m.tif", data, "EPSG:32633", from_origin(600000, 6580000, 20, 20), 0)
+    s2 = make_s2_product(tmp_path, "base2", size=64)
+    mask = replace(
+        s2,
+        identifier="cloud-mask-mask-job",
+        collection="cloud-mask",
+        bands=[Band("cloud_class")],
+        file_path=str(tmp_path / "m.tif"),
+        dtype="uint8",
+        nodata=0,
+        extra={"style": "cloud-classes"},
+    )
+    assert styles_for(mask)[0].name == "cloud-classes"
+    rgba = _rgba(render_png([mask], _request(mask, size=64)))
+    assert tuple(rgba[10, 32]) == classes.PALETTES["cloud-classes"][classes.SHADOW]
+    assert tuple(rgba[50, 32]) == classes.PALETTES["cloud-classes"][classes.CLEAR]
 
 
 def test_nodata_is_transparent_and_reprojection_keeps_the_footprint(tmp_path: Path) -> None:

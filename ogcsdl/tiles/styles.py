@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from rio_tiler.colormap import cmap
 
 from ogcsdl.catalogue.record import ProductRecord
+from processes.classes import PALETTES
 
-# Class palettes for masks written by the processes (values documented by each process).
+# Class palettes for the masks the processes write: the processes own the class codes
+# and their colours (processes/classes.py), so a mask is drawn as it was classified.
 CLASS_PALETTES: dict[str, dict[int, tuple[int, int, int, int]]] = {
-    "cloud": {0: (0, 0, 0, 0), 1: (255, 255, 255, 255), 2: (120, 120, 120, 200)},
-    "change": {0: (0, 0, 0, 0), 1: (230, 30, 30, 255)},
-    "flood": {0: (0, 0, 0, 0), 1: (20, 90, 230, 255)},
+    name.removesuffix("-classes"): palette for name, palette in PALETTES.items()
 }
 
 
@@ -85,6 +85,9 @@ def _mask_kind(record: ProductRecord) -> str | None:
     """Which class palette a single-band mask product uses, from its collection name."""
     if len(record.bands) != 1:
         return None
+    declared = str(record.extra.get("style", "")).removesuffix("-classes")
+    if declared in CLASS_PALETTES:  # a process output names its style (RasterOutput.style)
+        return declared
     for kind in CLASS_PALETTES:
         if kind in record.collection or kind in record.band_names[0].lower():
             return kind
