@@ -76,7 +76,7 @@ def test_health_reports_components(suite: LiveSuite) -> None:
     response = requests.get(suite.url("health"), timeout=30)
     report = response.json()
     assert response.status_code == 200, report
-    assert report["components"]["database"]["status"] == "up"
+    assert set(report["components"]) == {"database", "catalogue", "renderer", "cluster"}
     assert all(item["status"] == "up" for item in report["components"].values())
 
 
@@ -132,3 +132,29 @@ def test_sigterm_stops_every_child(tmp_path: Path) -> None:
             child.pid for child in children if child.is_running() and child.status() != "zombie"
         ]
         assert alive == []
+
+
+def test_health_is_503_when_a_component_dies(tmp_path: Path) -> None:
+    with run_suite(tmp_path / "down") as live:
+        renderer = [
+            child
+            for child in psutil.Process(live.process.pid).children()
+            if any("renderer_app" in part for part in child.cmdline())
+        ]
+        assert len(renderer) == 1
+        renderer[0].kill()
+        renderer[0].wait(10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            response = requests.get(live.url("health"), timeout=30)
+            if response.status_code == 503:
+                break
+            time.sleep(0.3)
+        report = response.json()
+        assert response.status_code == 503, report
+        assert report["status"] == "down"
+        assert report["components"]["renderer"]["status"] == "down"
+        assert report["components"]["renderer"]["reason"]
+        assert report["components"]["database"]["status"] == "up"
+        # the rest of the suite keeps serving
+        assert requests.get(live.url("/"), timeout=10).status_code == 200

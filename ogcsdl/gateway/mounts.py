@@ -80,4 +80,7 @@ EXTRA_LINKS: list[tuple[str, str]] = [
         "/csw?mode=opensearch&service=CSW&version=3.0.0&request=GetCapabilities",
     ),
     ("OAI-PMH", "/csw?mode=oaipmh&verb=Identify"),
+    ("WMS 1.3.0 capabilities", "/maps/service?service=WMS&version=1.3.0&request=GetCapabilities"),
+    ("TMS", "/maps/tms/1.0.0/"),
+    ("OGC API - Tiles / Maps", "/maps/ogcapi"),
 ]

@@ -16,5 +16,6 @@ CHILDREN: list[str] = [
 HEALTH_CHECKS: dict[str, str] = {
     "database": "ogcsdl.gateway.health:check_database",
     "catalogue": "ogcsdl.catalogue.service:check_catalogue",
+    "renderer": "ogcsdl.tiles.renderer:check_renderer",
     "cluster": "ogcsdl.jobs.cluster:check_cluster",
 }

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import numpy as np
+import requests
 from pyproj import CRS as ProjCRS
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
@@ -39,6 +40,7 @@ from ogcsdl.errors import (
     MissingParameterValue,
     NotFound,
     OgcsdlError,
+    ServiceUnavailable,
     as_ogcsdl_error,
     exception_report_xml,
 )
@@ -275,3 +277,14 @@ def renderer_child(settings: Settings) -> ChildSpec:
         ],
         ready_url=f"http://127.0.0.1:{settings.render.port}/health",
     )
+
+
+def check_renderer(settings: Settings) -> None:
+    """For /health: raise unless the renderer answers."""
+    url = f"http://127.0.0.1:{settings.render.port}/health"
+    try:
+        response = requests.get(url, timeout=3)
+    except requests.RequestException as exc:
+        raise ServiceUnavailable(f"the tile renderer does not answer: {exc}") from None
+    if response.status_code != 200:
+        raise ServiceUnavailable(f"the tile renderer answered HTTP {response.status_code}")
