@@ -3,12 +3,11 @@
 Each check is ``check_x(base_url, session) -> (passed, reason)``; ``WCS_CHECKS`` lists
 them for the runner. They discover a coverage from the capabilities, so they work on a
 peer's server too. ``validate_xml`` validates a document offline against the OGC schemas
-in ``$OGCSDL_SCHEMAS`` (default ``/work/shared/schemas``, i.e. ../shared/schemas).
+in ``$OGCSDL_SCHEMAS`` (default: the project's ``../shared/schemas``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -16,13 +15,15 @@ from pathlib import Path
 import requests
 from lxml import etree
 
+from conformance.schemas import shared_schemas_dir
+
 NS = {
     "wcs": "http://www.opengis.net/wcs/2.0",
     "ows": "http://www.opengis.net/ows/2.0",
     "gml": "http://www.opengis.net/gml/3.2",
 }
 Check = Callable[[str, requests.Session], tuple[bool, str]]
-SCHEMAS_DIR = Path(os.environ.get("OGCSDL_SCHEMAS", "/work/shared/schemas"))
+SCHEMAS_DIR = shared_schemas_dir()
 _OGC = "http://schemas.opengis.net/"
 
 

@@ -10,7 +10,6 @@ available (``OGCSDL_SCHEMAS``, default ``../shared/schemas``).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -20,6 +19,7 @@ import requests
 from lxml import etree
 
 from conformance.runner import CheckResult, check
+from conformance.schemas import shared_schemas_dir
 
 Result = tuple[bool, str]
 Check = Callable[[str, requests.Session], Result]
@@ -31,16 +31,6 @@ PROCESS = "echo"
 INPUT = "stringInput"  # echo: stringInput -> stringOutput
 OUTPUT = "stringOutput"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-
-
-def schema_dir() -> Path:
-    """``$OGCSDL_SCHEMAS``, else the nearest ``shared/schemas`` above this checkout."""
-    if os.environ.get("OGCSDL_SCHEMAS"):
-        return Path(os.environ["OGCSDL_SCHEMAS"])
-    for parent in Path(__file__).resolve().parents[1:]:
-        if (parent / "shared" / "schemas").is_dir():
-            return parent / "shared" / "schemas"
-    return Path("shared") / "schemas"
 
 
 class _LocalSchemas(etree.Resolver):
@@ -65,7 +55,7 @@ class _LocalSchemas(etree.Resolver):
 
 @lru_cache(maxsize=1)
 def wps_schema() -> etree.XMLSchema | None:
-    root = schema_dir()
+    root = shared_schemas_dir()
     main = root / "wps10" / "opengis" / "wps" / "1.0" / "wpsAll.xsd"
     if not main.exists():
         return None
