@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,3 +81,20 @@ def test_search_extents_and_delete(store: ProductStore) -> None:
     with pytest.raises(NotFound):
         store.delete(f"{collection}-p2")
     assert store.collection_extents()[collection].count == 3
+
+
+def test_change_stamp_moves_on_every_change(store: ProductStore) -> None:
+    collection = f"s-{uuid.uuid4().hex[:8]}"
+    first = _record(collection, "a", day=1, lon=0.0)
+    stamps = [store.change_stamp()]
+    store.upsert(first)
+    stamps.append(store.change_stamp())
+    assert store.change_stamp() == stamps[-1]  # nothing changed, same stamp
+    store.upsert(_record(collection, "b", day=2, lon=2.0))
+    stamps.append(store.change_stamp())
+    # an update that keeps the old 'updated' time still changes the record
+    store.upsert(dataclasses.replace(first, title="renamed, longer title"))
+    stamps.append(store.change_stamp())
+    store.delete(first.identifier)
+    stamps.append(store.change_stamp())
+    assert len(set(stamps)) == len(stamps), stamps

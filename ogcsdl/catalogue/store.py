@@ -175,6 +175,16 @@ class ProductStore:
             for row in rows
         }
 
+    def change_stamp(self) -> str:
+        """A short value that changes whenever any product is added, changed or removed:
+        lets caches of the product list skip re-reading it (one aggregate query, no
+        record parsing)."""
+        with connect(self.database_url) as conn:
+            count, updated, size = conn.query(
+                f"SELECT COUNT(*), MAX(updated), SUM(LENGTH(record)) FROM {TABLE}"
+            )[0]
+        return f"{count}:{updated}:{size}"
+
     def collections(self) -> builtins.list[str]:
         with connect(self.database_url) as conn:
             rows = conn.query(f"SELECT DISTINCT collection FROM {TABLE} ORDER BY collection")

@@ -111,20 +111,25 @@ def sync(settings: Settings, store: ProductStore | None = None) -> Path:
     settings.generated_dir.mkdir(parents=True, exist_ok=True)
     state_path = settings.generated_dir / "mapproxy-state.json"
     config_path = settings.generated_dir / "mapproxy.yaml"
+    stamp_path = settings.generated_dir / "mapproxy-stamp.txt"
+    store = store or product_store(settings)
     with open(settings.generated_dir / "mapproxy.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        records = (store or product_store(settings)).list()
+        stamp = store.change_stamp()
+        if config_path.exists() and stamp_path.exists() and stamp_path.read_text() == stamp:
+            return config_path  # nothing changed: no need to read every record
+        records = store.list()
         current = _snapshot(records)
         previous: dict[str, dict[str, str]] = {}
         if state_path.exists():
             previous = json.loads(state_path.read_text())
-        if current == previous and config_path.exists():
-            return config_path
-        for identifier, entry in previous.items():
-            if current.get(identifier, {}).get("updated") != entry["updated"]:
-                invalidate(settings, entry)
-        write_config(settings, records)
-        state_path.write_text(json.dumps(current))
+        if current != previous or not config_path.exists():
+            for identifier, entry in previous.items():
+                if current.get(identifier, {}).get("updated") != entry["updated"]:
+                    invalidate(settings, entry)
+            write_config(settings, records)
+            state_path.write_text(json.dumps(current))
+        stamp_path.write_text(stamp)
     return config_path
 
 

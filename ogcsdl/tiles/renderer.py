@@ -193,10 +193,16 @@ class RendererApp:
         self.store = store
         self._records: list[ProductRecord] = []
         self._loaded_at = 0.0
+        self._stamp = ""
 
     def records(self, force: bool = False) -> list[ProductRecord]:
+        """The product list, checked against the store at most once a second (or now,
+        when ``force``) and re-read only when the store changed."""
         if force or time.monotonic() - self._loaded_at > 1.0:
-            self._records = self.store.list()
+            stamp = self.store.change_stamp()
+            if stamp != self._stamp:
+                self._records = self.store.list()
+                self._stamp = stamp
             self._loaded_at = time.monotonic()
         return self._records
 
