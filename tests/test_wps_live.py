@@ -4,6 +4,7 @@ OGC API - Processes; bad input -> OWS exceptions and no job."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -297,3 +298,41 @@ def test_raw_complex_output(processing_suite: LiveSuite) -> None:
     response = requests.get(url, timeout=60)
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json() == {"a": 1}
+
+
+def test_small_raster_output_by_value(
+    wps: WebProcessingService, processing_suite: LiveSuite
+) -> None:
+    """ResponseDocument asReference=false: the COG travels base64-encoded in the document;
+    without it the output is a reference. KVP and XML POST (OWSLib)."""
+    source = tiny_product(processing_suite.settings, "WPS_BY_VALUE")
+    posted = wps.execute(
+        "scale", inputs=[("image", source.identifier)], output=[("scaled", False)], mode="sync"
+    )
+    assert posted.isSucceded(), posted.errors
+    assert posted.processOutputs[0].reference is None
+    assert posted.processOutputs[0].data, "the raster should be in the document"
+    base = (
+        "wps?service=WPS&version=1.0.0&request=Execute&identifier=scale"
+        f"&datainputs=image={source.identifier}"
+    )
+    response = requests.get(
+        processing_suite.url(base + "&ResponseDocument=scaled@asReference=false"), timeout=60
+    )
+    assert response.status_code == 200, response.text
+    document = etree.fromstring(response.content)
+    if wps_schema() is not None:
+        assert validate(response.content) == []
+    ns = {"wps": "http://www.opengis.net/wps/1.0.0"}
+    complex_data = document.find(".//wps:Output/wps:Data/wps:ComplexData", ns)
+    assert complex_data is not None, response.text
+    assert complex_data.get("encoding") == "base64"
+    assert document.find(".//wps:Output/wps:Reference", ns) is None
+    with (
+        rasterio.open(io.BytesIO(base64.b64decode(complex_data.text or ""))) as inline,
+        rasterio.open(source.file_path) as original,
+    ):
+        np.testing.assert_allclose(inline.read(1), original.read(1) * 2.0)
+
+    by_reference = etree.fromstring(requests.get(processing_suite.url(base), timeout=60).content)
+    assert by_reference.find(".//wps:Output/wps:Reference", ns) is not None

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pywps.configuration
 from lxml import etree
@@ -205,7 +206,7 @@ def render_status(
         response.status = WPS_STATUS.STARTED
     elif job.status == SUCCESSFUL:
         response.status = WPS_STATUS.SUCCEEDED
-        _fill_outputs(response, job)
+        _fill_outputs(response, job, settings)
     else:
         response.status = WPS_STATUS.FAILED
         response.error_code = (
@@ -218,11 +219,18 @@ def render_status(
     return Response(response.doc, mimetype="text/xml")
 
 
-def _fill_outputs(response: ExecuteResponse, job: Job) -> None:
+def _fill_outputs(response: ExecuteResponse, job: Job, settings: Settings) -> None:
     for name, output in (job.outputs or {}).items():
         target = response.outputs.get(name)
         if target is None:
             continue
+        if output["type"] == "raster" and not target.as_reference:
+            # asReference="false": small rasters travel in the document (pywps encodes
+            # the COG bytes as base64); larger ones stay references, never a huge document.
+            path = Path(product_store(settings).get(output["product_id"]).file_path)
+            if path.stat().st_size <= settings.processing.inline_output_max_bytes:
+                target.data = path.read_bytes()
+                continue
         if output.get("href"):
             target.as_reference = True
             target.url = output["href"]
@@ -297,8 +305,33 @@ class WpsApp:
         if match and environ.get("REQUEST_METHOD", "GET") in ("GET", "HEAD"):
             return self.status_document(match.group(1))(environ, start_response)
         environ["PYWPS_CFG"] = str(self.config_file)
+        environ["QUERY_STRING"] = normalise_output_kvp(environ.get("QUERY_STRING", ""))
         result: Iterable[bytes] = self.service(environ, start_response)
         return result
+
+
+_OUTPUT_KVP = re.compile(r"(?i)^(responsedocument|rawdataoutput)$")
+
+
+def normalise_output_kvp(query: str) -> str:
+    """``ResponseDocument=out@asReference=true`` (WPS 1.0.0, 10.2.2.2) -> ``out=@...``.
+
+    pywps 4.8.1 splits each output as ``id=value@attr=...`` and drops the attributes of
+    an output written, as the standard writes it, without ``=``. Only the output
+    parameters are touched, on the raw query string, so no other value is re-encoded."""
+    parts = query.split("&")
+    for index, part in enumerate(parts):
+        key, eq, value = part.partition("=")
+        if not eq or not _OUTPUT_KVP.match(key):
+            continue
+        items = []
+        for item in value.split(";"):
+            head, at, rest = unquote(item).partition("@")
+            items.append(
+                quote(f"{head}={at}{rest}", safe="@=;:/") if at and "=" not in head else item
+            )
+        parts[index] = f"{key}={';'.join(items)}"
+    return "&".join(parts)
 
 
 def make_app(settings: Settings) -> WpsApp:
