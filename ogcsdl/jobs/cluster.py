@@ -14,12 +14,14 @@ cluster outlives the suite, so its jobs are left alone.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.jobs.store import job_store
@@ -43,11 +45,23 @@ def cluster_child(settings: Settings) -> ChildSpec | None:
 
 
 def cluster_workers(settings: Settings, timeout_s: float = 3.0) -> int:
-    """How many workers the scheduler has (raises when it is unreachable)."""
-    from distributed import Client
+    """How many workers the scheduler has (raises when it is unreachable).
 
-    with Client(settings.scheduler_address, timeout=timeout_s, set_as_default=False) as client:
-        return len(client.scheduler_info(n_workers=-1)["workers"])
+    One ``identity`` RPC to the scheduler (a few ms), not a full Client, because
+    /health calls it on every probe."""
+    from distributed.core import rpc
+
+    async def identity() -> dict[str, Any]:
+        scheduler = rpc(settings.scheduler_address, timeout=timeout_s)
+        try:
+            info: dict[str, Any] = await asyncio.wait_for(
+                scheduler.identity(n_workers=-1), timeout_s
+            )
+            return info
+        finally:
+            await scheduler.close_rpc()
+
+    return len(asyncio.run(identity())["workers"])
 
 
 def check_cluster(settings: Settings) -> None:
