@@ -17,6 +17,7 @@ from affine import Affine
 from ogcsdl.demo import generate_demo_set
 from ogcsdl.demo.layouts import S2Acquisition, write_s1_grd, write_s2_safe
 from ogcsdl.demo.synthetic import make_landscape, make_optical
+from ogcsdl.ingest.bands import S2_BANDS as S2_BAND_INFO
 
 UTM33 = "EPSG:32633"
 ORIGIN = (660000.0, 6580000.0)
@@ -68,21 +69,7 @@ def reflectance_dn(size: int = SIZE, seed: int = 0) -> np.ndarray:
     return np.clip(np.round(scene.reflectance * 10000), 1, 65535).astype(np.uint16)
 
 
-S2_NAMES = (
-    "B01",
-    "B02",
-    "B03",
-    "B04",
-    "B05",
-    "B06",
-    "B07",
-    "B08",
-    "B8A",
-    "B09",
-    "B10",
-    "B11",
-    "B12",
-)
+S2_NAMES = tuple(info.name for info in S2_BAND_INFO)  # the 13 MSI bands, product order
 S2_RESOLUTION = {"B02": 10, "B03": 10, "B04": 10, "B08": 10, "B01": 60, "B09": 60, "B10": 60}
 
 

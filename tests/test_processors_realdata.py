@@ -17,6 +17,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.enums import Resampling
 
+from ogcsdl.ingest.bands import S2_BANDS as S2_BAND_INFO
 from processes import classes
 from processes.base import Raster
 from processes.change_detection import ChangeDetection
@@ -26,21 +27,7 @@ from processes.registry import validate_inputs
 
 pytestmark = pytest.mark.realdata
 
-S2_BANDS = [
-    "B01",
-    "B02",
-    "B03",
-    "B04",
-    "B05",
-    "B06",
-    "B07",
-    "B08",
-    "B8A",
-    "B09",
-    "B10",
-    "B11",
-    "B12",
-]
+S2_BANDS = [info.name for info in S2_BAND_INFO]  # the 13 MSI bands (a list: xarray coords)
 SIX = ["Blue", "Green", "Red", "NIR", "SWIR1", "SWIR2"]
 CITIES = {  # city: minimum F1 of the change class (measured values are printed)
     "rennes": 0.35,

@@ -19,24 +19,11 @@ from PIL import Image
 from rasterio.windows import Window
 
 from ogcsdl.catalogue.record import SENTINEL1_GRD, SENTINEL2_L1C, Band, ProductRecord
+from ogcsdl.ingest.bands import S2_BANDS as S2_BAND_INFO
 from ogcsdl.tiles.demo import ViewServices, start_view_services
 
 pytestmark = [pytest.mark.live, pytest.mark.realdata]
-S2_NAMES = (
-    "B01",
-    "B02",
-    "B03",
-    "B04",
-    "B05",
-    "B06",
-    "B07",
-    "B08",
-    "B8A",
-    "B09",
-    "B10",
-    "B11",
-    "B12",
-)
+S2_NAMES = tuple(info.name for info in S2_BAND_INFO)  # the 13 MSI bands, product order
 
 
 def _record(
