@@ -4,7 +4,9 @@ clean shutdown."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +21,9 @@ from rasterio.transform import from_origin
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import Band, ProductRecord
+from ogcsdl.config import load_settings
 from tests.catalogue_fixtures import require_gdal_cli
-from tests.live import LiveSuite, run_suite, stop_suite
+from tests.live import LiveSuite, run_suite, stop_suite, write_config
 
 pytestmark = pytest.mark.live
 OWS = "{http://www.opengis.net/ows/1.1}"
@@ -158,3 +161,21 @@ def test_health_is_503_when_a_component_dies(tmp_path: Path) -> None:
         assert report["components"]["database"]["status"] == "up"
         # the rest of the suite keeps serving
         assert requests.get(live.url("/"), timeout=10).status_code == 200
+
+
+def test_busy_port_is_refused_with_the_setting_to_change(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    port = load_settings(config_file).server.port
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "ogcsdl", "--config", str(config_file), "serve"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"port {port} (server.port) is already in use" in result.stderr
+    assert "OGCSDL_SERVER__PORT" in result.stderr
+    assert "Traceback" not in result.stderr

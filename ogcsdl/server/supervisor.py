@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 import requests
+from pydantic import BaseModel
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import CONFIG_ENV, Settings
@@ -68,6 +70,32 @@ def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 - a check, not a bind
 
 
+def _ports_to_bind(settings: Settings) -> dict[str, tuple[str, int]]:
+    """Every port the suite listens on, by the settings key that sets it."""
+    ports = {"server.port": (settings.server.host, settings.server.port)}
+    for name, section in settings:
+        if name != "server" and isinstance(section, BaseModel) and hasattr(section, "port"):
+            if name == "cluster" and settings.cluster.scheduler_address:
+                continue  # an external scheduler: nothing of ours listens there
+            ports[f"{name}.port"] = ("127.0.0.1", int(section.port))
+    return ports
+
+
+def check_ports_free(settings: Settings) -> None:
+    """Refuse to start, naming the setting, when another program holds one of our ports
+    (otherwise its answers could pass for ours)."""
+    for key, (host, port) in _ports_to_bind(settings).items():
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                variable = "OGCSDL_" + key.upper().replace(".", "__")
+                raise StartupError(
+                    f"port {port} ({key}) is already in use: stop the program holding it "
+                    f"or choose another port ({key} in the config, or {variable})"
+                ) from None
+
+
 def _load_factory(target: str) -> ChildFactory:
     module_name, _, attribute = target.partition(":")
     factory: ChildFactory = getattr(importlib.import_module(module_name), attribute)
@@ -87,6 +115,7 @@ class Supervisor:
         return [*specs, gateway_child(self.settings)]
 
     def start(self) -> None:
+        check_ports_free(self.settings)
         self.settings.ensure_dirs()
         product_store(self.settings)  # creates the schema once, before any worker runs
         for spec in self.specs():
