@@ -366,7 +366,7 @@ def test_flood_mapping_from_sentinel2_and_chunked_equals_in_memory():
     np.testing.assert_array_equal(eager["water"].data.values, lazy["water"].data.values)
     with pytest.raises(MissingParameterValue):
         run(FloodMapping(), {})
-    with pytest.raises(InvalidParameterValue, match="no VV band"):
+    with pytest.raises(InvalidParameterValue, match=r"lacks band\(s\) VV"):
         run(FloodMapping(), {"s1": raster(img, S2_SIX)})
 
 

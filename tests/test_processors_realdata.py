@@ -26,7 +26,21 @@ from processes.registry import validate_inputs
 
 pytestmark = pytest.mark.realdata
 
-S2_BANDS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"]
+S2_BANDS = [
+    "B01",
+    "B02",
+    "B03",
+    "B04",
+    "B05",
+    "B06",
+    "B07",
+    "B08",
+    "B8A",
+    "B09",
+    "B10",
+    "B11",
+    "B12",
+]
 SIX = ["Blue", "Green", "Red", "NIR", "SWIR1", "SWIR2"]
 CITIES = {  # city: minimum F1 of the change class (measured values are printed)
     "rennes": 0.35,
@@ -74,7 +88,9 @@ def geotiff(path: Path, names: list[str], shape: tuple[int, int] | None = None) 
         values = src.read(out_shape=out_shape, resampling=Resampling.bilinear)
         return Raster(
             xr.DataArray(values, dims=("band", "y", "x"), coords={"band": names}),
-            src.crs.to_string(), src.transform, nodata=src.nodata,
+            src.crs.to_string(),
+            src.transform,
+            nodata=src.nodata,
         )
 
 
@@ -112,7 +128,9 @@ def test_rule_based_cloud_and_shadow_on_landsat7(shared_data):
 def test_rule_based_cloud_fraction_on_a_cloudy_sentinel2_scene(shared_data):
     product, _ = npz_raster(shared_data / "ukis" / "sentinel2_image_only.npz", 10.0)
     out = run(CloudMask(), {"product": product})
-    print(f"\nsentinel2_image_only rules: cloud cover {out['cloud_cover']:.1f} %, {out['statistics']}")
+    print(
+        f"\nsentinel2_image_only rules: cloud cover {out['cloud_cover']:.1f} %, {out['statistics']}"
+    )
     assert out["statistics"]["method"] == "rules"
     assert 8 < out["cloud_cover"] < 50  # scattered thick cumulus over fields
     assert 1 < out["statistics"]["class_percent"]["shadow"] < 25
@@ -123,7 +141,9 @@ def test_s2cloudless_and_rules_on_the_clear_sen1floods11_scene(shared_data):
     auto = run(CloudMask(), {"product": product})
     probability = auto["probability"].data.values[0]
     rules = run(CloudMask(), {"product": product, "method": "rules"})
-    print(f"\nS2Hand: s2cloudless cover {auto['cloud_cover']:.2f} %, rules cover {rules['cloud_cover']:.2f} %")
+    print(
+        f"\nS2Hand: s2cloudless cover {auto['cloud_cover']:.2f} %, rules cover {rules['cloud_cover']:.2f} %"
+    )
     assert auto["statistics"]["method"] == "s2cloudless"
     assert np.nanmin(probability) >= 0 and np.nanmax(probability) <= 1
     assert auto["cloud_cover"] < 5 and rules["cloud_cover"] < 15  # a cloud-free scene
@@ -141,9 +161,12 @@ def test_change_detection_on_oscd(shared_data, city):
     valid = change != classes.NODATA
     scores = f1_scores(change == classes.CHANGE, label == 2, valid)
     unmasked = run(ChangeDetection(), {"before": before, "after": after, "mask_clouds": False})
-    plain = f1_scores(unmasked["change"].data.values[0] == classes.CHANGE, label == 2, np.ones_like(valid))
+    plain = f1_scores(
+        unmasked["change"].data.values[0] == classes.CHANGE, label == 2, np.ones_like(valid)
+    )
     print(
-        f"\nOSCD {city}: " + " ".join(f"{k} {v:.3f}" for k, v in scores.items())
+        f"\nOSCD {city}: "
+        + " ".join(f"{k} {v:.3f}" for k, v in scores.items())
         + f" valid {valid.mean():.3f} threshold {out['statistics']['threshold']:.2f}"
         + f" changed {out['changed_area']:.3f} km2 | without cloud mask F1 {plain['f1']:.3f}"
     )
