@@ -312,7 +312,7 @@ class ChangeDetection:
         context.progress(100, "done")
         return {
             "magnitude": float_raster(magnitude, before, "change_magnitude", after),
-            "change": class_raster(change, before, "change_class", after),
+            "change": class_raster(change, before, "change_class", classes.CHANGE_CLASSES, after),
             "changed_area": round(changed_km2, 6),
             "statistics": statistics,
         }

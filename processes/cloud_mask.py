@@ -164,7 +164,7 @@ class CloudMask:
         region = aoi_mask(inputs.get("aoi"), product.crs, product.transform, mask.shape)
         cover, shares = cloud_cover(mask, region)
         outputs: dict[str, Any] = {
-            "mask": class_raster(mask, product, "cloud_class"),
+            "mask": class_raster(mask, product, "cloud_class", classes.CLOUD_CLASSES),
             "cloud_cover": round(cover, 3),
             "statistics": {
                 "method": detector.name,

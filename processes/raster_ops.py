@@ -49,7 +49,9 @@ BAND_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-_CANONICAL = {alias.lower(): canonical for canonical, aliases in BAND_ALIASES.items() for alias in aliases}
+_CANONICAL = {
+    alias.lower(): canonical for canonical, aliases in BAND_ALIASES.items() for alias in aliases
+}
 
 
 def find_band(raster: Raster, name: str) -> str | None:
@@ -332,8 +334,11 @@ def aoi_mask(
     return out
 
 
-def class_raster(classes: np.ndarray, like: Raster, name: str, *sources: Raster) -> Raster:
-    """A single-band uint8 class raster on ``like``'s grid (nodata 0) with lineage."""
+def class_raster(
+    classes: np.ndarray, like: Raster, name: str, class_names: dict[int, str], *sources: Raster
+) -> Raster:
+    """A single-band uint8 class raster on ``like``'s grid (nodata 0) with lineage and
+    its class table in ``metadata["classes"]`` (code -> name, for COG tags and legends)."""
     data = xr.DataArray(
         classes[np.newaxis].astype(np.uint8), dims=("band", "y", "x"), coords={"band": [name]}
     )
@@ -343,7 +348,7 @@ def class_raster(classes: np.ndarray, like: Raster, name: str, *sources: Raster)
         transform=like.transform,
         nodata=0,
         source_ids=_lineage(like, *sources),
-        metadata={"classes": name},
+        metadata={"classes": {str(code): label for code, label in class_names.items()}},
     )
 
 

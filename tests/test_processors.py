@@ -83,6 +83,13 @@ def test_rule_based_cloud_mask_finds_planted_cloud_and_shadow():
     assert "probability" not in out
     assert out["mask"].crs == UTM and out["mask"].transform == ORIGIN and out["mask"].nodata == 0
     assert out["mask"].source_ids == ("src",)
+    assert out["mask"].metadata["classes"] == {
+        "0": "nodata",
+        "1": "clear",
+        "2": "cloud",
+        "3": "thin cloud",
+        "4": "shadow",
+    }
 
 
 def test_cloud_mask_takes_sentinel2_digital_numbers_nodata_and_an_aoi():
