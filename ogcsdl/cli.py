@@ -15,6 +15,7 @@ from ogcsdl.errors import OgcsdlError
 # "module:attribute" of every click command or group added to the top level.
 _SUBCOMMANDS: list[str] = [
     "ogcsdl.server.commands:serve",
+    "conformance.commands:conformance",
 ]
 
 

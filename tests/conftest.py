@@ -11,6 +11,9 @@ import pytest
 from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite
 
+# postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products.
+pytest_plugins = ["tests.postgis", "tests.catalogue_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

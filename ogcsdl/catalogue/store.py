@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.db import Connection, connect
@@ -30,6 +33,28 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     record TEXT NOT NULL
 )
 """
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    """Search criteria; times are timezone-aware UTC, bbox is WGS84."""
+
+    collections: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    bbox: tuple[float, float, float, float] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int = 10
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class CollectionExtent:
+    count: int
+    bbox: tuple[float, float, float, float]
+    start: datetime
+    end: datetime
+
 
 # Hooks run inside the upsert/delete transaction, e.g. to write the pycsw projection.
 UpsertHook = Callable[[Connection, ProductRecord], None]
@@ -98,6 +123,57 @@ class ProductStore:
         with connect(self.database_url) as conn:
             rows = conn.query(sql, params)
         return [ProductRecord.from_json(row[0]) for row in rows]
+
+    def search(self, query: ProductQuery) -> tuple[builtins.list[ProductRecord], int]:
+        """Records matching every given criterion, newest first, and the total matched.
+
+        The bbox test runs in SQL on the stored envelopes; callers refine with the
+        footprint where exactness matters."""
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if query.collections:
+            where.append(f"collection IN ({', '.join('?' * len(query.collections))})")
+            params.extend(query.collections)
+        if query.ids:
+            where.append(f"identifier IN ({', '.join('?' * len(query.ids))})")
+            params.extend(query.ids)
+        if query.bbox is not None:
+            minx, miny, maxx, maxy = query.bbox
+            where.append("maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?")
+            params.extend([minx, maxx, miny, maxy])
+        if query.start is not None:
+            where.append("end_time >= ?")
+            params.append(query.start.isoformat())
+        if query.end is not None:
+            where.append("start_time <= ?")
+            params.append(query.end.isoformat())
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        with connect(self.database_url) as conn:
+            matched = int(conn.query(f"SELECT COUNT(*) FROM {TABLE}{clause}", params)[0][0])
+            rows = conn.query(
+                f"SELECT record FROM {TABLE}{clause}"
+                " ORDER BY start_time DESC, identifier LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset],
+            )
+        return [ProductRecord.from_json(row[0]) for row in rows], matched
+
+    def collection_extents(self) -> dict[str, CollectionExtent]:
+        """Per collection: product count, WGS84 envelope and time span (one SQL query)."""
+        with connect(self.database_url) as conn:
+            rows = conn.query(
+                f"""SELECT collection, COUNT(*), MIN(minx), MIN(miny), MAX(maxx), MAX(maxy),
+                           MIN(start_time), MAX(end_time)
+                    FROM {TABLE} GROUP BY collection ORDER BY collection"""
+            )
+        return {
+            row[0]: CollectionExtent(
+                count=int(row[1]),
+                bbox=(float(row[2]), float(row[3]), float(row[4]), float(row[5])),
+                start=datetime.fromisoformat(row[6]),
+                end=datetime.fromisoformat(row[7]),
+            )
+            for row in rows
+        }
 
     def collections(self) -> builtins.list[str]:
         with connect(self.database_url) as conn:

@@ -28,6 +28,13 @@ MOUNTS: list[Mount] = [
         "OGC CSW 2.0.2 / 3.0, OpenSearch(-EO), OAI-PMH (pycsw)",
         "?service=CSW&version=2.0.2&request=GetCapabilities",
     ),
+    Mount(
+        "/stac",
+        "ogcsdl.stac.app:make_app",
+        "STAC API",
+        "STAC API 1.0 / OGC API - Features (item search)",
+        "/",
+    ),
 ]
 
 # Extra entry points of mounted services shown on the landing page: (title, path).

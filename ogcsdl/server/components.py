@@ -7,8 +7,11 @@ configuration). Health checks take Settings and raise when the component is down
 
 from __future__ import annotations
 
-CHILDREN: list[str] = []
+CHILDREN: list[str] = [
+    "ogcsdl.catalogue.service:catalogue_child",
+]
 
 HEALTH_CHECKS: dict[str, str] = {
     "database": "ogcsdl.gateway.health:check_database",
+    "catalogue": "ogcsdl.catalogue.service:check_catalogue",
 }

@@ -53,6 +53,7 @@ def gateway_child(settings: Settings) -> ChildSpec:
             str(server.timeout_s),
             "--graceful-timeout",
             "10",
+            "--no-control-socket",  # gunicorn 27's default is one path shared by every instance
             "--access-logfile",
             "-",
             "--log-level",

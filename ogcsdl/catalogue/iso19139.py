@@ -1,0 +1,235 @@
+"""ISO 19115/19139 metadata for a :class:`ProductRecord`.
+
+pycsw serves the stored document as-is for ``outputSchema=http://www.isotc211.org/2005/gmd``
+(the apiso profile), so this document is what harvesters (GeoNetwork, GEOSS DAB, a DIAS)
+see. It validates against the ISO 19139 schemas that pycsw ships.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from ogcsdl.catalogue.record import ProductRecord
+
+NS = {
+    "gmd": "http://www.isotc211.org/2005/gmd",
+    "gco": "http://www.isotc211.org/2005/gco",
+    "gml": "http://www.opengis.net/gml",
+    "xlink": "http://www.w3.org/1999/xlink",
+}
+GMD_SCHEMA = NS["gmd"]
+_CODELISTS = "http://standards.iso.org/iso/19139/resources/gmxCodelists.xml"
+COG_FORMAT = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+@dataclass(frozen=True)
+class MetadataContact:
+    """Who answers for the metadata (from ``Settings.catalogue``)."""
+
+    organisation: str
+    name: str
+    email: str
+
+
+def iso_datetime(value: datetime) -> str:
+    """UTC, second precision, ``Z`` suffix: sorts and compares correctly as text, which
+    is how pycsw compares times."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epsg_code(crs: str) -> str | None:
+    """``EPSG:32633`` -> ``32633``; anything else -> None."""
+    authority, _, code = crs.partition(":")
+    return code if authority.upper() == "EPSG" and code.isdigit() else None
+
+
+def product_keywords(record: ProductRecord) -> list[str]:
+    """Keywords shown in the record: collection, platform, instrument, product type,
+    processing level and the record's own, without duplicates."""
+    candidates = [
+        record.collection,
+        record.platform,
+        record.instrument,
+        record.sensor_type,
+        record.product_type,
+        record.processing_level,
+        *record.keywords,
+    ]
+    seen: list[str] = []
+    for word in candidates:
+        if word and word not in seen:
+            seen.append(word)
+    return seen
+
+
+def _el(parent: etree._Element, path: str, text: str | None = None, **attrs: str) -> etree._Element:
+    """Create the chain of ``prefix:name/prefix:name`` children under parent."""
+    node = parent
+    for step in path.split("/"):
+        prefix, _, name = step.partition(":")
+        node = etree.SubElement(node, f"{{{NS[prefix]}}}{name}")
+    for key, value in attrs.items():
+        prefix, _, name = key.partition("_")
+        node.set(f"{{{NS[prefix]}}}{name}" if name else key, value)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def _string(parent: etree._Element, path: str, text: str) -> None:
+    _el(parent, f"{path}/gco:CharacterString", text)
+
+
+def _code(parent: etree._Element, path: str, codelist: str, value: str) -> None:
+    node = _el(parent, path, value)
+    node.set("codeList", f"{_CODELISTS}#{codelist}")
+    node.set("codeListValue", value)
+
+
+def _contact(parent: etree._Element, path: str, contact: MetadataContact, role: str) -> None:
+    party = _el(parent, f"{path}/gmd:CI_ResponsibleParty")
+    _string(party, "gmd:individualName", contact.name)
+    _string(party, "gmd:organisationName", contact.organisation)
+    address = _el(party, "gmd:contactInfo/gmd:CI_Contact/gmd:address/gmd:CI_Address")
+    _string(address, "gmd:electronicMailAddress", contact.email)
+    _code(party, "gmd:role/gmd:CI_RoleCode", "CI_RoleCode", role)
+
+
+def iso_document(record: ProductRecord, download_url: str, contact: MetadataContact) -> bytes:
+    """The gmd:MD_Metadata document of one product."""
+    root = etree.Element(f"{{{NS['gmd']}}}MD_Metadata", nsmap=NS)
+    _string(root, "gmd:fileIdentifier", record.identifier)
+    _code(root, "gmd:language/gmd:LanguageCode", "LanguageCode", "eng")
+    _code(root, "gmd:characterSet/gmd:MD_CharacterSetCode", "MD_CharacterSetCode", "utf8")
+    _string(root, "gmd:parentIdentifier", record.collection)
+    _code(root, "gmd:hierarchyLevel/gmd:MD_ScopeCode", "MD_ScopeCode", "dataset")
+    _contact(root, "gmd:contact", contact, "pointOfContact")
+    _el(root, "gmd:dateStamp/gco:DateTime", iso_datetime(record.updated))
+    _string(root, "gmd:metadataStandardName", "ISO 19115:2003/19139")
+    _string(root, "gmd:metadataStandardVersion", "1.0")
+
+    code = epsg_code(record.crs)
+    unit = "deg" if code == "4326" else "m"
+    grid = _el(root, "gmd:spatialRepresentationInfo/gmd:MD_GridSpatialRepresentation")
+    _el(grid, "gmd:numberOfDimensions/gco:Integer", "2")
+    for axis, size, resolution in (
+        ("column", record.width, record.resolution[0]),
+        ("row", record.height, record.resolution[1]),
+    ):
+        dimension = _el(grid, "gmd:axisDimensionProperties/gmd:MD_Dimension")
+        _code(
+            dimension,
+            "gmd:dimensionName/gmd:MD_DimensionNameTypeCode",
+            "MD_DimensionNameTypeCode",
+            axis,
+        )
+        _el(dimension, "gmd:dimensionSize/gco:Integer", str(size))
+        _el(dimension, "gmd:resolution/gco:Measure", repr(float(resolution)), uom=unit)
+    _code(grid, "gmd:cellGeometry/gmd:MD_CellGeometryCode", "MD_CellGeometryCode", "area")
+    _el(grid, "gmd:transformationParameterAvailability/gco:Boolean", "true")
+
+    if code is not None:
+        identifier = _el(
+            root,
+            "gmd:referenceSystemInfo/gmd:MD_ReferenceSystem/gmd:referenceSystemIdentifier/gmd:RS_Identifier",
+        )
+        _string(identifier, "gmd:code", code)
+        _string(identifier, "gmd:codeSpace", "EPSG")
+
+    ident = _el(root, "gmd:identificationInfo/gmd:MD_DataIdentification")
+    citation = _el(ident, "gmd:citation/gmd:CI_Citation")
+    _string(citation, "gmd:title", record.title)
+    cited = _el(citation, "gmd:date/gmd:CI_Date")
+    _el(cited, "gmd:date/gco:DateTime", iso_datetime(record.start))
+    _code(cited, "gmd:dateType/gmd:CI_DateTypeCode", "CI_DateTypeCode", "creation")
+    _string(citation, "gmd:identifier/gmd:MD_Identifier/gmd:code", record.identifier)
+    _string(ident, "gmd:abstract", record.abstract or record.title)
+    _contact(ident, "gmd:pointOfContact", contact, "publisher")
+    keywords = _el(ident, "gmd:descriptiveKeywords/gmd:MD_Keywords")
+    for word in product_keywords(record):
+        _string(keywords, "gmd:keyword", word)
+    _code(keywords, "gmd:type/gmd:MD_KeywordTypeCode", "MD_KeywordTypeCode", "theme")
+    _code(
+        ident,
+        "gmd:spatialRepresentationType/gmd:MD_SpatialRepresentationTypeCode",
+        "MD_SpatialRepresentationTypeCode",
+        "grid",
+    )
+    _code(ident, "gmd:language/gmd:LanguageCode", "LanguageCode", "eng")
+    _el(ident, "gmd:topicCategory/gmd:MD_TopicCategoryCode", "imageryBaseMapsEarthCover")
+    extent = _el(ident, "gmd:extent/gmd:EX_Extent")
+    box = _el(extent, "gmd:geographicElement/gmd:EX_GeographicBoundingBox")
+    minx, miny, maxx, maxy = record.bbox
+    for name, value in (
+        ("westBoundLongitude", minx),
+        ("eastBoundLongitude", maxx),
+        ("southBoundLatitude", miny),
+        ("northBoundLatitude", maxy),
+    ):
+        _el(box, f"gmd:{name}/gco:Decimal", repr(float(value)))
+    period = _el(extent, "gmd:temporalElement/gmd:EX_TemporalExtent/gmd:extent/gml:TimePeriod")
+    period.set(f"{{{NS['gml']}}}id", "acquisition")
+    _el(period, "gml:beginPosition", iso_datetime(record.start))
+    _el(period, "gml:endPosition", iso_datetime(record.end))
+
+    image = _el(root, "gmd:contentInfo/gmd:MD_ImageDescription")
+    _el(image, "gmd:attributeDescription/gco:RecordType", "pixel values")
+    _code(
+        image,
+        "gmd:contentType/gmd:MD_CoverageContentTypeCode",
+        "MD_CoverageContentTypeCode",
+        "image",
+    )
+    for band in record.bands:
+        md_band = _el(image, "gmd:dimension/gmd:MD_Band")
+        member = _el(md_band, "gmd:sequenceIdentifier/gco:MemberName")
+        _string(member, "gco:aName", band.name)
+        _string(member, "gco:attributeType/gco:TypeName/gco:aName", record.dtype)
+        if band.description:
+            _string(md_band, "gmd:descriptor", band.description)
+    if record.cloud_cover is not None:
+        _el(image, "gmd:cloudCoverPercentage/gco:Real", repr(float(record.cloud_cover)))
+    if record.processing_level:
+        _string(
+            image, "gmd:processingLevelCode/gmd:RS_Identifier/gmd:code", record.processing_level
+        )
+
+    distribution = _el(root, "gmd:distributionInfo/gmd:MD_Distribution")
+    fmt = _el(distribution, "gmd:distributionFormat/gmd:MD_Format")
+    _string(fmt, "gmd:name", COG_FORMAT)
+    _string(fmt, "gmd:version", "1.0")
+    online = _el(
+        distribution,
+        "gmd:transferOptions/gmd:MD_DigitalTransferOptions/gmd:onLine/gmd:CI_OnlineResource",
+    )
+    _el(online, "gmd:linkage/gmd:URL", download_url)
+    _string(online, "gmd:protocol", "WWW:DOWNLOAD-1.0-http--download")
+    _string(online, "gmd:name", f"{record.identifier}.tif")
+    _string(online, "gmd:description", "Cloud-optimized GeoTIFF")
+
+    quality = _el(root, "gmd:dataQualityInfo/gmd:DQ_DataQuality")
+    _code(quality, "gmd:scope/gmd:DQ_Scope/gmd:level/gmd:MD_ScopeCode", "MD_ScopeCode", "dataset")
+    _string(
+        quality,
+        "gmd:lineage/gmd:LI_Lineage/gmd:statement",
+        record.lineage or f"Ingested from {record.source or record.file_path}",
+    )
+    # No XML declaration: pycsw parses the stored text as a str, which lxml refuses
+    # when it declares an encoding.
+    return etree.tostring(root, xml_declaration=False, encoding="UTF-8", pretty_print=True)
+
+
+def anytext(document: bytes) -> str:
+    """All text of the document, as pycsw's ``util.get_anytext`` computes it."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    root = etree.fromstring(document, parser)
+    return " ".join(str(value).strip() for value in root.xpath("//text()"))
+
+
+def now_iso() -> str:
+    return iso_datetime(datetime.now(UTC))

@@ -1,0 +1,165 @@
+"""pycsw's ``records`` table as a projection of the product store.
+
+Every upsert/delete of a :class:`ProductRecord` writes (or removes) its pycsw row in the
+SAME transaction, so CSW, OpenSearch and OAI-PMH can never disagree with the product
+store. The row carries an ISO 19139 document (what ``outputSchema=gmd`` returns) and the
+columns pycsw filters on, including the EO columns pycsw 2.6 lacks (``EXTRA_COLUMNS``,
+made queryable by ``pycsw_mappings``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ogcsdl.catalogue.iso19139 import (
+    COG_FORMAT,
+    GMD_SCHEMA,
+    MetadataContact,
+    anytext,
+    iso_datetime,
+    iso_document,
+    now_iso,
+    product_keywords,
+)
+from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.config import Settings
+from ogcsdl.db import Connection, connect
+
+if TYPE_CHECKING:
+    from ogcsdl.catalogue.store import ProductStore
+
+log = logging.getLogger(__name__)
+
+RECORDS_TABLE = "records"
+
+# Columns added to pycsw's base table (name -> "text" | "float"); pycsw 3 names.
+EXTRA_COLUMNS: dict[str, str] = {
+    "platform": "text",
+    "instrument": "text",
+    "sensortype": "text",
+    "cloudcover": "float",
+    "producttype": "text",
+    "processinglevel": "text",
+    "bands": "text",
+}
+
+
+def records_table_exists(database_url: str) -> bool:
+    with connect(database_url) as conn:
+        return _table_exists(conn)
+
+
+def _table_exists(conn: Connection) -> bool:
+    if conn.dialect == "sqlite":
+        rows = conn.query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (RECORDS_TABLE,)
+        )
+        return bool(rows)
+    return conn.query("SELECT to_regclass(?)", (RECORDS_TABLE,))[0][0] is not None
+
+
+def download_url(settings: Settings, record: ProductRecord) -> str:
+    """Where the gateway serves the product's COG."""
+    return settings.url(f"data/{record.identifier}.tif")
+
+
+def _opensearch_keywords(record: ProductRecord) -> list[str]:
+    """pycsw 2.6 OpenSearch matches ``eo:productType``/``eo:processingLevel``/
+    ``eo:orbitNumber`` as ``*eo:productType:VALUE*`` in the keywords column."""
+    tagged = [
+        ("productType", record.product_type),
+        ("processingLevel", record.processing_level),
+        ("orbitNumber", record.extra.get("orbit_number")),
+        ("orbitDirection", record.extra.get("orbit_direction")),
+    ]
+    return [f"eo:{name}:{value}" for name, value in tagged if value not in (None, "")]
+
+
+def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
+    """The pycsw ``records`` row of one product."""
+    cat = settings.catalogue
+    contact = MetadataContact(cat.organisation, cat.contact_name, cat.contact_email)
+    url = download_url(settings, record)
+    document = iso_document(record, url, contact)
+    keywords = product_keywords(record)
+    code = record.crs.partition(":")[2]
+    return {
+        "identifier": record.identifier,
+        "typename": "gmd:MD_Metadata",
+        "schema": GMD_SCHEMA,
+        "mdsource": "local",
+        "insert_date": now_iso(),
+        "xml": document.decode("utf-8"),
+        "anytext": anytext(document),
+        "language": "eng",
+        "type": "dataset",
+        "title": record.title,
+        "abstract": record.abstract or record.title,
+        "keywords": ",".join(keywords + _opensearch_keywords(record)),
+        "keywordstype": "theme",
+        "parentidentifier": record.collection,
+        "time_begin": iso_datetime(record.start),
+        "time_end": iso_datetime(record.end),
+        "topicategory": "imageryBaseMapsEarthCover",
+        "organization": cat.organisation,
+        "publisher": cat.organisation,
+        "date": iso_datetime(record.start),
+        "date_creation": iso_datetime(record.start),
+        "date_modified": iso_datetime(record.updated),
+        "format": COG_FORMAT,
+        "source": record.source,
+        "crs": f"urn:ogc:def:crs:EPSG::{code}"
+        if record.crs.upper().startswith("EPSG:")
+        else record.crs,
+        "wkt_geometry": record.footprint_wkt,
+        "lineage": record.lineage,
+        "links": f"{record.identifier}.tif,Cloud-optimized GeoTIFF,WWW:DOWNLOAD-1.0-http--download,{url}",
+        "platform": record.platform,
+        "instrument": record.instrument,
+        "sensortype": record.sensor_type,
+        "cloudcover": record.cloud_cover,
+        "producttype": record.product_type,
+        "processinglevel": record.processing_level,
+        "bands": ",".join(record.band_names),
+    }
+
+
+class CatalogueProjection:
+    """Upsert/delete hooks for :class:`ProductStore` that keep ``records`` in step.
+
+    Until pycsw has created its table (``pycsw_setup.ensure_records_table``) the hooks
+    write nothing; :meth:`resync` then rebuilds the projection from the store.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def upsert(self, conn: Connection, record: ProductRecord) -> None:
+        if not _table_exists(conn):
+            log.debug("no pycsw records table yet; %s is projected later", record.identifier)
+            return
+        row = records_row(self.settings, record)
+        names = list(row)
+        conn.execute(f"DELETE FROM {RECORDS_TABLE} WHERE identifier = ?", (record.identifier,))
+        conn.execute(
+            f"INSERT INTO {RECORDS_TABLE} ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' for _ in names)})",
+            [row[name] for name in names],
+        )
+
+    def delete(self, conn: Connection, identifier: str) -> None:
+        if _table_exists(conn):
+            conn.execute(f"DELETE FROM {RECORDS_TABLE} WHERE identifier = ?", (identifier,))
+
+    def resync(self, store: ProductStore) -> int:
+        """Rewrite the whole projection from the store (after the table was created,
+        or after the record format changed). Returns the number of records."""
+        products = store.list()
+        with connect(store.database_url) as conn:
+            if not _table_exists(conn):
+                return 0
+            conn.execute(f"DELETE FROM {RECORDS_TABLE} WHERE mdsource = ?", ("local",))
+            for record in products:
+                self.upsert(conn, record)
+        return len(products)

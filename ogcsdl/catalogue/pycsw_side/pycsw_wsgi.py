@@ -1,0 +1,184 @@
+"""The WSGI application gunicorn runs in the catalogue environment: pycsw, hardened.
+
+Like ``pycsw_mappings`` this file runs INSIDE pycsw's interpreter and imports only pycsw
+and the standard library. It differs from ``pycsw.wsgi:application`` in these ways:
+
+* the configuration is always ``$PYCSW_CONFIG``: stock pycsw takes ``config=<path>``
+  from the query string of any request (and any parameter *containing* "config"),
+  letting a client point it at another file;
+* an OWS ExceptionReport never travels with ``200 OK``: CSW 2.0.2 answers every
+  exception with 200, so the status is taken from the exception code (400 for a
+  client's mistake, 404 for an unknown item), as CSW 3.0 does;
+* responses are never gzip-compressed (pycsw's gzip path truncates at some levels);
+* an OpenSearch query with only ``eo:*`` parameters gets the empty ``q`` that pycsw 2.6
+  needs to apply them (it otherwise ignores them and returns everything), and a
+  ``time``/``start``/``stop``/``bbox`` (OpenSearch, CSW 3.0 KVP) that is not a date or
+  a box is an InvalidParameterValue (pycsw compares it as text: "0 results");
+* OAI-PMH ListIdentifiers lists proper headers (pycsw 2.6.2 repeats the first record's
+  identifier for every record and wraps headers in ``record`` elements);
+* GDAL's CSW driver (3.6) echoes the version of the capabilities (3.0.0) into the
+  ``version`` attribute of its CSW 2.0.2 request; such a request is read as 2.0.2.
+"""
+
+import io
+import os
+import re
+from datetime import datetime
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape, quoteattr
+
+from lxml import etree
+from pycsw import oaipmh, server
+
+CONFIG_PATH = os.environ["PYCSW_CONFIG"]
+PYCSW_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(server.__file__)))
+
+_EXCEPTION_CODE = re.compile(rb'<(?:\w+:)?Exception\s[^>]*exceptionCode="([A-Za-z]+)"')
+_STATUS_BY_CODE = {
+    "NotFound": "404 Not Found",
+    "OperationProcessingFailed": "500 Internal Server Error",
+}
+# pycsw says NoApplicableCode both for a malformed/invalid request document (the
+# client's fault) and when its configuration or database fails (ours):
+_SERVER_FAULTS = (b"Could not initialize repository", b"Could not load")
+
+
+def _status(status: str, body: bytes) -> str:
+    """The HTTP status of a pycsw answer: an ExceptionReport is never 200, and its
+    status follows the exception code (pycsw 3.0 sends "400 Internal Server Error")."""
+    if b"ExceptionReport" not in body[:600]:
+        return status
+    match = _EXCEPTION_CODE.search(body)
+    code = match.group(1).decode() if match else "NoApplicableCode"
+    if code == "NoApplicableCode" and any(fault in body for fault in _SERVER_FAULTS):
+        return "503 Service Unavailable"
+    return _STATUS_BY_CODE.get(code, "400 Bad Request")
+
+
+def _fix_oai_list_identifiers() -> None:
+    """Answer ListIdentifiers by building ListRecords (whose headers pycsw gets right)
+    and keeping only the headers."""
+    original = oaipmh.OAIPMH.response
+
+    def response(self, csw_response, kvp, repository, server_url):
+        if kvp.get("verb") != "ListIdentifiers":
+            return original(self, csw_response, kvp, repository, server_url)
+        node = original(self, csw_response, {**kvp, "verb": "ListRecords"}, repository, server_url)
+        oai = self.namespaces["oai"]
+        for request in node.iter(f"{{{oai}}}request"):
+            request.set("verb", "ListIdentifiers")
+        for listing in node.iter(f"{{{oai}}}ListRecords"):
+            listing.tag = f"{{{oai}}}ListIdentifiers"
+            for record in listing.findall(f"{{{oai}}}record"):
+                header = record.find(f"{{{oai}}}header")
+                if header is not None:
+                    record.addprevious(header)
+                listing.remove(record)
+        return node
+
+    oaipmh.OAIPMH.response = response
+
+
+_fix_oai_list_identifiers()
+
+_GEO_TIME_PARAMETERS = {"q", "bbox", "time", "start", "stop"}
+
+
+def _opensearch_query(query: str) -> str:
+    keys = {key.lower() for key, _ in parse_qsl(query, keep_blank_values=True)}
+    eo_only = any(key.startswith("eo:") for key in keys) and not keys & _GEO_TIME_PARAMETERS
+    if eo_only and ("mode", "opensearch") in parse_qsl(query.lower()):
+        return query + "&q="
+    return query
+
+
+def _is_datetime(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_box(text: str) -> bool:
+    parts = text.split(",")
+    try:
+        minx, miny, maxx, maxy = (float(part) for part in parts[:4])
+    except ValueError:
+        return False
+    return len(parts) in (4, 5) and minx <= maxx and miny <= maxy
+
+
+def _geo_time_error(query: str) -> tuple[str, str] | None:
+    """(locator, message) of the first invalid geo/time parameter of an OpenSearch or
+    CSW 3.0 KVP GetRecords request (both go through pycsw's OpenSearch filter)."""
+    kvp = {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}
+    if kvp.get("mode") != "opensearch" and kvp.get("request", "").lower() != "getrecords":
+        return None
+    for key in ("time", "start", "stop"):
+        parts = [part for part in kvp.get(key, "").split("/") if part]
+        if key == "time" and len(kvp.get(key, "").split("/")) > 2:
+            return key, f"{key} must be START/END (ISO 8601)"
+        if not all(_is_datetime(part) for part in parts):
+            return key, f"{key} is not an ISO 8601 date or date-time: {kvp[key]!r}"
+    if kvp.get("bbox") and not _is_box(kvp["bbox"]):
+        return "bbox", f"bbox must be minx,miny,maxx,maxy: {kvp['bbox']!r}"
+    return None
+
+
+def _exception_report(locator: str, message: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<ows20:ExceptionReport xmlns:ows20="http://www.opengis.net/ows/2.0" version="3.0.0">'
+        f'<ows20:Exception exceptionCode="InvalidParameterValue" locator={quoteattr(locator)}>'
+        f"<ows20:ExceptionText>{escape(message)}</ows20:ExceptionText>"
+        "</ows20:Exception></ows20:ExceptionReport>"
+    ).encode()
+
+
+_CSW202 = b"http://www.opengis.net/cat/csw/2.0.2"
+
+
+def _gdal_version_fix(environ) -> None:
+    if environ.get("REQUEST_METHOD") != "POST":
+        return
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    if _CSW202 in body[:2000] and b'version="3.0.0"' in body[:2000]:
+        try:
+            parser = etree.XMLParser(resolve_entities=False, no_network=True)
+            root = etree.fromstring(body, parser)
+        except etree.XMLSyntaxError:
+            root = None  # pycsw reports the syntax error itself
+        if root is not None and root.tag.startswith("{http://www.opengis.net/cat/csw/2.0.2}"):
+            if root.get("version") == "3.0.0":
+                root.set("version", "2.0.2")
+                body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+
+
+def application(environ, start_response):
+    environ["local.app_root"] = PYCSW_ROOT
+    query = environ.get("QUERY_STRING", "")
+    invalid = _geo_time_error(query)
+    if invalid is not None:
+        body = _exception_report(*invalid)
+        start_response(
+            "400 Bad Request",
+            [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+    environ["QUERY_STRING"] = _opensearch_query(query)
+    _gdal_version_fix(environ)
+    environ.pop("HTTP_ACCEPT_ENCODING", None)
+    csw = server.Csw(CONFIG_PATH, environ)
+    status, contents = csw.dispatch_wsgi()
+    if isinstance(contents, str):
+        contents = contents.encode("utf-8")
+    headers = [
+        ("Content-Type", str(csw.contenttype)),
+        ("Content-Length", str(len(contents))),
+    ]
+    start_response(_status(status, contents), headers)
+    return [contents]

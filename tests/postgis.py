@@ -1,0 +1,94 @@
+"""A real PostgreSQL 15 + PostGIS for the session (pytest plugin, see conftest.py).
+
+``initdb`` into a temporary directory, ``pg_ctl start`` on a free loopback port with a
+private socket directory, one database with ``CREATE EXTENSION postgis``; stopped at the
+end of the session. PostgreSQL refuses to run as root, so as root the server runs as
+the ``postgres`` user (``runuser``).
+
+Missing binaries skip the tests that need it, unless ``OGCSDL_REQUIRE_POSTGIS=1`` (CI),
+where a missing PostGIS is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_BIN = Path(os.environ.get("OGCSDL_PG_BIN", "/usr/lib/postgresql/15/bin"))
+POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
+DATABASE = "ogcsdl_test"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("OGCSDL_REQUIRE_POSTGIS") == "1":
+        pytest.fail(f"PostGIS is required (OGCSDL_REQUIRE_POSTGIS=1) but {reason}")
+    pytest.skip(f"PostGIS not available: {reason} (scripts/setup.sh --system installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return argv
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        _unavailable("running as root and runuser is missing")
+    return [str(runuser), "-u", "postgres", "--", *argv]
+
+
+def _run(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{result.stdout}\n{result.stderr}")
+
+
+@pytest.fixture(scope="session")
+def postgis_url() -> Iterator[str]:
+    """``postgresql://postgres@127.0.0.1:PORT/ogcsdl_test`` with PostGIS enabled."""
+    for tool in ("initdb", "pg_ctl", "psql"):
+        if not (PG_BIN / tool).exists():
+            _unavailable(f"{PG_BIN / tool} is missing")
+    if not POSTGIS_CONTROL.exists():
+        _unavailable(f"{POSTGIS_CONTROL} is missing (package postgresql-15-postgis-3)")
+    # Not under pytest's tmp tree: pytest resets /tmp/pytest-of-<user> to 0700 whenever
+    # any (concurrent) session starts, which locks the postgres user out mid-run.
+    root = Path(tempfile.mkdtemp(prefix="ogcsdl-postgis-"))
+    data, sockets, log = root / "data", root / "sockets", root / "postgres.log"
+    pg_ctl = str(PG_BIN / "pg_ctl")
+    try:
+        data.mkdir()
+        sockets.mkdir()
+        log.touch()
+        if os.geteuid() == 0:
+            for path in (root, data, sockets, log):
+                shutil.chown(path, "postgres")
+        port = _free_port()
+        _run(
+            _as_postgres([str(PG_BIN / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(data)])
+        )
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off"
+        _run(_as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]))
+        psql = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+        _run([*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DATABASE}"])
+        _run([*psql, "-d", DATABASE, "-c", "CREATE EXTENSION postgis"])
+        yield f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
+    finally:
+        if (data / "postmaster.pid").exists():
+            subprocess.run(
+                _as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,124 @@
+"""The pycsw projection without a running pycsw: the ISO document is valid ISO 19139,
+the generated pycsw.cfg says what the suite needs, the records table is created by pycsw
+itself and back-filled, a failing projection rolls the product back, and a broken
+repository is a 503 + an unhealthy catalogue."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from lxml import etree
+
+from conformance.xmlcheck import pycsw_dir, schema
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.iso19139 import MetadataContact, iso_document
+from ogcsdl.catalogue.projection import RECORDS_TABLE, records_table_exists
+from ogcsdl.catalogue.pycsw_setup import pycsw_config_text
+from ogcsdl.catalogue.service import catalogue_child, check_catalogue, prepare_catalogue
+from ogcsdl.config import Settings, load_settings
+from ogcsdl.db import connect
+from ogcsdl.errors import ServiceUnavailable
+from tests.catalogue_fixtures import CATALOGUE_PYTHON, free_port, sample_products, wait_ready
+
+
+def _settings(directory: Path, python: Path = CATALOGUE_PYTHON, **extra: object) -> Settings:
+    config = {"data_dir": str(directory), "catalogue": {"python": str(python)}, **extra}
+    path = directory / "ogcsdl.yml"
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return load_settings(path)
+
+
+def test_iso_document_is_valid_iso19139() -> None:
+    if pycsw_dir() is None:
+        pytest.skip("pycsw's ISO schemas are not installed (catalogue environment)")
+    contact = MetadataContact("Space Data Lab", "Operator", "op@example.org")
+    for record in sample_products():
+        document = etree.fromstring(iso_document(record, "http://example.org/x.tif", contact))
+        xsd = schema("gmd")
+        assert xsd.validate(document), (record.identifier, xsd.error_log.last_error)
+
+
+def test_pycsw_config_from_settings(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, public_url="https://eo.example.org/suite")
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(pycsw_config_text(settings))
+    assert parser["server"]["url"] == "https://eo.example.org/suite/csw"
+    assert parser["server"]["profiles"] == "apiso"
+    assert not parser.has_option("server", "gzip_compresslevel")
+    assert parser["manager"]["transactions"] == "false"
+    assert parser["repository"]["database"] == f"sqlite:///{tmp_path / 'ogcsdl.db'}"
+    assert Path(parser["repository"]["mappings"]).is_file()
+    assert parser["metadata:main"]["identification_title"] == settings.catalogue.title
+    direct = configparser.ConfigParser(interpolation=None)
+    direct.read_string(pycsw_config_text(settings, "http://127.0.0.1:9999/"))
+    assert direct["server"]["url"] == "http://127.0.0.1:9999/"
+
+
+def test_records_table_is_created_by_pycsw_and_back_filled(tmp_path: Path) -> None:
+    if not CATALOGUE_PYTHON.exists():
+        pytest.skip("the pycsw environment is missing")
+    # Products stored before the catalogue ever started: no projection yet.
+    settings = _settings(tmp_path)
+    store = product_store(settings)
+    for record in sample_products()[:3]:
+        store.upsert(record)
+    assert not records_table_exists(settings.database_url)
+    prepare_catalogue(settings)  # creates the table (pycsw's setup_db) and back-fills
+    assert records_table_exists(settings.database_url)
+    store.upsert(sample_products()[3])
+    with connect(settings.database_url) as conn:
+        rows = conn.query(
+            f"SELECT identifier, platform, cloudcover FROM {RECORDS_TABLE} ORDER BY identifier"
+        )
+    assert [row[0] for row in rows] == sorted(r.identifier for r in sample_products()[:4])
+    assert ("S2A-GBG-0715", "Sentinel-2A", 12.0) in rows
+
+
+def test_a_failing_projection_rolls_the_product_back(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    store = product_store(settings)
+    with connect(settings.database_url) as conn:  # a records table pycsw did not make
+        conn.execute(f"CREATE TABLE {RECORDS_TABLE} (identifier TEXT PRIMARY KEY)")
+    with pytest.raises(Exception, match="platform|column"):
+        store.upsert(sample_products()[0])
+    assert store.list() == []
+
+
+def test_a_broken_repository_is_a_503_and_unhealthy(tmp_path: Path) -> None:
+    """When pycsw cannot open its database, clients get an ExceptionReport with 503 (not
+    the 200/400 pycsw sends) and the health check reports the catalogue down."""
+    if not CATALOGUE_PYTHON.exists():
+        pytest.skip("the pycsw environment is missing")
+    port = free_port()
+    settings = _settings(tmp_path, catalogue={"python": str(CATALOGUE_PYTHON), "port": port})
+    spec = catalogue_child(settings, server_url=f"http://127.0.0.1:{port}/")
+    process = subprocess.Popen(
+        spec.argv,
+        env={**os.environ, **spec.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_ready(spec.ready_url or "", process)
+        check_catalogue(settings)  # healthy
+        config = settings.generated_dir / "pycsw.cfg"  # pycsw re-reads it per request
+        broken = tmp_path / "missing-dir" / "nothing.db"
+        config.write_text(
+            config.read_text().replace(str(tmp_path / "ogcsdl.db"), str(broken)), encoding="utf-8"
+        )
+        response = requests.get(spec.ready_url or "", timeout=10)
+        assert response.status_code == 503
+        assert b"ExceptionReport" in response.content
+        with pytest.raises(ServiceUnavailable, match="503"):
+            check_catalogue(settings)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -1,0 +1,304 @@
+"""The catalogue's other doors, on SQLite and PostGIS (fixture ``catalogue``):
+OpenSearch, OAI-PMH, GDAL's CSW driver, and OGC exceptions with 4xx for bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+from lxml import etree
+
+from tests.catalogue_fixtures import (
+    NS,
+    SAMPLE_IDS,
+    Catalogue,
+    require_gdal_cli,
+)
+
+
+# --- OpenSearch and OAI-PMH ------------------------------------------------------------------
+def opensearch(catalogue: Catalogue, **params: str) -> etree._Element:
+    query = {
+        "mode": "opensearch",
+        "service": "CSW",
+        "version": "3.0.0",
+        "request": "GetRecords",
+        "elementsetname": "full",
+        "typenames": "csw:Record",
+        "resulttype": "results",
+        "maxrecords": "50",
+        **params,
+    }
+    response = requests.get(catalogue.url, params=query, timeout=10)
+    assert response.status_code == 200, response.text
+    return etree.fromstring(response.content)
+
+
+def atom_ids(feed: etree._Element) -> set[str]:
+    return {node.text or "" for node in feed.iterfind(".//dc:identifier", NS)} & SAMPLE_IDS
+
+
+def test_opensearch_description_and_geo_time_eo_queries(catalogue: Catalogue) -> None:
+    response = requests.get(
+        catalogue.url,
+        params={
+            "mode": "opensearch",
+            "service": "CSW",
+            "version": "3.0.0",
+            "request": "GetCapabilities",
+        },
+        timeout=10,
+    )
+    description = etree.fromstring(response.content)
+    assert etree.QName(description).localname == "OpenSearchDescription"
+    templates = [url.get("template", "") for url in description.iterfind("os:Url", NS)]
+    assert templates and all(t.startswith(catalogue.url) for t in templates)
+    assert any("{geo:box?}" in t and "{eo:platform?}" in t for t in templates)
+
+    bbox_time = opensearch(catalogue, bbox="16.5,58.5,18.5,60.5", time="2024-06-02/2024-06-30")
+    assert atom_ids(bbox_time) == {"S2B-STHLM-0610", "S1A-STHLM-0605"}
+    # EO parameters without geo/time: our WSGI adds the empty q pycsw 2.6 needs.
+    assert atom_ids(opensearch(catalogue, **{"eo:platform": "Sentinel-2B"})) == {
+        "S2B-STHLM-0610",
+        "S2B-UMEA-1201",
+    }
+    assert atom_ids(opensearch(catalogue, q="", **{"eo:productType": "S2MSI2A"})) == {
+        "S2A-GBG-0715",
+        "S2B-UMEA-1201",
+    }
+    assert atom_ids(opensearch(catalogue, q="Gothenburg")) == {"S2A-GBG-0715"}
+
+
+def test_oai_pmh(catalogue: Catalogue) -> None:
+    identify = requests.get(
+        catalogue.url, params={"mode": "oaipmh", "verb": "Identify"}, timeout=10
+    )
+    assert identify.status_code == 200
+    assert etree.fromstring(identify.content).find("oai:Identify", NS) is not None
+    listing = requests.get(
+        catalogue.url,
+        params={"mode": "oaipmh", "verb": "ListRecords", "metadataPrefix": "oai_dc"},
+        timeout=10,
+    )
+    root = etree.fromstring(listing.content)
+    listed = {node.text for node in root.iterfind(".//oai:header/oai:identifier", NS)}
+    assert listed == SAMPLE_IDS
+    identifiers = requests.get(
+        catalogue.url,
+        params={"mode": "oaipmh", "verb": "ListIdentifiers", "metadataPrefix": "oai_dc"},
+        timeout=10,
+    )
+    listing = etree.fromstring(identifiers.content).find("oai:ListIdentifiers", NS)
+    assert listing is not None, identifiers.text
+    headers = listing.findall("oai:header", NS)
+    assert sorted(h.findtext("oai:identifier", namespaces=NS) for h in headers) == sorted(
+        SAMPLE_IDS
+    )
+    record = requests.get(
+        catalogue.url,
+        params={
+            "mode": "oaipmh",
+            "verb": "GetRecord",
+            "identifier": "S2A-GBG-0715",
+            "metadataPrefix": "iso19139",
+        },
+        timeout=10,
+    )
+    assert b"Sentinel-2A L2A over Gothenburg" in record.content
+
+
+# --- GDAL's CSW driver ---------------------------------------------------------------------
+def ogr_identifiers(catalogue: Catalogue, *args: str) -> set[str]:
+    result = subprocess.run(
+        [require_gdal_cli(), "-ro", "-q", f"CSW:{catalogue.url}", "records", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "GDAL_HTTP_TIMEOUT": "20"},
+    )
+    assert result.returncode == 0, result.stderr
+    found = set()
+    for line in result.stdout.splitlines():
+        key, _, value = line.strip().partition(" = ")
+        if key.startswith("identifier ("):
+            found.add(value.strip())
+    return found & SAMPLE_IDS
+
+
+def test_gdal_csw_driver_bbox_time_and_text(catalogue: Catalogue) -> None:
+    assert ogr_identifiers(catalogue) == SAMPLE_IDS
+    assert ogr_identifiers(catalogue, "-spat", "10.5", "56.5", "12.5", "58.5") == {"S2A-GBG-0715"}
+    in_june = ogr_identifiers(catalogue, "-where", "date >= '2024-06-01' AND date < '2024-07-01'")
+    assert in_june == {"S2A-STHLM-0601", "S2B-STHLM-0610", "S1A-STHLM-0605"}
+    # Cloud cover is not a GDAL CSW field: the anytext of the ISO record carries it.
+    radar = ogr_identifiers(catalogue, "-where", "anytext LIKE '%C-SAR%'")
+    assert radar == {"S1A-STHLM-0605"}
+
+
+# --- Bad input -> OGC ExceptionReport, 4xx ---------------------------------------------------
+def _exception(response: requests.Response) -> tuple[str, str]:
+    root = etree.fromstring(response.content)
+    assert etree.QName(root).localname == "ExceptionReport", response.text
+    node = root[0]
+    return node.get("exceptionCode", ""), node.get("locator", "")
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        (
+            {"service": "CSW", "version": "2.0.2", "request": "NoSuchOperation"},
+            "InvalidParameterValue",
+        ),
+        ({"service": "CSW", "version": "2.0.2"}, "MissingParameterValue"),
+        (
+            {
+                "service": "CSW",
+                "version": "2.0.2",
+                "request": "GetRecords",
+                "typenames": "csw:Record",
+                "resulttype": "results",
+                "constraintlanguage": "CQL_TEXT",
+                "constraint": "BBOX(ows:BoundingBox, not, a, box)",
+            },
+            None,
+        ),
+        (
+            {
+                "service": "CSW",
+                "version": "2.0.2",
+                "request": "GetRecords",
+                "typenames": "csw:Record",
+                "resulttype": "results",
+                "constraintlanguage": "CQL_TEXT",
+                "constraint": "apiso:NoSuchQueryable = 'x'",
+            },
+            None,
+        ),
+        (
+            {"service": "CSW", "version": "3.0.0", "request": "GetRecordById", "id": "no-such-id"},
+            "NotFound",
+        ),
+        (
+            {
+                "mode": "opensearch",
+                "service": "CSW",
+                "version": "3.0.0",
+                "request": "GetRecords",
+                "typenames": "csw:Record",
+                "bbox": "500,100,600,200",
+            },
+            None,
+        ),
+        (
+            {
+                "mode": "opensearch",
+                "service": "CSW",
+                "version": "3.0.0",
+                "request": "GetRecords",
+                "typenames": "csw:Record",
+                "time": "yesterday/never",
+            },
+            None,
+        ),
+        (
+            {
+                "service": "CSW",
+                "version": "3.0.0",
+                "request": "GetRecords",
+                "typenames": "csw:Record",
+                "time": "2024-13-45/2024-06-01",
+            },
+            "InvalidParameterValue",
+        ),
+        (
+            {
+                "service": "CSW",
+                "version": "3.0.0",
+                "request": "GetRecords",
+                "typenames": "csw:Record",
+                "bbox": "18,60,17,59",
+            },
+            "InvalidParameterValue",
+        ),
+        (
+            {
+                "service": "CSW",
+                "version": "2.0.2",
+                "request": "GetRecords",
+                "typenames": "csw:Record",
+                "elementsetname": "brief",
+                "outputschema": "http://example.org/no-such-schema",
+            },
+            "InvalidParameterValue",
+        ),
+        (
+            {
+                "service": "CSW",
+                "version": "2.0.2",
+                "request": "GetRecords",
+                "elementsetname": "brief",
+                "typenames": "foo:Bar",
+            },
+            "InvalidParameterValue",
+        ),
+        (
+            {
+                "service": "CSW",
+                "version": "2.0.2",
+                "request": "GetRecords",
+                "typenames": "csw:Record",
+                "elementsetname": "enormous",
+            },
+            "InvalidParameterValue",
+        ),
+    ],
+    ids=[
+        "unknown-request",
+        "missing-request",
+        "bad-bbox",
+        "unknown-queryable",
+        "unknown-id",
+        "os-bbox",
+        "os-time",
+        "csw3-kvp-time",
+        "csw3-kvp-bbox",
+        "unknown-outputschema",
+        "unknown-typename",
+        "unknown-elementsetname",
+    ],
+)
+def test_bad_requests_give_exception_reports(
+    catalogue: Catalogue, params: dict[str, str], code: str | None
+) -> None:
+    response = requests.get(catalogue.url, params=params, timeout=10)
+    assert 400 <= response.status_code < 500, response.text
+    found, _ = _exception(response)
+    if code is not None:
+        assert found == code
+
+
+def test_malformed_xml_post_gives_exception_report(catalogue: Catalogue) -> None:
+    response = requests.post(
+        catalogue.url,
+        data=b"<csw:GetRecords xmlns:csw='http://www.opengis.net/cat/csw/2.0.2'><unclosed>",
+        headers={"Content-Type": "application/xml"},
+        timeout=10,
+    )
+    assert 400 <= response.status_code < 500
+    _exception(response)
+
+
+def test_config_parameter_cannot_redirect_pycsw(catalogue: Catalogue, tmp_path: Path) -> None:
+    """Stock pycsw reads ``config=<path>`` from any query string; ours ignores it."""
+    response = requests.get(
+        catalogue.url,
+        params={"service": "CSW", "request": "GetCapabilities", "config": str(tmp_path / "x.cfg")},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert catalogue.settings.catalogue.title.encode() in response.content

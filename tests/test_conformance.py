@@ -1,0 +1,106 @@
+"""The conformance runner: all CSW/OpenSearch checks pass against the real suite, and
+fail with reasons against a target that answers garbage."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conformance.runner import REGISTRY, format_table, load_checks, run_checks
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.config import PROJECT_ROOT
+from tests.catalogue_fixtures import sample_products
+from tests.live import LiveSuite
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "ogcsdl", "conformance", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env=env,
+    )
+
+
+def test_checks_are_registered_per_module() -> None:
+    checks = load_checks()
+    modules = {item.module for item in checks}
+    assert modules == {"conformance.csw", "conformance.opensearch"}
+    assert len({(item.standard, item.name) for item in REGISTRY}) == len(REGISTRY)
+    assert any(item.standard == "CSW 3.0" for item in checks)
+
+
+@pytest.mark.live
+def test_all_checks_pass_against_the_suite(suite: LiveSuite) -> None:
+    store = product_store(suite.settings)
+    for record in sample_products():
+        store.upsert(dataclasses.replace(record, identifier="CONF-" + record.identifier))
+    outcomes = run_checks(suite.base_url)
+    table = format_table(outcomes)
+    assert len(outcomes) >= 15, table
+    assert all(outcome.result.status == "pass" for outcome in outcomes), table
+
+    result = _cli(suite.base_url, "--only", "opensearch")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OpenSearch Geo 1.0" in result.stdout
+    assert "CSW 2.0.2" not in result.stdout
+
+
+class _Garbage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = b"this is not a catalogue <<<"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def garbage_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_checks_fail_with_reasons_against_garbage(garbage_url: str) -> None:
+    outcomes = run_checks(garbage_url, timeout_s=5)
+    assert outcomes
+    assert all(outcome.result.status == "fail" for outcome in outcomes), format_table(outcomes)
+    assert all("not XML" in outcome.result.reason for outcome in outcomes), format_table(outcomes)
+
+    result = _cli(garbage_url, "--only", "csw", "--timeout", "5")
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout and "PASS" not in result.stdout
+
+
+def test_unreachable_target_fails_every_check() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Nothing listens on the port any more.
+    outcomes = run_checks(f"http://127.0.0.1:{port}", only={"csw"}, timeout_s=2)
+    assert outcomes and all(outcome.result.status == "fail" for outcome in outcomes)
+    assert all("HTTP error" in outcome.result.reason for outcome in outcomes)
