@@ -127,12 +127,16 @@ def test_rule_based_cloud_mask_chunked_equals_in_memory():
 
 
 def test_progress_raising_aborts_the_run():
+    context = Context(fail_after=2)  # start and "5 %" pass; the first dask task report raises
     with pytest.raises(RuntimeError, match="dismissed"):
         run(
             CloudMask(),
             {"product": raster(cloudy_scene(), GENERIC, chunks=64), "method": "rules"},
-            Context(1),
+            context,
         )
+    assert len(context.calls) == 3
+    percent, message = context.calls[-1]
+    assert 5 < percent <= 95 and message == "cloud detection (rules)"
 
 
 def s2_ten_band_scene(size: int = 96) -> tuple[np.ndarray, list[str]]:
