@@ -182,6 +182,24 @@ def test_s2cloudless_gives_probability_and_chunked_equals_in_memory():
     )
 
 
+def test_s2cloudless_at_a_coarser_processing_resolution():
+    img, names = s2_ten_band_scene()
+    raw = {"method": "s2cloudless", "processing_resolution": 40.0, "shadow_distance": 100.0}
+    eager = run(CloudMask(), {"product": raster(img, names), **raw})
+    mask = eager["mask"].data.values[0]
+    assert mask.shape == (96, 96) and eager["probability"].data.values.shape == (1, 96, 96)
+    assert (mask[32:56, 32:56] == classes.CLOUD).all() and (mask[:16, :16] == classes.CLEAR).all()
+    blocks = eager["probability"].data.values[0].reshape(24, 4, 24, 4)
+    assert (blocks == blocks[:, :1, :, :1]).all()  # one value per 4 x 4 block (40 m / 10 m)
+    lazy = run(
+        CloudMask(), {"product": raster(img, names, chunks=30), **raw}
+    )  # 30: not a multiple of 4
+    np.testing.assert_array_equal(lazy["mask"].data.values, eager["mask"].data.values)
+    np.testing.assert_allclose(
+        lazy["probability"].data.values, eager["probability"].data.values, atol=1e-6
+    )
+
+
 def test_scl_classes_and_missing_bands():
     scl = np.array([[[0, 1, 3, 4], [8, 9, 10, 11]]], dtype=np.uint8)
     out = run(CloudMask(), {"product": raster(scl, ["SCL"]), "method": "scl"})
