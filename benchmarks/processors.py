@@ -1,9 +1,9 @@
-"""Time and peak memory of cloud-mask (rules) and flood-mapping on a full Sentinel-2-tile
-sized raster (10980 x 10980, lazily generated, dask-chunked), against a baseline
+"""Time and peak memory of cloud-mask (rules), flood-mapping and change-detection on a
+full Sentinel-2-tile sized raster (10980 x 10980, lazily generated, dask-chunked), against a baseline
 measured in the same run: the same processor on one in-memory numpy block, scaled by the
 pixel count. Each case runs in its own process so its peak RSS is its own.
 
-    PYTHONPATH=$PWD /work/main/.venv/bin/python benchmarks/processors.py [--size 10980]
+    PYTHONPATH=$PWD /work/main/.venv/bin/python benchmarks/processors.py [--size 10980] [--only change]
 
 Prints time ratio (chunked full tile / scaled in-memory block; both include generating
 the synthetic scene) and peak RSS against the size the full input would take in memory.
@@ -62,14 +62,14 @@ def sar_block(seed: int, shape: tuple[int, int]) -> np.ndarray:
     return img
 
 
-def lazy(kind: str, size: int, chunk: int) -> dsa.Array:
+def lazy(kind: str, size: int, chunk: int, seed: int = 0) -> dsa.Array:
     bands = 6 if kind == "optical" else 2
     dtype = np.uint16 if kind == "optical" else np.float32
     make = optical_block if kind == "optical" else sar_block
 
     def fill(block: np.ndarray, block_info: Any = None) -> np.ndarray:
         location = block_info[None]["chunk-location"]
-        return make(location[1] * 1000 + location[2], block.shape[1:])
+        return make(seed + location[1] * 1000 + location[2], block.shape[1:])
 
     template = dsa.empty((bands, size, size), chunks=(bands, chunk, chunk), dtype=dtype)
     return template.map_blocks(fill, dtype=dtype)
@@ -77,34 +77,42 @@ def lazy(kind: str, size: int, chunk: int) -> dsa.Array:
 
 def run_case(case: str, size: int, chunk: int, queue: Any) -> None:
     from processes.base import Raster
+    from processes.change_detection import ChangeDetection
     from processes.cloud_mask import CloudMask
     from processes.flood_mapping import FloodMapping
     from processes.registry import validate_inputs
 
     dask.config.set(scheduler="threads", num_workers=2)
-    kind = "optical" if case.startswith("cloud") else "sar"
-    names = S2_SIX if kind == "optical" else ["VV", "VH"]
+    process, mode = case.split("-")
+    kind = "sar" if process == "flood" else "optical"
+
+    def image(seed: int) -> Raster:
+        if mode == "numpy":
+            values: Any = (optical_block if kind == "optical" else sar_block)(
+                7 + seed, (size, size)
+            )
+        else:
+            values = lazy(kind, size, chunk, seed)
+        names = S2_SIX if kind == "optical" else ["VV", "VH"]
+        return Raster(
+            xr.DataArray(values, dims=("band", "y", "x"), coords={"band": names}),
+            "EPSG:32633",
+            Affine(10, 0, 600000, 0, -10, 6600000),
+            nodata=0 if kind == "optical" else None,
+        )
+
     start = time.perf_counter()  # both cases include making the synthetic data
-    if case.endswith("numpy"):
-        values: Any = make_block(kind, size)
+    processor: Any
+    if process == "cloud":
+        processor, raw, key = CloudMask(), {"product": image(0), "method": "rules"}, "cloud_cover"
+    elif process == "flood":
+        processor, raw, key = FloodMapping(), {"s1": image(0)}, "water_area"
     else:
-        values = lazy(kind, size, chunk)
-    raster = Raster(
-        xr.DataArray(values, dims=("band", "y", "x"), coords={"band": names}),
-        "EPSG:32633",
-        Affine(10, 0, 600000, 0, -10, 6600000),
-        nodata=0 if kind == "optical" else None,
-    )
-    processor = CloudMask() if kind == "optical" else FloodMapping()
-    raw = {"product": raster, "method": "rules"} if kind == "optical" else {"s1": raster}
+        processor, raw = ChangeDetection(), {"before": image(0), "after": image(500_000)}
+        key = "changed_area"
     out = processor.run(validate_inputs(processor.description, raw), Context())
     elapsed = time.perf_counter() - start
-    summary = out["cloud_cover"] if kind == "optical" else out["water_area"]
-    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, summary))
-
-
-def make_block(kind: str, size: int) -> np.ndarray:
-    return optical_block(7, (size, size)) if kind == "optical" else sar_block(7, (size, size))
+    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, out[key]))
 
 
 def measure(case: str, size: int, chunk: int) -> tuple[float, float, float]:
@@ -124,10 +132,22 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10980, help="full raster side (pixels)")
     parser.add_argument("--chunk", type=int, default=2048, help="dask chunk side")
     parser.add_argument("--block", type=int, default=2048, help="in-memory baseline block side")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=("cloud", "flood", "change"),
+        help="cases to run (default: all)",
+    )
     args = parser.parse_args()
     scale = (args.size / args.block) ** 2
-    for name, bands, itemsize in (("cloud-mask (rules)", 6, 2), ("flood-mapping (S1)", 2, 4)):
-        prefix = "cloud" if name.startswith("cloud") else "flood"
+    cases = (
+        ("cloud", "cloud-mask (rules)", 6, 2),
+        ("flood", "flood-mapping (S1)", 2, 4),
+        ("change", "change-detection (optical, 2 dates)", 12, 2),
+    )
+    for prefix, name, bands, itemsize in cases:
+        if args.only and prefix not in args.only:
+            continue
         # the machine is shared: take the faster of a baseline before and one after
         first = measure(f"{prefix}-numpy", args.block, args.chunk)
         full_t, full_rss, summary = measure(f"{prefix}-dask", args.size, args.chunk)
