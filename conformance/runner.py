@@ -20,6 +20,8 @@ import requests
 CHECK_MODULES: list[str] = [
     "conformance.csw",
     "conformance.opensearch",
+    "conformance.wmts",
+    "conformance.wcs",
 ]
 
 Status = Literal["pass", "fail", "skip"]

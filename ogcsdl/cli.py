@@ -16,6 +16,9 @@ from ogcsdl.errors import OgcsdlError
 _SUBCOMMANDS: list[str] = [
     "ogcsdl.server.commands:serve",
     "conformance.commands:conformance",
+    "ogcsdl.tiles.seed:seed_command",
+    "ogcsdl.ingest.commands:ingest",
+    "ogcsdl.demo.commands:demo",
 ]
 
 

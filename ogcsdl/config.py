@@ -107,6 +107,27 @@ class IngestSettings(_Section):
     overview_resampling: Literal["average", "nearest", "bilinear", "cubic", "mode"] = "average"
 
 
+class RenderSettings(_Section):
+    """The map renderer MapProxy draws from (its own loopback process)."""
+
+    port: int = Field(5030, ge=1, le=65535)
+    workers: int = Field(2, ge=1, le=64)
+
+
+class TilesSettings(_Section):
+    """MapProxy: grids, cache and seeding defaults."""
+
+    seed_levels: int = Field(8, ge=0, le=22)
+    meta_size: int = Field(2, ge=1, le=8)  # render 2x2 tiles per renderer call
+
+
+class WcsSettings(_Section):
+    """WCS 2.0.1 limits: refuse responses larger than these instead of streaming GBs."""
+
+    max_pixels: int = Field(8192 * 8192, ge=1)
+    max_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OGCSDL_", env_nested_delimiter="__", extra="forbid"
@@ -122,6 +143,9 @@ class Settings(BaseSettings):
     cluster: ClusterSettings = ClusterSettings()
     security: SecuritySettings = SecuritySettings()
     ingest: IngestSettings = IngestSettings()
+    render: RenderSettings = RenderSettings()
+    tiles: TilesSettings = TilesSettings()
+    wcs: WcsSettings = WcsSettings()
 
     @field_validator("public_url")
     @classmethod

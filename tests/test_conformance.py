@@ -10,12 +10,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from conformance.runner import REGISTRY, format_table, load_checks, run_checks
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import PROJECT_ROOT
+from ogcsdl.tiles.demo import make_s2_product
 from tests.catalogue_fixtures import sample_products
 from tests.live import LiveSuite
 
@@ -35,19 +37,26 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_checks_are_registered_per_module() -> None:
     checks = load_checks()
     modules = {item.module for item in checks}
-    assert modules == {"conformance.csw", "conformance.opensearch"}
+    assert modules == {
+        "conformance.csw",
+        "conformance.opensearch",
+        "conformance.wmts",
+        "conformance.wcs",
+    }
     assert len({(item.standard, item.name) for item in REGISTRY}) == len(REGISTRY)
     assert any(item.standard == "CSW 3.0" for item in checks)
 
 
 @pytest.mark.live
-def test_all_checks_pass_against_the_suite(suite: LiveSuite) -> None:
+def test_all_checks_pass_against_the_suite(suite: LiveSuite, tmp_path: Path) -> None:
     store = product_store(suite.settings)
     for record in sample_products():
         store.upsert(dataclasses.replace(record, identifier="CONF-" + record.identifier))
+    # A real COG product, so the WMTS and WCS checks have something to exercise.
+    store.upsert(make_s2_product(tmp_path, "conf-s2-cog", size=64))
     outcomes = run_checks(suite.base_url)
     table = format_table(outcomes)
-    assert len(outcomes) >= 15, table
+    assert len(outcomes) >= 30, table
     assert all(outcome.result.status == "pass" for outcome in outcomes), table
 
     result = _cli(suite.base_url, "--only", "opensearch")
@@ -86,8 +95,11 @@ def garbage_url() -> Iterator[str]:
 def test_checks_fail_with_reasons_against_garbage(garbage_url: str) -> None:
     outcomes = run_checks(garbage_url, timeout_s=5)
     assert outcomes
-    assert all(outcome.result.status == "fail" for outcome in outcomes), format_table(outcomes)
-    assert all("not XML" in outcome.result.reason for outcome in outcomes), format_table(outcomes)
+    table = format_table(outcomes)
+    assert all(outcome.result.status == "fail" for outcome in outcomes), table
+    assert all(outcome.result.reason for outcome in outcomes), table
+    csw = [outcome for outcome in outcomes if outcome.check.module == "conformance.csw"]
+    assert csw and all("not XML" in outcome.result.reason for outcome in csw), table
 
     result = _cli(garbage_url, "--only", "csw", "--timeout", "5")
     assert result.returncode == 1

@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from werkzeug.utils import send_file
@@ -98,6 +99,10 @@ class Gateway:
         if not name.endswith(".tif"):
             raise NotFound("product files are at /data/<product id>.tif")
         record = self.store.get(name[: -len(".tif")])
+        if not Path(record.file_path).is_file():
+            raise NotFound(
+                f"the data file of product {record.identifier!r} is missing; re-ingest it"
+            )
         response = send_file(
             record.file_path,
             environ,

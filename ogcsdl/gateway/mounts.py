@@ -35,6 +35,27 @@ MOUNTS: list[Mount] = [
         "STAC API 1.0 / OGC API - Features (item search)",
         "/",
     ),
+    Mount(
+        "/maps",
+        "ogcsdl.tiles.app:make_app",
+        "Maps and tiles",
+        "OGC WMTS 1.0.0 (KVP, REST), WMS 1.3.0, TMS, OGC API - Tiles / Maps (MapProxy)",
+        "/wmts/1.0.0/WMTSCapabilities.xml",
+    ),
+    Mount(
+        "/wcs",
+        "ogcsdl.coverages.app:make_app",
+        "Coverages",
+        "OGC WCS 2.0.1 (KVP, XML/POST; CRS, scaling, range subsetting)",
+        "?service=WCS&request=GetCapabilities",
+    ),
+    Mount(
+        "/coverages",
+        "ogcsdl.coverages.ogcapi:make_app",
+        "OGC API - Coverages",
+        "OGC API - Coverages (pygeoapi, rasterio provider), one collection per product",
+        "/collections?f=json",
+    ),
 ]
 
 # Extra entry points of mounted services shown on the landing page: (title, path).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 CHILDREN: list[str] = [
     "ogcsdl.catalogue.service:catalogue_child",
+    "ogcsdl.tiles.renderer:renderer_child",
 ]
 
 HEALTH_CHECKS: dict[str, str] = {

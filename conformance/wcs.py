@@ -1,0 +1,300 @@
+"""WCS 2.0.1 checks runnable against any base URL (``base_url`` is the WCS endpoint).
+
+Each check is ``check_x(base_url, session) -> (passed, reason)``; ``WCS_CHECKS`` lists
+them for the runner. They discover a coverage from the capabilities, so they work on a
+peer's server too. ``validate_xml`` validates a document offline against the OGC schemas
+in ``$OGCSDL_SCHEMAS`` (default ``/work/shared/schemas``, i.e. ../shared/schemas).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+import requests
+from lxml import etree
+
+NS = {
+    "wcs": "http://www.opengis.net/wcs/2.0",
+    "ows": "http://www.opengis.net/ows/2.0",
+    "gml": "http://www.opengis.net/gml/3.2",
+}
+Check = Callable[[str, requests.Session], tuple[bool, str]]
+SCHEMAS_DIR = Path(os.environ.get("OGCSDL_SCHEMAS", "/work/shared/schemas"))
+_OGC = "http://schemas.opengis.net/"
+
+
+_GMD_STUB = """<?xml version="1.0"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
+    targetNamespace="http://www.isotc211.org/2005/gmd" elementFormDefault="qualified">
+  <xs:element name="EX_Extent" type="xs:anyType"/>
+  <xs:element name="CI_Citation" type="xs:anyType"/>
+  <xs:element name="AbstractDQ_PositionalAccuracy" type="xs:anyType" abstract="true"/>
+</xs:schema>"""
+
+
+class _LocalSchemas(etree.Resolver):
+    """Maps schemas.opengis.net and w3.org schema URLs onto the offline copies."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def resolve(self, url: str, pubid: str, context: object) -> object:
+        candidates: list[Path] = []
+        if url.endswith("/gmd/gmd.xsd"):
+            # GML 3.2 references three ISO 19139 elements our documents never use; the ISO
+            # schemas are not in the offline set, so a stub declares them.
+            return self.resolve_string(_GMD_STUB, context)
+        if url.startswith(_OGC + "sweCommon/2.0/"):
+            url = _OGC + "swe/2.0/" + url[len(_OGC + "sweCommon/2.0/") :]
+        if url.endswith(("/xlink.xsd", "/xlinks.xsd")):
+            # One xlink schema for all (the old OGC xlinks.xsd lacks simpleAttrs).
+            candidates = [self.root / "common" / "w3c" / "1999" / "xlink.xsd"]
+        elif url.startswith(_OGC):
+            rest = url[len(_OGC) :]
+            candidates = [
+                self.root / "wcs20" / rest,
+                self.root / "common" / rest,
+                self.root / "wmts10" / "ogc" / rest,
+            ]
+        elif url.startswith("http://www.w3.org/"):
+            rest = url[len("http://www.w3.org/") :]
+            candidates = [self.root / "common" / "w3c" / rest]
+        for path in candidates:
+            if path.exists():
+                return self.resolve_filename(str(path), context)
+        return None
+
+
+@lru_cache(maxsize=8)
+def _schema(url: str) -> etree.XMLSchema:
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    parser.resolvers.add(_LocalSchemas(SCHEMAS_DIR))
+    root = etree.parse(url, parser)
+    return etree.XMLSchema(root)
+
+
+def validate_xml(document: bytes, schema_url: str) -> tuple[bool, str]:
+    """Validate against e.g. ``http://schemas.opengis.net/wcs/2.0/wcsAll.xsd`` offline."""
+    schema = _schema(schema_url)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    tree = etree.fromstring(document, parser)
+    if schema.validate(tree):
+        return True, "valid"
+    return False, str(schema.error_log.last_error)
+
+
+def _get(base_url: str, session: requests.Session, **params: str) -> requests.Response:
+    return session.get(
+        base_url, params={"SERVICE": "WCS", "VERSION": "2.0.1", **params}, timeout=60
+    )
+
+
+def _exception_code(response: requests.Response) -> str | None:
+    try:
+        root = etree.fromstring(
+            response.content, etree.XMLParser(resolve_entities=False, no_network=True)
+        )
+    except etree.XMLSyntaxError:
+        return None
+    node = root.find("ows:Exception", NS)
+    return node.get("exceptionCode") if node is not None else None
+
+
+def first_coverage(base_url: str, session: requests.Session) -> tuple[str, list[str], list[float]]:
+    """(coverage id, axis labels, [low0, low1, high0, high1]) of the first coverage that
+    describes itself with a 2-D envelope (time-series coverages have a third axis)."""
+    caps = _get(base_url, session, REQUEST="GetCapabilities")
+    root = etree.fromstring(caps.content, etree.XMLParser(resolve_entities=False, no_network=True))
+    coverage_ids = [
+        node.text for node in root.findall(".//wcs:CoverageSummary/wcs:CoverageId", NS) if node.text
+    ]
+    if not coverage_ids:
+        raise LookupError("the capabilities list no coverage")
+    for coverage_id in coverage_ids:
+        described = _get(base_url, session, REQUEST="DescribeCoverage", COVERAGEID=coverage_id)
+        if described.status_code != 200:
+            continue
+        desc = etree.fromstring(
+            described.content, etree.XMLParser(resolve_entities=False, no_network=True)
+        )
+        envelope = desc.find(".//gml:boundedBy/gml:Envelope", NS)
+        if envelope is None:
+            continue
+        labels = (envelope.get("axisLabels") or "").split()
+        if len(labels) != 2:
+            continue
+        lower = (envelope.findtext("gml:lowerCorner", namespaces=NS) or "").split()
+        upper = (envelope.findtext("gml:upperCorner", namespaces=NS) or "").split()
+        return coverage_id, labels, [float(v) for v in lower[:2] + upper[:2]]
+    raise LookupError("no coverage describes itself with a 2-D gml:Envelope")
+
+
+def _expect(response: requests.Response, code: str, status: int) -> tuple[bool, str]:
+    got = _exception_code(response)
+    if got == code and response.status_code == status:
+        return True, f"{code} / {status}"
+    return False, f"expected {code} / {status}, got {got} / {response.status_code}"
+
+
+def check_capabilities_valid(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    response = _get(base_url, session, REQUEST="GetCapabilities")
+    if response.status_code != 200:
+        return False, f"GetCapabilities answered {response.status_code}"
+    return validate_xml(response.content, _OGC + "wcs/2.0/wcsAll.xsd")
+
+
+def check_describe_valid(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    coverage_id, _, _ = first_coverage(base_url, session)
+    response = _get(base_url, session, REQUEST="DescribeCoverage", COVERAGEID=coverage_id)
+    if response.status_code != 200:
+        return False, f"DescribeCoverage answered {response.status_code}"
+    return validate_xml(response.content, _OGC + "wcs/2.0/wcsAll.xsd")
+
+
+def check_no_such_coverage(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    response = _get(base_url, session, REQUEST="DescribeCoverage", COVERAGEID="no-such-coverage")
+    return _expect(response, "NoSuchCoverage", 404)
+
+
+def check_invalid_axis_label(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    coverage_id, _, _ = first_coverage(base_url, session)
+    response = _get(
+        base_url, session, REQUEST="GetCoverage", COVERAGEID=coverage_id, SUBSET="NoSuchAxis(0,1)"
+    )
+    return _expect(response, "InvalidAxisLabel", 404)
+
+
+def check_subset_outside_extent(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    coverage_id, labels, corners = first_coverage(base_url, session)
+    far = corners[2] + 10 * (corners[2] - corners[0]) + 1
+    response = _get(
+        base_url,
+        session,
+        REQUEST="GetCoverage",
+        COVERAGEID=coverage_id,
+        SUBSET=f"{labels[0]}({far},{far + 1})",
+    )
+    return _expect(response, "InvalidSubsetting", 404)
+
+
+def check_subset_low_above_high(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    coverage_id, labels, corners = first_coverage(base_url, session)
+    response = _get(
+        base_url,
+        session,
+        REQUEST="GetCoverage",
+        COVERAGEID=coverage_id,
+        SUBSET=f"{labels[0]}({corners[2]},{corners[0]})",
+    )
+    return _expect(response, "InvalidSubsetting", 404)
+
+
+def check_trim_returns_subset(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    """A trim on both axes to the lower-left quarter answers a GeoTIFF."""
+    coverage_id, labels, c = first_coverage(base_url, session)
+    mid = [(c[0] + c[2]) / 2, (c[1] + c[3]) / 2]
+    response = session.get(
+        base_url,
+        params=[
+            ("SERVICE", "WCS"),
+            ("VERSION", "2.0.1"),
+            ("REQUEST", "GetCoverage"),
+            ("COVERAGEID", coverage_id),
+            ("FORMAT", "image/tiff"),
+            ("SUBSET", f"{labels[0]}({c[0]},{mid[0]})"),
+            ("SUBSET", f"{labels[1]}({c[1]},{mid[1]})"),
+        ],
+        timeout=60,
+    )
+    if response.status_code != 200 or not response.content.startswith((b"II*\x00", b"MM\x00*")):
+        return False, f"trim answered {response.status_code} {response.headers.get('Content-Type')}"
+    return True, f"{len(response.content)} bytes of GeoTIFF"
+
+
+def check_time_series_slice_and_trim(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    """A coverage with a time axis answers a slice on one instant and refuses a trim
+    outside its time extent with InvalidSubsetting (skipped when none has one)."""
+    caps = _get(base_url, session, REQUEST="GetCapabilities")
+    root = etree.fromstring(caps.content, etree.XMLParser(resolve_entities=False, no_network=True))
+    for coverage_id in root.findall(".//wcs:CoverageSummary/wcs:CoverageId", NS):
+        described = _get(
+            base_url, session, REQUEST="DescribeCoverage", COVERAGEID=coverage_id.text or ""
+        )
+        desc = etree.fromstring(
+            described.content, etree.XMLParser(resolve_entities=False, no_network=True)
+        )
+        envelope = desc.find(".//gml:boundedBy/gml:Envelope", NS)
+        labels = (envelope.get("axisLabels") or "").split() if envelope is not None else []
+        if envelope is None or len(labels) < 3:
+            continue
+        time_label = labels[2]
+        low = float((envelope.findtext("gml:lowerCorner", namespaces=NS) or "").split()[2])
+        sliced = _get(
+            base_url,
+            session,
+            REQUEST="GetCoverage",
+            COVERAGEID=coverage_id.text or "",
+            SUBSET=f"{time_label}({low})",
+        )
+        if sliced.status_code != 200:
+            return False, f"slice on {time_label}={low} answered {sliced.status_code}"
+        outside = _get(
+            base_url,
+            session,
+            REQUEST="GetCoverage",
+            COVERAGEID=coverage_id.text or "",
+            SUBSET=f"{time_label}({low - 10 * 86400},{low - 86400})",
+        )
+        return _expect(outside, "InvalidSubsetting", 404)
+    return True, "no coverage with a time axis (not applicable)"
+
+
+def check_unknown_request(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    response = _get(base_url, session, REQUEST="GetSomething")
+    return _expect(response, "OperationNotSupported", 400)
+
+
+WCS_CHECKS: list[Check] = [
+    check_capabilities_valid,
+    check_describe_valid,
+    check_no_such_coverage,
+    check_invalid_axis_label,
+    check_subset_outside_extent,
+    check_subset_low_above_high,
+    check_trim_returns_subset,
+    check_time_series_slice_and_trim,
+    check_unknown_request,
+]
+
+
+# Registration with the suite's runner (``conformance/runner.py``): the runner passes the
+# deployment's base URL; ours serves WCS at ``/wcs``. Add "conformance.wcs" to
+# ``runner.CHECK_MODULES`` to run these with ``ogcsdl conformance``.
+ENDPOINT = "/wcs"
+
+
+def _register() -> None:
+    from conformance.runner import CheckResult, check
+
+    for function in WCS_CHECKS:
+
+        def adapter(
+            base_url: str, session: requests.Session, function: Check = function
+        ) -> CheckResult:
+            try:
+                passed, reason = function(base_url.rstrip("/") + ENDPOINT, session)
+            except LookupError as exc:  # no coverage published yet: nothing to check
+                return CheckResult.skipped(str(exc))
+            except etree.XMLSyntaxError as exc:
+                return CheckResult.failed(f"not XML: {exc}")
+            return CheckResult.ok(reason) if passed else CheckResult.failed(reason)
+
+        adapter.__module__ = __name__
+        check("WCS 2.0.1", function.__name__.removeprefix("check_").replace("_", " "))(adapter)
+
+
+_register()

@@ -1,0 +1,98 @@
+"""The ``/wcs`` WSGI factory: WCS 2.0.1 over the product store (KVP GET and XML POST)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.config import Settings
+from ogcsdl.coverages.coverage import Coverage, coverage_of
+from ogcsdl.coverages.documents import capabilities, describe
+from ogcsdl.coverages.errors import NoSuchCoverage
+from ogcsdl.coverages.getcoverage import get_coverage
+from ogcsdl.coverages.request import (
+    CapabilitiesRequest,
+    DescribeRequest,
+    WcsRequest,
+    parse_kvp,
+    parse_xml,
+)
+from ogcsdl.coverages.timeseries import TimeSeries, get_series_coverage, time_series
+from ogcsdl.errors import (
+    NotFound,
+    OgcsdlError,
+    PayloadTooLarge,
+    as_ogcsdl_error,
+    exception_report_xml,
+)
+
+StartResponse = Callable[..., Any]
+log = logging.getLogger(__name__)
+_REASONS = {
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+}
+
+
+class WcsApp:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = product_store(settings)
+
+    def coverage(self, identifier: str) -> Coverage | TimeSeries:
+        """A product's coverage, or a collection's time series (collection ids)."""
+        try:
+            return coverage_of(self.store.get(identifier))
+        except NotFound:
+            members = self.store.list(collection=identifier)
+            if not members:
+                raise NoSuchCoverage(f"no coverage {identifier!r}", "coverageId") from None
+            return time_series(identifier, members)
+
+    def handle(self, request: WcsRequest) -> tuple[bytes, str, list[tuple[str, str]]]:
+        if isinstance(request, CapabilitiesRequest):
+            return capabilities(self.settings, self.store.list()), "application/xml", []
+        if isinstance(request, DescribeRequest):
+            found = [self.coverage(identifier) for identifier in request.coverage_ids]
+            return describe(found), "application/xml", []
+        target = self.coverage(request.coverage_id)
+        if isinstance(target, TimeSeries):
+            result = get_series_coverage(self.settings, target, request)
+        else:
+            result = get_coverage(self.settings, target, request)
+        disposition = ("Content-Disposition", f'inline; filename="{result.filename}"')
+        return result.body, result.media_type, [disposition]
+
+    def parse(self, environ: dict[str, Any]) -> WcsRequest:
+        if environ.get("REQUEST_METHOD", "GET").upper() == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            if length > self.settings.security.max_request_bytes:
+                raise PayloadTooLarge("request body too large")
+            return parse_xml(environ["wsgi.input"].read(length))
+        return parse_kvp(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            body, media_type, headers = self.handle(self.parse(environ))
+            status = "200 OK"
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an ExceptionReport
+            if not isinstance(exc, OgcsdlError):
+                log.exception("WCS request failed")
+            error = as_ogcsdl_error(exc)
+            body, media_type, headers = exception_report_xml(error, "2.0.1"), "application/xml", []
+            status = f"{error.status} {_REASONS.get(error.status, 'Error')}"
+        start_response(
+            status,
+            [("Content-Type", media_type), ("Content-Length", str(len(body))), *headers],
+        )
+        return [body]
+
+
+def make_app(settings: Settings) -> WcsApp:
+    return WcsApp(settings)

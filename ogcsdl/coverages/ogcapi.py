@@ -1,0 +1,153 @@
+"""OGC API - Coverages at ``/coverages``: pygeoapi's API functions and its rasterio
+coverage provider over the product COGs. Collection ids are the product identifiers (the
+catalogue's record ids). The pygeoapi configuration is generated from the product store
+and rebuilt when the store changes; no global config file is read."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+from pygeoapi.api import (
+    API,
+    APIRequest,
+    conformance,
+    describe_collections,
+    get_collection_schema,
+    landing_page,
+)
+from pygeoapi.api.coverages import get_collection_coverage
+from werkzeug.wrappers import Request
+
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.config import Settings
+from ogcsdl.errors import NotFound, problem_json
+
+StartResponse = Callable[..., Any]
+RELOAD_INTERVAL_S = 1.0
+Handler = Callable[..., tuple[dict[str, str], int, Any]]
+
+
+def pygeoapi_config(settings: Settings, records: list[ProductRecord]) -> dict[str, Any]:
+    resources = {
+        record.identifier: {
+            "type": "collection",
+            "title": record.title,
+            "description": record.abstract or f"{record.collection} product {record.identifier}",
+            "keywords": record.keywords or [record.collection],
+            "extents": {
+                "spatial": {
+                    "bbox": list(record.bbox),
+                    "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+                },
+                "temporal": {"begin": record.start, "end": record.end},
+            },
+            "links": [],
+            "providers": [
+                {
+                    "type": "coverage",
+                    "name": "rasterio",
+                    "data": record.file_path,
+                    "format": {"name": "GTiff", "mimetype": "image/tiff"},
+                }
+            ],
+        }
+        for record in records
+    }
+    return {
+        "server": {
+            "bind": {"host": "127.0.0.1", "port": settings.server.port},
+            "url": settings.url("/coverages"),
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "languages": ["en-US"],
+            "limits": {"default_items": 10, "max_items": 1000},
+            "map": {"url": "", "attribution": ""},
+            "pretty_print": False,
+        },
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {
+                "title": "ogcsdl coverages",
+                "description": "Earth-observation products as OGC API - Coverages.",
+                "keywords": ["coverages", "Earth observation"],
+                "keywords_type": "theme",
+                "terms_of_service": "",
+                "url": settings.public_url,
+            },
+            "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
+            "provider": {"name": settings.catalogue.organisation, "url": settings.public_url},
+            "contact": {
+                "name": settings.catalogue.contact_name,
+                "email": settings.catalogue.contact_email,
+            },
+        },
+        "resources": resources,
+    }
+
+
+class CoveragesApiApp:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = product_store(settings)
+        self._api: API | None = None
+        self._stamp: list[tuple[str, str]] = []
+        self._checked_at = 0.0
+
+    def api(self) -> API:
+        if self._api is None or time.monotonic() - self._checked_at > RELOAD_INTERVAL_S:
+            records = self.store.list()
+            stamp = [(r.identifier, r.updated.isoformat()) for r in records]
+            if self._api is None or stamp != self._stamp:
+                self._api = API(pygeoapi_config(self.settings, records), {})
+                self._stamp = stamp
+            self._checked_at = time.monotonic()
+        return self._api
+
+    def route(self, path: str) -> tuple[Handler, tuple[str, ...]]:
+        parts = [part for part in path.split("/") if part]
+        if not parts:
+            return landing_page, ()
+        if parts == ["conformance"]:
+            return conformance, ()
+        if parts[0] == "collections" and len(parts) <= 3:
+            if len(parts) == 1:
+                return describe_collections, ()
+            if len(parts) == 2:
+                return describe_collections, (parts[1],)
+            if parts[2] == "coverage":
+                return get_collection_coverage, (parts[1],)
+            if parts[2] == "schema":
+                return get_collection_schema, (parts[1],)
+        raise NotFound(f"no resource at /{'/'.join(parts)}")
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            handler, args = self.route(environ.get("PATH_INFO", ""))
+        except NotFound as error:
+            start_response("404 Not Found", [("Content-Type", "application/problem+json")])
+            return [problem_json(error)]
+        api = self.api()
+        api_request = APIRequest.from_flask(request, api.locales)
+        headers, status, content = handler(api, api_request, *args)
+        body = (
+            content
+            if isinstance(content, bytes)
+            else (
+                content.encode("utf-8")
+                if isinstance(content, str)
+                else json.dumps(content).encode()
+            )
+        )
+        phrase = HTTPStatus(status).phrase
+        start_response(f"{status} {phrase}", list(headers.items()))
+        return [body]
+
+
+def make_app(settings: Settings) -> CoveragesApiApp:
+    return CoveragesApiApp(settings)

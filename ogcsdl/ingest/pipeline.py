@@ -1,0 +1,188 @@
+"""Ingest: product on disk -> analysis-ready COG + catalogue record, one or many."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.catalogue.store import ProductStore
+from ogcsdl.config import Settings
+from ogcsdl.errors import IngestError
+from ogcsdl.ingest.cog import cog_options, staged_cog
+from ogcsdl.ingest.detect import detect, find_products
+from ogcsdl.ingest.footprint import valid_data_footprint
+from ogcsdl.ingest.reader import NotGeoreferenced, ProductSource
+
+log = logging.getLogger(__name__)
+
+FLOAT_NODATA = -9999.0  # float COGs: a finite nodata every client understands (not NaN)
+
+
+def _suite_version() -> str:
+    try:
+        return version("ogcsdl")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def cog_path(settings: Settings, identifier: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", identifier)
+    return settings.cog_dir / f"{safe}.tif"
+
+
+def _apply_overrides(
+    product: ProductSource, collection: str | None, acquired: datetime | None
+) -> None:
+    if collection:
+        product.collection = collection
+    if acquired is not None:
+        product.start = product.end = acquired
+        product.extra["datetime_source"] = "given at ingest (--datetime)"
+    if np.issubdtype(np.dtype(product.dtype), np.floating) and (
+        product.nodata is None or math.isnan(product.nodata)
+    ):
+        product.nodata = FLOAT_NODATA
+
+
+def ingest_product(
+    settings: Settings,
+    path: Path,
+    *,
+    collection: str | None = None,
+    acquired: datetime | None = None,
+    store: ProductStore | None = None,
+) -> ProductRecord:
+    """Ingest one product; re-ingesting the same product replaces its COG and record.
+
+    On any failure nothing is left behind: no temp file, no COG, no record.
+    """
+    path = path.resolve()
+    reader = detect(path)
+    product = reader.read(path)
+    _apply_overrides(product, collection, acquired)
+    destination = cog_path(settings, product.identifier)
+    existed = destination.exists()
+    categorical = any(band.categorical for band in product.bands)
+    with staged_cog(product, destination, settings.ingest) as (temp, grid):
+        footprint, bbox = valid_data_footprint(str(temp))
+        size = temp.stat().st_size
+    extra = dict(product.extra)
+    extra.update(
+        reader=reader.name,
+        cog_href=settings.url(f"data/{product.identifier}.tif"),  # served by the gateway
+        overview_resampling=cog_options(settings.ingest, categorical)["OVERVIEW_RESAMPLING"],
+    )
+    nearest_bands = [b.band.name for b in product.bands if b.categorical]
+    band_names = ", ".join(b.band.name for b in product.bands)
+    record = ProductRecord(
+        identifier=product.identifier,
+        title=product.title,
+        collection=product.collection,
+        start=product.start,
+        end=product.end,
+        footprint_wkt=footprint,
+        bbox=bbox,
+        crs=grid.crs.to_string(),
+        resolution=grid.resolution,
+        width=grid.width,
+        height=grid.height,
+        bands=[band.band for band in product.bands],
+        file_path=str(destination),
+        file_size=size,
+        dtype=product.dtype,
+        nodata=product.nodata,
+        platform=product.platform,
+        instrument=product.instrument,
+        sensor_type=product.sensor_type,
+        product_type=product.product_type,
+        processing_level=product.processing_level,
+        cloud_cover=product.cloud_cover,
+        lineage=(
+            f"ogcsdl {_suite_version()} ingest ({reader.name}) of {product.source}: "
+            f"{len(product.bands)} bands on the finest band grid "
+            f"({grid.resolution[0]:g} x {grid.resolution[1]:g}, {grid.crs.to_string()}), "
+            "any coarser band resampled bilinear"
+            + (f" ({', '.join(nearest_bands)} nearest)" if nearest_bands else "")
+            + f"; Cloud Optimized GeoTIFF, {settings.ingest.compression}"
+        ),
+        source=product.source,
+        abstract=product.abstract or f"{product.title}: {len(product.bands)} bands ({band_names}).",
+        keywords=product.keywords,
+        extra=extra,
+    )
+    try:
+        (store or product_store(settings)).upsert(record)
+    except Exception:
+        if not existed:  # a new COG without its record would be an orphan
+            destination.unlink(missing_ok=True)
+        raise
+    return record
+
+
+def _report(line: str) -> None:
+    tqdm.write(line, file=sys.stderr)  # above the progress bar, on the error stream
+
+
+@dataclass
+class BatchResult:
+    ingested: list[ProductRecord] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def ingest_paths(
+    settings: Settings,
+    paths: Iterable[Path],
+    *,
+    collection: str | None = None,
+    acquired: datetime | None = None,
+    progress: bool = True,
+) -> BatchResult:
+    """Ingest every product in ``paths`` (products or directories to scan). A bad product
+    is reported and skipped; the batch goes on."""
+    settings.ensure_dirs()
+    store = product_store(settings)
+    result = BatchResult()
+    started = time.perf_counter()
+    work: list[tuple[Path, bool]] = []  # (product path, found by scanning a directory)
+    for given in paths:
+        given = Path(given)
+        for found in find_products(given):
+            work.append((found, found != given))
+    bar = tqdm(work, desc="ingest", unit="product", disable=not progress)
+    for product_path, scanned in bar:
+        bar.set_postfix_str(product_path.name[-40:], refresh=False)
+        try:
+            result.ingested.append(
+                ingest_product(
+                    settings, product_path, collection=collection, acquired=acquired, store=store
+                )
+            )
+        except NotGeoreferenced as exc:
+            # A label image or preview found by scanning is not a product: say so, go on.
+            (result.skipped if scanned else result.failed).append((product_path, exc.message))
+            _report(f"{'SKIPPED' if scanned else 'FAILED'} {product_path}: {exc.message}")
+        except IngestError as exc:
+            result.failed.append((product_path, exc.message))
+            _report(f"FAILED {product_path}: {exc.message}")
+        except Exception as exc:  # noqa: BLE001 - one broken product must not stop a batch
+            log.exception("unexpected error ingesting %s", product_path)
+            reason = f"unexpected error: {type(exc).__name__}: {exc}"
+            result.failed.append((product_path, reason))
+            _report(f"FAILED {product_path}: {reason}")
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,264 @@
+"""The map renderer MapProxy draws from: WMS 1.3.0 GetMap over the product COGs.
+
+LAYERS is a product identifier or a collection id. For a collection, TIME picks the
+products acquired at that instant (or inside ``start/end``), default the latest; products
+that overlap are mosaicked with rio-tiler. Reading, overview choice and reprojection are
+rio-tiler's (``Reader.part`` with ``dst_crs``); nodata becomes transparent.
+
+It runs as its own child process on loopback (see :func:`renderer_child`) so MapProxy
+inside the gateway never waits on a gateway worker.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import numpy as np
+from pyproj import CRS as ProjCRS
+from rasterio.crs import CRS
+from rasterio.errors import CRSError
+from rio_tiler.errors import EmptyMosaicError, TileOutsideBounds
+from rio_tiler.io import Reader
+from rio_tiler.models import ImageData
+from rio_tiler.mosaic import mosaic_reader
+
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.catalogue.store import ProductStore
+from ogcsdl.config import Settings
+from ogcsdl.errors import (
+    InvalidParameterValue,
+    MissingParameterValue,
+    NotFound,
+    OgcsdlError,
+    as_ogcsdl_error,
+    exception_report_xml,
+)
+from ogcsdl.server.children import ChildSpec
+from ogcsdl.tiles.styles import Style, resolve_style
+
+StartResponse = Callable[..., Any]
+MAX_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class GetMapRequest:
+    layer: str
+    style: str
+    crs: CRS
+    bbox: tuple[float, float, float, float]  # x/y order of the CRS's easting/northing
+    width: int
+    height: int
+    time: str | None
+
+
+def _lat_first(crs_code: str) -> bool:
+    axes = ProjCRS.from_user_input(crs_code).axis_info
+    return bool(axes) and axes[0].direction in ("north", "south")
+
+
+def parse_getmap(params: dict[str, str]) -> GetMapRequest:
+    def need(key: str) -> str:
+        value = params.get(key)
+        if not value:
+            raise MissingParameterValue(f"{key.upper()} is required", locator=key.upper())
+        return value
+
+    if params.get("request", "GetMap").lower() != "getmap":
+        raise InvalidParameterValue("only GetMap is supported", locator="REQUEST")
+    crs_code = params.get("crs") or need("srs")
+    bbox, width_text, height_text = need("bbox"), need("width"), need("height")
+    try:
+        crs = CRS.from_user_input(crs_code)
+    except CRSError:
+        raise InvalidParameterValue(f"CRS {crs_code!r} is not known", locator="CRS") from None
+    try:
+        values = [float(v) for v in bbox.split(",")]
+        width, height = int(width_text), int(height_text)
+    except ValueError:
+        raise InvalidParameterValue("BBOX, WIDTH and HEIGHT must be numbers", "BBOX") from None
+    if len(values) != 4 or not (0 < width <= MAX_SIZE and 0 < height <= MAX_SIZE):
+        raise InvalidParameterValue("BBOX needs 4 numbers, WIDTH/HEIGHT 1..4096", locator="BBOX")
+    # WMS 1.3.0 gives BBOX in the CRS's axis order (lat/lon for EPSG:4326).
+    if "crs" in params and _lat_first(crs_code):
+        values = [values[1], values[0], values[3], values[2]]
+    return GetMapRequest(
+        layer=need("layers").split(",")[0],
+        style=params.get("styles", "").split(",")[0],
+        crs=crs,
+        bbox=(values[0], values[1], values[2], values[3]),
+        width=width,
+        height=height,
+        time=params.get("time") or None,
+    )
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParameterValue(f"TIME {text!r} is not ISO 8601", locator="TIME") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def select_products(records: list[ProductRecord], time_value: str | None) -> list[ProductRecord]:
+    """Products of a collection for a TIME value: an instant, a ``start/end`` range, or
+    (None/"default"/"current") the latest acquisition. Newest first."""
+    if not records:
+        return []
+
+    def start(record: ProductRecord) -> datetime:
+        # TIME values are whole UTC seconds (as the capabilities list them).
+        value = record.start if record.start.tzinfo else record.start.replace(tzinfo=UTC)
+        return value.replace(microsecond=0)
+
+    if time_value in (None, "", "default", "current"):
+        latest = max(start(record) for record in records)
+        chosen = [r for r in records if start(r) == latest]
+    elif "/" in time_value:
+        low, high = (_parse_time(part) for part in time_value.split("/")[:2])
+        chosen = [r for r in records if low <= start(r) <= high]
+    else:
+        instant = _parse_time(time_value)
+        chosen = [r for r in records if start(r) == instant]
+    return sorted(chosen, key=start, reverse=True)
+
+
+def _band_expression(style: Style, record: ProductRecord) -> tuple[list[int] | None, str | None]:
+    """rio-tiler indexes or an expression with band names replaced by ``bN``."""
+    names = record.band_names
+    if style.palette is not None:
+        return [1], None
+    if style.expression is None:
+        return [names.index(band) + 1 for band in style.bands], None
+    expression = style.expression
+    for name in sorted(names, key=len, reverse=True):
+        expression = re.sub(rf"\b{re.escape(name)}\b", f"b{names.index(name) + 1}", expression)
+    return None, expression
+
+
+def render_png(records: list[ProductRecord], request: GetMapRequest) -> bytes:
+    """Mosaic the products (first wins) into a styled PNG; empty means transparent."""
+    style = resolve_style(records[0], request.style)
+
+    def read(path: str, *_: Any, **__: Any) -> ImageData:
+        record = next(r for r in records if r.file_path == path)
+        indexes, expression = _band_expression(style, record)
+        with Reader(path) as reader:
+            return reader.part(
+                request.bbox,
+                dst_crs=request.crs,
+                bounds_crs=request.crs,
+                indexes=indexes,
+                expression=expression,
+                width=request.width,
+                height=request.height,
+                max_size=None,
+                resampling_method="bilinear" if style.palette is None else "nearest",
+            )
+
+    try:
+        image, _ = mosaic_reader([r.file_path for r in records], read)
+    except (EmptyMosaicError, TileOutsideBounds):
+        return transparent_png(request.width, request.height)
+    colormap = style.colormap()
+    if style.rescale:
+        image.rescale(in_range=style.rescale)
+    elif colormap is not None:
+        image.array = np.ma.MaskedArray(image.array.astype("uint8"))
+    return image.render(img_format="PNG", colormap=colormap)
+
+
+def transparent_png(width: int, height: int) -> bytes:
+    empty = np.ma.masked_all((4, height, width), dtype="uint8")
+    return ImageData(empty).render(img_format="PNG")
+
+
+class RendererApp:
+    """WSGI GetMap over the product store (re-read at most once a second)."""
+
+    def __init__(self, store: ProductStore) -> None:
+        self.store = store
+        self._records: list[ProductRecord] = []
+        self._loaded_at = 0.0
+
+    def records(self) -> list[ProductRecord]:
+        if time.monotonic() - self._loaded_at > 1.0:
+            self._records = self.store.list()
+            self._loaded_at = time.monotonic()
+        return self._records
+
+    def products_for(self, request: GetMapRequest) -> list[ProductRecord]:
+        records = self.records()
+        by_id = [r for r in records if r.identifier == request.layer]
+        if by_id:
+            return by_id
+        in_collection = [r for r in records if r.collection == request.layer]
+        if not in_collection:
+            raise NotFound(f"no layer {request.layer!r}", locator="LAYERS")
+        return select_products(in_collection, request.time)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").rstrip("/").endswith("/health"):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+        params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
+        try:
+            request = parse_getmap(params)
+            products = self.products_for(request)
+            if not products:
+                body = transparent_png(request.width, request.height)
+            else:
+                try:
+                    body = render_png(products, request)
+                except KeyError:
+                    raise InvalidParameterValue(
+                        f"style {request.style!r} is not defined for {request.layer!r}",
+                        locator="STYLES",
+                    ) from None
+            start_response("200 OK", [("Content-Type", "image/png")])
+            return [body]
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an OGC exception
+            error = as_ogcsdl_error(exc)
+            if not isinstance(exc, OgcsdlError):
+                print(f"renderer error: {exc!r}", file=sys.stderr)
+            start_response(
+                f"{error.status} Error", [("Content-Type", "application/vnd.ogc.se_xml")]
+            )
+            return [exception_report_xml(error)]
+
+
+def make_renderer(settings: Settings) -> RendererApp:
+    return RendererApp(product_store(settings))
+
+
+def renderer_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.render.port}/wms"
+
+
+def renderer_child(settings: Settings) -> ChildSpec:
+    """gunicorn serving the renderer on loopback (``settings.render``)."""
+    return ChildSpec(
+        name="renderer",
+        argv=[
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{settings.render.port}",
+            "--workers",
+            str(settings.render.workers),
+            "--timeout",
+            str(settings.server.timeout_s),
+            "--no-control-socket",
+            "ogcsdl.tiles.wsgi:renderer_app()",
+        ],
+        ready_url=f"http://127.0.0.1:{settings.render.port}/health",
+    )
