@@ -139,11 +139,15 @@ def optical_magnitude(
         for image in (first, second):
             codes = rule_classes_lazy(image.sel(band=list(RULE_BANDS)).where(valid), pixel_m)
             valid = valid & (codes == classes.CLEAR)
+    # Held in memory (1 byte/pixel) so the statistics and the magnitude passes below do not
+    # both recompute the cloud masks.
+    (valid_values,) = compute(context, 5, 20, "valid pixels", valid)
+    valid = xr.DataArray(valid_values, dims=("y", "x"))
     first, second = first.where(valid), second.where(valid)
     mean1, mean2, std1, std2 = compute(
         context,
-        5,
-        30,
+        20,
+        35,
         "band statistics",
         *(image.astype("float64").mean(("y", "x")) for image in (first, second)),
         *(image.astype("float64").std(("y", "x")) for image in (first, second)),
@@ -153,7 +157,7 @@ def optical_magnitude(
     z1 = (first - xr.DataArray(mean1, dims="band", coords={"band": list(bands)})) / scale1
     z2 = (second - xr.DataArray(mean2, dims="band", coords={"band": list(bands)})) / scale2
     magnitude_lazy = np.sqrt(((z2 - z1) ** 2).mean("band", skipna=False)).astype("float32")
-    (magnitude,) = compute(context, 30, 85, "change vector analysis", magnitude_lazy)
+    (magnitude,) = compute(context, 35, 85, "change vector analysis", magnitude_lazy)
     return magnitude, {
         "bands": list(bands),
         "clouds_masked": cloud_masked,
@@ -312,7 +316,7 @@ class ChangeDetection:
         context.progress(100, "done")
         return {
             "magnitude": float_raster(magnitude, before, "change_magnitude", after),
-            "change": class_raster(change, before, "change_class", after),
+            "change": class_raster(change, before, "change_class", classes.CHANGE_CLASSES, after),
             "changed_area": round(changed_km2, 6),
             "statistics": statistics,
         }

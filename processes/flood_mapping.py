@@ -131,10 +131,16 @@ class FloodMapping:
         ),
         keywords=("flood", "water", "Sentinel-1", "Sentinel-2", "Otsu"),
         inputs=(
-            RasterInput("s1", "Sentinel-1 VV/VH after the event", min_occurs=0),
-            RasterInput("s2", "Sentinel-2 after the event", min_occurs=0),
-            RasterInput("pre_s1", "Sentinel-1 before the event", min_occurs=0),
-            RasterInput("pre_s2", "Sentinel-2 before the event", min_occurs=0),
+            RasterInput(
+                "s1", "Sentinel-1 VV/VH after the event", required_bands=("VV",), min_occurs=0
+            ),
+            RasterInput("s2", "Sentinel-2 after the event", required_bands=("B03",), min_occurs=0),
+            RasterInput(
+                "pre_s1", "Sentinel-1 before the event", required_bands=("VV",), min_occurs=0
+            ),
+            RasterInput(
+                "pre_s2", "Sentinel-2 before the event", required_bands=("B03",), min_occurs=0
+            ),
             LiteralInput("use_vh", "Also require low VH", "boolean", default=True, min_occurs=0),
             LiteralInput(
                 "vv_threshold",
@@ -272,7 +278,7 @@ class FloodMapping:
         }
         context.progress(100, "done")
         return {
-            "water": class_raster(out, reference, "water_class", *sources),
+            "water": class_raster(out, reference, "water_class", classes.FLOOD_CLASSES, *sources),
             "polygons": feature_collection(features),
             "water_area": round(water_km2, 6),
             "flooded_area": round(flood_km2, 6),

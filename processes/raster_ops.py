@@ -49,9 +49,16 @@ BAND_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def find_band(raster: Raster, canonical: str) -> str | None:
-    """The raster's own name of the band known as ``canonical`` (see BAND_ALIASES)."""
-    accepted = {name.lower() for name in BAND_ALIASES.get(canonical, (canonical,))}
+_CANONICAL = {
+    alias.lower(): canonical for canonical, aliases in BAND_ALIASES.items() for alias in aliases
+}
+
+
+def find_band(raster: Raster, name: str) -> str | None:
+    """The raster's own name of the band known as ``name`` or any alias of it (so "B03",
+    "green" and "Green" all find a band called "Green" or "B03")."""
+    canonical = _CANONICAL.get(name.lower(), name.lower())
+    accepted = {alias.lower() for alias in BAND_ALIASES.get(canonical, (name,))}
     for name in raster.band_names:
         if name.lower() in accepted:
             return name
@@ -188,22 +195,16 @@ def compute(context: ProcessContext, start: float, end: float, message: str, *ar
     return tuple(np.asarray(v) for v in values)
 
 
-def otsu_threshold(
-    values: xr.DataArray | np.ndarray, bounds: tuple[float, float], bins: int = 256
-) -> float:
+def otsu_threshold(values: np.ndarray, bounds: tuple[float, float], bins: int = 256) -> float:
     """Otsu's between-class-variance threshold of the finite values clipped to ``bounds``
-    (the bounds keep a one-class image from producing a nonsense threshold)."""
+    (the bounds keep a one-class image from producing a nonsense threshold). Callers
+    compute the (2-D, uint8/float32) values first: one histogram pass in memory."""
     low, high = bounds
-    arr = values.data if isinstance(values, xr.DataArray) else values
-    arr = arr.ravel() if isinstance(arr, np.ndarray) else arr.reshape(-1)
-    finite = arr[np.isfinite(arr)] if isinstance(arr, np.ndarray) else arr[dsa.isfinite(arr)]
-    clipped = finite.clip(low, high)
-    if isinstance(clipped, dsa.Array):
-        hist_lazy, edges = dsa.histogram(clipped, bins=bins, range=(low, high))
-        hist = np.asarray(hist_lazy.compute(), dtype="float64")
-    else:
-        hist, edges = np.histogram(clipped, bins=bins, range=(low, high))
-        hist = hist.astype("float64")
+    flat = np.asarray(values).ravel()
+    hist_counts, edges = np.histogram(
+        flat[np.isfinite(flat)].clip(low, high), bins=bins, range=(low, high)
+    )
+    hist = hist_counts.astype("float64")
     if hist.sum() == 0:
         return (low + high) / 2
     centers = (edges[:-1] + edges[1:]) / 2
@@ -333,8 +334,11 @@ def aoi_mask(
     return out
 
 
-def class_raster(classes: np.ndarray, like: Raster, name: str, *sources: Raster) -> Raster:
-    """A single-band uint8 class raster on ``like``'s grid (nodata 0) with lineage."""
+def class_raster(
+    classes: np.ndarray, like: Raster, name: str, class_names: dict[int, str], *sources: Raster
+) -> Raster:
+    """A single-band uint8 class raster on ``like``'s grid (nodata 0) with lineage and
+    its class table in ``metadata["classes"]`` (code -> name, for COG tags and legends)."""
     data = xr.DataArray(
         classes[np.newaxis].astype(np.uint8), dims=("band", "y", "x"), coords={"band": [name]}
     )
@@ -344,7 +348,7 @@ def class_raster(classes: np.ndarray, like: Raster, name: str, *sources: Raster)
         transform=like.transform,
         nodata=0,
         source_ids=_lineage(like, *sources),
-        metadata={"classes": name},
+        metadata={"classes": {str(code): label for code, label in class_names.items()}},
     )
 
 

@@ -83,6 +83,13 @@ def test_rule_based_cloud_mask_finds_planted_cloud_and_shadow():
     assert "probability" not in out
     assert out["mask"].crs == UTM and out["mask"].transform == ORIGIN and out["mask"].nodata == 0
     assert out["mask"].source_ids == ("src",)
+    assert out["mask"].metadata["classes"] == {
+        "0": "nodata",
+        "1": "clear",
+        "2": "cloud",
+        "3": "thin cloud",
+        "4": "shadow",
+    }
 
 
 def test_cloud_mask_takes_sentinel2_digital_numbers_nodata_and_an_aoi():
@@ -120,12 +127,16 @@ def test_rule_based_cloud_mask_chunked_equals_in_memory():
 
 
 def test_progress_raising_aborts_the_run():
+    context = Context(fail_after=2)  # start and "5 %" pass; the first dask task report raises
     with pytest.raises(RuntimeError, match="dismissed"):
         run(
             CloudMask(),
             {"product": raster(cloudy_scene(), GENERIC, chunks=64), "method": "rules"},
-            Context(1),
+            context,
         )
+    assert len(context.calls) == 3
+    percent, message = context.calls[-1]
+    assert 5 < percent <= 95 and message == "cloud detection (rules)"
 
 
 def s2_ten_band_scene(size: int = 96) -> tuple[np.ndarray, list[str]]:
@@ -168,6 +179,24 @@ def test_s2cloudless_gives_probability_and_chunked_equals_in_memory():
     np.testing.assert_array_equal(again["mask"].data.values, lazy["mask"].data.values)
     np.testing.assert_allclose(
         again["probability"].data.values, lazy["probability"].data.values, atol=1e-6
+    )
+
+
+def test_s2cloudless_at_a_coarser_processing_resolution():
+    img, names = s2_ten_band_scene()
+    raw = {"method": "s2cloudless", "processing_resolution": 40.0, "shadow_distance": 100.0}
+    eager = run(CloudMask(), {"product": raster(img, names), **raw})
+    mask = eager["mask"].data.values[0]
+    assert mask.shape == (96, 96) and eager["probability"].data.values.shape == (1, 96, 96)
+    assert (mask[32:56, 32:56] == classes.CLOUD).all() and (mask[:16, :16] == classes.CLEAR).all()
+    blocks = eager["probability"].data.values[0].reshape(24, 4, 24, 4)
+    assert (blocks == blocks[:, :1, :, :1]).all()  # one value per 4 x 4 block (40 m / 10 m)
+    lazy = run(
+        CloudMask(), {"product": raster(img, names, chunks=30), **raw}
+    )  # 30: not a multiple of 4
+    np.testing.assert_array_equal(lazy["mask"].data.values, eager["mask"].data.values)
+    np.testing.assert_allclose(
+        lazy["probability"].data.values, eager["probability"].data.values, atol=1e-6
     )
 
 
@@ -366,7 +395,7 @@ def test_flood_mapping_from_sentinel2_and_chunked_equals_in_memory():
     np.testing.assert_array_equal(eager["water"].data.values, lazy["water"].data.values)
     with pytest.raises(MissingParameterValue):
         run(FloodMapping(), {})
-    with pytest.raises(InvalidParameterValue, match="no VV band"):
+    with pytest.raises(InvalidParameterValue, match=r"lacks band\(s\) VV"):
         run(FloodMapping(), {"s1": raster(img, S2_SIX)})
 
 

@@ -174,6 +174,19 @@ def test_validate_raster_inputs_accept_references_and_resolved_rasters():
     with pytest.raises(InvalidParameterValue) as info:
         validate_inputs(description, {"s1": 42})
     assert info.value.locator == "s1"
+    generic = Raster(
+        xr.DataArray(
+            np.zeros((2, 2, 2), "float32"),
+            dims=("band", "y", "x"),
+            coords={"band": ["Green", "NIR"]},
+        ),
+        "EPSG:32633",
+        Affine(10, 0, 0, 0, -10, 0),
+    )
+    assert validate_inputs(description, {"s2": generic})["s2"] is generic  # "Green" satisfies B03
+    with pytest.raises(InvalidParameterValue, match="lacks band") as info:
+        validate_inputs(description, {"s1": generic})
+    assert info.value.locator == "s1"
 
     cloud = builtin_processors()["cloud-mask"]().description
     with pytest.raises(MissingParameterValue):
