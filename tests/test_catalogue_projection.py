@@ -15,7 +15,7 @@ import requests
 import yaml
 from lxml import etree
 
-from conformance.xmlcheck import pycsw_dir, schema
+from conformance.xmlcheck import schema
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.iso19139 import MetadataContact, iso_document
 from ogcsdl.catalogue.projection import RECORDS_TABLE, records_table_exists
@@ -24,7 +24,13 @@ from ogcsdl.catalogue.service import catalogue_child, check_catalogue, prepare_c
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.db import connect
 from ogcsdl.errors import ServiceUnavailable
-from tests.catalogue_fixtures import CATALOGUE_PYTHON, free_port, sample_products, wait_ready
+from tests.catalogue_fixtures import (
+    CATALOGUE_PYTHON,
+    free_port,
+    require_catalogue_env,
+    sample_products,
+    wait_ready,
+)
 
 
 def _settings(directory: Path, python: Path = CATALOGUE_PYTHON, **extra: object) -> Settings:
@@ -36,8 +42,7 @@ def _settings(directory: Path, python: Path = CATALOGUE_PYTHON, **extra: object)
 
 
 def test_iso_document_is_valid_iso19139() -> None:
-    if pycsw_dir() is None:
-        pytest.skip("pycsw's ISO schemas are not installed (catalogue environment)")
+    require_catalogue_env()
     contact = MetadataContact("Space Data Lab", "Operator", "op@example.org")
     for record in sample_products():
         document = etree.fromstring(iso_document(record, "http://example.org/x.tif", contact))
@@ -62,8 +67,7 @@ def test_pycsw_config_from_settings(tmp_path: Path) -> None:
 
 
 def test_records_table_is_created_by_pycsw_and_back_filled(tmp_path: Path) -> None:
-    if not CATALOGUE_PYTHON.exists():
-        pytest.skip("the pycsw environment is missing")
+    require_catalogue_env()
     # Products stored before the catalogue ever started: no projection yet.
     settings = _settings(tmp_path)
     store = product_store(settings)
@@ -94,8 +98,7 @@ def test_a_failing_projection_rolls_the_product_back(tmp_path: Path) -> None:
 def test_a_broken_repository_is_a_503_and_unhealthy(tmp_path: Path) -> None:
     """When pycsw cannot open its database, clients get an ExceptionReport with 503 (not
     the 200/400 pycsw sends) and the health check reports the catalogue down."""
-    if not CATALOGUE_PYTHON.exists():
-        pytest.skip("the pycsw environment is missing")
+    require_catalogue_env()
     port = free_port()
     settings = _settings(tmp_path, catalogue={"python": str(CATALOGUE_PYTHON), "port": port})
     spec = catalogue_child(settings, server_url=f"http://127.0.0.1:{port}/")

@@ -221,7 +221,7 @@ def _require_wps_schema() -> None:
     if wps_schema() is None:
         if os.environ.get("OGCSDL_REQUIRE_SHARED_DATA") == "1":
             pytest.fail("the WPS 1.0.0 schemas of ../shared/schemas are required in CI")
-        pytest.skip("WPS 1.0.0 schemas not found (set OGCSDL_SCHEMAS)")
+        pytest.skip("WPS 1.0.0 schemas of ../shared/schemas not found (set OGCSDL_SCHEMAS)")
 
 
 def test_every_process_description_is_schema_valid(processing_suite: LiveSuite) -> None:
