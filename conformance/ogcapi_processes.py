@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from conformance.runner import CheckResult, check
+from conformance.runner import register_endpoint_checks
 
 Result = tuple[bool, str]
 Check = Callable[[str, requests.Session], Result]
@@ -185,17 +185,4 @@ CHECKS: list[Check] = [
 ]
 
 
-def _register(function: Check) -> None:
-    """Offer ``function`` to ``ogcsdl conformance BASE_URL`` (suite root + /ogcapi)."""
-    name = function.__name__.removeprefix("check_").replace("_", " ")
-
-    def against_suite(base_url: str, session: requests.Session) -> CheckResult:
-        passed, reason = function(f"{base_url.rstrip('/')}/ogcapi", session)
-        return CheckResult.ok(reason) if passed else CheckResult.failed(reason)
-
-    against_suite.__module__ = __name__
-    check("OGC API - Processes 1.0", name)(against_suite)
-
-
-for _function in CHECKS:
-    _register(_function)
+register_endpoint_checks("OGC API - Processes 1.0", "/ogcapi", CHECKS, __name__)

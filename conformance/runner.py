@@ -81,6 +81,39 @@ def check(standard: str, name: str) -> Callable[[CheckFunction], CheckFunction]:
     return register
 
 
+PlainCheck = Callable[[str, requests.Session], tuple[bool, str]]
+
+
+def register_endpoint_checks(
+    standard: str,
+    endpoint: str,
+    functions: Iterable[PlainCheck],
+    module: str,
+    skip_on: tuple[type[Exception], ...] = (),
+) -> None:
+    """Register plain ``check_x(service_url, session) -> (passed, reason)`` functions so
+    the runner calls them with ``<base URL><endpoint>``; ``skip_on`` exceptions mean
+    "nothing to check here" (e.g. no coverage published yet)."""
+    from lxml import etree
+
+    for function in functions:
+
+        def adapter(
+            base_url: str, session: requests.Session, function: PlainCheck = function
+        ) -> CheckResult:
+            try:
+                passed, reason = function(base_url.rstrip("/") + endpoint, session)
+            except skip_on as exc:
+                return CheckResult.skipped(str(exc))
+            except etree.XMLSyntaxError as exc:
+                return CheckResult.failed(f"not XML: {exc}")
+            return CheckResult.ok(reason) if passed else CheckResult.failed(reason)
+
+        adapter.__module__ = module
+        name = function.__name__.removeprefix("check_").replace("_", " ")
+        check(standard, name)(adapter)
+
+
 def load_checks(modules: Iterable[str] = CHECK_MODULES) -> list[Check]:
     wanted = list(modules)
     for module in wanted:

@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 from lxml import etree
 
+from conformance.runner import register_endpoint_checks
 from conformance.schemas import shared_schemas_dir
 
 NS = {
@@ -278,24 +279,5 @@ WCS_CHECKS: list[Check] = [
 ENDPOINT = "/wcs"
 
 
-def _register() -> None:
-    from conformance.runner import CheckResult, check
-
-    for function in WCS_CHECKS:
-
-        def adapter(
-            base_url: str, session: requests.Session, function: Check = function
-        ) -> CheckResult:
-            try:
-                passed, reason = function(base_url.rstrip("/") + ENDPOINT, session)
-            except LookupError as exc:  # no coverage published yet: nothing to check
-                return CheckResult.skipped(str(exc))
-            except etree.XMLSyntaxError as exc:
-                return CheckResult.failed(f"not XML: {exc}")
-            return CheckResult.ok(reason) if passed else CheckResult.failed(reason)
-
-        adapter.__module__ = __name__
-        check("WCS 2.0.1", function.__name__.removeprefix("check_").replace("_", " "))(adapter)
-
-
-_register()
+# No coverage published yet (LookupError): nothing to check.
+register_endpoint_checks("WCS 2.0.1", ENDPOINT, WCS_CHECKS, __name__, skip_on=(LookupError,))

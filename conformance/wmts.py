@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import requests
 from lxml import etree
 
+from conformance.runner import register_endpoint_checks
+
 NS = {
     "wmts": "http://www.opengis.net/wmts/1.0",
     "ows": "http://www.opengis.net/ows/1.1",
@@ -178,24 +180,5 @@ WMTS_CHECKS: list[Check] = [
 ENDPOINT = "/maps/service"
 
 
-def _register() -> None:
-    from conformance.runner import CheckResult, check
-
-    for function in WMTS_CHECKS:
-
-        def adapter(
-            base_url: str, session: requests.Session, function: Check = function
-        ) -> CheckResult:
-            try:
-                passed, reason = function(base_url.rstrip("/") + ENDPOINT, session)
-            except LookupError as exc:  # nothing published yet: nothing to check
-                return CheckResult.skipped(str(exc))
-            except etree.XMLSyntaxError as exc:
-                return CheckResult.failed(f"not XML: {exc}")
-            return CheckResult.ok(reason) if passed else CheckResult.failed(reason)
-
-        adapter.__module__ = __name__
-        check("WMTS 1.0.0", function.__name__.removeprefix("check_").replace("_", " "))(adapter)
-
-
-_register()
+# Nothing published yet (LookupError): nothing to check.
+register_endpoint_checks("WMTS 1.0.0", ENDPOINT, WMTS_CHECKS, __name__, skip_on=(LookupError,))

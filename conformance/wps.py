@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 from lxml import etree
 
-from conformance.runner import CheckResult, check
+from conformance.runner import register_endpoint_checks
 from conformance.schemas import shared_schemas_dir
 
 Result = tuple[bool, str]
@@ -282,17 +282,4 @@ CHECKS: list[Check] = [
 ]
 
 
-def _register(function: Check) -> None:
-    """Offer ``function`` to ``ogcsdl conformance BASE_URL`` (suite root + /wps)."""
-    name = function.__name__.removeprefix("check_").replace("_", " ")
-
-    def against_suite(base_url: str, session: requests.Session) -> CheckResult:
-        passed, reason = function(f"{base_url.rstrip('/')}/wps", session)
-        return CheckResult.ok(reason) if passed else CheckResult.failed(reason)
-
-    against_suite.__module__ = __name__
-    check("WPS 1.0.0", name)(against_suite)
-
-
-for _function in CHECKS:
-    _register(_function)
+register_endpoint_checks("WPS 1.0.0", "/wps", CHECKS, __name__)
