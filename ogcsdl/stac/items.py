@@ -34,6 +34,15 @@ def _constellation(platform: str | None) -> str | None:
     return None
 
 
+def _remote_assets(record: ProductRecord) -> dict[str, Any]:
+    """A harvested record's data stays at its source: its links, as assets."""
+    assets: dict[str, Any] = {}
+    for number, asset in enumerate(record.remote_assets):
+        key = "data" if number == 0 else f"data-{number}"
+        assets[key] = {name: value for name, value in asset.items() if value}
+    return assets
+
+
 def item(record: ProductRecord, settings: Settings) -> dict[str, Any]:
     base = settings.url("stac")
     properties: dict[str, Any] = {
@@ -80,7 +89,9 @@ def item(record: ProductRecord, settings: Settings) -> dict[str, Any]:
         "bbox": list(record.bbox),
         "properties": {key: value for key, value in properties.items() if value is not None}
         | {"datetime": properties["datetime"]},
-        "assets": {
+        "assets": _remote_assets(record)
+        if not record.is_local
+        else {
             "data": {
                 "href": settings.url(f"data/{record.identifier}.tif"),
                 "type": COG_MEDIA_TYPE,
