@@ -72,6 +72,35 @@ def test_opensearch_description_and_geo_time_eo_queries(catalogue: Catalogue) ->
     assert atom_ids(opensearch(catalogue, q="Gothenburg")) == {"S2A-GBG-0715"}
 
 
+def test_opensearch_eo_cloud_cover_values_and_intervals(catalogue: Catalogue) -> None:
+    """Sample cloud covers: 5, 50, 12, none (SAR), 80."""
+
+    def cloudy(value: str) -> set[str]:
+        return atom_ids(opensearch(catalogue, **{"eo:cloudCover": value}))
+
+    assert cloudy("50") == {"S2B-STHLM-0610"}
+    assert cloudy("[0,20]") == {"S2A-STHLM-0601", "S2A-GBG-0715"}
+    assert cloudy("[5,12[") == {"S2A-STHLM-0601"}
+    assert cloudy("]5,50]") == {"S2A-GBG-0715", "S2B-STHLM-0610"}
+    assert cloudy("[50") == {"S2B-STHLM-0610", "S2B-UMEA-1201"}
+    assert cloudy("12]") == {"S2A-STHLM-0601", "S2A-GBG-0715"}
+    assert cloudy("{5,80}") == {"S2A-STHLM-0601", "S2B-UMEA-1201"}
+    both = opensearch(catalogue, bbox="16.5,58.5,18.5,60.5", **{"eo:cloudCover": "[0,20]"})
+    assert atom_ids(both) == {"S2A-STHLM-0601"}
+    response = requests.get(
+        catalogue.url,
+        params={
+            "mode": "opensearch",
+            "service": "CSW",
+            "version": "3.0.0",
+            "request": "GetRecords",
+            "eo:cloudCover": "[0,abc]",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 400 and b"eo:cloudCover" in response.content
+
+
 def test_oai_pmh(catalogue: Catalogue) -> None:
     identify = requests.get(
         catalogue.url, params={"mode": "oaipmh", "verb": "Identify"}, timeout=10

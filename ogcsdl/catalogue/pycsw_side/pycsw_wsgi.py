@@ -18,6 +18,8 @@ and the standard library. It differs from ``pycsw.wsgi:application`` in these wa
   identifier for every record and wraps headers in ``record`` elements);
 * the OpenSearch description's CSW 3.0 Atom template is usable (pycsw 2.6.2 writes
   ``atom%%2Bxml``);
+* ``eo:cloudCover`` takes the OpenSearch EO intervals and sets (``[0,20]``, ``{5,80}``;
+  ``pycsw_eo_intervals``), and a malformed one is an InvalidParameterValue;
 * OpenSearch Atom entries carry time, footprint, EO attributes and enclosures
   (``pycsw_atom``);
 * GDAL's CSW driver (3.6) echoes the version of the capabilities (3.0.0) into the
@@ -34,6 +36,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 from pycsw import oaipmh, server
 from pycsw_atom import enrich_atom_entries
+from pycsw_eo_intervals import add_numeric_intervals, invalid_parameter
 
 CONFIG_PATH = os.environ["PYCSW_CONFIG"]
 PYCSW_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(server.__file__)))
@@ -86,6 +89,7 @@ def _fix_oai_list_identifiers() -> None:
 
 _fix_oai_list_identifiers()
 enrich_atom_entries()
+add_numeric_intervals()
 
 _GEO_TIME_PARAMETERS = {"q", "bbox", "time", "start", "stop"}
 
@@ -129,7 +133,7 @@ def _geo_time_error(query: str) -> tuple[str, str] | None:
             return key, f"{key} is not an ISO 8601 date or date-time: {kvp[key]!r}"
     if kvp.get("bbox") and not _is_box(kvp["bbox"]):
         return "bbox", f"bbox must be minx,miny,maxx,maxy: {kvp['bbox']!r}"
-    return None
+    return invalid_parameter(kvp)
 
 
 def _exception_report(locator: str, message: str) -> bytes:
