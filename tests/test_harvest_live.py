@@ -71,7 +71,9 @@ def remote_products() -> list[ProductRecord]:
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
     require_catalogue_env()
-    with run_suite(tmp_path_factory.mktemp("remote")) as live:
+    # small pages: OAI-PMH needs resumption tokens for the remote's 11 products
+    extra = {"catalogue": {"max_records": 4}}
+    with run_suite(tmp_path_factory.mktemp("remote"), extra) as live:
         store = product_store(live.settings)
         for record in remote_products():
             store.upsert(record)
@@ -339,3 +341,62 @@ def test_scheduled_source_runs_while_serving(remote: LiveSuite, ours: LiveSuite)
     state = HarvestState(ours.settings.database_url).get("scheduled-radar")
     assert state is not None and state.last_success is not None
     assert state.next_attempt is not None and state.next_attempt > datetime.now(UTC)
+
+
+def oai_pass(remote: LiveSuite, verb: str, **selection: str) -> list[str]:
+    """What a broker does: follow resumption tokens until the list ends."""
+    params = {"mode": "oaipmh", "verb": verb, "metadataPrefix": "iso19139", **selection}
+    seen: list[str] = []
+    for _ in range(50):
+        response = requests.get(remote.url("csw"), params=params, timeout=20)
+        assert response.status_code == 200, response.text
+        root = etree.fromstring(response.content)
+        listing = root.find(f"oai:{verb}", NS)
+        assert listing is not None, response.text[:2000]
+        seen += [node.text or "" for node in listing.iterfind(".//oai:header/oai:identifier", NS)]
+        token = listing.find("oai:resumptionToken", NS)
+        if token is None or not (token.text or "").strip():
+            return seen
+        assert int(token.get("cursor", "-1")) == len(seen) - len(
+            listing.findall(".//oai:header", NS)
+        )
+        params = {"mode": "oaipmh", "verb": verb, "resumptionToken": token.text.strip()}
+    raise AssertionError(f"the resumption tokens never ended: {seen}")
+
+
+@pytest.mark.parametrize("verb", ["ListIdentifiers", "ListRecords"])
+def test_oai_pmh_broker_pass_returns_every_record_once(remote: LiveSuite, verb: str) -> None:
+    remote_ids = {r.identifier for r in product_store(remote.settings).list()}
+    seen = oai_pass(remote, verb)
+    assert len(seen) == len(set(seen)), seen
+    assert set(seen) == remote_ids
+    forged = requests.get(
+        remote.url("csw"),
+        params={"mode": "oaipmh", "verb": verb, "resumptionToken": "5"},
+        timeout=20,
+    )
+    assert b'code="badResumptionToken"' in forged.content
+    if verb == "ListRecords":
+        record = requests.get(
+            remote.url("csw"),
+            params={
+                "mode": "oaipmh",
+                "verb": "GetRecord",
+                "identifier": sorted(remote_ids)[0],
+                "metadataPrefix": "iso19139",
+            },
+            timeout=20,
+        )
+        assert sorted(remote_ids)[0].encode() in record.content
+
+
+def test_oai_pmh_from_until_select_by_datestamp(remote: LiveSuite) -> None:
+    store = product_store(remote.settings)
+    newest = max(r.updated for r in store.list())
+    moved = dataclasses.replace(store.list(RADAR)[0], updated=newest + timedelta(hours=1))
+    store.upsert(moved)
+    middle = (newest + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert oai_pass(remote, "ListIdentifiers", **{"from": middle}) == [moved.identifier]
+    before = oai_pass(remote, "ListIdentifiers", until=middle)
+    assert moved.identifier not in before
+    assert set(before) == {r.identifier for r in store.list()} - {moved.identifier}

@@ -18,6 +18,8 @@ and the standard library. It differs from ``pycsw.wsgi:application`` in these wa
   identifier for every record and wraps headers in ``record`` elements);
 * the OpenSearch description's CSW 3.0 Atom template is usable (pycsw 2.6.2 writes
   ``atom%%2Bxml``);
+* OAI-PMH lists page in a stable order, end with an empty resumption token and
+  take ``from``/``until`` on the datestamp (``pycsw_oai``);
 * ``eo:cloudCover`` takes the OpenSearch EO intervals and sets (``[0,20]``, ``{5,80}``;
   ``pycsw_eo_intervals``), and a malformed one is an InvalidParameterValue;
 * OpenSearch Atom entries carry time, footprint, EO attributes and enclosures
@@ -37,6 +39,7 @@ from lxml import etree
 from pycsw import oaipmh, server
 from pycsw_atom import enrich_atom_entries
 from pycsw_eo_intervals import add_numeric_intervals, invalid_parameter
+from pycsw_oai import expand_resumption_token, fix_oai_paging
 
 CONFIG_PATH = os.environ["PYCSW_CONFIG"]
 PYCSW_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(server.__file__)))
@@ -90,6 +93,7 @@ def _fix_oai_list_identifiers() -> None:
 _fix_oai_list_identifiers()
 enrich_atom_entries()
 add_numeric_intervals()
+fix_oai_paging()
 
 _GEO_TIME_PARAMETERS = {"q", "bbox", "time", "start", "stop"}
 
@@ -146,6 +150,17 @@ def _exception_report(locator: str, message: str) -> bytes:
     ).encode()
 
 
+def _oai_error(code: str, message: str) -> bytes:
+    """An OAI-PMH error answer (the protocol reports errors with HTTP 200)."""
+    stamp = datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+        f"<responseDate>{stamp}</responseDate><request/>"
+        f"<error code={quoteattr(code)}>{escape(message)}</error></OAI-PMH>"
+    ).encode()
+
+
 _CSW202 = b"http://www.opengis.net/cat/csw/2.0.2"
 
 
@@ -179,7 +194,12 @@ def application(environ, start_response):
             [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
         )
         return [body]
-    environ["QUERY_STRING"] = _opensearch_query(query)
+    expanded = expand_resumption_token(query)
+    if expanded is None:
+        body = _oai_error("badResumptionToken", "the resumptionToken is not one this server issued")
+        start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+    environ["QUERY_STRING"] = _opensearch_query(expanded)
     _gdal_version_fix(environ)
     environ.pop("HTTP_ACCEPT_ENCODING", None)
     csw = server.Csw(CONFIG_PATH, environ)
