@@ -22,6 +22,8 @@ and the standard library. It differs from ``pycsw.wsgi:application`` in these wa
   take ``from``/``until`` on the datestamp (``pycsw_oai``);
 * ``eo:cloudCover`` takes the OpenSearch EO intervals and sets (``[0,20]``, ``{5,80}``;
   ``pycsw_eo_intervals``), and a malformed one is an InvalidParameterValue;
+* OpenSearch answers GeoJSON too (``outputFormat=application/geo+json``,
+  ``pycsw_geojson``), advertised in the description;
 * OpenSearch Atom entries carry time, footprint, EO attributes and enclosures
   (``pycsw_atom``);
 * GDAL's CSW driver (3.6) echoes the version of the capabilities (3.0.0) into the
@@ -39,6 +41,7 @@ from lxml import etree
 from pycsw import oaipmh, server
 from pycsw_atom import enrich_atom_entries
 from pycsw_eo_intervals import add_numeric_intervals, invalid_parameter
+from pycsw_geojson import GEOJSON, advertise_geojson, atom_to_geojson, wants_geojson
 from pycsw_oai import expand_resumption_token, fix_oai_paging
 
 CONFIG_PATH = os.environ["PYCSW_CONFIG"]
@@ -199,6 +202,7 @@ def application(environ, start_response):
         body = _oai_error("badResumptionToken", "the resumptionToken is not one this server issued")
         start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
         return [body]
+    geojson, expanded = wants_geojson(expanded)
     environ["QUERY_STRING"] = _opensearch_query(expanded)
     _gdal_version_fix(environ)
     environ.pop("HTTP_ACCEPT_ENCODING", None)
@@ -210,8 +214,13 @@ def application(environ, start_response):
         # pycsw 2.6.2 leaves a "%%" of its own string formatting in the CSW 3.0 Atom
         # template (outputformat=application/atom%%2Bxml): clients following it get 400.
         contents = contents.replace(b"application/atom%%2Bxml", b"application/atom%2Bxml")
+        contents = advertise_geojson(contents)
+    content_type = str(csw.contenttype)
+    converted = atom_to_geojson(contents) if geojson else None
+    if converted is not None:  # an exception report stays XML
+        contents, content_type = converted, GEOJSON
     headers = [
-        ("Content-Type", str(csw.contenttype)),
+        ("Content-Type", content_type),
         ("Content-Length", str(len(contents))),
     ]
     start_response(_status(status, contents), headers)
