@@ -80,6 +80,10 @@ class CatalogueSettings(_Section):
     contact_email: str = "operator@example.org"
     organisation: str = "Space Data Lab"
     max_records: int = Field(50, ge=1, le=10000)
+    # CSW 2.0.2 DistributedSearch: GetRecords is forwarded to these CSW endpoints
+    # (hopCount respected); a peer slower than federation_timeout_s is left out.
+    federated_catalogues: list[str] = []
+    federation_timeout_s: float = Field(10.0, gt=0, le=120)
 
 
 class ClusterSettings(_Section):

@@ -169,3 +169,22 @@ def test_a_failing_page_writes_nothing_and_delete_removes_only_the_source(
     assert delete_source(settings, SOURCE.name) == 1
     assert store.list(include_remote=True) == []
     assert state.get(SOURCE.name) is None
+
+
+def test_distributed_search_forwards_one_hop_less() -> None:
+    from ogcsdl.catalogue.pycsw_side.pycsw_federation import one_hop_less
+
+    def forwarded(hops: str) -> bytes:
+        attribute = f' hopCount="{hops}"' if hops else ""
+        request = (
+            '<csw:GetRecords xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" service="CSW" '
+            f'version="2.0.2"><csw:DistributedSearch{attribute}/><csw:Query typeNames="csw:Record"/>'
+            "</csw:GetRecords>"
+        )
+        return one_hop_less(request.encode())
+
+    assert b'hopCount="2"' in forwarded("3")
+    assert b'hopCount="1"' in forwarded("")  # CSW 2.0.2 default 2
+    assert b"DistributedSearch" not in forwarded("1")
+    assert b"DistributedSearch" not in forwarded("many")
+    assert b"csw:Query" in forwarded("1")

@@ -80,9 +80,39 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
         yield live
 
 
+class _SlowPeer(BaseHTTPRequestHandler):
+    """A federated catalogue that answers nothing for 30 s; records what it was sent."""
+
+    received: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        _SlowPeer.received.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        time.sleep(30)
+        self.send_response(503)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def ours(remote: LiveSuite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
+def slow_peer() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowPeer)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/csw"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ours(
+    remote: LiveSuite, slow_peer: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveSuite]:
     extra = {
+        "catalogue": {
+            "federated_catalogues": [remote.url("csw"), slow_peer],
+            "federation_timeout_s": 3,
+        },
         "harvest": {
             "allowed_hosts": ["127.0.0.1"],
             "page_size": PAGE_SIZE,
@@ -96,7 +126,7 @@ def ours(remote: LiveSuite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                     "interval_s": 3600,
                 }
             ],
-        }
+        },
     }
     with run_suite(tmp_path_factory.mktemp("ours"), extra) as live:
         yield live
@@ -400,3 +430,53 @@ def test_oai_pmh_from_until_select_by_datestamp(remote: LiveSuite) -> None:
     before = oai_pass(remote, "ListIdentifiers", until=middle)
     assert moved.identifier not in before
     assert set(before) == {r.identifier for r in store.list()} - {moved.identifier}
+
+
+def distributed_search(suite: LiveSuite, hops: int) -> tuple[set[str], str, float]:
+    body = f"""<csw:GetRecords xmlns:csw="http://www.opengis.net/cat/csw/2.0.2"
+        xmlns:ogc="http://www.opengis.net/ogc" service="CSW" version="2.0.2"
+        resultType="results" maxRecords="50">
+      <csw:DistributedSearch hopCount="{hops}"/>
+      <csw:Query typeNames="csw:Record"><csw:ElementSetName>brief</csw:ElementSetName>
+        <csw:Constraint version="1.1.0"><ogc:Filter><ogc:PropertyIsLike wildCard="*"
+          singleChar="?" escapeChar="\\"><ogc:PropertyName>dc:title</ogc:PropertyName>
+          <ogc:Literal>*scene*</ogc:Literal></ogc:PropertyIsLike></ogc:Filter>
+        </csw:Constraint></csw:Query></csw:GetRecords>"""
+    started = time.monotonic()
+    response = requests.post(
+        suite.url("csw"), data=body, headers={"Content-Type": "application/xml"}, timeout=60
+    )
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    root = etree.fromstring(response.content)
+    ids = {node.text or "" for node in root.iterfind(".//dc:identifier", NS)}
+    return ids, response.text, elapsed
+
+
+def test_distributed_search_merges_peers_and_respects_hop_count(
+    remote: LiveSuite, ours: LiveSuite
+) -> None:
+    local = dataclasses.replace(remote_products()[0], identifier="OURS-S2-LOCAL")
+    local = dataclasses.replace(local, title="Our own scene")
+    product_store(ours.settings).upsert(local)
+    # optical products: the scheduled source harvests only the radar ones into ours
+    remote_ids = {r.identifier for r in product_store(remote.settings).list(OPTICAL)}
+
+    alone, _, _ = distributed_search(ours, hops=1)  # this catalogue only
+    assert "OURS-S2-LOCAL" in alone and not alone & remote_ids
+
+    _SlowPeer.received.clear()
+    merged, text, elapsed = distributed_search(ours, hops=2)
+    assert alone <= merged
+    # the peer answers its first page (its max_records is 4) and its match count
+    remote_count = len(product_store(remote.settings).list())
+    all_remote = {r.identifier for r in product_store(remote.settings).list()}
+    assert merged - alone and merged - alone <= all_remote, text[:3000]
+    matched = etree.fromstring(text.encode()).find(".//csw:SearchResults", NS)
+    assert matched is not None
+    assert int(matched.get("numberOfRecordsMatched", "0")) == len(alone) + remote_count
+    assert elapsed < 25  # the slow peer (30 s) was cut off by federation_timeout_s
+    assert "returned error" in text  # and its absence is noted in the answer
+    forwarded = _SlowPeer.received[-1]
+    assert b'hopCount="1"' in forwarded  # 2 -> 1: the peer answers, forwards no further
+    product_store(ours.settings).delete("OURS-S2-LOCAL")

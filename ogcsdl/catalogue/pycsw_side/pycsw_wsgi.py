@@ -22,6 +22,7 @@ and the standard library. It differs from ``pycsw.wsgi:application`` in these wa
   take ``from``/``until`` on the datestamp (``pycsw_oai``);
 * ``eo:cloudCover`` takes the OpenSearch EO intervals and sets (``[0,20]``, ``{5,80}``;
   ``pycsw_eo_intervals``), and a malformed one is an InvalidParameterValue;
+* distributed search forwards hopCount - 1 and bounds slow peers (``pycsw_federation``);
 * OpenSearch answers GeoJSON too (``outputFormat=application/geo+json``,
   ``pycsw_geojson``), advertised in the description;
 * OpenSearch Atom entries carry time, footprint, EO attributes and enclosures
@@ -41,6 +42,7 @@ from lxml import etree
 from pycsw import oaipmh, server
 from pycsw_atom import enrich_atom_entries
 from pycsw_eo_intervals import add_numeric_intervals, invalid_parameter
+from pycsw_federation import bound_distributed_search
 from pycsw_geojson import GEOJSON, advertise_geojson, atom_to_geojson, wants_geojson
 from pycsw_oai import expand_resumption_token, fix_oai_paging
 
@@ -97,6 +99,7 @@ _fix_oai_list_identifiers()
 enrich_atom_entries()
 add_numeric_intervals()
 fix_oai_paging()
+bound_distributed_search(CONFIG_PATH)
 
 _GEO_TIME_PARAMETERS = {"q", "bbox", "time", "start", "stop"}
 
