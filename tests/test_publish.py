@@ -1,0 +1,115 @@
+"""Publishing a process output: COG written through the one product writer, overviews
+that keep classes, a traced footprint, and all-or-nothing for a job's outputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+from affine import Affine
+from rasterio.warp import transform_geom
+from shapely import wkt
+from shapely.geometry import box, mapping, shape
+
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.config import Settings, load_settings
+from ogcsdl.publish import Lineage, publish_raster
+from processes import classes
+from processes.base import ProcessDescription, Raster, RasterOutput
+from processes.raster_ops import class_raster, float_raster
+
+SIZE = 256
+UTM33 = "EPSG:32633"
+TRANSFORM = Affine(10, 0, 600000, 0, -10, 6580000)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # Small blocks so a small raster gets overview levels as a full tile does.
+    settings = load_settings(None, data_dir=tmp_path / "var", ingest={"blocksize": 128})
+    settings.ensure_dirs()
+    return settings
+
+
+def _like() -> Raster:
+    data = xr.DataArray(np.zeros((1, SIZE, SIZE), "float32"), dims=("band", "y", "x"))
+    return Raster(data=data.assign_coords(band=["x"]), crs=UTM33, transform=TRANSFORM)
+
+
+def _description(*outputs: RasterOutput) -> ProcessDescription:
+    return ProcessDescription("test-proc", "1.0", "Test", "", (), outputs)
+
+
+def _lineage(job_id: str = "0123456789abcdef") -> Lineage:
+    now = datetime(2024, 6, 1, tzinfo=UTC)
+    return Lineage("test-proc", "1.0", job_id, {}, [], now, now)
+
+
+def _checkerboard_classes() -> np.ndarray:
+    """Clear (1) and shadow (4) alternating per pixel: their average, 2 or 3, is a
+    class (cloud, thin cloud) that is in none of the source pixels."""
+    rows, cols = np.indices((SIZE, SIZE))
+    board = np.where((rows + cols) % 2 == 0, classes.CLEAR, classes.SHADOW).astype("uint8")
+    board[:, :32] = classes.NODATA  # a nodata strip, so the footprint is not the bbox
+    return board
+
+
+def test_class_mask_overviews_only_hold_classes_of_their_source_pixels(
+    settings: Settings,
+) -> None:
+    board = _checkerboard_classes()
+    mask = class_raster(board, _like(), "cloud_class", classes.CLOUD_CLASSES)
+    output = RasterOutput("mask", "Cloud classes", "cloud-mask", style="cloud-classes")
+    record = publish_raster(mask, output, _description(output), _lineage(), settings)
+
+    with rasterio.open(record.file_path) as src:
+        factors = src.overviews(1)
+        assert factors, "the published COG has overviews"
+        for factor in factors:
+            overview = src.read(
+                1,
+                out_shape=(SIZE // factor, SIZE // factor),
+                resampling=rasterio.enums.Resampling.nearest,
+            )
+            blocks = board.reshape(SIZE // factor, factor, SIZE // factor, factor)
+            present = [
+                set(np.unique(blocks[r, :, c, :]).tolist())
+                for r in range(SIZE // factor)
+                for c in range(SIZE // factor)
+            ]
+            wrong = sum(
+                value not in block for value, block in zip(overview.ravel().tolist(), present)
+            )
+            assert wrong == 0, f"overview 1/{factor}: {wrong} pixels hold a class not below them"
+
+
+def test_published_output_has_a_traced_footprint(settings: Settings) -> None:
+    board = _checkerboard_classes()
+    mask = class_raster(board, _like(), "cloud_class", classes.CLOUD_CLASSES)
+    output = RasterOutput("mask", "Cloud classes", "cloud-mask", style="cloud-classes")
+    record = publish_raster(mask, output, _description(output), _lineage(), settings)
+
+    footprint = wkt.loads(record.footprint_wkt)
+    raster_extent = box(600000, 6580000 - SIZE * 10, 600000 + SIZE * 10, 6580000)
+    full = shape(transform_geom(UTM33, "EPSG:4326", mapping(raster_extent)))
+    # 32 of 256 columns are nodata: the traced footprint covers 7/8 of the raster, not all.
+    assert footprint.area / full.area == pytest.approx(224 / 256, rel=0.02)
+    assert full.buffer(1e-4).contains(footprint)  # ~10 m: densified edges
+    assert product_store(settings).get(record.identifier).footprint_wkt == record.footprint_wkt
+
+
+def test_continuous_outputs_keep_averaged_overviews(settings: Settings) -> None:
+    ramp = np.tile(np.linspace(0, 1, SIZE, dtype="float32"), (SIZE, 1))
+    probability = float_raster(ramp, _like(), "cloud_probability")
+    output = RasterOutput(
+        "probability", "Cloud probability", "cloud-probability", style="probability"
+    )
+    record = publish_raster(probability, output, _description(output), _lineage(), settings)
+    assert record.extra["overview_resampling"] == "AVERAGE"
+    with rasterio.open(record.file_path) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert src.overviews(1)
