@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.catalogue.record import Band, ProductRecord
+from ogcsdl.catalogue.record import Band, ProductRecord, product_href
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import NotFound
@@ -20,7 +20,6 @@ from ogcsdl.ingest.writer import (
     Publication,
     array_dataset,
     cog_options,
-    product_href,
     write_cog,
 )
 from processes.base import ProcessDescription, Raster, RasterOutput

@@ -16,11 +16,15 @@ from shapely import wkt
 from shapely.geometry import box, mapping, shape
 
 from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import product_href
 from ogcsdl.config import Settings, load_settings
+from ogcsdl.jobs.executor import _run_guarded
+from ogcsdl.jobs.store import Job, job_store
 from ogcsdl.publish import Lineage, publish_raster
 from processes import classes
 from processes.base import ProcessDescription, Raster, RasterOutput
 from processes.raster_ops import class_raster, float_raster
+from tests.processing_support import processing_settings
 
 SIZE = 256
 UTM33 = "EPSG:32633"
@@ -113,3 +117,41 @@ def test_continuous_outputs_keep_averaged_overviews(settings: Settings) -> None:
     with rasterio.open(record.file_path) as src:
         assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         assert src.overviews(1)
+
+
+def _scratch(settings: Settings) -> list[str]:
+    """Every file or directory a job may leave behind under the data directory."""
+    return sorted(
+        str(path.relative_to(settings.data_dir))
+        for path in settings.data_dir.rglob("*")
+        if path.name.endswith((".part", ".tmp")) or path.name.startswith("job-")
+    )
+
+
+def _run_in_process(settings: Settings, inputs: dict[str, object]) -> Job:
+    store = job_store(settings.database_url)
+    job = store.create("pair", "1.0.0", "ogcapi", inputs)
+    _run_guarded(job.job_id, settings)
+    return store.get(job.job_id)
+
+
+def test_a_job_publishes_all_its_outputs(tmp_path: Path) -> None:
+    settings = processing_settings(tmp_path / "var")
+    job = _run_in_process(settings, {"size": 300})
+    assert job.status == "successful", job.message
+    assert job.outputs is not None and set(job.outputs) == {"first", "second"}
+    products = product_store(settings)
+    for output in job.outputs.values():
+        record = products.get(str(output.product_id))
+        assert Path(record.file_path).is_file()
+        assert output.href == product_href(settings, record.identifier)
+    assert _scratch(settings) == []
+
+
+def test_a_job_failing_after_its_first_output_publishes_none(tmp_path: Path) -> None:
+    settings = processing_settings(tmp_path / "var")
+    job = _run_in_process(settings, {"size": 300, "fail_second": True})
+    assert job.status == "failed"
+    assert product_store(settings).list() == []
+    assert list(settings.cog_dir.iterdir()) == []
+    assert _scratch(settings) == []

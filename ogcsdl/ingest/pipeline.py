@@ -17,14 +17,14 @@ import numpy as np
 from tqdm import tqdm
 
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.catalogue.record import ProductRecord, product_href
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import IngestError
 from ogcsdl.ingest.cog import TargetGrid, target_grid, write_product_cog
 from ogcsdl.ingest.detect import detect, find_products
 from ogcsdl.ingest.reader import NotGeoreferenced, ProductSource
-from ogcsdl.ingest.writer import Publication, StagedCog, cog_options, product_href
+from ogcsdl.ingest.writer import Publication, StagedCog, cog_options
 
 log = logging.getLogger(__name__)
 

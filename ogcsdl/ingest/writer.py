@@ -32,11 +32,10 @@ from rasterio.io import DatasetReader, DatasetWriter, MemoryFile
 
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.catalogue.store import ProductStore
-from ogcsdl.config import IngestSettings, Settings
+from ogcsdl.config import IngestSettings
 from ogcsdl.errors import NotFound, OgcsdlError
 from ogcsdl.ingest.footprint import valid_data_footprint
 
-COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 STAGING_SUFFIX = ".part"  # temp files beside their final path; scratch after a crash
 # A write that fails with less than this free on its file system failed for lack of
 # space (GDAL reports ENOSPC only on stderr, as "IO error writing tag data" and such).
@@ -48,11 +47,6 @@ class StorageFull(OgcsdlError):
 
     code = "NoApplicableCode"
     status = 507
-
-
-def product_href(settings: Settings, identifier: str) -> str:
-    """Where the gateway serves a product's COG (``/data/<id>.tif``)."""
-    return settings.url(f"data/{identifier}.tif")
 
 
 def cog_options(settings: IngestSettings, categorical: bool) -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ogcsdl.db import connect
 from ogcsdl.errors import NotFound
+from ogcsdl.jobs.outputs import JobOutput, outputs_from_json, outputs_to_json
 
 TABLE = "ogcsdl_jobs"
 
@@ -74,7 +75,7 @@ class Job:
     progress: int
     message: str
     inputs: dict[str, Any]
-    outputs: dict[str, Any] | None
+    outputs: dict[str, JobOutput] | None
     error: str | None
     error_code: str | None
     request: dict[str, Any] | None  # the front end's own request, to re-render its documents
@@ -101,7 +102,7 @@ class Job:
             progress=int(row[5]),
             message=row[6],
             inputs=json.loads(row[7]),
-            outputs=json.loads(row[8]) if row[8] else None,
+            outputs=outputs_from_json(json.loads(row[8])) if row[8] else None,
             error=row[9],
             error_code=row[10],
             request=json.loads(row[11]) if row[11] else None,
@@ -205,13 +206,13 @@ class JobStore:
         return self._transition(job_id, (RUNNING,), "progress = ?", (percent_int,))
 
     def mark_successful(
-        self, job_id: str, outputs: dict[str, Any], message: str = "finished"
+        self, job_id: str, outputs: dict[str, JobOutput], message: str = "finished"
     ) -> bool:
         return self._transition(
             job_id,
             UNFINISHED,
             "status = ?, progress = ?, message = ?, outputs = ?, finished = ?",
-            (SUCCESSFUL, 100, message, json.dumps(outputs), _now()),
+            (SUCCESSFUL, 100, message, json.dumps(outputs_to_json(outputs)), _now()),
         )
 
     def mark_failed(self, job_id: str, error: str, code: str = "NoApplicableCode") -> bool:

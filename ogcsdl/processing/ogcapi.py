@@ -179,11 +179,11 @@ class ProcessesApp:
         output = (job.outputs or {}).get(output_id)
         if output is None:
             raise NoSuchOutput(f"job {job_id} has no output {output_id!r}", "outputId")
-        if output.get("file"):
-            return Response(Path(output["file"]).read_bytes(), mimetype=output["mediaType"])
-        if output["type"] == "raster":
-            return Response(status=303, headers={"Location": output["href"]})
-        return _json(output.get("value"))
+        if output.file:
+            return Response(Path(output.file).read_bytes(), mimetype=output.media_type)
+        if output.kind == "raster":
+            return Response(status=303, headers={"Location": str(output.href)})
+        return _json(output.value)
 
     # Helpers ---------------------------------------------------------------------
     def _finished(self, job_id: str) -> Job:

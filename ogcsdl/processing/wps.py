@@ -165,7 +165,6 @@ class JobBackedProcess(Process):
                 self.raw_inputs(wps_request),
                 "wps",
                 request=json.loads(wps_request.json),
-                job_id=str(self.uuid),
             )
         except OgcsdlError as exc:
             raise _pywps_error(exc) from None
@@ -224,21 +223,21 @@ def _fill_outputs(response: ExecuteResponse, job: Job, settings: Settings) -> No
         target = response.outputs.get(name)
         if target is None:
             continue
-        if output["type"] == "raster" and not target.as_reference:
+        if output.kind == "raster" and not target.as_reference:
             # asReference="false": small rasters travel in the document (pywps encodes
             # the COG bytes as base64); larger ones stay references, never a huge document.
-            path = Path(product_store(settings).get(output["product_id"]).file_path)
+            path = Path(product_store(settings).get(str(output.product_id)).file_path)
             if path.stat().st_size <= settings.processing.inline_output_max_bytes:
                 target.data = path.read_bytes()
                 continue
-        if output.get("href"):
+        if output.by_reference:
             target.as_reference = True
-            target.url = output["href"]
-        elif output["type"] == "complex":
-            value = output.get("value")
+            target.url = output.href
+        elif output.kind == "complex":
+            value = output.value
             target.data = value if isinstance(value, str) else json.dumps(value)
         else:
-            target.data = output.get("value")
+            target.data = output.value
 
 
 def raw_output(job: Job, wps_request: WPSRequest, settings: Settings) -> Response:
@@ -248,15 +247,15 @@ def raw_output(job: Job, wps_request: WPSRequest, settings: Settings) -> Respons
     output = outputs.get(wanted) if wanted else next(iter(outputs.values()), None)
     if output is None:
         raise wps_errors.InvalidParameterValue(f"no output {wanted!r}", "RawDataOutput")
-    if output["type"] == "raster":
-        record = product_store(settings).get(output["product_id"])
+    if output.kind == "raster":
+        record = product_store(settings).get(str(output.product_id))
         return Response(Path(record.file_path).read_bytes(), mimetype="image/tiff")
-    if output.get("file"):
-        return Response(Path(output["file"]).read_bytes(), mimetype=output["mediaType"])
-    value = output.get("value")
-    if output["type"] == "complex":
+    if output.file:
+        return Response(Path(output.file).read_bytes(), mimetype=output.media_type)
+    value = output.value
+    if output.kind == "complex":
         body = value if isinstance(value, str) else json.dumps(value)
-        return Response(body, mimetype=output.get("mediaType", "application/json"))
+        return Response(body, mimetype=output.media_type or "application/json")
     return Response(str(value), mimetype="text/plain")
 
 
