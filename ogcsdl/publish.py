@@ -93,7 +93,9 @@ def stage_raster(
         ) as dataset:
             write_cog(dataset, temp, options)
 
-    staged = publication.stage_cog(settings.cog_dir / f"{identifier}.tif", write)
+    staged = publication.stage_cog(
+        settings.cog_dir / f"{identifier}.tif", write, int(raster.data.nbytes)
+    )
     source_start, source_end = _source_times(publication.store, lineage.source_ids)
     start = _metadata_time(raster, "start") or source_start or lineage.finished
     end = _metadata_time(raster, "end") or source_end or start

@@ -22,6 +22,7 @@ from rasterio.transform import from_origin
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.config import PROJECT_ROOT, Settings
+from ogcsdl.schema import create_schema
 from tests.live import free_port
 from tests.processing_standin import EXTRA
 
@@ -98,6 +99,7 @@ def processing_settings(
         **extra,
     )
     settings.ensure_dirs()
+    create_schema(settings)
     return settings
 
 

@@ -8,12 +8,18 @@ import pytest
 
 from ogcsdl.jobs.cluster import INTERRUPTED, recover_interrupted
 from ogcsdl.jobs.outputs import JobOutput
-from ogcsdl.jobs.store import NoSuchJob, job_store
+from ogcsdl.jobs.store import JobStore, NoSuchJob, job_store
 from tests.processing_support import processing_settings
 
 
+def _store(tmp_path: Path) -> JobStore:
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store.ensure_schema()
+    return store
+
+
 def test_life_cycle_and_final_states(tmp_path: Path) -> None:
-    store = job_store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store = _store(tmp_path)
     job = store.create("echo", "1.0.0", "wps", {"message": "hi"})
     assert (job.status, job.progress, job.interface) == ("accepted", 0, "wps")
     assert store.mark_running(job.job_id)
@@ -38,7 +44,7 @@ def test_life_cycle_and_final_states(tmp_path: Path) -> None:
 
 
 def test_dismissed_job_refuses_progress_and_keeps_message(tmp_path: Path) -> None:
-    store = job_store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store = _store(tmp_path)
     job = store.create("slow", "1.0.0", "ogcapi", {})
     store.mark_running(job.job_id)
     assert store.mark_dismissed(job.job_id)
@@ -56,7 +62,7 @@ def test_dismissed_job_refuses_progress_and_keeps_message(tmp_path: Path) -> Non
 
 
 def test_unknown_job_is_not_found(tmp_path: Path) -> None:
-    store = job_store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store = _store(tmp_path)
     with pytest.raises(NoSuchJob) as info:
         store.get("00000000-0000-0000-0000-000000000000")
     assert info.value.status == 404

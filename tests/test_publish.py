@@ -3,6 +3,11 @@ that keep classes, a traced footprint, and all-or-nothing for a job's outputs.""
 
 from __future__ import annotations
 
+import errno
+import json
+import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,20 +16,23 @@ import pytest
 import rasterio
 import xarray as xr
 from affine import Affine
+from rasterio._err import CPLE_AppDefinedError
 from rasterio.warp import transform_geom
 from shapely import wkt
 from shapely.geometry import box, mapping, shape
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import product_href
-from ogcsdl.config import Settings, load_settings
+from ogcsdl.config import PROJECT_ROOT, Settings, load_settings
+from ogcsdl.ingest.writer import storage_error
 from ogcsdl.jobs.executor import _run_guarded
 from ogcsdl.jobs.store import Job, job_store
 from ogcsdl.publish import Lineage, publish_raster
+from ogcsdl.schema import create_schema
 from processes import classes
 from processes.base import ProcessDescription, Raster, RasterOutput
 from processes.raster_ops import class_raster, float_raster
-from tests.processing_support import processing_settings
+from tests.processing_support import processing_settings, subprocess_env
 
 SIZE = 256
 UTM33 = "EPSG:32633"
@@ -36,6 +44,7 @@ def settings(tmp_path: Path) -> Settings:
     # Small blocks so a small raster gets overview levels as a full tile does.
     settings = load_settings(None, data_dir=tmp_path / "var", ingest={"blocksize": 128})
     settings.ensure_dirs()
+    create_schema(settings)
     return settings
 
 
@@ -155,3 +164,71 @@ def test_a_job_failing_after_its_first_output_publishes_none(tmp_path: Path) -> 
     assert product_store(settings).list() == []
     assert list(settings.cog_dir.iterdir()) == []
     assert _scratch(settings) == []
+
+
+def test_enospc_and_gdal_write_errors_on_a_full_disk_say_no_space_left(tmp_path: Path) -> None:
+    full = storage_error(OSError(errno.ENOSPC, "No space left on device"), tmp_path)
+    assert full is not None and "no space left on device" in full.message
+    assert full.status == 507 and str(tmp_path) not in full.message
+    # GDAL's own words for ENOSPC; the disk here has room, so it is another failure.
+    gdal = CPLE_AppDefinedError(3, 1, "TIFFWriteDirectoryTagData:IO error writing tag data")
+    assert storage_error(gdal, tmp_path) is None
+    assert storage_error(ValueError("bad"), tmp_path) is None
+
+
+_FULL_DISK_JOB = """
+import json, sys
+from pathlib import Path
+from ogcsdl.jobs.executor import _run_guarded
+from ogcsdl.jobs.store import job_store
+from tests.processing_support import processing_settings, subprocess_env
+
+data_dir, database = Path(sys.argv[1]), sys.argv[2]
+settings = processing_settings(data_dir, database={"url": database})
+store = job_store(settings.database_url)
+job = store.create("pair", "1.0.0", "ogcapi", {"size": 1024})
+_run_guarded(job.job_id, settings)
+done = store.get(job.job_id)
+print(json.dumps({"status": done.status, "message": done.message}))
+"""
+
+
+def _can_mount_tmpfs() -> bool:
+    probe = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(
+    shutil.which("unshare") is None or not _can_mount_tmpfs(),
+    reason="needs unshare + mount (root or CAP_SYS_ADMIN) for a small private tmpfs",
+)
+def test_a_job_on_a_full_disk_fails_saying_no_space_left(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    script = tmp_path / "job.py"
+    script.write_text(_FULL_DISK_JOB, encoding="utf-8")
+    database = f"sqlite:///{tmp_path / 'jobs.db'}"  # the database is on a disk with room
+    # 1 MiB of data directory; the job's 1024 x 1024 float32 noise needs ~4 MiB.
+    command = (
+        f"mount -t tmpfs -o size=1m tmpfs {small} && "
+        f"{sys.executable} {script} {small / 'var'} {database} && ls -aR {small}"
+    )
+    result = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", command],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+        env=subprocess_env(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.splitlines()[0])
+    assert outcome["status"] == "failed"
+    assert "no space left on device" in outcome["message"]
+    listing = result.stdout.split("\n", 1)[1]
+    assert ".part" not in listing and "job-" not in listing, listing

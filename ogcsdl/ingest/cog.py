@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import rasterio
 import rasterio.shutil
 from affine import Affine
@@ -183,7 +184,9 @@ def write_product_cog(
             with rasterio.open(staged) as stack:
                 write_cog(stack, target, options)
         except (RasterioError, CPLE_BaseError) as exc:
-            full = storage_error(exc, target.parent)
+            # The staging GTiff is uncompressed; the COG at most as large again.
+            raw = grid.width * grid.height * len(product.bands) * np.dtype(product.dtype).itemsize
+            full = storage_error(exc, target.parent, 2 * raw)
             if full is not None:
                 raise full from None
             detail = str(exc).split("\n")[0]

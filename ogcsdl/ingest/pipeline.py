@@ -25,6 +25,7 @@ from ogcsdl.ingest.cog import TargetGrid, target_grid, write_product_cog
 from ogcsdl.ingest.detect import detect, find_products
 from ogcsdl.ingest.reader import NotGeoreferenced, ProductSource
 from ogcsdl.ingest.writer import Publication, StagedCog, cog_options
+from ogcsdl.schema import create_schema
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ def ingest_paths(
     """Ingest every product in ``paths`` (products or directories to scan). A bad product
     is reported and skipped; the batch goes on."""
     settings.ensure_dirs()
+    create_schema(settings)  # ingest is a start-up: the one place it runs besides serve
     store = product_store(settings)
     result = BatchResult()
     started = time.perf_counter()

@@ -37,8 +37,10 @@ from ogcsdl.errors import NotFound, OgcsdlError
 from ogcsdl.ingest.footprint import valid_data_footprint
 
 STAGING_SUFFIX = ".part"  # temp files beside their final path; scratch after a crash
-# A write that fails with less than this free on its file system failed for lack of
-# space (GDAL reports ENOSPC only on stderr, as "IO error writing tag data" and such).
+# libtiff reports ENOSPC only on stderr; GDAL raises "Write error", "IO error writing tag
+# data" and such, and deletes the partial file. So a failed write counts as a full disk
+# when less is free than the write could have needed (its uncompressed size), or than
+# this much whatever it needed.
 _FULL_BELOW_BYTES = 1024 * 1024
 
 
@@ -69,17 +71,20 @@ def _free_bytes(directory: Path) -> int:
     return stats.f_bavail * stats.f_frsize
 
 
-def storage_error(exc: BaseException, directory: Path) -> StorageFull | None:
+def storage_error(exc: BaseException, directory: Path, needed_bytes: int = 0) -> StorageFull | None:
     """A :class:`StorageFull` if ``exc`` (an OSError or a GDAL write error) came from
-    a full file system under ``directory``; None for any other failure."""
+    a full file system under ``directory`` (``needed_bytes``: at most what the failed
+    write needed); None for any other failure."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StorageFull("no space left on device for the data directory")
+        return StorageFull("no space left on device in the data directory")
     if isinstance(exc, OSError | RasterioError | CPLE_BaseError):
         with contextlib.suppress(OSError):
             free = _free_bytes(directory)
-            if free < _FULL_BELOW_BYTES:
+            if free < max(needed_bytes, _FULL_BELOW_BYTES):
                 return StorageFull(
-                    f"no space left on device for the data directory ({free // 1024} KiB free)"
+                    "no space left on device in the data directory "
+                    f"({free / 2**20:.1f} MiB free, the output needs up to "
+                    f"{needed_bytes / 2**20:.1f} MiB)"
                 )
     return None
 
@@ -206,14 +211,17 @@ class Publication:
         self._staged.append((temp, destination))
         return temp
 
-    def stage_cog(self, destination: Path, write: Callable[[Path], None]) -> StagedCog:
-        """Stage the COG that ``write(temp)`` writes, validated, with its traced footprint."""
+    def stage_cog(
+        self, destination: Path, write: Callable[[Path], None], raw_bytes: int = 0
+    ) -> StagedCog:
+        """Stage the COG that ``write(temp)`` writes (``raw_bytes``: its uncompressed
+        size), validated, with its traced footprint."""
         temp = self.stage_file(destination)
         try:
             write(temp)
             validate_cog(temp)
         except Exception as exc:
-            full = storage_error(exc, destination.parent)
+            full = storage_error(exc, destination.parent, raw_bytes)
             if full is not None:
                 raise full from None
             raise

@@ -130,7 +130,7 @@ def updated_source_products(
 
 
 def _run_guarded(job_id: str, settings: Settings) -> str:
-    store = JobStore(settings.database_url)
+    store = job_store(settings.database_url)
     if not store.mark_running(job_id):
         return store.get(job_id).status  # dismissed while it waited in the queue
     job = store.get(job_id)

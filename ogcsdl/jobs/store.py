@@ -8,6 +8,8 @@ states are final: a late progress report from a dismissed job cannot revive it.
 
 from __future__ import annotations
 
+import builtins
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -172,6 +174,11 @@ class JobStore:
             )
         return [Job.from_row(row) for row in rows]
 
+    def unfinished_ids(self) -> builtins.list[str]:
+        with connect(self.database_url) as conn:
+            rows = conn.query(f"SELECT job_id FROM {TABLE} WHERE status IN (?, ?)", UNFINISHED)
+        return [row[0] for row in rows]
+
     def count(self) -> int:
         with connect(self.database_url) as conn:
             return int(conn.query(f"SELECT COUNT(*) FROM {TABLE}")[0][0])
@@ -253,7 +260,8 @@ class JobStore:
             conn.execute(f"DELETE FROM {TABLE} WHERE job_id = ?", (job_id,))
 
 
+@functools.lru_cache(maxsize=16)
 def job_store(database_url: str) -> JobStore:
-    store = JobStore(database_url)
-    store.ensure_schema()
-    return store
+    """The job store of this database, built once per process; the schema is created
+    at start-up (:func:`ogcsdl.schema.create_schema`), never here."""
+    return JobStore(database_url)

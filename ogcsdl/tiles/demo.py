@@ -222,6 +222,7 @@ def start_view_services(data_dir: Path, records: list[ProductRecord] | None = No
     """Start the renderer and the /maps and /wcs apps the way the suite mounts them."""
     from ogcsdl.catalogue.factory import product_store
     from ogcsdl.config import load_settings
+    from ogcsdl.schema import create_schema
     from ogcsdl.tiles.app import make_app as make_maps
     from ogcsdl.tiles.renderer import make_renderer
 
@@ -233,6 +234,7 @@ def start_view_services(data_dir: Path, records: list[ProductRecord] | None = No
         public_url=f"http://127.0.0.1:{public_port}",
     )
     settings.ensure_dirs()
+    create_schema(settings)
     store = product_store(settings)
     for record in records or []:
         store.upsert(record)
