@@ -12,7 +12,6 @@ import numpy as np
 import xarray as xr
 from affine import Affine
 
-from ogcsdl.errors import InvalidParameterValue
 from processes.base import (
     LiteralInput,
     LiteralOutput,
@@ -22,6 +21,7 @@ from processes.base import (
     RasterInput,
     RasterOutput,
 )
+from processes.errors import ProcessInputError
 
 
 class Slow:
@@ -83,7 +83,7 @@ class Difference:
             or before.transform != after.transform
             or before.data.shape != after.data.shape
         ):
-            raise InvalidParameterValue("the grids of 'before' and 'after' do not overlap", "after")
+            raise ProcessInputError("the grids of 'before' and 'after' do not overlap", "after")
         diff = after.data.astype("float32") - before.data.astype("float32")
         return {
             "difference": Raster(

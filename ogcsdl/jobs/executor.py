@@ -39,6 +39,7 @@ from ogcsdl.jobs.outputs import JobOutput
 from ogcsdl.jobs.store import Job, JobStore, job_store
 from ogcsdl.publish import Lineage, stage_raster
 from processes.base import ComplexOutput, LiteralOutput, ProcessDescription, Raster, RasterOutput
+from processes.errors import ProcessError
 
 LOG = logging.getLogger(__name__)
 SEMAPHORE_NAME = "ogcsdl-jobs"
@@ -175,6 +176,9 @@ def _run_guarded(job_id: str, settings: Settings) -> str:
         pass  # the store already says dismissed
     except OgcsdlError as exc:
         store.mark_failed(job_id, exc.message, exc.code)
+    except ProcessError as exc:  # the processor's own error, e.g. inputs that do not fit
+        error = registry_module.service_error(exc)
+        store.mark_failed(job_id, error.message, error.code)
     except Exception as exc:  # a processor bug: keep the message, not the traceback
         full = storage_error(exc, settings.data_dir)
         if full is not None:
