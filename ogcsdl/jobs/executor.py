@@ -66,6 +66,12 @@ def outputs_dir(settings: Settings, job_id: str) -> Path:
     return settings.data_dir / "job-outputs" / job_id
 
 
+def output_url(settings: Settings, job_id: str, output_id: str) -> str:
+    """Where one output of a finished job is served (OGC API - Processes results; WPS
+    references to outputs that have no URL of their own point here too)."""
+    return settings.url(f"ogcapi/jobs/{job_id}/results/{output_id}")
+
+
 def _stage_outputs(
     produced: Mapping[str, Any],
     description: ProcessDescription,
@@ -103,7 +109,7 @@ def _stage_outputs(
                 "complex",
                 media_type=media,
                 file=str(target),
-                href=settings.url(f"ogcapi/jobs/{lineage.job_id}/results/{output.id}"),
+                href=output_url(settings, lineage.job_id, output.id),
             )
     return encoded, records
 
