@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,12 +15,7 @@ from ogcsdl.catalogue.record import Band, ProductRecord, product_href
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import NotFound
-from ogcsdl.ingest.writer import (
-    Publication,
-    array_dataset,
-    cog_options,
-    write_cog,
-)
+from ogcsdl.ingest.writer import Publication, array_writer, cog_options
 from processes.base import ProcessDescription, Raster, RasterOutput
 from processes.classes import PALETTES
 
@@ -85,36 +79,22 @@ def stage_raster(
         if categorical and ("classes" in raster.metadata)
         else None
     )
-
-    def write(temp: Path) -> None:
-        array = np.asarray(raster.data.values)
-        with array_dataset(
-            array, raster.crs, raster.transform, raster.nodata, raster.band_names, tags
-        ) as dataset:
-            write_cog(dataset, temp, options)
-
-    staged = publication.stage_cog(
-        settings.cog_dir / f"{identifier}.tif", write, int(raster.data.nbytes)
+    array = np.asarray(raster.data.values)
+    write = array_writer(
+        array, raster.crs, raster.transform, raster.nodata, raster.band_names, options, tags
     )
-    source_start, source_end = _source_times(publication.store, lineage.source_ids)
+    staged = publication.stage_cog(settings.cog_dir / f"{identifier}.tif", write, array.nbytes)
+    source_start, source_end = _source_times(product_store(settings), lineage.source_ids)
     start = _metadata_time(raster, "start") or source_start or lineage.finished
     end = _metadata_time(raster, "end") or source_end or start
     return ProductRecord(
+        **staged.record_fields(),
         identifier=identifier,
         title=f"{description.title}: {output.title} (job {lineage.job_id[:8]})",
         collection=output.collection,
         start=start,
         end=end,
-        footprint_wkt=staged.footprint_wkt,
-        bbox=staged.bbox,
-        crs=raster.crs,
-        resolution=staged.resolution,
-        width=staged.width,
-        height=staged.height,
         bands=[Band(name=name) for name in raster.band_names],
-        file_path=str(staged.destination),
-        file_size=staged.size,
-        dtype=staged.dtype,
         nodata=raster.nodata,
         lineage=lineage.sentence(),
         source=",".join(lineage.source_ids) or None,

@@ -3,6 +3,7 @@ that keep classes, a traced footprint, and all-or-nothing for a job's outputs.""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import shutil
@@ -24,10 +25,10 @@ from shapely.geometry import box, mapping, shape
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import product_href
 from ogcsdl.config import PROJECT_ROOT, Settings, load_settings
-from ogcsdl.ingest.writer import storage_error
+from ogcsdl.ingest.writer import Publication, storage_error
 from ogcsdl.jobs.executor import _run_guarded
 from ogcsdl.jobs.store import Job, job_store
-from ogcsdl.publish import Lineage, publish_raster
+from ogcsdl.publish import Lineage, publish_raster, stage_raster
 from ogcsdl.schema import create_schema
 from processes import classes
 from processes.base import ProcessDescription, Raster, RasterOutput
@@ -232,3 +233,20 @@ def test_a_job_on_a_full_disk_fails_saying_no_space_left(tmp_path: Path) -> None
     assert "no space left on device" in outcome["message"]
     listing = result.stdout.split("\n", 1)[1]
     assert ".part" not in listing and "job-" not in listing, listing
+
+
+def test_an_error_after_commit_withdraws_the_publication(settings: Settings) -> None:
+    store = product_store(settings)
+    mask = class_raster(_checkerboard_classes(), _like(), "cloud_class", classes.CLOUD_CLASSES)
+    output = RasterOutput("mask", "Cloud classes", "cloud-mask", style="cloud-classes")
+    kept = publish_raster(mask, output, _description(output), _lineage("a" * 16), settings)
+    with pytest.raises(RuntimeError), Publication(store) as publication:
+        new = stage_raster(publication, mask, output, _description(output), _lineage(), settings)
+        changed = dataclasses.replace(kept, title="changed by the failed job")
+        publication.commit([new, changed])
+        assert Path(new.file_path).is_file() and store.get(kept.identifier).title == changed.title
+        raise RuntimeError("marking the job failed")
+    assert not Path(new.file_path).exists()
+    assert [record.identifier for record in store.list()] == [kept.identifier]
+    assert store.get(kept.identifier).title == kept.title  # restored as it was
+    assert Path(kept.file_path).is_file()

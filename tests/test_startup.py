@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings
-from ogcsdl.jobs.store import JobStore
+from ogcsdl.db import Connection
+from ogcsdl.jobs.store import JobStore, job_store
+from ogcsdl.schema import create_schema
 from ogcsdl.startup import prepare, scratch
-from tests.processing_support import processing_settings
+from tests.processing_support import processing_settings, tiny_product
 
 
 def _leave_crash_scratch(settings: Settings, job_id: str) -> list[Path]:
@@ -68,3 +76,33 @@ def test_finished_jobs_outputs_are_not_scratch(tmp_path: Path) -> None:
     report.write_text("a finished job's large output", encoding="utf-8")
     prepare(settings)
     assert report.is_file()
+
+
+def test_stores_are_built_once_and_never_run_ddl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = processing_settings(tmp_path / "var")  # its fixture creates the schema
+    statements: list[str] = []
+    execute = Connection.execute
+
+    def recording(self: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+        statements.append(sql.strip().split()[0].upper())
+        return execute(self, sql, params)
+
+    monkeypatch.setattr(Connection, "execute", recording)
+    products = product_store(settings)
+    assert product_store(settings) is products
+    assert product_store(settings.model_copy(deep=True)) is products  # same configuration
+    assert job_store(settings.database_url) is job_store(settings.database_url)
+    tiny_product(settings, "S2_ONCE")
+    job_store(settings.database_url).create("pair", "1.0.0", "ogcapi", {})
+    assert statements and "CREATE" not in statements
+
+
+def test_without_start_up_there_is_no_schema(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var")
+    settings.ensure_dirs()
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        product_store(settings).list()
+    create_schema(settings)
+    assert product_store(settings).list() == []

@@ -103,21 +103,13 @@ def _record(
     nearest_bands = [b.band.name for b in product.bands if b.categorical]
     band_names = ", ".join(b.band.name for b in product.bands)
     return ProductRecord(
+        **staged.record_fields(),
         identifier=product.identifier,
         title=product.title,
         collection=product.collection,
         start=product.start,
         end=product.end,
-        footprint_wkt=staged.footprint_wkt,
-        bbox=staged.bbox,
-        crs=grid.crs.to_string(),
-        resolution=grid.resolution,
-        width=grid.width,
-        height=grid.height,
         bands=[band.band for band in product.bands],
-        file_path=str(staged.destination),
-        file_size=staged.size,
-        dtype=product.dtype,
         nodata=product.nodata,
         platform=product.platform,
         instrument=product.instrument,

@@ -161,6 +161,47 @@ def array_dataset(
         yield dataset
 
 
+def array_writer(
+    array: np.ndarray,
+    crs: str,
+    transform: Any,
+    nodata: float | None,
+    band_names: Sequence[str],
+    options: dict[str, str],
+    tags: dict[str, str] | None = None,
+) -> Callable[[Path], None]:
+    """A ``write`` for :meth:`Publication.stage_cog` that writes ``array`` as a COG."""
+
+    def write(target: Path) -> None:
+        with array_dataset(array, crs, transform, nodata, band_names, tags) as dataset:
+            write_cog(dataset, target, options)
+
+    return write
+
+
+def write_array_cog(
+    destination: Path,
+    array: np.ndarray,
+    crs: str,
+    transform: Any,
+    nodata: float | None,
+    band_names: Sequence[str] = (),
+    settings: IngestSettings | None = None,
+    categorical: bool = False,
+) -> StagedCog:
+    """Write ``array`` as a COG at ``destination`` (staged, validated, moved into place)
+    with no record: for fixtures and demos that store their records themselves."""
+    options = cog_options(settings or IngestSettings(), categorical)
+    with Publication(None) as publication:
+        staged = publication.stage_cog(
+            destination,
+            array_writer(array, crs, transform, nodata, band_names, options),
+            int(array.nbytes),
+        )
+        publication.commit([])
+    return staged
+
+
 @dataclass(frozen=True)
 class StagedCog:
     """A COG written beside its destination, with what its record needs to know."""
@@ -176,6 +217,21 @@ class StagedCog:
     dtype: str
     size: int
 
+    def record_fields(self) -> dict[str, Any]:
+        """The :class:`ProductRecord` fields that describe the file: where it is, its
+        grid and its traced footprint."""
+        return {
+            "footprint_wkt": self.footprint_wkt,
+            "bbox": self.bbox,
+            "crs": self.crs,
+            "resolution": self.resolution,
+            "width": self.width,
+            "height": self.height,
+            "dtype": self.dtype,
+            "file_path": str(self.destination),
+            "file_size": self.size,
+        }
+
 
 @dataclass
 class Publication:
@@ -186,7 +242,7 @@ class Publication:
     ``with`` block by an exception removes what was staged and, after a commit,
     withdraws it (records deleted or restored, new files removed)."""
 
-    store: ProductStore
+    store: ProductStore | None  # None: files only, no records
     _staged: list[tuple[Path, Path]] = field(default_factory=list)  # (temp, destination)
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _moved: list[Path] = field(default_factory=list)  # destinations that did not exist
@@ -253,9 +309,12 @@ class Publication:
                 if not existed:
                     self._moved.append(destination)
             self._staged.clear()
-            previous = [self._previous(record.identifier) for record in records]
-            self.store.upsert_many(records)
-            self._records = list(zip(records, previous, strict=True))
+            if records:
+                if self.store is None:
+                    raise ValueError("a Publication without a store cannot commit records")
+                previous = [self._previous(record.identifier) for record in records]
+                self.store.upsert_many(records)
+                self._records = list(zip(records, previous, strict=True))
         except Exception as exc:
             self._remove_moved()
             full = storage_error(exc, directory) if directory is not None else None
@@ -267,6 +326,7 @@ class Publication:
         """Undo a commit: records deleted (or restored to what they were), new files
         removed. Staged files not committed are removed when the block ends."""
         for record, previous in reversed(self._records):
+            assert self.store is not None  # records were committed through it
             if previous is not None:
                 self.store.upsert(previous)
             else:
@@ -276,6 +336,7 @@ class Publication:
         self._remove_moved()
 
     def _previous(self, identifier: str) -> ProductRecord | None:
+        assert self.store is not None
         try:
             return self.store.get(identifier)
         except NotFound:

@@ -209,6 +209,20 @@ def run_job(job_id: str, settings_json: str) -> str:
         return _run_guarded(job_id, settings)
 
 
+_RUNNERS: dict[str, JobRunner] = {}
+_RUNNERS_LOCK = threading.Lock()
+
+
+def job_runner(settings: Settings) -> JobRunner:
+    """The one runner (and so the one Dask client) of this process and configuration,
+    shared by the WPS and OGC API - Processes front ends."""
+    key = settings.model_dump_json()
+    with _RUNNERS_LOCK:
+        if key not in _RUNNERS:
+            _RUNNERS[key] = JobRunner(settings)
+        return _RUNNERS[key]
+
+
 class JobRunner:
     """The front ends' handle: create, submit, wait for and dismiss jobs."""
 

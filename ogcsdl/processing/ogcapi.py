@@ -26,7 +26,7 @@ from ogcsdl.errors import (
     as_ogcsdl_error,
     problem_json,
 )
-from ogcsdl.jobs.executor import JobRunner
+from ogcsdl.jobs.executor import JobRunner, job_runner
 from ogcsdl.jobs.store import FAILED, SUCCESSFUL, Job
 from ogcsdl.processing.describe import (
     process_document,
@@ -74,7 +74,7 @@ def _json(document: Any, status: int = 200, headers: dict[str, str] | None = Non
 class ProcessesApp:
     def __init__(self, settings: Settings, runner: JobRunner | None = None) -> None:
         self.settings = settings
-        self.runner = runner or JobRunner(settings)
+        self.runner = runner or job_runner(settings)
         self.routes = Map(
             [
                 Rule("/", endpoint="landing", methods=["GET"]),

@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings
 from ogcsdl.errors import MissingParameterValue, NotFound, OgcsdlError
-from ogcsdl.jobs.executor import JobRunner, output_url
+from ogcsdl.jobs.executor import JobRunner, job_runner, output_url
 from ogcsdl.jobs.outputs import JobOutput
 from ogcsdl.jobs.store import ACCEPTED, DISMISSED, FAILED, RUNNING, SUCCESSFUL, Job
 from ogcsdl.processing.wps_bbox import request_boxes, to_xy
@@ -284,7 +284,7 @@ class WpsApp:
 
     def __init__(self, settings: Settings, runner: JobRunner | None = None) -> None:
         self.settings = settings
-        self.runner = runner or JobRunner(settings)
+        self.runner = runner or job_runner(settings)
         self.config_file = write_pywps_config(settings)
         pywps.configuration.load_configuration([str(self.config_file)])
         backend = _Backend(settings, self.runner)
