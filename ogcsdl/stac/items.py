@@ -8,7 +8,7 @@ from pyproj import CRS
 from shapely import wkt
 from shapely.geometry import mapping
 
-from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.catalogue.record import COG_MEDIA_TYPE, ProductRecord, product_href
 from ogcsdl.catalogue.store import CollectionExtent
 from ogcsdl.config import Settings
 
@@ -18,7 +18,6 @@ EXTENSIONS = [
     "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
     "https://stac-extensions.github.io/file/v2.1.0/schema.json",
 ]
-COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 
 def _epsg(crs: str) -> int | None:
@@ -82,7 +81,7 @@ def item(record: ProductRecord, settings: Settings) -> dict[str, Any]:
         | {"datetime": properties["datetime"]},
         "assets": {
             "data": {
-                "href": settings.url(f"data/{record.identifier}.tif"),
+                "href": product_href(settings, record.identifier),
                 "type": COG_MEDIA_TYPE,
                 "title": "Analysis-ready COG",
                 "roles": ["data"],
