@@ -139,8 +139,8 @@ def select_products(records: list[ProductRecord], time_value: str | None) -> lis
 def _band_expression(style: Style, record: ProductRecord) -> tuple[list[int] | None, str | None]:
     """rio-tiler indexes or an expression with band names replaced by ``bN``."""
     names = record.band_names
-    if style.palette is not None:
-        return [1], None
+    if style.palette is not None or not style.bands:
+        return [1], None  # class masks and single-band ramps draw the first band
     if style.expression is None:
         return [names.index(band) + 1 for band in style.bands], None
     expression = style.expression
