@@ -26,9 +26,9 @@ import requests
 from rio_tiler.io import Reader
 
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.tiles.demo import make_s2_product
-from ogcsdl.tiles.mapproxy_config import iso_time
+from ogcsdl.tiles.layers import iso_time
 from tests.live import run_suite
+from tests.view_fixtures import make_s2_product
 
 
 class _QuietFiles(SimpleHTTPRequestHandler):

@@ -16,10 +16,10 @@ from rasterio.transform import from_origin
 
 from ogcsdl.catalogue.record import Band
 from ogcsdl.errors import InvalidParameterValue
-from ogcsdl.tiles.demo import make_s1_product, make_s2_product, write_cog
 from ogcsdl.tiles.renderer import parse_getmap, render_png, select_products
 from ogcsdl.tiles.styles import resolve_style, styles_for
 from processes import classes
+from tests.view_fixtures import make_s1_product, make_s2_product, write_cog
 
 
 def _rgba(png: bytes) -> np.ndarray:

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -45,6 +45,7 @@ from ogcsdl.errors import (
     exception_report_xml,
 )
 from ogcsdl.server.children import ChildSpec
+from ogcsdl.tiles.layers import CURRENT, instant, parse_time
 from ogcsdl.tiles.styles import Style, resolve_style
 
 LOG = logging.getLogger(__name__)
@@ -105,34 +106,25 @@ def parse_getmap(params: dict[str, str]) -> GetMapRequest:
     )
 
 
-def _parse_time(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidParameterValue(f"TIME {text!r} is not ISO 8601", locator="TIME") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def select_products(records: list[ProductRecord], time_value: str | None) -> list[ProductRecord]:
     """Products of a collection for a TIME value: an instant, a ``start/end`` range, or
-    (None/"default"/"current") the latest acquisition. Newest first."""
+    (None/"default"/"current") the latest acquisition. Newest first. Times compare as the
+    layer model's instants (UTC, whole seconds), as the capabilities list them."""
     if not records:
         return []
 
     def start(record: ProductRecord) -> datetime:
-        # TIME values are whole UTC seconds (as the capabilities list them).
-        value = record.start if record.start.tzinfo else record.start.replace(tzinfo=UTC)
-        return value.replace(microsecond=0)
+        return instant(record.start)
 
-    if time_value in (None, "", "default", "current"):
+    if time_value is None or time_value.lower() in ("", *CURRENT):
         latest = max(start(record) for record in records)
         chosen = [r for r in records if start(r) == latest]
     elif "/" in time_value:
-        low, high = (_parse_time(part) for part in time_value.split("/")[:2])
+        low, high = (parse_time(part) for part in time_value.split("/")[:2])
         chosen = [r for r in records if low <= start(r) <= high]
     else:
-        instant = _parse_time(time_value)
-        chosen = [r for r in records if start(r) == instant]
+        wanted = parse_time(time_value)
+        chosen = [r for r in records if start(r) == wanted]
     return sorted(chosen, key=start, reverse=True)
 
 
