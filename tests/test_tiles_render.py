@@ -16,7 +16,7 @@ from rasterio.transform import from_origin
 
 from ogcsdl.catalogue.record import Band
 from ogcsdl.errors import InvalidParameterValue
-from ogcsdl.tiles.renderer import parse_getmap, render_png, select_products
+from ogcsdl.tiles.renderer import parse_getmap, render_image, select_products
 from ogcsdl.tiles.styles import resolve_style, styles_for
 from processes import classes
 from tests.view_fixtures import make_s1_product, make_s2_product, write_cog
@@ -65,7 +65,7 @@ def test_mask_product_uses_its_class_palette(tmp_path: Path) -> None:
         nodata=255,
     )
     assert styles_for(mask)[0].name == "flood-classes"
-    rgba = _rgba(render_png([mask], _request(mask, size=64)))
+    rgba = _rgba(render_image([mask], _request(mask, size=64)))
     assert tuple(rgba[32, 60]) == classes.PALETTES["flood-classes"][classes.NEW_WATER]
     assert tuple(rgba[32, 20]) == classes.PALETTES["flood-classes"][classes.DRY]
     assert tuple(rgba[32, 60]) != tuple(rgba[32, 20])
@@ -88,14 +88,14 @@ def test_process_output_uses_the_style_it_declares(tmp_path: Path) -> None:
         extra={"style": "cloud-classes"},
     )
     assert styles_for(mask)[0].name == "cloud-classes"
-    rgba = _rgba(render_png([mask], _request(mask, size=64)))
+    rgba = _rgba(render_image([mask], _request(mask, size=64)))
     assert tuple(rgba[10, 32]) == classes.PALETTES["cloud-classes"][classes.SHADOW]
     assert tuple(rgba[50, 32]) == classes.PALETTES["cloud-classes"][classes.CLEAR]
 
 
 def test_nodata_is_transparent_and_reprojection_keeps_the_footprint(tmp_path: Path) -> None:
     record = make_s2_product(tmp_path, "s2", size=128)
-    rgba = _rgba(render_png([record], _request(record, size=128)))
+    rgba = _rgba(render_image([record], _request(record, size=128)))
     assert (rgba[:4, :, 3] == 0).all()  # the 16 nodata rows at the top
     assert (rgba[64, 10:118, 3] == 255).all()
     with rasterio.open(record.file_path) as source:
@@ -151,7 +151,7 @@ def test_declared_probability_style_wins_over_the_collection_name(tmp_path: Path
     ramp[0, :8, :] = np.nan  # outside the image: the output's nodata
     probability = _float_output(tmp_path, "cloud-prob", "cloud-probability", "probability", ramp)
     assert styles_for(probability)[0].name == "probability"
-    rgba = _rgba(render_png([probability], _request(probability, size=64)))
+    rgba = _rgba(render_image([probability], _request(probability, size=64)))
     colours = {tuple(pixel) for pixel in rgba[32, 2:62]}
     assert len(colours) > 20  # a ramp, not one flat class colour
     assert tuple(rgba[32, 4]) != tuple(rgba[32, 60])
@@ -164,7 +164,7 @@ def test_declared_magnitude_style_wins_over_the_collection_name(tmp_path: Path) 
     ramp = np.tile(np.linspace(0, 4, 64, dtype="float32"), (1, 64, 1))
     magnitude = _float_output(tmp_path, "chg-mag", "change-magnitude", "magnitude", ramp)
     assert styles_for(magnitude)[0].name == "magnitude"
-    rgba = _rgba(render_png([magnitude], _request(magnitude, size=64)))
+    rgba = _rgba(render_image([magnitude], _request(magnitude, size=64)))
     assert len({tuple(pixel) for pixel in rgba[32, 2:62]}) > 20
 
 

@@ -84,7 +84,8 @@ def build_config(settings: Settings, model: LayerModel) -> dict[str, Any]:
             "grids": list(GRIDS),
             "sources": [f"{layer.name}_source"],
             "format": "image/png",
-            "request_format": "image/png",
+            # Uncompressed on loopback: MapProxy decodes it to cut tiles (renderer.FORMATS).
+            "request_format": "image/tiff",
             "cache": {"type": "file", "directory_layout": "tc"},
         }
         layers.append(
