@@ -19,7 +19,7 @@ from rasterio.windows import Window
 
 from conformance.wcs import WCS_CHECKS, validate_xml
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.tiles.demo import ViewServices, make_s1_product, make_s2_product, start_view_services
+from tests.view_fixtures import ViewServices, make_s1_product, make_s2_product, start_view_services
 
 pytestmark = pytest.mark.live
 OGC = "http://schemas.opengis.net/"
