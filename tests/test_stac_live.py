@@ -10,7 +10,7 @@ from pystac_client import Client
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import Band, ProductRecord
-from ogcsdl.stac.params import parse_datetime
+from ogcsdl.stac.rfc3339 import parse_interval
 from tests.live import LiveSuite
 
 pytestmark = pytest.mark.live
@@ -130,5 +130,5 @@ def test_malformed_post_body(stac: str) -> None:
 
 
 def test_open_datetime_interval() -> None:
-    start, end = parse_datetime("2024-01-01T00:00:00Z/..")
+    start, end = parse_interval("2024-01-01T00:00:00Z/..")
     assert start == datetime(2024, 1, 1, tzinfo=UTC) and end is None
