@@ -68,8 +68,9 @@ def stac_record(
 
 
 def five_records(cog_dir: Path) -> list[ProductRecord]:
-    """Items 0..4 on days 1..5 at longitudes 10..18, cloud cover 0,10,20,30 and none."""
-    clouds: list[float | None] = [0.0, 10.0, 20.0, 30.0, None]
+    """Items 0..4 on days 1..5 at longitudes 10..18, cloud cover none,10,20,30,40 (the
+    newest item, first by default, has every property: validators read the first)."""
+    clouds: list[float | None] = [None, 10.0, 20.0, 30.0, 40.0]
     return [
         stac_record(cog_dir, f"stac-item-{index}", index + 1, 10.0 + 2 * index, cloud)
         for index, cloud in enumerate(clouds)

@@ -76,7 +76,7 @@ _QUERY_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "startsWith": lambda a, b: isinstance(a, str) and a.startswith(b),
     "endsWith": lambda a, b: isinstance(a, str) and a.endswith(b),
     "contains": lambda a, b: isinstance(a, str) and b in a,
-    "in": lambda a, b: a in b,
+    "in": lambda a, b: bool(set(a) & set(b)) if isinstance(a, list) else a in b,
 }
 
 
@@ -90,6 +90,20 @@ def _query_value(name: str, operator: str, value: Any) -> Any:
     if operator in ("startsWith", "endsWith", "contains") and not isinstance(value, str):
         raise InvalidParameterValue(f"query: {name} {operator!r} needs a string", "query")
     return value
+
+
+def _like(found: Any, operand: Any) -> Any:
+    """A number given as text (``{"eq": "10"}``, as command-line clients send it) is
+    compared as a number with a numeric property."""
+    if isinstance(found, int | float) and not isinstance(found, bool):
+        if isinstance(operand, list):
+            return [_like(found, entry) for entry in operand]
+        if isinstance(operand, str):
+            try:
+                return float(operand)
+            except ValueError:
+                return operand
+    return operand
 
 
 def parse_query(value: Any) -> cql2.Predicate:
@@ -126,7 +140,7 @@ def parse_query(value: Any) -> cql2.Predicate:
             if found is None:
                 return False
             try:
-                if not test(found, operand):
+                if not test(found, _like(found, operand)):
                     return False
             except TypeError:
                 return False
@@ -137,11 +151,12 @@ def parse_query(value: Any) -> cql2.Predicate:
 
 @dataclass(frozen=True)
 class Fields:
-    include: tuple[str, ...] = ()
+    include: tuple[str, ...] | None = None  # None: not given at all
     exclude: tuple[str, ...] = ()
 
 
-# What an item keeps when ``fields`` is given but names nothing (the extension's default).
+# What an item keeps when ``fields`` names nothing (the extension's default set), and
+# what it always keeps besides named includes (so clients can still read it as STAC).
 DEFAULT_FIELDS = (
     "type",
     "stac_version",
@@ -152,6 +167,8 @@ DEFAULT_FIELDS = (
     "assets",
     "properties.datetime",
 )
+ALWAYS_KEPT = ("type", "stac_version", "id", "links")
+_FIELDS_SHAPE = 'fields must be {"include": [...], "exclude": [...]}'
 
 
 def parse_fields(value: Any, from_json: bool) -> Fields:
@@ -159,19 +176,21 @@ def parse_fields(value: Any, from_json: bool) -> Fields:
     [...]}`` (either may be null or empty)."""
     if not from_json and isinstance(value, str):
         parts = [part.strip() for part in value.split(",") if part.strip()]
-        return Fields(
-            include=tuple(part.lstrip("+") for part in parts if not part.startswith("-")),
-            exclude=tuple(part[1:] for part in parts if part.startswith("-")),
-        )
-    if not isinstance(value, dict):
-        raise InvalidParameterValue('fields must be {"include": [...], "exclude": [...]}', "fields")
+        include = tuple(part.lstrip("+") for part in parts if not part.startswith("-"))
+        exclude = tuple(part[1:] for part in parts if part.startswith("-"))
+        return Fields(include=include if include or not exclude else None, exclude=exclude)
+    if not isinstance(value, dict) or set(value) - {"include", "exclude"}:
+        raise InvalidParameterValue(_FIELDS_SHAPE, "fields")
     lists = {key: value.get(key) or [] for key in ("include", "exclude")}
-    if set(value) - {"include", "exclude"} or not all(
+    if not all(
         isinstance(names, list) and all(isinstance(name, str) for name in names)
         for names in lists.values()
     ):
-        raise InvalidParameterValue('fields must be {"include": [...], "exclude": [...]}', "fields")
-    return Fields(include=tuple(lists["include"]), exclude=tuple(lists["exclude"]))
+        raise InvalidParameterValue(_FIELDS_SHAPE, "fields")
+    return Fields(
+        include=tuple(lists["include"]) if "include" in value else None,
+        exclude=tuple(lists["exclude"]),
+    )
 
 
 def _copy_path(source: dict[str, Any], target: dict[str, Any], path: list[str]) -> None:
@@ -193,16 +212,18 @@ def _drop_path(target: dict[str, Any], path: list[str]) -> None:
 
 
 def apply_fields(item: dict[str, Any], fields: Fields) -> dict[str, Any]:
-    if not fields.include and not fields.exclude:
-        include: tuple[str, ...] = DEFAULT_FIELDS
+    """Only excludes: the whole item less them. Includes: those (and ``ALWAYS_KEPT``).
+    Neither, or empty includes: the default set. An include of a field or of a part of it
+    wins over an exclude of the same field."""
+    include = fields.include or ()
+    if fields.include is None and fields.exclude:
+        selected: dict[str, Any] = json.loads(json.dumps(item))  # a deep copy to drop from
     else:
-        include = fields.include
-    if include:
-        selected: dict[str, Any] = {}
-        for name in include:
+        selected = {}
+        for name in (*ALWAYS_KEPT, *include) if include else DEFAULT_FIELDS:
             _copy_path(item, selected, name.split("."))
-    else:
-        selected = json.loads(json.dumps(item))  # a deep copy to drop from
     for name in fields.exclude:
+        if any(kept == name or kept.startswith(name + ".") for kept in include):
+            continue
         _drop_path(selected, name.split("."))
     return selected

@@ -126,7 +126,8 @@ def parse_intersects(value: Any) -> BaseGeometry:
 
 
 def _names(value: Any, key: str, from_json: bool) -> tuple[str, ...]:
-    if isinstance(value, str) and not from_json:
+    # A JSON body should hold a list; one name given as a string is read as that name.
+    if isinstance(value, str):
         return tuple(part for part in value.split(",") if part)
     if isinstance(value, list) and all(isinstance(part, str) for part in value):
         return tuple(value)
