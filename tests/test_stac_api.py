@@ -431,3 +431,42 @@ def test_item_projection_fields_match_the_file(client: Client) -> None:
     # start and stop seconds apart: one acquisition, datetime is its start
     assert item["properties"]["datetime"] == "2023-05-03T10:30:00Z"
     assert item["properties"]["end_datetime"] == "2023-05-03T10:30:05Z"
+
+
+# --- hostile input: 4xx with a reason, never a 500 -----------------------------------
+
+
+def test_deeply_nested_filters_are_refused_but_long_chains_work(client: Client) -> None:
+    deep_text = "NOT (" * 300 + "id = 'a'" + ")" * 300
+    assert _get(client, "search", filter=deep_text).status_code == 400
+    deep_json = (
+        '{"op":"not","args":[' * 3000 + '{"op":"=","args":[{"property":"id"},"a"]}' + "]}" * 3000
+    )
+    response = client.post(
+        "/search", data='{"filter":' + deep_json + "}", content_type="application/json"
+    )
+    assert response.status_code == 400
+    chain = " OR ".join(f"id = 'stac-item-{index % 7}'" for index in range(2000))
+    assert len(_ids(_get(client, "search", filter=chain))) == 5
+    wide = {
+        "op": "or",
+        "args": [{"op": "=", "args": [{"property": "id"}, f"x{n}"]} for n in range(3000)],
+    }
+    assert _ids(_post(client, {"filter": wide})) == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"token": "99999999999999999999999"},
+        {"token": "-1"},
+        {"bbox": "nan,nan,nan,nan"},
+        {"intersects": '{"type": "Point", "coordinates": [1e400, 1]}'},
+        {"filter": "foo(id) = 1"},
+        {"filter": "eo:cloud_cover + 1 > 3"},
+    ],
+)
+def test_hostile_parameters_are_400(client: Client, params: dict[str, str]) -> None:
+    response = _get(client, "search", **params)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["detail"]

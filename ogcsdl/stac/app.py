@@ -85,7 +85,7 @@ class StacApi:
         params = dict(parse_qsl(environ.get("QUERY_STRING") or "", keep_blank_values=True))
         if path == "/search" and method == "POST":
             return self._search(_json_body(environ), "search", None, "POST"), GEOJSON
-        if method not in ("GET", "HEAD"):
+        if method != "GET":
             raise InvalidParameterValue(f"{method} is not supported on {path}", "method")
         params.pop("f", None)
         if path in ("", "/"):
@@ -194,7 +194,7 @@ def _json_body(environ: WSGIEnviron) -> dict[str, Any]:
         raise PayloadTooLarge("search body larger than 1 MiB")
     try:
         body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidParameterValue("the request body is not valid JSON", "body") from None
     if not isinstance(body, dict):
         raise InvalidParameterValue("the request body must be a JSON object", "body")

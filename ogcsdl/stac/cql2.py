@@ -35,6 +35,8 @@ Predicate = Callable[[Values], bool]
 _Operand = Callable[[Values], Any]
 
 LANGUAGES = ("cql2-text", "cql2-json")
+# Deeper filters are refused: evaluation recurses once per level.
+MAX_DEPTH = 64
 
 
 @v_args(inline=True)
@@ -111,11 +113,17 @@ def parse_filter(value: Any, lang: str | None) -> ast.Node:
         if lang == "cql2-text":
             if not isinstance(value, str):
                 raise ValueError("cql2-text needs a string")
-            return _text_parser().parse(value)
-        document = json.loads(value) if isinstance(value, str) else value
-        if not isinstance(document, dict):
-            raise ValueError("cql2-json needs a JSON object")
-        return cql2_json_parser.walk_cql_json(_fix_json_bbox(document))
+            node = _text_parser().parse(value)
+        else:
+            document = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(document, dict):
+                raise ValueError("cql2-json needs a JSON object")
+            if _depth(document) > MAX_DEPTH * 2:  # an operator level is two JSON levels
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            node = cql2_json_parser.walk_cql_json(_fix_json_bbox(document))
+        if _depth(node) > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        return node
     except InvalidParameterValue:
         raise
     except Exception as error:  # noqa: BLE001 - lark/pygeofilter raise many kinds
@@ -123,6 +131,39 @@ def parse_filter(value: Any, lang: str | None) -> ast.Node:
         raise InvalidParameterValue(
             f"filter is not valid {lang}: {type(error).__name__} {first_line}".strip(), "filter"
         ) from None
+
+
+def _depth(root: Any) -> int:
+    """Nesting depth of a JSON document or a pygeofilter AST, without recursion. A chain
+    of ANDs (or of ORs) counts as one level: it is evaluated as one flat list."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            children: list[Any] = list(node.values())
+        elif isinstance(node, list | tuple):
+            children = list(node)
+        elif isinstance(node, ast.Node):
+            children = list(node.get_sub_nodes())
+        else:
+            children = []
+        for child in children:
+            same_chain = isinstance(node, ast.Combination) and type(child) is type(node)
+            stack.append((child, depth if same_chain else depth + 1))
+    return deepest
+
+
+def _chain(node: ast.Combination) -> list[Any]:
+    """The operands of a left- or right-nested chain of one combination, in order."""
+    operands, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if type(current) is type(node):
+            stack.extend([current.rhs, current.lhs])
+        else:
+            operands.append(current)
+    return operands
 
 
 def _instant(value: Any) -> Any:
@@ -235,11 +276,11 @@ def _compare(check: Callable[[Any, Any], bool], lhs: Any, rhs: Any) -> bool:
 def compile_filter(node: Any) -> Predicate:
     """A predicate over one item's queryable values."""
     if isinstance(node, ast.And):
-        left, right = compile_filter(node.lhs), compile_filter(node.rhs)
-        return lambda item: left(item) and right(item)
+        every = [compile_filter(operand) for operand in _chain(node)]
+        return lambda item: all(test(item) for test in every)
     if isinstance(node, ast.Or):
-        left, right = compile_filter(node.lhs), compile_filter(node.rhs)
-        return lambda item: left(item) or right(item)
+        anyone = [compile_filter(operand) for operand in _chain(node)]
+        return lambda item: any(test(item) for test in anyone)
     if isinstance(node, ast.Not):
         inner = compile_filter(node.sub_node)
         return lambda item: not inner(item)

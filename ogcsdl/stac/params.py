@@ -8,6 +8,7 @@ a string, a number or ``true`` is an error there, not something to guess about."
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -122,6 +123,8 @@ def parse_intersects(value: Any) -> BaseGeometry:
         raise InvalidParameterValue("intersects holds invalid coordinates", "intersects") from None
     if geometry.is_empty:
         raise InvalidParameterValue("intersects is an empty geometry", "intersects")
+    if not all(math.isfinite(value) for value in geometry.bounds):
+        raise InvalidParameterValue("intersects holds non-finite coordinates", "intersects")
     return geometry
 
 
@@ -152,7 +155,7 @@ def _offset(value: Any) -> int:
         number = int(value)
     except (TypeError, ValueError):
         raise InvalidParameterValue("token is not one this server issued", "token") from None
-    if number < 0:
+    if not 0 <= number <= 10**9:
         raise InvalidParameterValue("token is not one this server issued", "token")
     return number
 
