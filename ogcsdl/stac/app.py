@@ -171,21 +171,20 @@ class StacApi:
         features = [items.item(record, self.settings) for record in result.records]
         if request.fields is not None:
             features = [extensions.apply_fields(feature, request.fields) for feature in features]
-        return {
-            "type": "FeatureCollection",
-            "features": features,
-            "numberMatched": result.matched,
-            "numberReturned": len(features),
-            "links": page_links(
-                f"{self.base}/{path}",
-                f"{self.base}/",
-                params,
-                method,
-                request.query.offset,
-                request.query.limit,
-                result.matched,
-            ),
-        }
+        collection_page: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+        if result.matched is not None:
+            collection_page["numberMatched"] = result.matched
+        collection_page["numberReturned"] = len(features)
+        collection_page["links"] = page_links(
+            f"{self.base}/{path}",
+            f"{self.base}/",
+            params,
+            method,
+            request.query.limit,
+            result.next_token,
+            result.prev_token,
+        )
+        return collection_page
 
 
 def _json_body(environ: WSGIEnviron) -> dict[str, Any]:

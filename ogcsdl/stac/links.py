@@ -46,9 +46,9 @@ def page_links(
     root: str,
     params: dict[str, Any],
     method: str,
-    offset: int,
     limit: int,
-    matched: int,
+    next_token: int | None,
+    prev_token: int | None,
 ) -> list[dict[str, Any]]:
     """``params`` are the request's own (query parameters or JSON body)."""
     own = {key: value for key, value in params.items() if key != "token"}
@@ -57,8 +57,8 @@ def page_links(
         {"rel": "self", "href": self_href, "type": GEOJSON},
         {"rel": "root", "href": root, "type": "application/json"},
     ]
-    if offset + limit < matched:
-        links.append(_page(url, own | {"limit": limit}, method, offset + limit, "next"))
-    if offset > 0:
-        links.append(_page(url, own | {"limit": limit}, method, max(offset - limit, 0), "prev"))
+    if next_token is not None:
+        links.append(_page(url, own | {"limit": limit}, method, next_token, "next"))
+    if prev_token is not None:
+        links.append(_page(url, own | {"limit": limit}, method, prev_token, "prev"))
     return links

@@ -65,12 +65,13 @@ class SearchRequest:
 
     @property
     def decided_per_item(self) -> bool:
-        """True when matching or order cannot be left to the SQL pre-selection."""
-        return bool(
-            self.intersects is not None
+        """True when matching cannot be left to the SQL pre-selection (a bbox is refined
+        with the footprints too)."""
+        return (
+            self.query.bbox is not None
+            or self.intersects is not None
             or self.filter is not None
             or self.property_query is not None
-            or self.sortby
         )
 
 
