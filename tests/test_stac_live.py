@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import requests
@@ -199,3 +201,30 @@ def test_gdal_stacit_opens_a_search(stac: str) -> None:
     left, top = info["geoTransform"][0], info["geoTransform"][3]
     assert left == pytest.approx(12.0) and top == pytest.approx(60.0)
     assert info["size"] == [60, 20]
+
+
+def test_qgis_opens_a_collection_through_its_oapif_provider(stac: str, tmp_path: Path) -> None:
+    """QGIS's OGC API - Features provider refuses an endpoint without a service-desc."""
+    qgis_python = "/usr/bin/python3"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update({"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)})
+    env["XDG_RUNTIME_DIR"] = str(tmp_path)
+    probe = subprocess.run([qgis_python, "-c", "import qgis.core"], capture_output=True, env=env)
+    if probe.returncode != 0:
+        if os.environ.get("OGCSDL_REQUIRE_QGIS") == "1":
+            pytest.fail("QGIS is required (OGCSDL_REQUIRE_QGIS=1) but python3-qgis is absent")
+        pytest.skip("QGIS Python bindings absent (apt-get install python3-qgis)")
+    script = Path(__file__).parent / "qgis" / "oapif_layer.py"
+    completed = subprocess.run(
+        [qgis_python, str(script), stac.rstrip("/"), COLLECTION, "11.9", "59.0", "12.2", "59.2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert report["valid"], report.get("error")
+    assert report["ids"] == [f"stac-item-{index}" for index in range(5)]
+    assert report["in_rectangle"] == ["stac-item-1"]  # the footprint, not the envelope, decides
+    assert "eo:cloud_cover" in report["fields"] and report["crs"] == "EPSG:4326"
