@@ -28,7 +28,8 @@ from ogcsdl.stac.params import SearchRequest
 
 # Records sorted in memory for one search; beyond it the client narrows the search.
 MAX_CANDIDATES = 50_000
-# Records judged for one page of an unsorted search, and read per SQL batch.
+# Records judged for one page of an unsorted search, and the largest SQL batch (batches
+# start at about two pages and grow while matches are rare).
 SCAN_BUDGET = 100_000
 BATCH = 1000
 
@@ -82,8 +83,9 @@ def _scanned(store: ProductStore, request: SearchRequest) -> SearchResult:
     limit, start = request.query.limit, request.query.offset
     position = start
     page: list[ProductRecord] = []
+    batch = min(2 * limit + 1, BATCH)
     while True:
-        records, _ = store.search(replace(request.query, limit=BATCH, offset=position))
+        records, _ = store.search(replace(request.query, limit=batch, offset=position))
         for index, record in enumerate(records):
             if _judge(request, record) is None:
                 continue
@@ -91,11 +93,12 @@ def _scanned(store: ProductStore, request: SearchRequest) -> SearchResult:
                 return SearchResult(page, None, position + index)
             page.append(record)
         position += len(records)
-        if len(records) < BATCH:  # every row seen
+        if len(records) < batch:  # every row seen
             matched = len(page) if start == 0 else None
             return SearchResult(page, matched, None)
         if position - start >= SCAN_BUDGET:
             return SearchResult(page, None, position)
+        batch = min(batch * 4, BATCH)
 
 
 def _sorted(store: ProductStore, request: SearchRequest) -> SearchResult:
