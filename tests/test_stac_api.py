@@ -505,3 +505,26 @@ def test_number_matched_is_exact_when_known(client: Client) -> None:
     assert "numberMatched" not in page  # unknown without judging every record
     page = _get(client, "search", sortby="id", limit=1).json
     assert page["numberMatched"] == 5
+
+
+def test_offline_guard_serves_vendored_schemas_and_refuses_the_rest() -> None:
+    """What makes the stac-api-validator test offline (tests/stac_offline.py)."""
+    import urllib.request
+
+    import requests
+
+    from tests.stac_offline import vendored_schemas
+
+    item_schema = "https://schemas.stacspec.org/v1.1.0/item-spec/json-schema/item.json"
+    with vendored_schemas() as offline:
+        assert requests.get(item_schema, timeout=5).json()["$id"] == item_schema
+        with urllib.request.urlopen(
+            "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
+        ) as response:
+            assert json.load(response)["title"]
+        assert requests.get("https://geojson.org/schema/Nope.json", timeout=5).status_code == 404
+        with pytest.raises(requests.ConnectionError):
+            requests.get("http://192.0.2.1/", timeout=5)  # TEST-NET-1: never routed
+    assert len(offline.served) == 2
+    assert offline.missing == ["https://geojson.org/schema/Nope.json"]
+    assert offline.refused == ["192.0.2.1:80"]
