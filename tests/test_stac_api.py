@@ -528,3 +528,51 @@ def test_offline_guard_serves_vendored_schemas_and_refuses_the_rest() -> None:
     assert len(offline.served) == 2
     assert offline.missing == ["https://geojson.org/schema/Nope.json"]
     assert offline.refused == ["192.0.2.1:80"]
+
+
+@pytest.mark.postgis
+def test_search_extensions_on_postgis(postgis_url: str, tmp_path: Path) -> None:
+    """The same searches over a real PostgreSQL/PostGIS product store (its own collection
+    name: the database is shared by the session)."""
+    import dataclasses
+    import uuid
+
+    from ogcsdl.catalogue.store import ProductStore
+    from ogcsdl.stac.app import StacApi
+
+    collection = f"stac-pg-{uuid.uuid4().hex[:8]}"
+    store = ProductStore(postgis_url)
+    store.ensure_schema()
+    for record in five_records(tmp_path):
+        store.upsert(
+            dataclasses.replace(
+                record, identifier=f"{collection}-{record.identifier}", collection=collection
+            )
+        )
+    settings = Settings(data_dir=tmp_path / "var", public_url="http://example.test")
+    pg = Client(StacApi(settings, store))
+    ids = _ids(
+        _get(
+            pg,
+            "search",
+            collections=collection,
+            filter="eo:cloud_cover >= 20",
+            sortby="-eo:cloud_cover",
+        )
+    )
+    assert ids == [f"{collection}-stac-item-{index}" for index in (4, 3, 2)]
+    point = {"type": "Point", "coordinates": [10.2, 59.2]}
+    assert _ids(_post(pg, {"collections": [collection], "intersects": point})) == [
+        f"{collection}-stac-item-0"
+    ]
+    seen: list[str] = []
+    page = _post(
+        pg, {"collections": [collection], "query": {"eo:cloud_cover": {"gt": 5}}, "limit": 1}
+    ).json
+    while True:
+        seen += [feature["id"] for feature in page["features"]]
+        following = [link for link in page["links"] if link["rel"] == "next"]
+        if not following:
+            break
+        page = _post(pg, following[0]["body"]).json
+    assert sorted(seen) == [f"{collection}-stac-item-{index}" for index in (1, 2, 3, 4)]
