@@ -7,7 +7,7 @@ table is a projection of it, written in the same transaction (see ``projection``
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,10 +85,10 @@ class ProductStore:
 
     def upsert_many(
         self,
-        records: builtins.list[ProductRecord],
+        records: Sequence[ProductRecord],
         also: Callable[[Connection], None] | None = None,
     ) -> None:
-        """Upsert several records in ONE transaction (all or none), running ``also``
+        """Upsert every record in ONE transaction (all are stored, or none), running ``also``
         (e.g. harvest bookkeeping) inside the same transaction."""
         with connect(self.database_url) as conn:
             for record in records:
