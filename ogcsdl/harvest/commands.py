@@ -11,6 +11,7 @@ from ogcsdl.cli_context import CliContext, pass_context
 from ogcsdl.harvest.model import PROTOCOLS, HarvestSource
 from ogcsdl.harvest.runner import delete_source, run_harvest
 from ogcsdl.harvest.state import HarvestState
+from ogcsdl.schema import create_schema
 
 
 def _default_name(url: str, protocol: str) -> str:
@@ -62,6 +63,8 @@ def harvest(
     """Harvest a CSW, OpenSearch or STAC API catalogue into ours (only new or changed
     records since the last successful run), list sources, or delete one with its records."""
     settings = context.settings
+    settings.ensure_dirs()
+    create_schema(settings)  # a start-up, like ingest
     if delete:
         count = delete_source(settings, delete)
         click.echo(f"deleted source {delete} and its {count} record(s)")

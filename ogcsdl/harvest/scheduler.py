@@ -15,6 +15,7 @@ from ogcsdl.config import HarvestSourceSettings, Settings, load_settings
 from ogcsdl.harvest.model import HarvestSource
 from ogcsdl.harvest.runner import run_harvest
 from ogcsdl.harvest.state import HarvestState
+from ogcsdl.schema import create_schema
 from ogcsdl.server.children import ChildSpec
 
 log = logging.getLogger("ogcsdl.harvest.scheduler")
@@ -61,6 +62,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    create_schema(settings)  # normally done by the supervisor already; idempotent
     state = HarvestState(settings.database_url)
     log.info("scheduling %d source(s)", len(settings.harvest.sources))
     while not stop.is_set():

@@ -64,7 +64,10 @@ def _options(source: HarvestSource) -> str:
 class HarvestState:
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
-        with connect(database_url) as conn:
+
+    def ensure_schema(self) -> None:
+        """Called by :func:`ogcsdl.schema.create_schema` at start-up."""
+        with connect(self.database_url) as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
 
