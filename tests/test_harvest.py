@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from conformance.xmlcheck import schema
 from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.iso19139 import GMD_SCHEMA as GMD
+from ogcsdl.catalogue.iso19139 import MetadataContact, iso_document
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.db import Connection
@@ -23,6 +26,7 @@ from ogcsdl.harvest.state import HarvestState
 from ogcsdl.jobs.inputs import resolve_inputs
 from ogcsdl.jobs.registry import load
 from ogcsdl.schema import create_schema
+from tests.catalogue_fixtures import require_catalogue_env
 from tests.processing_support import processing_settings, tiny_product
 
 SOURCE = HarvestSource("peer", "http://peer.example/csw", "opensearch")
@@ -201,3 +205,17 @@ def test_distributed_search_forwards_one_hop_less() -> None:
     assert b"DistributedSearch" not in forwarded("1")
     assert b"DistributedSearch" not in forwarded("many")
     assert b"csw:Query" in forwarded("1")
+
+
+def test_harvested_record_iso_document_is_valid_and_links_the_source() -> None:
+    require_catalogue_env()
+    record = _remote("REMOTE-ISO")
+    record.extra["remote_assets"].append(
+        {"href": "https://peer.example/REMOTE-ISO.xml", "type": "application/xml"}
+    )
+    contact = MetadataContact("Space Data Lab", "Operator", "op@example.org")
+    document = etree.fromstring(iso_document(record, "http://unused.example/x.tif", contact))
+    xsd = schema("gmd")
+    assert xsd.validate(document), xsd.error_log.last_error
+    links = document.xpath("//gmd:linkage/gmd:URL/text()", namespaces={"gmd": GMD})
+    assert links == ["https://peer.example/REMOTE-ISO.tif", "https://peer.example/REMOTE-ISO.xml"]
