@@ -1,4 +1,5 @@
-"""Small synthetic products (COG + record) for tests, benchmarks and demos.
+"""Test fixtures for the view services: small synthetic products (COG + record) and the
+renderer, /maps, /wcs and /coverages served on loopback threads (also used by benchmarks).
 
 Sentinel-2-like uint16 reflectance bands and Sentinel-1-like float32 dB bands, with a
 nodata border so transparency is exercised. Values are deterministic per seed.
