@@ -46,10 +46,3 @@ def open_reader(path: str) -> Reader:
         oldest.close()
     return reader
 
-
-def close_all() -> None:
-    """Close this thread's readers (tests, shutdown)."""
-    cache = getattr(_local, "readers", None)
-    while cache:
-        _, (_, reader) = cache.popitem()
-        reader.close()
