@@ -94,6 +94,10 @@ class ClusterSettings(_Section):
     workers: int = Field(2, ge=1, le=256)
     threads_per_worker: int = Field(1, ge=1, le=64)
     memory_limit: str = "4GiB"
+    # The job watchdog (``ogcsdl.jobs.cluster.JobWatchdog``): how often it reconciles
+    # unfinished jobs with the scheduler, and how long a job may be unknown there.
+    watchdog_interval_s: float = Field(5.0, gt=0)
+    lost_job_grace_s: float = Field(30.0, gt=0)
 
 
 class SecuritySettings(_Section):

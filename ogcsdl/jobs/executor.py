@@ -32,13 +32,17 @@ from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, ServiceUnavailable
 from ogcsdl.jobs import registry as registry_module
 from ogcsdl.jobs.inputs import check_inputs, resolve_inputs
-from ogcsdl.jobs.store import Job, JobStore, job_store
+from ogcsdl.jobs.store import FAILED, RUNNING, Job, JobStore, job_store
 from ogcsdl.publish import Lineage, publish_raster
 from processes.base import ComplexOutput, LiteralOutput, ProcessDescription, Raster, RasterOutput
 
 LOG = logging.getLogger(__name__)
 SEMAPHORE_NAME = "ogcsdl-jobs"
 GEOTIFF = "image/tiff; application=geotiff; profile=cloud-optimized"
+WORKER_DIED = (
+    "the worker running this job stopped (killed or out of memory); the job was not "
+    "re-run because it may have done part of its work: submit it again"
+)
 
 
 class JobDismissed(OgcsdlError):
@@ -178,6 +182,11 @@ def run_job(job_id: str, settings_json: str) -> str:
     from distributed import Semaphore
 
     settings = Settings(**json.loads(settings_json))
+    store = JobStore(settings.database_url)
+    if store.get(job_id).status == RUNNING:
+        # Dask runs a key again only when the worker running it died (allowed-failures).
+        store.mark_failed(job_id, WORKER_DIED)
+        return FAILED
     # One limit per suite (per job database), so suites can share a cluster.
     name = f"{SEMAPHORE_NAME}-{hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]}"
     semaphore = Semaphore(max_leases=settings.processing.max_concurrent_jobs, name=name)

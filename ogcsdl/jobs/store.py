@@ -163,6 +163,15 @@ class JobStore:
             raise NoSuchJob(f"no job with id {job_id!r}", locator="jobId")
         return Job.from_row(rows[0])
 
+    def unfinished(self) -> list[Job]:
+        """Every accepted or running job (what the cluster watchdog reconciles)."""
+        with connect(self.database_url) as conn:
+            rows = conn.query(
+                f"SELECT {_COLUMNS} FROM {TABLE} WHERE status IN (?, ?) ORDER BY created",
+                UNFINISHED,
+            )
+        return [Job.from_row(row) for row in rows]
+
     def list(self, limit: int = 100, offset: int = 0) -> list[Job]:
         with connect(self.database_url) as conn:
             rows = conn.query(

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import CONFIG_ENV, Settings
 from ogcsdl.errors import OgcsdlError
+from ogcsdl.jobs.cluster import JobWatchdog
 from ogcsdl.server.children import ChildSpec
 from ogcsdl.server.components import CHILDREN
 
@@ -135,6 +136,7 @@ class Supervisor:
         self.ready_timeout_s = ready_timeout_s
         self.children: list[tuple[ChildSpec, subprocess.Popen[bytes]]] = []
         self._stop = threading.Event()
+        self.watchdog: JobWatchdog | None = None
 
     def specs(self) -> list[ChildSpec]:
         specs = [spec for target in CHILDREN if (spec := _load_factory(target)(self.settings))]
@@ -147,6 +149,8 @@ class Supervisor:
         for spec in self.specs():
             self._spawn(spec)
             self._wait_ready(spec)
+        # No job stays running forever after its worker died (see jobs/cluster.py).
+        self.watchdog = JobWatchdog(self.settings).start()
 
     def _spawn(self, spec: ChildSpec) -> None:
         env = {**os.environ, **spec.env, CONFIG_ENV: str(self.config_file)}
@@ -199,6 +203,9 @@ class Supervisor:
         self._stop.set()
 
     def stop(self, timeout_s: float = 20) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
+            self.watchdog = None
         for spec, process in reversed(self.children):
             if process.poll() is None:
                 LOG.info("stopping %s", spec.name)
