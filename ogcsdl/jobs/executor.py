@@ -232,14 +232,15 @@ class JobRunner:
         interface: str,
         request: dict[str, Any] | None = None,
         job_id: str | None = None,
+        owner: str | None = None,
     ) -> Job:
         """Check the inputs, record the job, hand it to the cluster. Bad input raises
-        before anything is stored."""
+        before anything is stored. ``owner``: the user it belongs to (ogcsdl.security)."""
         processor = self.registry.get(process_id)
         description = processor.description
         inputs = check_inputs(self.registry, description, raw_inputs, self.settings)
         job = self.store.create(
-            description.id, description.version, interface, inputs, request, job_id
+            description.id, description.version, interface, inputs, request, job_id, owner
         )
         self.submit(job)
         return job
