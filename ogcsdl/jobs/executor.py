@@ -15,9 +15,11 @@ killed safely).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -134,6 +136,26 @@ def update_source_products(
     products.upsert(dataclasses.replace(record, **fields, updated=datetime.now(UTC)))
 
 
+_STORAGE_REASONS = {
+    errno.EROFS: "the server's output storage is read-only",
+    errno.ENOSPC: "no space left on the server's output storage",
+    errno.EDQUOT: "the server's output storage quota is exhausted",
+    errno.EACCES: "the server may not write to its output storage",
+}
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """What a user is told when writing outputs failed (the cause, never the server's
+    paths), or None when ``exc`` is not about storage."""
+    reason = _STORAGE_REASONS.get(getattr(exc, "errno", None) or 0)
+    if reason is None:  # GDAL's errors (rasterio) carry the C library's text, no errno
+        text = str(exc)
+        reason = next((r for e, r in _STORAGE_REASONS.items() if os.strerror(e) in text), None)
+    if reason is None:
+        return None
+    return f"the job could not write its outputs: {reason}; an operator must fix it"
+
+
 def _run_guarded(job_id: str, settings: Settings) -> str:
     store = JobStore(settings.database_url)
     if not store.mark_running(job_id):
@@ -177,7 +199,8 @@ def _run_guarded(job_id: str, settings: Settings) -> str:
         store.mark_failed(job_id, exc.message, exc.code)
     except Exception as exc:  # a processor bug: keep the message, not the traceback
         LOG.exception("job %s failed", job_id)
-        store.mark_failed(job_id, f"{exc.__class__.__name__}: {exc}", "NoApplicableCode")
+        message = storage_failure(exc) or f"{exc.__class__.__name__}: {exc}"
+        store.mark_failed(job_id, message, "NoApplicableCode")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return store.get(job_id).status
