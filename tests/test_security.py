@@ -58,6 +58,7 @@ def client(tmp_path: Path) -> Client:
     ("method", "path", "kwargs"),
     [
         ("GET", "/wps?service=WPS&version=1.0.0&request=Execute&identifier=echo", {}),
+        ("GET", "/wps?service=WPS&REQUEST=execute&request=GetCapabilities&identifier=echo", {}),
         ("POST", "/wps", {"data": EXECUTE_XML, "content_type": "text/xml"}),
         (
             "POST",

@@ -72,6 +72,13 @@ def _query(environ: dict[str, Any]) -> dict[str, str]:
     return {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING") or "")}
 
 
+def _operations(environ: dict[str, Any]) -> set[str]:
+    """Every ``request=`` value, lower case: a repeated parameter must not let
+    ``request=Execute&request=GetCapabilities`` pass as the harmless one."""
+    pairs = parse_qsl(environ.get("QUERY_STRING") or "", keep_blank_values=True)
+    return {value.strip().lower() for key, value in pairs if key.strip().lower() == "request"}
+
+
 def _body_operation(environ: dict[str, Any], limit: int) -> str:
     """The root element of an XML POST (Execute, Transaction, Harvest, or "" for any
     other), read once and put back for the app; "?" when the body cannot be inspected
@@ -102,12 +109,11 @@ def classify(environ: dict[str, Any], body_limit: int) -> str:
     method = environ.get("REQUEST_METHOD", "GET").upper()
     if path in ("/", "/index.html", "/health"):
         return "open"
-    query = _query(environ)
-    operation = query.get("request", "").lower()
+    operations = _operations(environ)
     if path == "/wps" or path.startswith("/wps/"):
         if path.startswith("/wps/status/"):
             return "jobs"
-        if operation == "execute":
+        if "execute" in operations:
             return "compute"
         if method == "POST" and _body_operation(environ, body_limit) in ("Execute", "?"):
             return "compute"
@@ -119,7 +125,7 @@ def classify(environ: dict[str, Any], body_limit: int) -> str:
             return "compute" if method == "DELETE" else "jobs"
         return "view"
     if path == "/csw" or path.startswith("/csw/"):
-        if operation in ("transaction", "harvest"):
+        if operations & {"transaction", "harvest"}:
             return "admin"
         if method == "POST" and _body_operation(environ, body_limit) in (
             "Transaction",
@@ -131,17 +137,23 @@ def classify(environ: dict[str, Any], body_limit: int) -> str:
 
 
 def _image_pixels(environ: dict[str, Any]) -> int:
-    """Pixels a GetMap (WIDTH x HEIGHT) or GetCoverage (SCALESIZE) asks for; 0 if unsaid."""
-    query = _query(environ)
+    """Pixels a GetMap (WIDTH x HEIGHT) or GetCoverage (SCALESIZE) asks for; 0 if unsaid.
+    Repeated parameters count with their largest value."""
+    values: dict[str, list[str]] = {}
+    for key, value in parse_qsl(environ.get("QUERY_STRING") or ""):
+        values.setdefault(key.strip().lower(), []).append(value)
+
+    def largest(key: str) -> float:
+        return max((float(v) for v in values.get(key, ["0"])), default=0.0)
+
     try:
-        if query.get("request", "").lower() == "getmap":
-            return int(float(query.get("width", "0"))) * int(float(query.get("height", "0")))
-        if "scalesize" in query:
-            sizes = [float(n) for n in _NUMBERS.findall(query["scalesize"])]
-            return int(math.prod(sizes)) if sizes else 0
+        if "getmap" in _operations(environ):
+            pixels = largest("width") * largest("height")
+            return int(pixels) if math.isfinite(pixels) else 0
+        sizes = [float(n) for v in values.get("scalesize", []) for n in _NUMBERS.findall(v)]
+        return int(math.prod(sizes)) if sizes else 0
     except (ValueError, OverflowError):
         return 0  # the service itself says what is wrong with the number
-    return 0
 
 
 class _RateLimiter:
