@@ -34,12 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from ogcsdl.config import Settings, load_settings
-from ogcsdl.jobs.executor import WORKER_DIED
 from ogcsdl.jobs.store import ACCEPTED, job_store
 from ogcsdl.server.children import ChildSpec
 
 LOG = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the suite restarted"
+WORKER_DIED = (
+    "the worker running this job stopped (killed or out of memory); the job was not "
+    "re-run because it may have done part of its work: submit it again"
+)
 LOST = (
     "the processing cluster lost this job (its scheduler restarted or forgot the task); "
     "submit it again"

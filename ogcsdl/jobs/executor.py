@@ -33,6 +33,7 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, ServiceUnavailable
 from ogcsdl.jobs import registry as registry_module
+from ogcsdl.jobs.cluster import WORKER_DIED
 from ogcsdl.jobs.inputs import check_inputs, resolve_inputs
 from ogcsdl.jobs.store import FAILED, RUNNING, Job, JobStore, job_store
 from ogcsdl.publish import Lineage, publish_raster
@@ -41,10 +42,6 @@ from processes.base import ComplexOutput, LiteralOutput, ProcessDescription, Ras
 LOG = logging.getLogger(__name__)
 SEMAPHORE_NAME = "ogcsdl-jobs"
 GEOTIFF = "image/tiff; application=geotiff; profile=cloud-optimized"
-WORKER_DIED = (
-    "the worker running this job stopped (killed or out of memory); the job was not "
-    "re-run because it may have done part of its work: submit it again"
-)
 
 
 class JobDismissed(OgcsdlError):

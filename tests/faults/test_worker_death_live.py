@@ -7,26 +7,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
+import requests
 
-from ogcsdl.config import Settings
-from ogcsdl.jobs.cluster import LOST, JobWatchdog, cluster_workers
-from ogcsdl.jobs.executor import WORKER_DIED, JobRunner
+from ogcsdl.jobs.cluster import LOST, WORKER_DIED, JobWatchdog
+from ogcsdl.jobs.executor import JobRunner
 from ogcsdl.jobs.store import Job
-from tests.live import free_port
-from tests.processing_standin import EXTRA
-from tests.processing_support import (
-    external_dask_cluster,
-    processing_settings,
-    subprocess_env,
-    wait_for,
-)
+from tests.live import LiveSuite
+from tests.processing_support import external_dask_cluster, processing_settings, wait_for
 
 pytestmark = pytest.mark.live
 FAST_WATCHDOG = {"watchdog_interval_s": 0.5, "lost_job_grace_s": 3}
@@ -45,10 +37,10 @@ def _running(runner: JobRunner) -> Job:
     return job
 
 
-def _kill_worker_running(runner: JobRunner, key: str) -> None:
-    processing = runner.client.processing()
+def _kill_worker_running(client: Any, key: str) -> None:
+    processing = client.processing()
     worker = next(address for address, keys in processing.items() if key in keys)
-    pid = runner.client.run(os.getpid, workers=[worker])[worker]
+    pid = client.run(os.getpid, workers=[worker])[worker]
     os.kill(pid, signal.SIGKILL)
 
 
@@ -68,7 +60,7 @@ def test_worker_killed_on_an_external_cluster(tmp_path: Path, scheduler: str) ->
     runner, watchdog = JobRunner(settings), JobWatchdog(settings).start()
     try:
         job = _running(runner)
-        _kill_worker_running(runner, job.job_id)
+        _kill_worker_running(runner.client, job.job_id)
         ended = _ended(runner, job.job_id)
         assert (ended.status, ended.error) == ("failed", WORKER_DIED)
         _assert_cluster_still_works(runner)
@@ -93,49 +85,37 @@ def test_task_the_scheduler_forgot(tmp_path: Path, scheduler: str) -> None:
         runner.close()
 
 
-def _embedded_cluster(settings: Settings, tmp_path: Path) -> subprocess.Popen[bytes]:
-    config = tmp_path / "ogcsdl.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "data_dir": str(settings.data_dir),
-                "cluster": {"port": settings.cluster.port, "workers": 2},
-                "processing": {"extra_processors": EXTRA},
-            }
+def test_worker_killed_on_the_embedded_cluster(processing_suite: LiveSuite) -> None:
+    """Through the whole suite: its embedded LocalCluster, its watchdog, over HTTP."""
+    from distributed import Client
+
+    response = requests.post(
+        processing_suite.url("ogcapi/processes/slow/execution"),
+        json={"inputs": {"seconds": 120}},
+        headers={"Prefer": "respond-async"},
+        timeout=30,
+    )
+    job_url = response.headers["Location"]
+    job_id = job_url.rsplit("/", 1)[-1]
+    wait_for(lambda: requests.get(job_url, timeout=30).json()["progress"] >= 2, timeout_s=60)
+    address = processing_suite.settings.scheduler_address
+    with Client(address, timeout=10, set_as_default=False) as client:
+        workers = len(client.scheduler_info()["workers"])
+        _kill_worker_running(client, job_id)
+        ended = wait_for(
+            lambda: (
+                (job := requests.get(job_url, timeout=30).json())["status"]
+                not in ("accepted", "running")
+                and job
+            ),
+            timeout_s=BOUND_S,
         )
+        assert (ended["status"], ended["message"]) == ("failed", WORKER_DIED)
+        # the nanny restarts the worker; the suite goes on running jobs
+        wait_for(lambda: len(client.scheduler_info()["workers"]) == workers, timeout_s=60)
+    echo = requests.post(
+        processing_suite.url("ogcapi/processes/echo/execution"),
+        json={"inputs": {"stringInput": "after"}},
+        timeout=120,
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "ogcsdl.jobs.cluster", "--config", str(config)],
-        env=subprocess_env(),
-    )
-
-
-def test_worker_killed_on_the_embedded_cluster(tmp_path: Path) -> None:
-    settings = processing_settings(
-        tmp_path / "var", cluster={"port": free_port(), "workers": 2, **FAST_WATCHDOG}
-    )
-    child = _embedded_cluster(settings, tmp_path)
-    runner = JobRunner(settings)
-    watchdog = None
-    try:
-        wait_for(lambda: _workers(settings) == 2, timeout_s=60, interval_s=0.3)
-        watchdog = JobWatchdog(settings).start()
-        job = _running(runner)
-        _kill_worker_running(runner, job.job_id)
-        ended = _ended(runner, job.job_id)
-        assert (ended.status, ended.error) == ("failed", WORKER_DIED)
-        _assert_cluster_still_works(runner)
-        wait_for(lambda: _workers(settings) == 2, timeout_s=60, interval_s=0.3)  # restarted
-    finally:
-        if watchdog is not None:
-            watchdog.stop()
-        runner.close()
-        child.send_signal(signal.SIGTERM)
-        assert child.wait(timeout=30) == 0
-
-
-def _workers(settings: Settings) -> int:
-    try:
-        return cluster_workers(settings)
-    except OSError:
-        return 0
+    assert echo.status_code == 200
