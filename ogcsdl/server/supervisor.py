@@ -25,12 +25,12 @@ from types import FrameType
 import requests
 from pydantic import BaseModel
 
-from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import CONFIG_ENV, Settings
 from ogcsdl.errors import OgcsdlError
 from ogcsdl.jobs.cluster import JobWatchdog
 from ogcsdl.server.children import ChildSpec
 from ogcsdl.server.components import CHILDREN
+from ogcsdl.startup import prepare
 
 LOG = logging.getLogger(__name__)
 
@@ -144,8 +144,7 @@ class Supervisor:
 
     def start(self) -> None:
         check_ports_free(self.settings)
-        self.settings.ensure_dirs()
-        product_store(self.settings)  # creates the schema once, before any worker runs
+        prepare(self.settings)  # dirs, schema and no scratch, before any worker runs
         for spec in self.specs():
             self._spawn(spec)
             self._wait_ready(spec)
