@@ -90,13 +90,19 @@ def check_cluster(settings: Settings) -> None:
         raise RuntimeError(f"the Dask scheduler at {settings.scheduler_address} has no workers")
 
 
-def _task_states(dask_scheduler: Any, keys: list[str]) -> dict[str, tuple[str, int]]:
-    """Runs on the scheduler: (state, how many workers died running it) of each known key."""
-    return {
-        key: (str(task.state), int(task.suspicious))
-        for key in keys
-        if (task := dask_scheduler.tasks.get(key)) is not None
-    }
+def _task_states() -> Any:
+    """A function for ``run_on_scheduler``: (state, how many workers died running it)
+    of each key the scheduler knows. Built here so it is pickled by value: a scheduler
+    that cannot import ogcsdl can still run it."""
+
+    def states(dask_scheduler: Any, keys: list[str]) -> dict[str, tuple[str, int]]:
+        return {
+            key: (str(task.state), int(task.suspicious))
+            for key in keys
+            if (task := dask_scheduler.tasks.get(key)) is not None
+        }
+
+    return states
 
 
 class JobWatchdog:
@@ -120,7 +126,7 @@ class JobWatchdog:
                     self.settings.scheduler_address, timeout=5, set_as_default=False
                 )
             states: dict[str, tuple[str, int]] = self._client.run_on_scheduler(
-                _task_states, keys=keys
+                _task_states(), keys=keys
             )
             return states
         except Exception:  # noqa: BLE001 - scheduler down: ask again on the next sweep
