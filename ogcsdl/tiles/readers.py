@@ -45,4 +45,3 @@ def open_reader(path: str) -> Reader:
         _, (_, oldest) = cache.popitem(last=False)
         oldest.close()
     return reader
-
