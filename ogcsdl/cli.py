@@ -20,6 +20,7 @@ _SUBCOMMANDS: list[str] = [
     "ogcsdl.ingest.commands:ingest",
     "ogcsdl.demo.commands:demo",
     "ogcsdl.harvest.commands:harvest",
+    "ogcsdl.security.keys:keys_command",
 ]
 
 
