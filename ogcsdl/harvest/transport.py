@@ -1,34 +1,35 @@
-"""Every HTTP request of a harvest: the suite's URL check first, then a bounded fetch.
+"""Every HTTP request of a harvest goes through the suite's checked fetcher.
 
-The check is the suite's one (:func:`ogcsdl.jobs.urls.check_url`): private and loopback
-addresses are refused unless the host is in ``harvest.allowed_hosts``. Redirects are
-not followed (a public URL must not bounce the server to a private one); a page larger
-than ``harvest.max_page_bytes`` or slower than ``harvest.timeout_s`` is a failure.
+GET requests (OpenSearch, STAC, descriptions) use :func:`ogcsdl.jobs.urls.fetch` itself:
+its URL check (public addresses only, the connection pinned to the checked address,
+redirects re-checked), a size limit (``harvest.max_page_bytes``) and a deadline
+(``harvest.timeout_s``). That fetcher is GET-only, so the CSW POST of OWSLib runs the
+same check (:func:`~ogcsdl.jobs.urls.resolve`) first and then posts without following
+redirects. Private and loopback hosts pass only when the operator lists them in
+``harvest.allowed_hosts`` (a peer on the same private network; tests on loopback).
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import io
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
 from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError
-from ogcsdl.jobs.urls import check_url
+from ogcsdl.jobs import urls
 
 
 class SourceError(OgcsdlError):
     """The remote catalogue is down, slow, refused or answered something unusable."""
 
 
-def _check_settings(url: str, settings: Settings) -> Settings:
-    """The settings the URL check runs with: private hosts are allowed only when the
-    operator listed this host in ``harvest.allowed_hosts``."""
+def _trusted(url: str, settings: Settings) -> bool:
+    """Private hosts are fetched only when the operator listed this host in
+    ``harvest.allowed_hosts`` (the fetcher's ``trusted``: operator-configured)."""
     host = (urlsplit(url).hostname or "").lower()
-    if host and host in {name.lower() for name in settings.harvest.allowed_hosts}:
-        security = settings.security.model_copy(update={"allow_private_urls": True})
-        return settings.model_copy(update={"security": security})
-    return settings
+    return bool(host) and host in {name.lower() for name in settings.harvest.allowed_hosts}
 
 
 def fetch(
@@ -41,18 +42,34 @@ def fetch(
 ) -> bytes:
     """GET (or POST ``body``) ``url`` and return the answer's bytes; raise
     :class:`SourceError` for anything but a complete 200 answer."""
+    trusted = _trusted(url, settings)
+    if body is None:
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+        sink = io.BytesIO()
+        try:
+            urls.fetch(
+                url,
+                sink,
+                settings,
+                locator="url",
+                max_bytes=settings.harvest.max_page_bytes,
+                timeout_s=settings.harvest.timeout_s,
+                trusted=trusted,
+            )
+        except OgcsdlError as error:
+            raise SourceError(f"cannot harvest {url}: {error.message}") from None
+        return sink.getvalue()
     try:
-        check_url(url, _check_settings(url, settings), locator="url")
+        urls.resolve(url, settings, "url", trusted)
     except OgcsdlError as error:
         raise SourceError(f"refused to fetch {url}: {error.message}") from None
     limit = settings.harvest.max_page_bytes
     try:
-        with requests.request(
-            "POST" if body is not None else "GET",
+        with requests.post(
             url,
-            params=params,
             data=body,
-            headers={"Content-Type": content_type} if body is not None else None,
+            headers={"Content-Type": content_type},
             timeout=settings.harvest.timeout_s,
             allow_redirects=False,
             stream=True,
@@ -60,7 +77,7 @@ def fetch(
             if response.is_redirect:
                 raise SourceError(f"{url} redirects to {response.headers.get('Location')}")
             if response.status_code != 200:
-                raise SourceError(f"{response.url} answered HTTP {response.status_code}")
+                raise SourceError(f"{url} answered HTTP {response.status_code}")
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_content(1024 * 1024):
@@ -69,5 +86,5 @@ def fetch(
                     raise SourceError(f"{url} answered more than {limit} bytes")
                 chunks.append(chunk)
     except requests.RequestException as exc:
-        raise SourceError(f"cannot fetch {url}: {exc.__class__.__name__}: {exc}") from None
+        raise SourceError(f"cannot fetch {url}: {exc.__class__.__name__}") from None
     return b"".join(chunks)
