@@ -23,8 +23,8 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.warp import reproject, transform_bounds
 
-from ogcsdl.errors import InvalidParameterValue
 from processes.base import Raster
+from processes.errors import ProcessInputError
 
 CATEGORICAL_BANDS = frozenset({"scl"})
 _CHUNK = 1024
@@ -107,12 +107,12 @@ def align_to_grid(
     raster: Raster, reference: Raster, locator: str, reference_locator: str
 ) -> Raster:
     """``raster`` on ``reference``'s grid (itself when already there); raises
-    InvalidParameterValue when the two do not overlap at all."""
+    ProcessInputError when the two do not overlap at all."""
     if same_grid(raster, reference):
         return raster
     height, width = reference.data.sizes["y"], reference.data.sizes["x"]
     if _source_window(raster, reference.crs, _bounds(reference)) is None:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"'{locator}' does not overlap '{reference_locator}'; both must cover the same area.",
             locator=locator,
         )

@@ -32,7 +32,6 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-from ogcsdl.errors import InvalidParameterValue
 from processes import classes
 from processes.alignment import align_to_grid
 from processes.base import (
@@ -56,6 +55,7 @@ from processes.change_features import (
 )
 from processes.change_model import CLEANUP_REACH, ChangeModel, shipped_model, smooth_probability
 from processes.cloud_detectors import S2CloudlessDetector, SclDetector
+from processes.errors import ProcessInputError
 from processes.raster_ops import (
     area_km2,
     class_raster,
@@ -176,7 +176,7 @@ def optical_inputs(
 def require_bands(raster: Raster, bands: tuple[str, ...], locator: str, hint: str) -> None:
     missing = [b for b in bands if find_band(raster, b) is None]
     if missing:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"Input '{locator}' lacks the band(s) {', '.join(missing)} ({hint}); it has "
             f"{', '.join(raster.band_names)}.",
             locator=locator,
@@ -230,7 +230,7 @@ def cva_magnitude(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     bands = _common(before, after, OPTICAL_BANDS)
     if len(bands) < 2:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             "Optical change detection needs at least two reflectance bands present in both "
             f"products (e.g. B02/B03/B04/B08); before has {', '.join(before.band_names)}, "
             f"after has {', '.join(after.band_names)}.",
@@ -291,7 +291,7 @@ def sar_change(
     polarisation against its robust no-change spread (else None: the caller thresholds)."""
     pols = _common(before, after, SAR_BANDS)
     if "vv" not in pols and "vh" not in pols:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             "SAR change detection needs VV or VH in both products; before has "
             f"{', '.join(before.band_names)}, after has {', '.join(after.band_names)}.",
             locator="after",
@@ -443,7 +443,7 @@ class ChangeDetection:
         changed: np.ndarray | None = None
         if kind == "sar":
             if method == "learned":
-                raise InvalidParameterValue(
+                raise ProcessInputError(
                     "There is no learned SAR change model; use method auto or cva.",
                     locator="method",
                 )
@@ -465,7 +465,7 @@ class ChangeDetection:
             method_name = "learned"
         valid = np.isfinite(magnitude)
         if not valid.any():
-            raise InvalidParameterValue("The two products share no valid pixel.", locator="after")
+            raise ProcessInputError("The two products share no valid pixel.", locator="after")
         if given is not None:
             threshold, threshold_method = float(given), "given"
         elif changed is not None:

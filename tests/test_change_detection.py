@@ -9,7 +9,6 @@ import pytest
 import xarray as xr
 from affine import Affine
 
-from ogcsdl.errors import InvalidParameterValue
 from processes import classes
 from processes.alignment import align_to_grid
 from processes.base import Raster
@@ -17,6 +16,7 @@ from processes.change_detection import ChangeDetection
 from processes.change_features import block_features, feature_names, scene_statistics
 from processes.change_model import shipped_model
 from processes.change_training import City, city_from_arrays, fit, save_model
+from processes.errors import ProcessInputError
 from processes.registry import validate_inputs
 
 UTM = "EPSG:32633"
@@ -115,7 +115,7 @@ def test_classic_cva_stays_selectable_and_honours_a_given_threshold():
 def test_learned_method_says_which_bands_it_lacks():
     before, after = changed_pair()
     four = raster(after.data.values[:4], S2_SIX[:4])
-    with pytest.raises(InvalidParameterValue, match="lacks the band.*swir1.*method=cva") as info:
+    with pytest.raises(ProcessInputError, match="lacks the band.*swir1.*method=cva") as info:
         run(ChangeDetection(), {"before": before, "after": four})
     assert info.value.locator == "after"
     # the classic method works with the four common bands
@@ -185,7 +185,7 @@ def test_sar_change_from_the_robust_no_change_spread():
     assert stats["no_change_db"]["VV"]["median"] == pytest.approx(0.0, abs=0.3)
     classic = run(ChangeDetection(), {"before": before, "after": after, "method": "cva"})
     assert classic["statistics"]["threshold_method"] == "otsu"
-    with pytest.raises(InvalidParameterValue, match="no learned SAR") as info:
+    with pytest.raises(ProcessInputError, match="no learned SAR") as info:
         run(ChangeDetection(), {"before": before, "after": after, "method": "learned"})
     assert info.value.locator == "method"
 
@@ -285,7 +285,7 @@ def test_partial_overlap_leaves_nodata_and_no_overlap_is_refused():
     change = out["change"].data.values[0]
     assert (change[:, :48] == classes.NODATA).all() and (change[:, 48:] != classes.NODATA).all()
     far = raster(after.data.values, S2_SIX, transform=Affine(10, 0, 900000, 0, -10, 6500000))
-    with pytest.raises(InvalidParameterValue, match="does not overlap") as info:
+    with pytest.raises(ProcessInputError, match="does not overlap") as info:
         run(ChangeDetection(), {"before": before, "after": far})
     assert info.value.locator == "after"
 
