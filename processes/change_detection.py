@@ -491,9 +491,12 @@ class ChangeDetection:
             "valid_area_km2": round(area_km2(valid, before.crs, before.transform), 6),
             **details,
         }
+        magnitude_raster = float_raster(magnitude, before, "change_magnitude", after)
+        if method_name == "learned":  # drawn on the 0-1 ramp, not the 0-6 magnitude one
+            magnitude_raster.metadata["style"] = "probability"
         context.progress(100, "done")
         return {
-            "magnitude": float_raster(magnitude, before, "change_magnitude", after),
+            "magnitude": magnitude_raster,
             "change": class_raster(change, before, "change_class", classes.CHANGE_CLASSES, after),
             "changed_area": round(changed_km2, 6),
             "statistics": statistics,

@@ -9,9 +9,14 @@ differences between the dates and between L1C and L2A inputs. Then:
 
 - per band: standardised difference and log-ratio of reflectance;
 - spectral indices of both dates and their differences (NDVI, NDBI, MNDWI, brightness);
-- change-vector magnitude and its excess over the 31 px neighbourhood mean;
-- multi-scale context: means of the band differences and of the magnitude over 3, 7 and
-  15 px windows, and the local standard deviation (texture) of brightness at both dates.
+- change-vector magnitude and its excess over the 61 px neighbourhood mean;
+- multi-scale context: means of the band differences and of the magnitude over 3, 7, 15
+  and 31 px windows (30 m to 300 m: a house to a construction site), and the local
+  standard deviation (texture) of brightness at both dates.
+
+Each feature is then taken relative to its own scene (:func:`normalise`: minus the scene
+median, over the scene interquartile range): what "a lot of change" is differs between
+city pairs, and this is what lets a model trained on some cities transfer to others.
 
 Everything is vectorised (scipy uniform filters); the neighbourhood reach is
 :data:`FEATURE_REACH` pixels, so a dask run with that halo equals the in-memory run.
@@ -27,8 +32,8 @@ import xarray as xr
 from scipy import ndimage
 
 FEATURE_BANDS = ("blue", "green", "red", "nir", "swir1", "swir2")
-SCALES = (3, 7, 15)
-CONTEXT_WINDOW = 31
+SCALES = (3, 7, 15, 31)
+CONTEXT_WINDOW = 61
 FEATURE_REACH = CONTEXT_WINDOW // 2 + 1
 LOG_EPS = np.float32(0.01)  # reflectance offset of the log-ratios (dark water, shadows)
 _INDICES = ("ndvi", "ndbi", "mndwi", "brightness")

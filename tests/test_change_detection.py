@@ -82,6 +82,7 @@ def test_learned_change_detection_finds_the_planted_square():
     assert outside.sum() < 0.01 * change.size, outside.sum()
     probability = out["magnitude"].data.values[0]
     assert 0 <= np.nanmin(probability) and np.nanmax(probability) <= 1
+    assert out["magnitude"].metadata["style"] == "probability"  # published on the 0-1 ramp
     assert out["change"].source_ids == ("a", "b")
     # 6 bands of 10 m and no s2cloudless/SCL bands: clouds cannot be masked, and it says so
     assert "none" in stats["cloud_mask"]["before"]
@@ -99,6 +100,7 @@ def test_classic_cva_stays_selectable_and_honours_a_given_threshold():
     out = run(ChangeDetection(), {"before": before, "after": after, "method": "cva"})
     stats = out["statistics"]
     assert stats["method"] == "cva" and stats["threshold_method"] == "otsu"
+    assert "style" not in out["magnitude"].metadata  # the output's declared magnitude ramp
     change = out["change"].data.values[0]
     # CVA finds the roof where it replaced vegetation (bare soil looks much like a roof)
     was_vegetation = before.data.values[3][SQUARE] > 0.3
@@ -349,3 +351,23 @@ def test_training_is_reproducible_and_learns_the_synthetic_change(tmp_path):
     predicted = probability > first.threshold
     tp = (predicted & unseen.label).sum()
     assert tp / unseen.label.sum() > 0.8 and tp / predicted.sum() > 0.8
+
+
+def test_l2a_inputs_mask_clouds_with_their_scl_band():
+    before, after = changed_pair()
+    scl = np.full((1, 96, 96), 4, np.float32)  # 4: vegetation
+    cloudy = scl.copy()
+    cloudy[0, 70:90, 10:30] = 9  # cloud, high probability
+    names = [*S2_SIX, "SCL"]
+    out = run(
+        ChangeDetection(),
+        {
+            "before": raster(np.concatenate([before.data.values, scl]), names),
+            "after": raster(np.concatenate([after.data.values, cloudy]), names),
+        },
+    )
+    change = out["change"].data.values[0]
+    assert out["statistics"]["cloud_mask"] == {"before": "scl", "after": "scl"}
+    assert (change[70:90, 10:30] == classes.NODATA).all()
+    assert (change != classes.NODATA).sum() == 96 * 96 - 400
+    assert (change[32:48, 42:58] == classes.CHANGE).mean() > 0.95
