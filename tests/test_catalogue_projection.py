@@ -17,8 +17,13 @@ from lxml import etree
 
 from conformance.xmlcheck import schema
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.catalogue.iso19139 import MetadataContact, iso_document
-from ogcsdl.catalogue.projection import RECORDS_TABLE, records_table_exists
+from ogcsdl.catalogue.iso19139 import MetadataContact, OnlineLink, iso_document
+from ogcsdl.catalogue.projection import (
+    RECORDS_TABLE,
+    online_links,
+    records_row,
+    records_table_exists,
+)
 from ogcsdl.catalogue.pycsw_setup import pycsw_config_text
 from ogcsdl.catalogue.service import catalogue_child, check_catalogue, prepare_catalogue
 from ogcsdl.config import Settings, load_settings
@@ -48,9 +53,36 @@ def test_iso_document_is_valid_iso19139() -> None:
     require_catalogue_env()
     contact = MetadataContact("Space Data Lab", "Operator", "op@example.org")
     for record in sample_products():
-        document = etree.fromstring(iso_document(record, "http://example.org/x.tif", contact))
+        document = etree.fromstring(
+            iso_document(record, [OnlineLink("http://example.org/x.tif", "x.tif", "COG")], contact)
+        )
         xsd = schema("gmd")
         assert xsd.validate(document), (record.identifier, xsd.error_log.last_error)
+
+
+def test_records_link_the_products_services(tmp_path: Path) -> None:
+    """QGIS MetaSearch adds a layer from a record's OGC:WMS/WMTS/WCS links."""
+    require_catalogue_env()
+    settings = _settings(tmp_path, public_url="https://eo.example.org/suite")
+    record = sample_products()[0]
+    links = online_links(settings, record)
+    assert [link.protocol for link in links] == [
+        "WWW:DOWNLOAD-1.0-http--download",
+        "OGC:WMS",
+        "OGC:WMTS",
+        "OGC:WCS",
+    ]
+    assert all(link.url.startswith("https://eo.example.org/suite/") for link in links)
+    assert {link.name for link in links[1:]} == {record.identifier}
+    row = records_row(settings, record)
+    assert "OGC:WMS,https://eo.example.org/suite/maps/service" in row["links"]
+    contact = MetadataContact("Space Data Lab", "Operator", "op@example.org")
+    document = etree.fromstring(iso_document(record, links, contact))
+    assert schema("gmd").validate(document)
+    protocols = [
+        node.text for node in document.iter("{http://www.isotc211.org/2005/gco}CharacterString")
+    ]
+    assert "OGC:WCS" in protocols and "OGC:WMTS" in protocols
 
 
 def test_pycsw_config_from_settings(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from conformance.xmlcheck import schema
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.iso19139 import GMD_SCHEMA as GMD
 from ogcsdl.catalogue.iso19139 import MetadataContact, iso_document
+from ogcsdl.catalogue.projection import online_links
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.db import Connection
@@ -207,14 +208,16 @@ def test_distributed_search_forwards_one_hop_less() -> None:
     assert b"csw:Query" in forwarded("1")
 
 
-def test_harvested_record_iso_document_is_valid_and_links_the_source() -> None:
+def test_harvested_record_iso_document_is_valid_and_links_the_source(tmp_path: Path) -> None:
     require_catalogue_env()
     record = _remote("REMOTE-ISO")
     record.extra["remote_assets"].append(
         {"href": "https://peer.example/REMOTE-ISO.xml", "type": "application/xml"}
     )
     contact = MetadataContact("Space Data Lab", "Operator", "op@example.org")
-    document = etree.fromstring(iso_document(record, "http://unused.example/x.tif", contact))
+    document = etree.fromstring(
+        iso_document(record, online_links(Settings(data_dir=tmp_path), record), contact)
+    )
     xsd = schema("gmd")
     assert xsd.validate(document), xsd.error_log.last_error
     links = document.xpath("//gmd:linkage/gmd:URL/text()", namespaces={"gmd": GMD})

@@ -127,7 +127,18 @@ def _contact(parent: etree._Element, path: str, contact: MetadataContact, role: 
     _code(party, "gmd:role/gmd:CI_RoleCode", "CI_RoleCode", role)
 
 
-def iso_document(record: ProductRecord, download_url: str, contact: MetadataContact) -> bytes:
+@dataclass(frozen=True)
+class OnlineLink:
+    """One way to reach the product: its URL, the name there (layer, coverage or file),
+    a description and the protocol clients pick it by (QGIS MetaSearch: OGC:WMS ...)."""
+
+    url: str
+    name: str
+    description: str
+    protocol: str = "WWW:DOWNLOAD-1.0-http--download"
+
+
+def iso_document(record: ProductRecord, links: list[OnlineLink], contact: MetadataContact) -> bytes:
     """The gmd:MD_Metadata document of one product."""
     root = etree.Element(f"{{{NS['gmd']}}}MD_Metadata", nsmap=NS)
     _string(root, "gmd:fileIdentifier", record.identifier)
@@ -233,18 +244,12 @@ def iso_document(record: ProductRecord, download_url: str, contact: MetadataCont
     _string(fmt, "gmd:name", COG_FORMAT)
     _string(fmt, "gmd:version", "1.0")
     options = _el(distribution, "gmd:transferOptions/gmd:MD_DigitalTransferOptions")
-    links = [(download_url, f"{record.identifier}.tif", "Cloud-optimized GeoTIFF")]
-    if not record.is_local:  # harvested: the data stays where it is
-        links = [
-            (asset["href"], asset.get("title") or record.identifier, asset.get("type") or "data")
-            for asset in record.remote_assets
-        ]
-    for href, name, description in links:
+    for link in links:
         online = _el(options, "gmd:onLine/gmd:CI_OnlineResource")
-        _el(online, "gmd:linkage/gmd:URL", href)
-        _string(online, "gmd:protocol", "WWW:DOWNLOAD-1.0-http--download")
-        _string(online, "gmd:name", name)
-        _string(online, "gmd:description", description)
+        _el(online, "gmd:linkage/gmd:URL", link.url)
+        _string(online, "gmd:protocol", link.protocol)
+        _string(online, "gmd:name", link.name)
+        _string(online, "gmd:description", link.description)
 
     quality = _el(root, "gmd:dataQualityInfo/gmd:DQ_DataQuality")
     _code(quality, "gmd:scope/gmd:DQ_Scope/gmd:level/gmd:MD_ScopeCode", "MD_ScopeCode", "dataset")

@@ -16,6 +16,7 @@ from ogcsdl.catalogue.iso19139 import (
     COG_FORMAT,
     GMD_SCHEMA,
     MetadataContact,
+    OnlineLink,
     anytext,
     iso_datetime,
     iso_document,
@@ -76,24 +77,35 @@ def _opensearch_keywords(record: ProductRecord) -> list[str]:
     return [f"eo:{name}:{value}" for name, value in tagged if value not in (None, "")]
 
 
-def _links(record: ProductRecord, url: str) -> str:
+def online_links(settings: Settings, record: ProductRecord) -> list[OnlineLink]:
+    """How a client reaches the product: its COG and its WMS/WMTS layer and WCS coverage
+    (so QGIS MetaSearch can add it as a layer); harvested records link to remote data."""
+    if not record.is_local:
+        return [
+            OnlineLink(
+                asset["href"], asset.get("title") or record.identifier, asset.get("type") or "data"
+            )
+            for asset in record.remote_assets
+        ]
+    ident = record.identifier
+    return [
+        OnlineLink(download_url(settings, record), f"{ident}.tif", "Cloud-optimized GeoTIFF"),
+        OnlineLink(settings.url("maps/service"), ident, "WMS layer", "OGC:WMS"),
+        OnlineLink(
+            settings.url("maps/wmts/1.0.0/WMTSCapabilities.xml"), ident, "WMTS layer", "OGC:WMTS"
+        ),
+        OnlineLink(settings.url("wcs"), ident, "WCS 2.0.1 coverage", "OGC:WCS"),
+    ]
+
+
+def _links(links: list[OnlineLink]) -> str:
     """pycsw's ``links`` column: ``name,description,protocol,url`` per link, ``^``
-    between links. Harvested records link to their remote data."""
-    if record.is_local:
-        return (
-            f"{record.identifier}.tif,Cloud-optimized GeoTIFF,WWW:DOWNLOAD-1.0-http--download,{url}"
-        )
+    between links."""
     return "^".join(
         ",".join(
-            _link_part(part)
-            for part in (
-                asset.get("title") or record.identifier,
-                asset.get("type") or "",
-                "WWW:DOWNLOAD-1.0-http--download",
-                asset["href"],
-            )
+            _link_part(part) for part in (link.name, link.description, link.protocol, link.url)
         )
-        for asset in record.remote_assets
+        for link in links
     )
 
 
@@ -105,8 +117,8 @@ def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
     """The pycsw ``records`` row of one product."""
     cat = settings.catalogue
     contact = MetadataContact(cat.organisation, cat.contact_name, cat.contact_email)
-    url = download_url(settings, record)
-    document = iso_document(record, url, contact)
+    links = online_links(settings, record)
+    document = iso_document(record, links, contact)
     keywords = product_keywords(record)
     code = record.crs.partition(":")[2]
     return {
@@ -139,7 +151,7 @@ def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
         else record.crs,
         "wkt_geometry": record.footprint_wkt,
         "lineage": record.lineage,
-        "links": _links(record, url),
+        "links": _links(links),
         "platform": record.platform,
         "instrument": record.instrument,
         "sensortype": record.sensor_type,
