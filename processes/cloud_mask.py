@@ -11,7 +11,6 @@ import numpy as np
 from pyproj import Transformer
 from pyproj.exceptions import CRSError
 
-from ogcsdl.errors import InvalidParameterValue
 from processes import classes
 from processes.base import (
     BoundingBoxInput,
@@ -34,6 +33,7 @@ from processes.cloud_detectors import (
     SclDetector,
 )
 from processes.cloud_shadows import sun_position
+from processes.errors import ProcessInputError
 from processes.raster_ops import aoi_mask, class_raster, compute, float_raster, pixel_size_m
 
 METHODS = ("auto", "learned", "s2cloudless", "rules", "scl")
@@ -103,7 +103,7 @@ def choose_detector(raster: Raster, method: str, inputs: Mapping[str, Any]) -> C
         for name in AUTO_ORDER:
             if candidates[name].applicable(raster):
                 return candidates[name]
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             "The product has neither an SCL band, nor the 10 s2cloudless bands "
             f"({', '.join(S2CLOUDLESS_BANDS)}), nor the 6 bands {', '.join(RULE_BANDS)}; "
             f"it has {', '.join(raster.band_names)}.",
@@ -231,7 +231,7 @@ class CloudMask:
                 "rules": RULE_BANDS,
                 "learned": RULE_BANDS,
             }[detector.name]
-            raise InvalidParameterValue(
+            raise ProcessInputError(
                 f"Method '{detector.name}' needs the bands {', '.join(needed)}; the product has "
                 f"{', '.join(product.band_names)}.",
                 locator="method",

@@ -31,7 +31,6 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-from ogcsdl.errors import InvalidParameterValue, MissingParameterValue
 from processes import classes
 from processes.base import (
     ComplexOutput,
@@ -45,6 +44,7 @@ from processes.base import (
 )
 from processes.change_detection import sar_in_db
 from processes.cloud_detectors import RULE_BANDS, rule_classes_lazy
+from processes.errors import MissingProcessInput, ProcessInputError
 from processes.raster_ops import (
     area_km2,
     class_raster,
@@ -226,7 +226,7 @@ def s1_water(
     parts, but dark dry fields away from water stay dry. A given ``vv_threshold`` is used
     as it is (no growing). With ``use_vh`` seeds must also be below VH's strict threshold."""
     if find_band(raster, "vv") is None:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"Input '{locator}' has no VV band; it has {', '.join(raster.band_names)}.",
             locator=locator,
         )
@@ -413,7 +413,7 @@ class FloodMapping:
     def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
         given = [k for k in ("s1", "s2") if inputs.get(k) is not None]
         if not given:
-            raise MissingParameterValue(
+            raise MissingProcessInput(
                 "Give a Sentinel-1 ('s1') and/or a Sentinel-2 ('s2') image.", locator="s1"
             )
         reference: Raster = inputs[given[0]]

@@ -21,11 +21,13 @@ from werkzeug.utils import send_file
 
 from ogcsdl import __version__
 from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import COG_MEDIA_TYPE
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.errors import NotFound, OgcsdlError, ServiceUnavailable, as_ogcsdl_error
 from ogcsdl.gateway.health import health_report
 from ogcsdl.gateway.mounts import EXTRA_LINKS, MOUNTS, Mount
+from ogcsdl.security.middleware import protect
 from ogcsdl.wsgi import StartResponse, WSGIEnviron, respond, respond_error
 
 LOG = logging.getLogger(__name__)
@@ -106,7 +108,7 @@ class Gateway:
         response = send_file(
             record.file_path,
             environ,
-            mimetype="image/tiff; application=geotiff; profile=cloud-optimized",
+            mimetype=COG_MEDIA_TYPE,
             conditional=True,  # ETag, Last-Modified and Range: what /vsicurl/ needs
             download_name=name,
         )
@@ -152,8 +154,8 @@ def _landing_html(links: list[dict[str, Any]]) -> str:
 """
 
 
-def create_app(settings: Settings | None = None) -> Gateway:
+def create_app(settings: Settings | None = None) -> WSGIApp:
     """The gunicorn entry point; reads the configuration named by $OGCSDL_CONFIG."""
     settings = settings or load_settings()
     logging.basicConfig(level=settings.log_level)
-    return Gateway(settings)
+    return protect(Gateway(settings), settings)  # access control and quotas

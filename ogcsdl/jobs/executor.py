@@ -15,9 +15,11 @@ killed safely).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -28,17 +30,23 @@ from pathlib import Path
 from typing import Any
 
 from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import ProductRecord, product_href
+from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, ServiceUnavailable
+from ogcsdl.ingest.writer import Publication, storage_error
 from ogcsdl.jobs import registry as registry_module
+from ogcsdl.jobs.cluster import WORKER_DIED
 from ogcsdl.jobs.inputs import check_inputs, resolve_inputs
-from ogcsdl.jobs.store import Job, JobStore, job_store
-from ogcsdl.publish import Lineage, publish_raster
+from ogcsdl.jobs.outputs import JobOutput
+from ogcsdl.jobs.store import FAILED, RUNNING, Job, JobStore, job_store
+from ogcsdl.publish import Lineage, stage_raster
 from processes.base import ComplexOutput, LiteralOutput, ProcessDescription, Raster, RasterOutput
+from processes.errors import ProcessError
 
 LOG = logging.getLogger(__name__)
 SEMAPHORE_NAME = "ogcsdl-jobs"
-GEOTIFF = "image/tiff; application=geotiff; profile=cloud-optimized"
+WORKDIR_PREFIX = "job-"  # <data_dir>/job-<job id>-*: a job's scratch, removed when it ends
 
 
 class JobDismissed(OgcsdlError):
@@ -61,14 +69,24 @@ def outputs_dir(settings: Settings, job_id: str) -> Path:
     return settings.data_dir / "job-outputs" / job_id
 
 
-def _encode_outputs(
+def output_url(settings: Settings, job_id: str, output_id: str) -> str:
+    """Where one output of a finished job is served (OGC API - Processes results; WPS
+    references to outputs that have no URL of their own point here too)."""
+    return settings.url(f"ogcapi/jobs/{job_id}/results/{output_id}")
+
+
+def _stage_outputs(
     produced: Mapping[str, Any],
     description: ProcessDescription,
     lineage: Lineage,
     settings: Settings,
-) -> dict[str, Any]:
-    """Publish rasters, keep small values inline, write big documents to files."""
-    encoded: dict[str, Any] = {}
+    publication: Publication,
+) -> tuple[dict[str, JobOutput], list[ProductRecord]]:
+    """Stage every output in ``publication`` (rasters as COGs with records, big
+    documents as files); small values stay inline. Nothing is published until the
+    publication commits."""
+    encoded: dict[str, JobOutput] = {}
+    records: list[ProductRecord] = []
     for output in description.outputs:
         if output.id not in produced:
             continue
@@ -76,40 +94,38 @@ def _encode_outputs(
         if isinstance(output, RasterOutput):
             if not isinstance(value, Raster):
                 raise TypeError(f"output {output.id!r} must be a Raster")
-            record = publish_raster(value, output, description, lineage, settings)
-            encoded[output.id] = {
-                "type": "raster",
-                "product_id": record.identifier,
-                "collection": record.collection,
-                "href": settings.url(f"data/{record.identifier}.tif"),
-                "mediaType": GEOTIFF,
-            }
+            record = stage_raster(publication, value, output, description, lineage, settings)
+            records.append(record)
+            href = product_href(settings, record.identifier)
+            encoded[output.id] = JobOutput.raster(record.identifier, record.collection, href)
         elif isinstance(output, LiteralOutput):
-            encoded[output.id] = {"type": "literal", "value": value, "dataType": output.data_type}
+            encoded[output.id] = JobOutput.literal(value, output.data_type)
         elif isinstance(output, ComplexOutput):
             media = output.media_types[0] if output.media_types else "application/json"
             text = value if isinstance(value, str) else json.dumps(value)
-            entry: dict[str, Any] = {"type": "complex", "mediaType": media}
             if len(text.encode()) <= settings.processing.inline_output_max_bytes:
-                entry["value"] = value
-            else:
-                target = outputs_dir(settings, lineage.job_id) / output.id
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-                entry["file"] = str(target)
-                entry["href"] = settings.url(f"ogcapi/jobs/{lineage.job_id}/results/{output.id}")
-            encoded[output.id] = entry
-    return encoded
+                encoded[output.id] = JobOutput("complex", media_type=media, value=value)
+                continue
+            target = outputs_dir(settings, lineage.job_id) / output.id
+            publication.stage_file(target).write_text(text, encoding="utf-8")
+            encoded[output.id] = JobOutput(
+                "complex",
+                media_type=media,
+                file=str(target),
+                href=output_url(settings, lineage.job_id, output.id),
+            )
+    return encoded, records
 
 
-def update_source_products(
+def updated_source_products(
     produced: Mapping[str, Any],
     description: ProcessDescription,
     sources: list[str],
-    settings: Settings,
-) -> None:
-    """Write literal outputs that declare a ``catalogue_field`` into the job's source
-    product (only when there is exactly one: a value about two products is neither's)."""
+    products: ProductStore,
+) -> list[ProductRecord]:
+    """The job's source product with literal outputs that declare a ``catalogue_field``
+    written in (only when there is exactly one: a value about two products is
+    neither's)."""
     fields = {
         output.catalogue_field: produced[output.id]
         for output in description.outputs
@@ -118,18 +134,37 @@ def update_source_products(
         and produced.get(output.id) is not None
     }
     if not fields or len(sources) != 1:
-        return
-    products = product_store(settings)
+        return []
     record = products.get(sources[0])
-    products.upsert(dataclasses.replace(record, **fields, updated=datetime.now(UTC)))
+    return [dataclasses.replace(record, **fields, updated=datetime.now(UTC))]
+
+
+_STORAGE_REASONS = {
+    errno.EROFS: "the server's output storage is read-only",
+    errno.ENOSPC: "no space left on the server's output storage",
+    errno.EDQUOT: "the server's output storage quota is exhausted",
+    errno.EACCES: "the server may not write to its output storage",
+}
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """What a user is told when writing outputs failed (the cause, never the server's
+    paths), or None when ``exc`` is not about storage."""
+    reason = _STORAGE_REASONS.get(getattr(exc, "errno", None) or 0)
+    if reason is None:  # GDAL's errors (rasterio) carry the C library's text, no errno
+        text = str(exc)
+        reason = next((r for e, r in _STORAGE_REASONS.items() if os.strerror(e) in text), None)
+    if reason is None:
+        return None
+    return f"the job could not write its outputs: {reason}; an operator must fix it"
 
 
 def _run_guarded(job_id: str, settings: Settings) -> str:
-    store = JobStore(settings.database_url)
+    store = job_store(settings.database_url)
     if not store.mark_running(job_id):
         return store.get(job_id).status  # dismissed while it waited in the queue
     job = store.get(job_id)
-    workdir = Path(tempfile.mkdtemp(prefix=f"job-{job_id[:8]}-", dir=settings.data_dir))
+    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{job_id}-", dir=settings.data_dir))
     try:
         registry = registry_module.load(settings)
         processor = registry.get(job.process_id)
@@ -158,16 +193,29 @@ def _run_guarded(job_id: str, settings: Settings) -> str:
             started,
             datetime.now(UTC),
         )
-        outputs = _encode_outputs(produced, description, lineage, settings)
-        update_source_products(produced, description, sources, settings)
-        store.mark_successful(job_id, outputs, "finished")
+        products = product_store(settings)
+        with Publication(products) as publication:
+            outputs, records = _stage_outputs(produced, description, lineage, settings, publication)
+            updates = updated_source_products(produced, description, sources, products)
+            # Every output and source update at once, then the job: all or nothing.
+            publication.commit([*records, *updates])
+            if not store.mark_successful(job_id, outputs, "finished"):
+                publication.withdraw()  # dismissed while publishing: nothing stays
     except JobDismissed:
         pass  # the store already says dismissed
     except OgcsdlError as exc:
         store.mark_failed(job_id, exc.message, exc.code)
+    except ProcessError as exc:  # the processor's own error, e.g. inputs that do not fit
+        error = registry_module.service_error(exc)
+        store.mark_failed(job_id, error.message, error.code)
     except Exception as exc:  # a processor bug: keep the message, not the traceback
-        LOG.exception("job %s failed", job_id)
-        store.mark_failed(job_id, f"{exc.__class__.__name__}: {exc}", "NoApplicableCode")
+        full = storage_error(exc, settings.data_dir)
+        if full is not None:
+            store.mark_failed(job_id, full.message, full.code)
+        else:
+            LOG.exception("job %s failed", job_id)
+            message = storage_failure(exc) or f"{exc.__class__.__name__}: {exc}"
+            store.mark_failed(job_id, message, "NoApplicableCode")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return store.get(job_id).status
@@ -178,11 +226,30 @@ def run_job(job_id: str, settings_json: str) -> str:
     from distributed import Semaphore
 
     settings = Settings(**json.loads(settings_json))
+    store = JobStore(settings.database_url)
+    if store.get(job_id).status == RUNNING:
+        # Dask runs a key again only when the worker running it died (allowed-failures).
+        store.mark_failed(job_id, WORKER_DIED)
+        return FAILED
     # One limit per suite (per job database), so suites can share a cluster.
     name = f"{SEMAPHORE_NAME}-{hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]}"
     semaphore = Semaphore(max_leases=settings.processing.max_concurrent_jobs, name=name)
     with semaphore:
         return _run_guarded(job_id, settings)
+
+
+_RUNNERS: dict[str, JobRunner] = {}
+_RUNNERS_LOCK = threading.Lock()
+
+
+def job_runner(settings: Settings) -> JobRunner:
+    """The one runner (and so the one Dask client) of this process and configuration,
+    shared by the WPS and OGC API - Processes front ends."""
+    key = settings.model_dump_json()
+    with _RUNNERS_LOCK:
+        if key not in _RUNNERS:
+            _RUNNERS[key] = JobRunner(settings)
+        return _RUNNERS[key]
 
 
 class JobRunner:
@@ -223,14 +290,15 @@ class JobRunner:
         interface: str,
         request: dict[str, Any] | None = None,
         job_id: str | None = None,
+        owner: str | None = None,
     ) -> Job:
         """Check the inputs, record the job, hand it to the cluster. Bad input raises
-        before anything is stored."""
+        before anything is stored. ``owner``: the user it belongs to (ogcsdl.security)."""
         processor = self.registry.get(process_id)
         description = processor.description
         inputs = check_inputs(self.registry, description, raw_inputs, self.settings)
         job = self.store.create(
-            description.id, description.version, interface, inputs, request, job_id
+            description.id, description.version, interface, inputs, request, job_id, owner
         )
         self.submit(job)
         return job

@@ -8,6 +8,8 @@ states are final: a late progress report from a dismissed job cannot revive it.
 
 from __future__ import annotations
 
+import builtins
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from typing import Any
 
 from ogcsdl.db import connect
 from ogcsdl.errors import NotFound
+from ogcsdl.jobs.outputs import JobOutput, outputs_from_json, outputs_to_json
 
 TABLE = "ogcsdl_jobs"
 
@@ -46,13 +49,14 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     created TEXT NOT NULL,
     started TEXT,
     finished TEXT,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    owner TEXT
 )
 """
 
 _COLUMNS = (
     "job_id, process_id, process_version, interface, status, progress, message, inputs, "
-    "outputs, error, error_code, request, created, started, finished, updated"
+    "outputs, error, error_code, request, created, started, finished, updated, owner"
 )
 
 
@@ -74,7 +78,7 @@ class Job:
     progress: int
     message: str
     inputs: dict[str, Any]
-    outputs: dict[str, Any] | None
+    outputs: dict[str, JobOutput] | None
     error: str | None
     error_code: str | None
     request: dict[str, Any] | None  # the front end's own request, to re-render its documents
@@ -82,6 +86,7 @@ class Job:
     started: datetime | None
     finished: datetime | None
     updated: datetime
+    owner: str | None = None  # who submitted it (ogcsdl.security); None: anonymous
 
     @property
     def is_finished(self) -> bool:
@@ -101,7 +106,7 @@ class Job:
             progress=int(row[5]),
             message=row[6],
             inputs=json.loads(row[7]),
-            outputs=json.loads(row[8]) if row[8] else None,
+            outputs=outputs_from_json(json.loads(row[8])) if row[8] else None,
             error=row[9],
             error_code=row[10],
             request=json.loads(row[11]) if row[11] else None,
@@ -109,6 +114,7 @@ class Job:
             started=when(row[13]),
             finished=when(row[14]),
             updated=datetime.fromisoformat(row[15]),
+            owner=row[16],
         )
 
 
@@ -120,6 +126,16 @@ class JobStore:
         with connect(self.database_url) as conn:
             conn.execute(_SCHEMA)
             conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_created_idx ON {TABLE} (created)")
+        self._add_owner_column()
+
+    def _add_owner_column(self) -> None:
+        """Tables made before jobs had owners get the column (added by ogcsdl.security)."""
+        try:
+            with connect(self.database_url) as conn:
+                conn.query(f"SELECT owner FROM {TABLE} LIMIT 0")
+        except Exception:  # noqa: BLE001 - sqlite3/psycopg: no such column
+            with connect(self.database_url) as conn:
+                conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN owner TEXT")
 
     def create(
         self,
@@ -129,12 +145,13 @@ class JobStore:
         inputs: dict[str, Any],
         request: dict[str, Any] | None = None,
         job_id: str | None = None,
+        owner: str | None = None,
     ) -> Job:
         job_id = job_id or str(uuid.uuid4())
         now = _now()
         with connect(self.database_url) as conn:
             conn.execute(
-                f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     process_id,
@@ -152,6 +169,7 @@ class JobStore:
                     None,
                     None,
                     now,
+                    owner,
                 ),
             )
         return self.get(job_id)
@@ -163,13 +181,39 @@ class JobStore:
             raise NoSuchJob(f"no job with id {job_id!r}", locator="jobId")
         return Job.from_row(rows[0])
 
-    def list(self, limit: int = 100, offset: int = 0) -> list[Job]:
+    def unfinished(self) -> list[Job]:
+        """Every accepted or running job (what the cluster watchdog reconciles)."""
         with connect(self.database_url) as conn:
             rows = conn.query(
-                f"SELECT {_COLUMNS} FROM {TABLE} ORDER BY created DESC, job_id LIMIT ? OFFSET ?",
-                (limit, offset),
+                f"SELECT {_COLUMNS} FROM {TABLE} WHERE status IN (?, ?) ORDER BY created",
+                UNFINISHED,
             )
         return [Job.from_row(row) for row in rows]
+
+    def list(self, limit: int = 100, offset: int = 0, owner: str | None = None) -> list[Job]:
+        """The newest jobs; only ``owner``'s when given (what a non-admin user sees)."""
+        where, params = ("WHERE owner = ? ", (owner,)) if owner is not None else ("", ())
+        with connect(self.database_url) as conn:
+            rows = conn.query(
+                f"SELECT {_COLUMNS} FROM {TABLE} {where}ORDER BY created DESC, job_id LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+        return [Job.from_row(row) for row in rows]
+
+    def usage(self, owner: str, since: datetime) -> tuple[int, int]:
+        """(unfinished jobs, jobs created since ``since``) of ``owner``: quota counters."""
+        with connect(self.database_url) as conn:
+            rows = conn.query(
+                f"SELECT SUM(CASE WHEN status IN (?, ?) THEN 1 ELSE 0 END), "
+                f"SUM(CASE WHEN created >= ? THEN 1 ELSE 0 END) FROM {TABLE} WHERE owner = ?",
+                (*UNFINISHED, since.isoformat(), owner),
+            )
+        return int(rows[0][0] or 0), int(rows[0][1] or 0)
+
+    def unfinished_ids(self) -> builtins.list[str]:
+        with connect(self.database_url) as conn:
+            rows = conn.query(f"SELECT job_id FROM {TABLE} WHERE status IN (?, ?)", UNFINISHED)
+        return [row[0] for row in rows]
 
     def count(self) -> int:
         with connect(self.database_url) as conn:
@@ -205,13 +249,13 @@ class JobStore:
         return self._transition(job_id, (RUNNING,), "progress = ?", (percent_int,))
 
     def mark_successful(
-        self, job_id: str, outputs: dict[str, Any], message: str = "finished"
+        self, job_id: str, outputs: dict[str, JobOutput], message: str = "finished"
     ) -> bool:
         return self._transition(
             job_id,
             UNFINISHED,
             "status = ?, progress = ?, message = ?, outputs = ?, finished = ?",
-            (SUCCESSFUL, 100, message, json.dumps(outputs), _now()),
+            (SUCCESSFUL, 100, message, json.dumps(outputs_to_json(outputs)), _now()),
         )
 
     def mark_failed(self, job_id: str, error: str, code: str = "NoApplicableCode") -> bool:
@@ -252,7 +296,8 @@ class JobStore:
             conn.execute(f"DELETE FROM {TABLE} WHERE job_id = ?", (job_id,))
 
 
+@functools.lru_cache(maxsize=16)
 def job_store(database_url: str) -> JobStore:
-    store = JobStore(database_url)
-    store.ensure_schema()
-    return store
+    """The job store of this database, built once per process; the schema is created
+    at start-up (:func:`ogcsdl.schema.create_schema`), never here."""
+    return JobStore(database_url)

@@ -31,10 +31,12 @@ from werkzeug.wrappers import Response
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings
 from ogcsdl.errors import MissingParameterValue, NotFound, OgcsdlError
-from ogcsdl.jobs.executor import JobRunner
+from ogcsdl.jobs.executor import JobRunner, job_runner, output_url
+from ogcsdl.jobs.outputs import JobOutput
 from ogcsdl.jobs.store import ACCEPTED, DISMISSED, FAILED, RUNNING, SUCCESSFUL, Job
 from ogcsdl.processing.wps_bbox import request_boxes, to_xy
 from ogcsdl.processing.wps_build import pywps_input, pywps_output, write_pywps_config
+from ogcsdl.security.identity import job_owner, may_access_job
 from processes.base import ProcessDescription, RasterInput
 
 LOG = logging.getLogger(__name__)
@@ -59,6 +61,15 @@ class JobExecuteResponse(ExecuteResponse):
     """pywps' Execute response, failing with the job's own exception code."""
 
     error_code = "NoApplicableCode"
+
+    @property
+    def json(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().json
+        for entry in data.get("outputs", []):
+            # pywps renders Python booleans as "True"/"False"; xs:boolean is lower case.
+            if entry.get("type") == "literal" and isinstance(entry.get("data"), bool):
+                entry["data"] = "true" if entry["data"] else "false"
+        return data
 
     def _construct_doc(self) -> tuple[Any, str]:
         doc, mimetype = super()._construct_doc()
@@ -165,7 +176,7 @@ class JobBackedProcess(Process):
                 self.raw_inputs(wps_request),
                 "wps",
                 request=json.loads(wps_request.json),
-                job_id=str(self.uuid),
+                owner=job_owner(getattr(wps_request.http_request, "environ", {}) or {}),
             )
         except OgcsdlError as exc:
             raise _pywps_error(exc) from None
@@ -220,25 +231,35 @@ def render_status(
 
 
 def _fill_outputs(response: ExecuteResponse, job: Job, settings: Settings) -> None:
-    for name, output in (job.outputs or {}).items():
-        target = response.outputs.get(name)
-        if target is None:
+    """Put the job's outputs into ``response``. An output the job did not produce (an
+    optional literal left empty) is left out of the document, not written as "None";
+    an output requested by reference always gets a URL this suite serves."""
+    produced = job.outputs or {}
+    for name in list(response.outputs):
+        output = produced.get(name)
+        target = response.outputs[name]
+        if output is None or _is_empty(output):
+            del response.outputs[name]
             continue
-        if output["type"] == "raster" and not target.as_reference:
+        if output.kind == "raster" and not target.as_reference:
             # asReference="false": small rasters travel in the document (pywps encodes
             # the COG bytes as base64); larger ones stay references, never a huge document.
-            path = Path(product_store(settings).get(output["product_id"]).file_path)
+            path = Path(product_store(settings).get(str(output.product_id)).file_path)
             if path.stat().st_size <= settings.processing.inline_output_max_bytes:
                 target.data = path.read_bytes()
                 continue
-        if output.get("href"):
+        if output.by_reference or getattr(target, "as_reference", False):
             target.as_reference = True
-            target.url = output["href"]
-        elif output["type"] == "complex":
-            value = output.get("value")
+            target.url = output.href or output_url(settings, job.job_id, name)
+        elif output.kind == "complex":
+            value = output.value
             target.data = value if isinstance(value, str) else json.dumps(value)
         else:
-            target.data = output.get("value")
+            target.data = output.value
+
+
+def _is_empty(output: JobOutput) -> bool:
+    return output.kind != "raster" and not output.file and output.value is None
 
 
 def raw_output(job: Job, wps_request: WPSRequest, settings: Settings) -> Response:
@@ -248,15 +269,15 @@ def raw_output(job: Job, wps_request: WPSRequest, settings: Settings) -> Respons
     output = outputs.get(wanted) if wanted else next(iter(outputs.values()), None)
     if output is None:
         raise wps_errors.InvalidParameterValue(f"no output {wanted!r}", "RawDataOutput")
-    if output["type"] == "raster":
-        record = product_store(settings).get(output["product_id"])
+    if output.kind == "raster":
+        record = product_store(settings).get(str(output.product_id))
         return Response(Path(record.file_path).read_bytes(), mimetype="image/tiff")
-    if output.get("file"):
-        return Response(Path(output["file"]).read_bytes(), mimetype=output["mediaType"])
-    value = output.get("value")
-    if output["type"] == "complex":
+    if output.file:
+        return Response(Path(output.file).read_bytes(), mimetype=output.media_type)
+    value = output.value
+    if output.kind == "complex":
         body = value if isinstance(value, str) else json.dumps(value)
-        return Response(body, mimetype=output.get("mediaType", "application/json"))
+        return Response(body, mimetype=output.media_type or "application/json")
     return Response(str(value), mimetype="text/plain")
 
 
@@ -265,7 +286,7 @@ class WpsApp:
 
     def __init__(self, settings: Settings, runner: JobRunner | None = None) -> None:
         self.settings = settings
-        self.runner = runner or JobRunner(settings)
+        self.runner = runner or job_runner(settings)
         self.config_file = write_pywps_config(settings)
         pywps.configuration.load_configuration([str(self.config_file)])
         backend = _Backend(settings, self.runner)
@@ -276,9 +297,11 @@ class WpsApp:
             processes=list(self.processes.values()), cfgfiles=[str(self.config_file)]
         )
 
-    def status_document(self, job_id: str) -> Response:
+    def status_document(self, job_id: str, environ: dict[str, Any] | None = None) -> Response:
         try:
             job = self.runner.store.get(job_id)
+            if not may_access_job(environ or {}, job.owner):  # another user's job
+                raise NotFound(job_id)
         except NotFound:
             return Response(
                 wps_errors.InvalidParameterValue(f"no job {job_id}", "jobId").get_body(),
@@ -303,7 +326,7 @@ class WpsApp:
     ) -> Iterable[bytes]:
         match = _STATUS_PATH.match(environ.get("PATH_INFO", ""))
         if match and environ.get("REQUEST_METHOD", "GET") in ("GET", "HEAD"):
-            return self.status_document(match.group(1))(environ, start_response)
+            return self.status_document(match.group(1), environ)(environ, start_response)
         environ["PYWPS_CFG"] = str(self.config_file)
         environ["QUERY_STRING"] = normalise_output_kvp(environ.get("QUERY_STRING", ""))
         result: Iterable[bytes] = self.service(environ, start_response)
