@@ -339,10 +339,13 @@ class LearnedDetector:
             cloud = best == cloud_learned.CLOUD
             visible = np.nan_to_num(b[:3].mean(axis=0))
             out[best == cloud_learned.SHADOW] = classes.SHADOW
-            # shadow-like but not the model's first choice: a candidate for geometry
-            out[(out == classes.CLEAR) & (probability[cloud_learned.SHADOW] > SHADOW_LIKE)] = (
-                SHADOW_CANDIDATE
-            )
+            # shadow-like (by the model, or dark in NIR and SWIR1 and not water) but not the
+            # model's first choice: a candidate for the geometric match
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ndwi = (b[1] - b[3]) / (b[1] + b[3])
+            dark = (b[3] < SHADOW_NIR_MAX) & (b[4] < SHADOW_SWIR1_MAX) & (ndwi < 0)
+            like = (probability[cloud_learned.SHADOW] > SHADOW_LIKE) | dark
+            out[(out == classes.CLEAR) & like] = SHADOW_CANDIDATE
             out[cloud] = classes.CLOUD
             out[cloud & (visible < THIN_VISIBLE_MAX)] = classes.THIN_CLOUD
             out[~valid] = classes.NODATA
@@ -375,7 +378,9 @@ class LearnedDetector:
         if azimuth is None:
             azimuth, source = estimate_azimuth(cloud, shadow_like, pixel_m), "estimated"
         info: dict[str, Any] = {"sun_azimuth": azimuth, "sun_azimuth_source": source}
-        if azimuth is None:
+        if azimuth is None:  # no cloud object to match: no cloud, no cloud shadow
+            info["shadow_dropped_no_cloud_px"] = int(shadow.sum())
+            mask[shadow] = classes.CLEAR
             return mask, info
         zenith = self.sun_zenith if self.sun_zenith is not None else DEFAULT_ZENITH
         outside = shadow & ~shadow_zone(cloud, pixel_m, azimuth, zenith)
