@@ -158,11 +158,13 @@ def main() -> None:
 
     from ogcsdl.config import load_settings
     from ogcsdl.ingest.pipeline import ingest_product
+    from ogcsdl.schema import create_schema
 
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         root = Path(tmp)
         settings = load_settings(None, data_dir=str(root / "var"))
         settings.ensure_dirs()
+        create_schema(settings)
         products: dict[str, Any] = {}
 
         def product(name: str, kind: str, seed: int) -> Any:
