@@ -1,37 +1,38 @@
-"""Time and peak memory of cloud-mask (rules), flood-mapping and change-detection on a
-full Sentinel-2-tile sized raster (10980 x 10980, lazily generated, dask-chunked), against a baseline
-measured in the same run: the same processor on one in-memory numpy block, scaled by the
-pixel count. Each case runs in its own process so its peak RSS is its own.
+"""Full-tile processors through the job interface, against reading the same inputs.
 
-    PYTHONPATH=$PWD /work/main/.venv/bin/python benchmarks/processors.py [--size 10980] [--only change]
+For each case (cloud-mask with its default method, flood-mapping on S1, change-detection
+on two optical dates) the inputs are written as synthetic scenes, ingested by the suite's
+own pipeline (analysis-ready COGs + records), then run as jobs by ``JobRunner`` on a Dask
+LocalCluster with 1 and with 2 worker processes (1 thread each, as the suite's default).
+The baseline, measured in the same run: rasterio reading every band of the same COGs
+(block by block, as the job reads them). Printed: wall time, ratio to the read time,
+Mpx/s, peak RSS over the workers, and the 2-worker speed-up.
 
-Prints time ratio (chunked full tile / scaled in-memory block; both include generating
-the synthetic scene) and peak RSS against the size the full input would take in memory.
+    nice -n 10 .venv/bin/python -m benchmarks.processors [--size 10980] [--only cloud flood]
+
+Goals (issue 10): ratio <= 2, peak worker RSS < 4 GiB, 2 workers >= 1.7x faster than 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import resource
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-import dask
-import dask.array as dsa
 import numpy as np
-import xarray as xr
-from affine import Affine
+import rasterio
+import rasterio.shutil
+from rasterio.transform import from_origin
+from rasterio.windows import Window
 
 S2_SIX = ["B02", "B03", "B04", "B08", "B11", "B12"]
 VEGETATION = np.array([500, 800, 500, 3500, 1800, 900], dtype=np.float32)
 CLOUD = np.array([5500, 5200, 5000, 5000, 4500, 3500], dtype=np.float32)
 SHADOW = np.array([300, 300, 200, 800, 500, 300], dtype=np.float32)
-
-
-class Context:
-    def progress(self, percent: float, message: str = "") -> None:
-        pass
+BLOCK = 1024
 
 
 def optical_block(seed: int, shape: tuple[int, int]) -> np.ndarray:
@@ -43,124 +44,162 @@ def optical_block(seed: int, shape: tuple[int, int]) -> np.ndarray:
     for _ in range(3):
         cy, cx, r = rng.integers(0, h), rng.integers(0, w), rng.integers(20, 120)
         img[:, (yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = CLOUD[:, None]
-        img[:, (yy - cy - r - 30) ** 2 + (xx - cx - 20) ** 2 < r * r] = SHADOW[:, None]
+        img[:, (yy - cy + r + 30) ** 2 + (xx - cx + 20) ** 2 < r * r] = SHADOW[:, None]
     return img.clip(1, 65535).astype(np.uint16)
 
 
 def sar_block(seed: int, shape: tuple[int, int]) -> np.ndarray:
-    """VV/VH dB: land around -8/-15 dB with some dark (water) patches."""
+    """VV/VH dB with gamma speckle: land around -8/-15 dB, some dark water patches."""
     rng = np.random.default_rng(seed)
     h, w = shape
-    img = np.stack([-8 + rng.normal(0, 1.5, (h, w)), -15 + rng.normal(0, 1.5, (h, w))]).astype(
-        np.float32
-    )
+    vv = np.full((h, w), -8.0, dtype=np.float32)
     yy, xx = np.ogrid[:h, :w]
     for _ in range(4):
         cy, cx, r = rng.integers(0, h), rng.integers(0, w), rng.integers(30, 200)
-        inside = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
-        img[0][inside], img[1][inside] = -21.0, -27.0
-    return img
+        vv[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = -21.0
+    speckle = 10 * np.log10(rng.gamma(4.4, 1 / 4.4, (2, h, w)).astype(np.float32))
+    return np.stack([vv, vv - 7]) + speckle
 
 
-def lazy(kind: str, size: int, chunk: int, seed: int = 0) -> dsa.Array:
-    bands = 6 if kind == "optical" else 2
-    dtype = np.uint16 if kind == "optical" else np.float32
+def write_cog(path: Path, size: int, kind: str, seed: int) -> Path:
+    """A synthetic scene written block by block (never whole in memory), then a COG."""
+    bands, dtype = (6, "uint16") if kind == "optical" else (2, "float32")
     make = optical_block if kind == "optical" else sar_block
+    names = S2_SIX if kind == "optical" else ["VV", "VH"]
+    staging = path.with_suffix(".staging.tif")
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": bands,
+        "dtype": dtype,
+        "crs": "EPSG:32633",
+        "transform": from_origin(600000, 6600000, 10, 10),
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "nodata": 0 if kind == "optical" else None,
+    }
+    with rasterio.open(staging, "w", **profile) as dst:
+        for row in range(0, size, BLOCK):
+            for col in range(0, size, BLOCK):
+                h, w = min(BLOCK, size - row), min(BLOCK, size - col)
+                dst.write(make(seed + row * 7 + col, (h, w)), window=Window(col, row, w, h))
+        for index, name in enumerate(names, start=1):
+            dst.set_band_description(index, name)
+    rasterio.shutil.copy(staging, path, driver="COG", compress="DEFLATE", blocksize=512)
+    staging.unlink()
+    return path
 
-    def fill(block: np.ndarray, block_info: Any = None) -> np.ndarray:
-        location = block_info[None]["chunk-location"]
-        return make(seed + location[1] * 1000 + location[2], block.shape[1:])
 
-    template = dsa.empty((bands, size, size), chunks=(bands, chunk, chunk), dtype=dtype)
-    return template.map_blocks(fill, dtype=dtype)
+def read_time(paths: list[str]) -> float:
+    """Seconds to read every band of the files with rasterio, block row by block row."""
+    started = time.perf_counter()
+    for path in paths:
+        with rasterio.open(path) as src:
+            for row in range(0, src.height, BLOCK):
+                src.read(window=Window(0, row, src.width, min(BLOCK, src.height - row)))
+    return time.perf_counter() - started
 
 
-def run_case(case: str, size: int, chunk: int, queue: Any) -> None:
-    from processes.base import Raster
-    from processes.change_detection import ChangeDetection
-    from processes.cloud_mask import CloudMask
-    from processes.flood_mapping import FloodMapping
-    from processes.registry import validate_inputs
+def _worker_peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
-    dask.config.set(scheduler="threads", num_workers=2)
-    process, mode = case.split("-")
-    kind = "sar" if process == "flood" else "optical"
 
-    def image(seed: int) -> Raster:
-        if mode == "numpy":
-            values: Any = (optical_block if kind == "optical" else sar_block)(
-                7 + seed, (size, size)
-            )
-        else:
-            values = lazy(kind, size, chunk, seed)
-        names = S2_SIX if kind == "optical" else ["VV", "VH"]
-        return Raster(
-            xr.DataArray(values, dims=("band", "y", "x"), coords={"band": names}),
-            "EPSG:32633",
-            Affine(10, 0, 600000, 0, -10, 6600000),
-            nodata=0 if kind == "optical" else None,
+def run_job(
+    settings: Any, workers: int, process: str, inputs: dict[str, Any]
+) -> tuple[float, float, str]:
+    """(wall seconds, peak worker RSS in GiB, status) of one job on a fresh cluster."""
+    from distributed import Client, LocalCluster
+
+    from ogcsdl.jobs.executor import JobRunner
+
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        memory_limit="6GiB",
+        processes=True,
+        dashboard_address=None,
+        host="127.0.0.1",
+    )
+    try:
+        job_settings = settings.model_copy(
+            update={
+                "cluster": settings.cluster.model_copy(
+                    update={"scheduler_address": cluster.scheduler_address}
+                )
+            }
         )
-
-    start = time.perf_counter()  # both cases include making the synthetic data
-    processor: Any
-    if process == "cloud":
-        processor, raw, key = CloudMask(), {"product": image(0), "method": "rules"}, "cloud_cover"
-    elif process == "flood":
-        processor, raw, key = FloodMapping(), {"s1": image(0)}, "water_area"
-    else:
-        processor, raw = ChangeDetection(), {"before": image(0), "after": image(500_000)}
-        key = "changed_area"
-    out = processor.run(validate_inputs(processor.description, raw), Context())
-    elapsed = time.perf_counter() - start
-    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, out[key]))
-
-
-def measure(case: str, size: int, chunk: int) -> tuple[float, float, float]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=run_case, args=(case, size, chunk, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+        runner = JobRunner(job_settings)
+        with Client(cluster, set_as_default=False) as client:
+            client.run(lambda: __import__("processes.registry"))  # imports are not the job
+            started = time.perf_counter()
+            job = runner.start(process, inputs, "ogcapi")
+            finished = runner.wait(job.job_id, timeout_s=7200)
+            elapsed = time.perf_counter() - started
+            peak = max(client.run(_worker_peak_rss).values()) / 1024**3
+        runner.close()
+        status = finished.status if finished.status == "successful" else finished.message
+        return elapsed, peak, str(status)
+    finally:
+        cluster.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size", type=int, default=10980, help="full raster side (pixels)")
-    parser.add_argument("--chunk", type=int, default=2048, help="dask chunk side")
-    parser.add_argument("--block", type=int, default=2048, help="in-memory baseline block side")
+    parser.add_argument("--size", type=int, default=10980, help="raster side (pixels)")
     parser.add_argument(
-        "--only",
-        nargs="*",
-        choices=("cloud", "flood", "change"),
-        help="cases to run (default: all)",
+        "--only", nargs="*", choices=("cloud", "flood", "change"), help="cases (default: all)"
     )
+    parser.add_argument("--workers", nargs="*", type=int, default=[1, 2])
     args = parser.parse_args()
-    scale = (args.size / args.block) ** 2
-    cases = (
-        ("cloud", "cloud-mask (rules)", 6, 2),
-        ("flood", "flood-mapping (S1)", 2, 4),
-        ("change", "change-detection (optical, 2 dates)", 12, 2),
-    )
-    for prefix, name, bands, itemsize in cases:
-        if args.only and prefix not in args.only:
-            continue
-        # the machine is shared: take the faster of a baseline before and one after
-        first = measure(f"{prefix}-numpy", args.block, args.chunk)
-        full_t, full_rss, summary = measure(f"{prefix}-dask", args.size, args.chunk)
-        base_t, base_rss, _ = min(first, measure(f"{prefix}-numpy", args.block, args.chunk))
-        input_gib = bands * args.size**2 * itemsize / 1024**3
-        float_gib = bands * args.size**2 * 4 / 1024**3
-        print(
-            f"{name}: {args.size}x{args.size} chunked {full_t:.1f} s, peak RSS {full_rss:.2f} GiB "
-            f"(input {input_gib:.2f} GiB as stored, {float_gib:.2f} GiB as float32); "
-            f"in-memory {args.block}x{args.block} block {base_t:.2f} s, peak {base_rss:.2f} GiB, "
-            f"scaled x{scale:.1f} = {base_t * scale:.1f} s; time ratio {full_t / (base_t * scale):.2f}; "
-            f"result {summary:.3f}"
-        )
+
+    from ogcsdl.config import load_settings
+    from ogcsdl.ingest.pipeline import ingest_product
+    from ogcsdl.schema import create_schema
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        root = Path(tmp)
+        settings = load_settings(None, data_dir=str(root / "var"))
+        settings.ensure_dirs()
+        create_schema(settings)
+        products: dict[str, Any] = {}
+
+        def product(name: str, kind: str, seed: int) -> Any:
+            if name not in products:
+                path = write_cog(root / f"{name}.tif", args.size, kind, seed)
+                products[name] = ingest_product(settings, path)
+            return products[name]
+
+        cases = {
+            "cloud": ("cloud-mask", {"product": ("after", "optical", 0)}),
+            "flood": ("flood-mapping", {"s1": ("s1", "sar", 3)}),
+            "change": (
+                "change-detection",
+                {"before": ("before", "optical", 500_000), "after": ("after", "optical", 0)},
+            ),
+        }
+        mpx = args.size * args.size / 1e6
+        print(f"{args.size} x {args.size} px ({mpx:.0f} Mpx) per input, jobs via JobRunner")
+        for key, (process, spec) in cases.items():
+            if args.only and key not in args.only:
+                continue
+            records = {name: product(*value) for name, value in spec.items()}
+            inputs = {name: record.identifier for name, record in records.items()}
+            read_s = read_time([record.file_path for record in records.values()])
+            timings = {}
+            for workers in args.workers:
+                wall, peak, status = run_job(settings, workers, process, inputs)
+                timings[workers] = wall
+                print(
+                    f"{process:17s} {workers} worker(s): {wall:7.1f} s, read {read_s:6.1f} s, "
+                    f"ratio {wall / read_s:5.2f}, {mpx / wall:6.2f} Mpx/s, peak worker RSS "
+                    f"{peak:.2f} GiB, {status}"
+                )
+            if 1 in timings and 2 in timings:
+                print(f"{process:17s} speed-up 2 vs 1 worker: {timings[1] / timings[2]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -289,6 +289,109 @@ def repeat_to(coarse: xr.DataArray, factor: int, like: xr.DataArray) -> xr.DataA
     )
 
 
+THIN_VISIBLE_MAX = 0.25  # learned: a cloud pixel darker than this in the visible mean is thin
+PROBABILITY_SMOOTHING_PX = 5  # learned: mean of the class probabilities over 5 x 5 work px
+SHADOW_LIKE = 0.25  # learned: shadow probability of a candidate for the geometric match
+SHADOW_CANDIDATE = 255  # learned: interim code of those candidates until finish()
+
+
+@dataclass
+class LearnedDetector:
+    """The LightGBM classifier of :mod:`processes.cloud_learned` on Blue, Green, Red, NIR,
+    SWIR1, SWIR2 (trained on a labelled Landsat 7 scene plus clear Sentinel-2 scenes;
+    leave-one-block-out kappa in ``benchmarks/accuracy_cloud.py``), run on block means of
+    about 30 m. Cloud pixels dimmer than THIN_VISIBLE_MAX in the visible mean are thin
+    cloud. Shadows, in :meth:`finish` (it needs the whole cloud mask): the model's shadow
+    pixels where a cloud's shadow can fall for the sun azimuth, plus each cloud object's
+    footprint matched over height candidates onto pixels the model finds shadow-like
+    (:mod:`processes.cloud_shadows`). Azimuth: given, else estimated from the scene."""
+
+    sun_azimuth: float | None = None
+    sun_zenith: float | None = None
+    scale: str | float = "auto"
+    model: Any = None  # a lightgbm Booster; default: the shipped weights
+    name: str = "learned"
+    gives_probability: bool = True
+
+    def applicable(self, raster: Raster) -> bool:
+        return all(find_band(raster, b) for b in RULE_BANDS)
+
+    def detect(
+        self, raster: Raster, pixel_m: float, locator: str
+    ) -> tuple[xr.DataArray, xr.DataArray]:
+        from processes import cloud_learned
+
+        own = [find_band(raster, n) for n in RULE_BANDS]
+        bands = to_reflectance(select_bands(raster, RULE_BANDS, locator), self.scale)
+        bands = bands.where(valid_mask(raster.data.sel(band=own), raster.nodata))
+        factor = max(1, round(cloud_learned.PROCESSING_M / pixel_m))
+        work = block_mean(bands, factor)
+        work_m = pixel_m * factor
+        model = self.model or cloud_learned.booster()
+
+        def block(b: np.ndarray) -> np.ndarray:
+            valid = np.isfinite(b).all(axis=0)
+            probability = cloud_learned.probabilities(b, work_m, model)
+            size = PROBABILITY_SMOOTHING_PX
+            probability = np.stack([ndimage.uniform_filter(p, size) for p in probability])
+            best = probability.argmax(axis=0)
+            out = np.full(valid.shape, classes.CLEAR, dtype=np.float32)
+            cloud = best == cloud_learned.CLOUD
+            visible = np.nan_to_num(b[:3].mean(axis=0))
+            out[best == cloud_learned.SHADOW] = classes.SHADOW
+            # shadow-like (by the model, or dark in NIR and SWIR1 and not water) but not the
+            # model's first choice: a candidate for the geometric match
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ndwi = (b[1] - b[3]) / (b[1] + b[3])
+            dark = (b[3] < SHADOW_NIR_MAX) & (b[4] < SHADOW_SWIR1_MAX) & (ndwi < 0)
+            like = (probability[cloud_learned.SHADOW] > SHADOW_LIKE) | dark
+            out[(out == classes.CLEAR) & like] = SHADOW_CANDIDATE
+            out[cloud] = classes.CLOUD
+            out[cloud & (visible < THIN_VISIBLE_MAX)] = classes.THIN_CLOUD
+            out[~valid] = classes.NODATA
+            prob = np.where(valid, probability[cloud_learned.CLOUD], np.nan).astype(np.float32)
+            return np.stack([out, prob])
+
+        depth = cloud_learned.halo_px(work_m) + PROBABILITY_SMOOTHING_PX
+        both = map_pixels(block, work, depth=depth, dtype=np.float32, n_out=2)
+        if factor > 1:
+            native_valid = bands.notnull().all("band")
+            both = repeat_to(both, factor, bands).where(native_valid)
+            return both.isel(out=0).fillna(classes.NODATA).astype(np.uint8), both.isel(out=1)
+        return both.isel(out=0).astype(np.uint8), both.isel(out=1)
+
+    def finish(self, mask: np.ndarray, pixel_m: float) -> tuple[np.ndarray, dict[str, Any]]:
+        """Shadows from geometry (in place, see the class); returns the mask and details."""
+        from processes.cloud_shadows import (
+            DEFAULT_ZENITH,
+            estimate_azimuth,
+            match_shadows,
+            shadow_zone,
+        )
+
+        candidate = mask == SHADOW_CANDIDATE
+        mask[candidate] = classes.CLEAR
+        cloud = np.isin(mask, (classes.CLOUD, classes.THIN_CLOUD))
+        shadow = mask == classes.SHADOW
+        shadow_like = shadow | candidate
+        azimuth, source = self.sun_azimuth, "given"
+        if azimuth is None:
+            azimuth, source = estimate_azimuth(cloud, shadow_like, pixel_m), "estimated"
+        info: dict[str, Any] = {"sun_azimuth": azimuth, "sun_azimuth_source": source}
+        if azimuth is None:  # no cloud object to match: no cloud, no cloud shadow
+            info["shadow_dropped_no_cloud_px"] = int(shadow.sum())
+            mask[shadow] = classes.CLEAR
+            return mask, info
+        zenith = self.sun_zenith if self.sun_zenith is not None else DEFAULT_ZENITH
+        outside = shadow & ~shadow_zone(cloud, pixel_m, azimuth, zenith)
+        mask[outside] = classes.CLEAR
+        matched = match_shadows(cloud, shadow_like, pixel_m, azimuth, zenith) & (mask != 0)
+        mask[matched & (mask == classes.CLEAR)] = classes.SHADOW
+        info["shadow_dropped_outside_zone_px"] = int(outside.sum())
+        info["shadow_matched_px"] = int(matched.sum())
+        return mask, info
+
+
 # Sentinel-2 L2A scene classification -> our classes (0 no data, 1 saturated/defective).
 SCL_TO_CLASS = {
     0: classes.NODATA,
@@ -329,4 +432,4 @@ class SclDetector:
         return map_pixels(block, scl), None
 
 
-DETECTORS = ("rules", "s2cloudless", "scl")
+DETECTORS = ("learned", "rules", "s2cloudless", "scl")

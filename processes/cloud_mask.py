@@ -4,9 +4,12 @@ method gives one) and cloud cover % over an area of interest."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import numpy as np
+from pyproj import Transformer
+from pyproj.exceptions import CRSError
 
 from processes import classes
 from processes.base import (
@@ -24,14 +27,47 @@ from processes.cloud_detectors import (
     RULE_BANDS,
     S2CLOUDLESS_BANDS,
     CloudDetector,
+    LearnedDetector,
     RuleBasedDetector,
     S2CloudlessDetector,
     SclDetector,
 )
+from processes.cloud_shadows import sun_position
 from processes.errors import ProcessInputError
 from processes.raster_ops import aoi_mask, class_raster, compute, float_raster, pixel_size_m
 
-METHODS = ("auto", "s2cloudless", "rules", "scl")
+METHODS = ("auto", "learned", "s2cloudless", "rules", "scl")
+AUTO_ORDER = ("scl", "learned", "s2cloudless", "rules")
+
+
+def sun_angles(raster: Raster, inputs: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """(azimuth, zenith) in degrees: the inputs, else the product's metadata (``sun_azimuth``
+    / ``sun_zenith`` tags as in MTD_TL.xml), else computed from the acquisition time at the
+    scene centre; (None, None) when none of these is known."""
+    azimuth, zenith = inputs.get("sun_azimuth"), inputs.get("sun_zenith")
+    meta = raster.metadata
+    for key, value in (("sun_azimuth", azimuth), ("sun_zenith", zenith)):
+        if value is None and meta.get(key) not in (None, ""):
+            try:
+                number = float(meta[key])
+            except (TypeError, ValueError):
+                continue
+            azimuth, zenith = (number, zenith) if key == "sun_azimuth" else (azimuth, number)
+    if azimuth is None and meta.get("start"):
+        try:
+            when = datetime.fromisoformat(str(meta["start"]).replace("Z", "+00:00"))
+            h, w = raster.data.sizes["y"], raster.data.sizes["x"]
+            x, y = raster.transform * (w / 2, h / 2)
+            lon, lat = Transformer.from_crs(raster.crs, "EPSG:4326", always_xy=True).transform(x, y)
+            computed = sun_position(when, lon, lat)
+        except (ValueError, CRSError):
+            return None, zenith
+        azimuth = computed[0]
+        zenith = computed[1] if zenith is None else zenith
+    return (
+        None if azimuth is None else float(azimuth),
+        None if zenith is None else float(zenith),
+    )
 
 
 def cloud_cover(
@@ -61,9 +97,10 @@ def choose_detector(raster: Raster, method: str, inputs: Mapping[str, Any]) -> C
             processing_m=inputs.get("processing_resolution"),
         ),
         "rules": RuleBasedDetector(shadow_distance_m=shadow_m, scale=scale),
+        "learned": LearnedDetector(*sun_angles(raster, inputs), scale=scale),
     }
     if method == "auto":
-        for name in ("scl", "s2cloudless", "rules"):
+        for name in AUTO_ORDER:
             if candidates[name].applicable(raster):
                 return candidates[name]
         raise ProcessInputError(
@@ -82,10 +119,14 @@ class CloudMask:
         title="Cloud and cloud-shadow mask",
         abstract=(
             "Classifies a Sentinel-2 L1C/L2A product (or any coverage with the needed bands) "
-            "into 0 nodata, 1 clear, 2 cloud, 3 thin cloud, 4 shadow. Methods: 's2cloudless' "
-            "(10 S2 bands, gives a probability), 'rules' (spectral tests on Blue, Green, Red, NIR, "
-            "SWIR1, SWIR2, finds shadows too), 'scl' (L2A scene classification), 'auto' (the first "
-            "of scl, s2cloudless, rules the bands allow). Integer inputs are reflectance x 10000."
+            "into 0 nodata, 1 clear, 2 cloud, 3 thin cloud, 4 shadow. Methods: 'learned' (a LightGBM "
+            "classifier on Blue, Green, Red, NIR, SWIR1, SWIR2 with multi-scale context, trained on "
+            "a labelled Landsat 7 scene; shadows kept only where a cloud's shadow can fall for the "
+            "sun azimuth), 's2cloudless' (10 S2 bands, gives a probability), 'rules' (spectral "
+            "tests, finds shadows too), 'scl' (L2A scene classification), 'auto' (the first of "
+            "scl, learned, s2cloudless, rules the bands allow). Sun angles: the inputs, else the "
+            "product's metadata or acquisition time, else estimated from the scene. Integer "
+            "inputs are reflectance x 10000."
         ),
         keywords=("cloud", "shadow", "Sentinel-2", "s2cloudless"),
         inputs=(
@@ -129,6 +170,24 @@ class CloudMask:
                 minimum=0.0,
                 maximum=1000.0,
             ),
+            LiteralInput(
+                "sun_azimuth",
+                "Sun azimuth (degrees clockwise from north) for the shadow geometry",
+                "float",
+                abstract="Default: the product's metadata or acquisition time; else estimated.",
+                min_occurs=0,
+                minimum=0.0,
+                maximum=360.0,
+            ),
+            LiteralInput(
+                "sun_zenith",
+                "Sun zenith angle (degrees) for the shadow geometry",
+                "float",
+                abstract="Default: the product's metadata or acquisition time; else 40.",
+                min_occurs=0,
+                minimum=0.0,
+                maximum=89.0,
+            ),
             BoundingBoxInput("aoi", "Area of interest for the cloud cover", min_occurs=0),
         ),
         outputs=(
@@ -144,7 +203,7 @@ class CloudMask:
                 "Cloud probability",
                 "cloud-probability",
                 style="probability",
-                abstract="float32 0..1; only present when the method gives one (s2cloudless)",
+                abstract="float32 0..1; only present when the method gives one (learned, s2cloudless)",
             ),
             LiteralOutput("cloud_cover", "Cloud cover over the area of interest", "float", uom="%"),
             LiteralOutput(
@@ -166,9 +225,12 @@ class CloudMask:
         method = str(inputs.get("method", "auto"))
         detector = choose_detector(product, method, inputs)
         if not detector.applicable(product):
-            needed = {"scl": ("scl",), "s2cloudless": S2CLOUDLESS_BANDS, "rules": RULE_BANDS}[
-                detector.name
-            ]
+            needed = {
+                "scl": ("scl",),
+                "s2cloudless": S2CLOUDLESS_BANDS,
+                "rules": RULE_BANDS,
+                "learned": RULE_BANDS,
+            }[detector.name]
             raise ProcessInputError(
                 f"Method '{detector.name}' needs the bands {', '.join(needed)}; the product has "
                 f"{', '.join(product.band_names)}.",
@@ -182,6 +244,12 @@ class CloudMask:
         arrays = [classes_lazy] + ([probability_lazy] if probability_lazy is not None else [])
         computed = compute(context, 5, 95, f"cloud detection ({detector.name})", *arrays)
         mask = computed[0].astype(np.uint8)
+        geometry: dict[str, Any] = {}
+        if isinstance(detector, LearnedDetector):
+            context.progress(95, "shadow geometry")
+            mask, geometry = detector.finish(
+                mask, pixel_size_m(product.crs, product.transform, height)
+            )
         region = aoi_mask(inputs.get("aoi"), product.crs, product.transform, mask.shape)
         cover, shares = cloud_cover(mask, region)
         product_cover = cover if region is None else cloud_cover(mask)[0]
@@ -191,6 +259,7 @@ class CloudMask:
             "product_cloud_cover": round(product_cover, 3),
             "statistics": {
                 "method": detector.name,
+                **geometry,
                 "class_percent": {k: round(v, 3) for k, v in shares.items()},
                 "valid_pixels": int(((mask != classes.NODATA) & region).sum()),
                 "classes": {str(k): v for k, v in classes.CLOUD_CLASSES.items()},

@@ -1,17 +1,22 @@
 """``flood-mapping``: Sentinel-1 VV/VH (dB) and/or Sentinel-2 -> water extent raster
 (0 nodata, 1 dry, 2 water, 3 new water), polygons (GeoJSON, WGS84) and areas in km².
 
-- S1: calm open water is a specular reflector, dark in VV (and VH). After a boxcar speckle
-  filter (linear power), water = VV below Otsu's threshold, searched within [-25, -10] dB
-  so an image with little water still gets a sane threshold; with VH, also VH below its
-  Otsu threshold within [-32, -18] dB (both must agree: fewer false positives from dry,
-  smooth surfaces that are dark in one polarisation only).
+- S1: calm open water is a specular reflector, dark in VV. A 3x3 boxcar (linear power)
+  calms speckle; thresholds come from split-based thresholding (Martinis et al. 2009,
+  2015): the pooled histogram of the tiles whose VV histogram is clearly bimodal
+  (Ashman's D), so a scene with a few % water still shows its water mode. Pixels below
+  its minimum-error (Kittler-Illingworth) threshold are confident seeds; they grow into
+  connected pixels up to 1 dB above its Otsu threshold (vegetated or wind-roughened parts
+  of flooded fields), while dark dry fields away from water stay dry. VH is optional
+  (``use_vh``): on sen1floods11 Spain it changed agreement with S2 by < 0.01 IoU, and the
+  old AND with VH lost true water, so it is off by default.
 - S2: MNDWI = (green - swir1) / (green + swir1) (NDWI with NIR when SWIR1 is missing)
   above Otsu's threshold searched within [0, 0.5]: 0 is the textbook surface-reflectance
   threshold, but L1C top-of-atmosphere green carries path radiance that lifts the index
-  of wet soil above 0 (on sen1floods11 Spain, Otsu's ~0.14 agrees with S1 on 86 % of the
-  pixels against 75 % for 0); cloudy pixels (rule-based detector, when the bands allow) are not classified.
-- Both given: water where either says water, nodata only where neither is valid.
+  of wet soil above 0; cloudy, thin-cloud and shadow pixels are not classified.
+- Both given: S2 decides where S2 is clear, S1 where S2 is cloudy, in shadow or missing
+  (optical water indices are the more accurate where they see the ground; radar sees
+  through clouds). Not a union: a union adds S1's false alarms to S2's clear pixels.
 - With a pre-event image (same sensor types, same grid): water now and dry before is
   new water (3); water at both dates stays 2 (permanent water).
 Inputs not on the grid of the first given one are aligned onto it (processes/alignment.py).
@@ -24,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from scipy import ndimage
 
 from processes import classes
 from processes.alignment import align_to_grid
@@ -37,7 +43,7 @@ from processes.base import (
     RasterInput,
     RasterOutput,
 )
-from processes.change_detection import boxcar_db, sar_in_db
+from processes.change_detection import sar_in_db
 from processes.cloud_detectors import RULE_BANDS, rule_classes_lazy
 from processes.errors import MissingProcessInput, ProcessInputError
 from processes.raster_ops import (
@@ -58,6 +64,150 @@ from processes.raster_ops import (
 VV_BOUNDS = (-25.0, -10.0)
 VH_BOUNDS = (-32.0, -18.0)
 INDEX_BOUNDS = (0.0, 0.5)
+# A confident seed is dark in absolute terms too: smooth dry soil reaches -15 dB in VV,
+# open water is below ~-18 dB (VH ~7 dB lower); seeds are capped here whatever the
+# histogram says, so a scene of dark dry fields and little water seeds little.
+VV_SEED_MAX_DB = -16.0
+VH_SEED_MAX_DB = -23.0
+HISTOGRAM_DB = (-35.0, 5.0)  # dB range of the tile histograms
+HISTOGRAM_BINS = 160  # 0.25 dB bins
+ASHMAN_D_MIN = 2.0  # two modes clearly apart (Ashman et al. 1994)
+CLASS_SHARE_MIN = 0.1  # each mode holds at least this share of a tile
+WATER_MEAN_MAX_DB = -15.0  # the dark mode of a selected tile must be dark enough to be water
+GROW_REACH_PX = 8  # ... and within 8 px of a seed: no walking into a dark dry field next door
+TILE_MIN = 32  # tile side (px) bounds: enough pixels for a histogram
+GROW_MARGIN_DB = 1.0  # region growing reaches connected pixels up to Otsu + this
+
+
+def speckle_filter(block_db: np.ndarray, window: int) -> np.ndarray:
+    """Boxcar mean of a (band, y, x) dB block in linear power, ignoring NaNs; back to dB.
+    A small window (3) calms speckle without erasing water bodies two pixels wide."""
+    if window <= 1:
+        return block_db.astype(np.float32)
+    linear = np.power(np.float32(10.0), block_db.astype(np.float32) / np.float32(10.0))
+    valid = np.isfinite(linear)
+    size = (1, window, window)
+    summed = ndimage.uniform_filter(np.where(valid, linear, 0).astype(np.float32), size=size)
+    counts = ndimage.uniform_filter(valid.astype(np.float32), size=size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(valid & (counts > 0), summed / counts, np.nan)
+        return (10 * np.log10(mean)).astype(np.float32)
+
+
+def _tile_histograms(values: np.ndarray, valid: np.ndarray, tile: int) -> np.ndarray:
+    """(tiles, bins) histograms of ``values`` over tile x tile blocks, in one bincount."""
+    low, high = HISTOGRAM_DB
+    h, w = values.shape
+    ny, nx = -(-h // tile), -(-w // tile)
+    rows = (np.arange(h) // tile)[:, None] * nx
+    tile_index = rows + (np.arange(w) // tile)[None, :]
+    scaled = (values - low) * (HISTOGRAM_BINS / (high - low))
+    bins = np.clip(np.nan_to_num(scaled, nan=0), 0, HISTOGRAM_BINS - 1).astype(np.int64)
+    flat = (tile_index * HISTOGRAM_BINS + bins)[valid]
+    counts = np.bincount(flat, minlength=ny * nx * HISTOGRAM_BINS)
+    return counts.reshape(ny * nx, HISTOGRAM_BINS).astype(np.float64)
+
+
+def _two_class_rows(hist: np.ndarray, method: str = "ki") -> dict[str, np.ndarray]:
+    """Threshold of each histogram row plus both classes' shares, means and stds.
+
+    ``ki``: Kittler & Illingworth's minimum-error threshold (two Gaussians of their own
+    widths; the split-based thresholding papers use it): unlike Otsu it does not sit
+    half-way between a narrow water mode and a broad land mode, where dark dry fields
+    live. ``otsu``: Otsu's between-class variance."""
+    low, high = HISTOGRAM_DB
+    width = (high - low) / HISTOGRAM_BINS
+    centers = low + width * (np.arange(HISTOGRAM_BINS) + 0.5)
+    total = np.maximum(hist.sum(axis=1, keepdims=True), 1)
+    w1 = np.cumsum(hist, axis=1)
+    s1, q1 = np.cumsum(hist * centers, axis=1), np.cumsum(hist * centers**2, axis=1)
+    w2, s2, q2 = total - w1, s1[:, -1:] - s1, q1[:, -1:] - q1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m1, m2 = s1 / w1, s2 / w2
+        v1 = np.maximum(q1 / w1 - m1**2, 0) + width**2 / 12
+        v2 = np.maximum(q2 / w2 - m2**2, 0) + width**2 / 12
+        if method == "otsu":
+            score = np.nan_to_num(w1 * w2 * (m1 - m2) ** 2, nan=-1)
+        else:
+            p1, p2 = w1 / total, w2 / total
+            error = p1 * np.log(v1) / 2 + p2 * np.log(v2) / 2 - p1 * np.log(p1) - p2 * np.log(p2)
+            # a class of a handful of pixels is no class: keep each above 1 % of the row;
+            # search below Otsu's split (the minimum error there is the water mode's edge;
+            # above it KI may settle inside the land mode when dark dry fields widen it)
+            otsu_k = np.argmax(np.nan_to_num(w1 * w2 * (m1 - m2) ** 2, nan=-1), axis=1)
+            above = np.arange(hist.shape[1])[None, :] >= otsu_k[:, None]
+            error[(p1 < 0.01) | (p2 < 0.01) | above] = np.inf
+            score = -np.nan_to_num(error, nan=np.inf)
+    k = np.argmax(score, axis=1)
+    pick = np.arange(hist.shape[0]), k
+    return {
+        "threshold": low + width * (k + 1),
+        "share1": w1[pick] / total[:, 0],
+        "share2": w2[pick] / total[:, 0],
+        "mean1": np.nan_to_num(m1[pick]),
+        "mean2": np.nan_to_num(m2[pick]),
+        "std1": np.sqrt(np.nan_to_num(v1[pick])),
+        "std2": np.sqrt(np.nan_to_num(v2[pick])),
+    }
+
+
+def split_based_thresholds(
+    values: np.ndarray, valid: np.ndarray, bounds: tuple[float, float], seed_max: float
+) -> tuple[float, float, dict[str, Any]]:
+    """(seed, relaxed) scene thresholds from the tiles whose histogram is clearly bimodal
+    (split-based thresholding after Martinis et al. 2009/2015): water is a few % of a
+    scene, so a global histogram hides its mode; tiles at water edges show both modes.
+    Tiles qualify when Ashman's D >= 2, each mode holds >= 10 % and the dark mode is
+    below -15 dB. On the pooled histogram of those tiles, Kittler-Illingworth's
+    minimum-error threshold (close under the narrow water mode: confident seeds) and
+    Otsu's (half-way to the land mode: how far seeds may grow). Without such tiles: Otsu
+    on the whole image within ``bounds`` for both."""
+    h, w = values.shape
+    tile = int(np.clip(min(h, w) // 8, TILE_MIN, 256))
+    hist = _tile_histograms(values, valid, tile)
+    stats = _two_class_rows(hist, "otsu")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ashman = (
+            np.sqrt(2)
+            * np.abs(stats["mean2"] - stats["mean1"])
+            / np.hypot(stats["std1"], stats["std2"])
+        )
+    enough = hist.sum(axis=1) >= tile * tile / 4
+    selected = (
+        enough
+        & (ashman >= ASHMAN_D_MIN)
+        & (np.minimum(stats["share1"], stats["share2"]) >= CLASS_SHARE_MIN)
+        & (stats["mean1"] <= WATER_MEAN_MAX_DB)
+    )
+    info: dict[str, Any] = {
+        "tile_px": tile,
+        "tiles": int(enough.sum()),
+        "bimodal_tiles": int(selected.sum()),
+    }
+    if not selected.any():
+        info["method"] = "global Otsu (no bimodal tile)"
+        threshold = otsu_threshold(values[valid], bounds)
+        return min(threshold, seed_max), threshold, info
+    pooled = hist[selected].sum(axis=0, keepdims=True)
+    minimum_error, otsu = _two_class_rows(pooled, "ki"), _two_class_rows(pooled, "otsu")
+    info["method"] = "split-based"
+    info["water_mean_db"] = round(float(otsu["mean1"][0]), 2)
+    info["land_mean_db"] = round(float(otsu["mean2"][0]), 2)
+    relaxed = float(np.clip(otsu["threshold"][0], *bounds))
+    seed = min(float(np.clip(minimum_error["threshold"][0], bounds[0], seed_max)), relaxed)
+    return seed, relaxed, info
+
+
+def grow_regions(seeds: np.ndarray, candidates: np.ndarray, reach_px: int = 0) -> np.ndarray:
+    """Connected regions (8-neighbourhood) of ``candidates`` that contain a seed; with
+    ``reach_px``, only candidates within that many pixels of a seed."""
+    if reach_px:
+        candidates = candidates & ndimage.binary_dilation(seeds, iterations=reach_px)
+    labels, count = ndimage.label(candidates | seeds, structure=np.ones((3, 3), bool))
+    keep = np.zeros(count + 1, dtype=bool)
+    keep[np.unique(labels[seeds])] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def s1_water(
@@ -68,8 +218,13 @@ def s1_water(
     vv_threshold: float | None,
     context: ProcessContext,
     span: tuple[float, float],
-) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-    """(water, valid, thresholds) from a VV[/VH] dB (or linear) raster."""
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(water, valid, details) from a VV[/VH] dB (or linear) raster: split-based
+    thresholds on speckle-filtered VV; pixels below the strict (minimum-error) one seed
+    region growing into connected pixels up to GROW_MARGIN_DB above the relaxed (Otsu)
+    one: flooded fields are brighter than open water at their vegetated or wind-roughened
+    parts, but dark dry fields away from water stay dry. A given ``vv_threshold`` is used
+    as it is (no growing). With ``use_vh`` seeds must also be below VH's strict threshold."""
     if find_band(raster, "vv") is None:
         raise ProcessInputError(
             f"Input '{locator}' has no VV band; it has {', '.join(raster.band_names)}.",
@@ -78,20 +233,31 @@ def s1_water(
     pols = ("vv", "vh") if use_vh and find_band(raster, "vh") is not None else ("vv",)
     db = sar_in_db(raster, pols, locator, "auto")
     filtered = map_pixels(
-        lambda b: boxcar_db(b, window), db, depth=window, dtype=np.float32, n_out=len(pols)
+        lambda b: speckle_filter(b, window), db, depth=window, dtype=np.float32, n_out=len(pols)
     )
     (values,) = compute(context, span[0], span[1], f"speckle filter ({locator})", filtered)
     valid = np.isfinite(values).all(axis=0)
-    thresholds = {
-        "vv_db": vv_threshold
-        if vv_threshold is not None
-        else otsu_threshold(values[0][valid], VV_BOUNDS)
-    }
-    water = valid & (values[0] < thresholds["vv_db"])
+    vv = values[0]
+    details: dict[str, Any] = {}
+    if vv_threshold is not None:
+        seed_db = relaxed_db = grow_db = float(vv_threshold)
+    else:
+        seed_db, relaxed_db, details["vv_split"] = split_based_thresholds(
+            vv, valid, VV_BOUNDS, VV_SEED_MAX_DB
+        )
+        grow_db = relaxed_db + GROW_MARGIN_DB
+    thresholds = {"vv_db": relaxed_db, "vv_seed_db": seed_db, "vv_grow_db": grow_db}
+    seeds = valid & (vv < seed_db)
     if len(pols) == 2:
-        thresholds["vh_db"] = otsu_threshold(values[1][valid], VH_BOUNDS)
-        water &= values[1] < thresholds["vh_db"]
-    return water, valid, thresholds
+        vh_seed, thresholds["vh_db"], details["vh_split"] = split_based_thresholds(
+            values[1], valid, VH_BOUNDS, VH_SEED_MAX_DB
+        )
+        thresholds["vh_seed_db"] = vh_seed
+        seeds &= values[1] < vh_seed
+    del values
+    water = grow_regions(seeds, valid & (vv < grow_db), GROW_REACH_PX)
+    details["thresholds_db"] = {k: round(v, 3) for k, v in thresholds.items()}
+    return water, valid, details
 
 
 def s2_water(
@@ -126,12 +292,15 @@ class FloodMapping:
         abstract=(
             "Sentinel-1 VV/VH (dB or linear) and/or Sentinel-2 -> water classes 0 nodata, 1 dry, "
             "2 water, 3 new water (water now, dry in the pre-event image), polygons of the "
-            "(new) water in WGS84 GeoJSON and areas in km². S1: Otsu threshold on speckle-filtered "
-            "VV within [-25, -10] dB (and VH); S2: Otsu on MNDWI within [0, 0.5], clouds masked. "
-            "Inputs not on the grid of the first given one (s1, else s2) are reprojected onto "
-            "it (GDAL, bilinear) over its extent; uncovered pixels are nodata."
+            "(new) water in WGS84 GeoJSON and areas in km². S1: split-based thresholds (over the "
+            "tiles with a bimodal VV histogram, within [-25, -10] dB) on 3x3-filtered VV: seeds "
+            "below the minimum-error threshold grow into connected pixels up to 1 dB above "
+            "Otsu's; S2: Otsu on MNDWI within [0, 0.5], clouds and shadows masked; both: S2 "
+            "where it is clear, S1 elsewhere. Inputs not on the grid of the first given one "
+            "(s1, else s2) are reprojected onto it (GDAL, bilinear) over its extent; uncovered "
+            "pixels are nodata."
         ),
-        keywords=("flood", "water", "Sentinel-1", "Sentinel-2", "Otsu"),
+        keywords=("flood", "water", "Sentinel-1", "Sentinel-2", "split-based threshold"),
         inputs=(
             RasterInput(
                 "s1", "Sentinel-1 VV/VH after the event", required_bands=("VV",), min_occurs=0
@@ -143,7 +312,13 @@ class FloodMapping:
             RasterInput(
                 "pre_s2", "Sentinel-2 before the event", required_bands=("B03",), min_occurs=0
             ),
-            LiteralInput("use_vh", "Also require low VH", "boolean", default=True, min_occurs=0),
+            LiteralInput(
+                "use_vh",
+                "Seeds must also be dark in VH (split-based VH threshold)",
+                "boolean",
+                default=False,
+                min_occurs=0,
+            ),
             LiteralInput(
                 "vv_threshold",
                 "VV water threshold in dB (default: Otsu)",
@@ -156,7 +331,7 @@ class FloodMapping:
                 "speckle_window",
                 "Boxcar window (pixels, 1 = off)",
                 "integer",
-                default=5,
+                default=3,
                 min_occurs=0,
                 minimum=1,
                 maximum=15,
@@ -208,29 +383,33 @@ class FloodMapping:
         details: dict[str, Any] = {}
         middle = (span[0] + span[1]) / 2
         if inputs.get(s1_id) is not None:
-            water, valid, thresholds = s1_water(
+            water, valid, s1_details = s1_water(
                 inputs[s1_id],
                 s1_id,
-                bool(inputs.get("use_vh", True)),
-                int(inputs.get("speckle_window", 5)),
+                bool(inputs.get("use_vh", False)),
+                int(inputs.get("speckle_window", 3)),
                 inputs.get("vv_threshold"),
                 context,
                 (span[0], middle),
             )
-            details[f"{s1_id}_thresholds_db"] = {k: round(v, 3) for k, v in thresholds.items()}
+            details[f"{s1_id}_thresholds_db"] = s1_details.pop("thresholds_db")
+            details[f"{s1_id}_details"] = s1_details
         if inputs.get(s2_id) is not None:
-            water2, valid2, index_threshold = s2_water(
+            water2, clear2, index_threshold = s2_water(
                 inputs[s2_id], s2_id, context, (middle, span[1])
             )
             details[f"{s2_id}_index_threshold"] = round(index_threshold, 4)
-            details[f"{s2_id}_water_fraction"] = float(water2.sum() / max(valid2.sum(), 1))
+            details[f"{s2_id}_water_fraction"] = float(water2.sum() / max(clear2.sum(), 1))
             if water is None or valid is None:
-                water, valid = water2, valid2
+                water, valid = water2, clear2
             else:
+                both = valid & clear2
                 details["s1_s2_agreement"] = float(
-                    ((water == water2) & valid & valid2).sum() / max((valid & valid2).sum(), 1)
+                    ((water == water2) & both).sum() / max(both.sum(), 1)
                 )
-                water, valid = (water & valid) | water2, valid | valid2
+                details["s2_clear_fraction"] = float(clear2.sum() / max((valid | clear2).sum(), 1))
+                water = np.where(clear2, water2, water & valid)
+                valid = valid | clear2
         assert water is not None and valid is not None
         return water, valid, details
 

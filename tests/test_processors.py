@@ -96,7 +96,7 @@ def test_cloud_mask_takes_sentinel2_digital_numbers_nodata_and_an_aoi():
     dn = (cloudy_scene() * 10000).astype(np.uint16)
     dn[:, :10, :] = 0  # a no-data strip
     product = raster(dn, S2_SIX, nodata=0)
-    out = run(CloudMask(), {"product": product})  # auto -> rules (6 bands only)
+    out = run(CloudMask(), {"product": product, "method": "rules"})
     mask = out["mask"].data.values[0]
     assert out["statistics"]["method"] == "rules"
     assert (mask[:10] == classes.NODATA).all()
@@ -112,7 +112,8 @@ def test_cloud_mask_takes_sentinel2_digital_numbers_nodata_and_an_aoi():
     to_wgs84 = Transformer.from_crs(UTM, "EPSG:4326", always_xy=True)
     (lon0, lon1), (lat0, lat1) = to_wgs84.transform([x0, x1], [y0, y1])
     aoi = BoundingBox(min(lon0, lon1), min(lat0, lat1), max(lon0, lon1), max(lat0, lat1))
-    assert run(CloudMask(), {"product": product, "aoi": aoi})["cloud_cover"] == pytest.approx(100.0)
+    covered = run(CloudMask(), {"product": product, "method": "rules", "aoi": aoi})
+    assert covered["cloud_cover"] == pytest.approx(100.0)
 
 
 def test_rule_based_cloud_mask_chunked_equals_in_memory():
@@ -230,7 +231,7 @@ def flood_s1(
 
 def test_flood_mapping_from_sentinel1_with_polygons_and_area():
     filtered = run(FloodMapping(), {"s1": raster(flood_s1(), ["VV", "VH"])})["water"].data.values[0]
-    assert (filtered[22:58, 32:88] == classes.WATER).all()  # boxcar: edges blur by 2 pixels
+    assert (filtered[21:59, 31:89] == classes.WATER).all()  # 3x3 boxcar: edges blur by 1 px
     assert 36 * 56 <= (filtered == classes.WATER).sum() <= 40 * 60
     out = run(FloodMapping(), {"s1": raster(flood_s1(), ["VV", "VH"]), "speckle_window": 1})
     water = out["water"].data.values[0]
@@ -243,9 +244,8 @@ def test_flood_mapping_from_sentinel1_with_polygons_and_area():
     )
     stats = out["statistics"]
     assert (
-        -21 < stats["s1_thresholds_db"]["vv_db"] < -8
-        and -27 < stats["s1_thresholds_db"]["vh_db"] < -15
-    )
+        -21 < stats["s1_thresholds_db"]["vv_db"] < -8 and "vh_db" not in stats["s1_thresholds_db"]
+    )  # VH is off by default
     assert out["polygons"]["type"] == "FeatureCollection" and len(out["polygons"]["features"]) == 1
     ring = out["polygons"]["features"][0]["geometry"]["coordinates"][0]
     lons, lats = zip(*ring, strict=True)

@@ -114,7 +114,7 @@ def test_rule_based_cloud_and_shadow_on_landsat7(shared_data):
 
 def test_rule_based_cloud_fraction_on_a_cloudy_sentinel2_scene(shared_data):
     product, _ = npz_raster(shared_data / "ukis" / "sentinel2_image_only.npz", 10.0)
-    out = run(CloudMask(), {"product": product})
+    out = run(CloudMask(), {"product": product, "method": "rules"})
     print(
         f"\nsentinel2_image_only rules: cloud cover {out['cloud_cover']:.1f} %, {out['statistics']}"
     )
@@ -125,7 +125,7 @@ def test_rule_based_cloud_fraction_on_a_cloudy_sentinel2_scene(shared_data):
 
 def test_s2cloudless_and_rules_on_the_clear_sen1floods11_scene(shared_data):
     product = geotiff(shared_data / "sen1floods11" / "Spain_7370579_S2Hand.tif", S2_BANDS)
-    auto = run(CloudMask(), {"product": product})
+    auto = run(CloudMask(), {"product": product, "method": "s2cloudless"})
     probability = auto["probability"].data.values[0]
     rules = run(CloudMask(), {"product": product, "method": "rules"})
     print(

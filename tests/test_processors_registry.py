@@ -179,7 +179,7 @@ def test_validate_raster_inputs_accept_references_and_resolved_rasters():
     )
     checked = validate_inputs(description, {"s1": raster})
     assert (
-        checked["s1"] is raster and checked["speckle_window"] == 5 and "vv_threshold" not in checked
+        checked["s1"] is raster and checked["speckle_window"] == 3 and "vv_threshold" not in checked
     )
     with pytest.raises(ProcessInputError) as info:
         validate_inputs(description, {"s1": 42})
