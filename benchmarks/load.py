@@ -39,7 +39,7 @@ from ogcsdl.config import load_settings
 from ogcsdl.demo import generate_demo_set
 from ogcsdl.ingest.pipeline import ingest_paths
 from ogcsdl.security.keys import digest
-from ogcsdl.tiles.mapproxy_config import iso_time
+from ogcsdl.tiles.layers import iso_time
 from tests.live import start_suite, stop_suite, write_config
 
 JOB_TIMEOUT_S = 300
