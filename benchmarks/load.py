@@ -39,7 +39,7 @@ from ogcsdl.config import load_settings
 from ogcsdl.demo import generate_demo_set
 from ogcsdl.ingest.pipeline import ingest_paths
 from ogcsdl.security.keys import digest
-from ogcsdl.tiles.mapproxy_config import iso_time
+from ogcsdl.tiles.layers import iso_time
 from tests.live import start_suite, stop_suite, write_config
 
 JOB_TIMEOUT_S = 300
@@ -69,6 +69,7 @@ class Target:
     tiles: list[tuple[int, int]]
     zoom: int
     bbox: tuple[float, float, float, float]
+    log_file: Path | None = None  # the suite's log, when this run started the suite
 
 
 @dataclass
@@ -295,6 +296,7 @@ def own_suite(workdir: Path) -> Iterator[Target]:
             mercator_tiles(optical.bbox, zoom),
             zoom,
             optical.bbox,
+            suite.log_file,
         )
     finally:
         stop_suite(suite)
@@ -319,7 +321,19 @@ def run(target: Target, clients: int, seconds: float, warmup_s: float) -> bool:
     started = time.monotonic()
     _drive(target, results, clients, seconds)
     elapsed = time.monotonic() - started
-    return report(results, elapsed, lost_jobs(results, target.token), clients)
+    ok = report(results, elapsed, lost_jobs(results, target.token), clients)
+    if not ok and target.log_file is not None:  # what the server said about the errors
+        lines = target.log_file.read_text(errors="replace").splitlines()
+        causes: dict[str, int] = {}
+        for index, line in enumerate(lines):
+            if line.startswith("Traceback"):
+                last = next(
+                    (x for x in lines[index + 1 :] if x and not x.startswith((" ", "^"))), ""
+                )
+                causes[last] = causes.get(last, 0) + 1
+        for cause, count in causes.items():
+            print(f"  server log: {count} x {cause[:300]}")
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,7 +62,7 @@ from ogcsdl.security.tokens import TokenValidator
 from ogcsdl.wsgi import respond
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-JSON_PREFIXES = ("/ogcapi", "/stac", "/coverages")
+JSON_PREFIXES = ("/ogcapi", "/stac", "/coverages", "/records")
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _ROOT_ELEMENT = re.compile(rb"<\s*(?:[A-Za-z_][\w.-]*:)?(Execute|Transaction|Harvest)\b")
 _NUMBERS = re.compile(r"\d+(?:\.\d+)?")

@@ -22,7 +22,7 @@ from tests.processing_support import external_dask_cluster, processing_settings,
 
 pytestmark = pytest.mark.live
 FAST_WATCHDOG = {"watchdog_interval_s": 0.5, "lost_job_grace_s": 3}
-BOUND_S = 60  # a job must end this soon after its worker died
+BOUND_S = 120  # a job must end this soon after its worker died (a loaded 2-core CI)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _running(runner: JobRunner) -> Job:
     job = runner.start("slow", {"seconds": 120}, "ogcapi")
-    wait_for(lambda: runner.store.get(job.job_id).progress >= 2, timeout_s=60)
+    wait_for(lambda: runner.store.get(job.job_id).progress >= 2, timeout_s=180)
     return job
 
 
@@ -97,7 +97,7 @@ def test_worker_killed_on_the_embedded_cluster(processing_suite: LiveSuite) -> N
     )
     job_url = response.headers["Location"]
     job_id = job_url.rsplit("/", 1)[-1]
-    wait_for(lambda: requests.get(job_url, timeout=30).json()["progress"] >= 2, timeout_s=60)
+    wait_for(lambda: requests.get(job_url, timeout=30).json()["progress"] >= 2, timeout_s=180)
     address = processing_suite.settings.scheduler_address
     with Client(address, timeout=10, set_as_default=False) as client:
         workers = len(client.scheduler_info()["workers"])
