@@ -195,3 +195,29 @@ def test_a_replaced_product_file_is_read_afresh(tmp_path: Path) -> None:
     Path(other.file_path).replace(record.file_path)
     second = _rgba(render_image([record], _request(record, size=64)))
     assert not np.array_equal(first, second)
+
+
+def test_a_tile_whose_cache_directory_was_removed_is_served_not_cached(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A product invalidated while a worker writes its tile: no 500, no stale tile."""
+    import shutil
+
+    from mapproxy.cache.file import FileCache
+    from mapproxy.cache.tile import Tile
+    from mapproxy.image import ImageResult
+    from mapproxy.image.opts import ImageOptions
+    from PIL import Image
+
+    from ogcsdl.tiles.cache_store import tolerate_removed_cache_dirs
+
+    tolerate_removed_cache_dirs()
+    cache = FileCache(str(tmp_path / "cache"), "png")
+    tile = Tile(
+        (1, 2, 3),
+        ImageResult(
+            Image.new("RGBA", (4, 4), (1, 2, 3, 255)), image_opts=ImageOptions(format="image/png")
+        ),
+    )
+    location = cache.tile_location(tile, create_dir=True)
+    shutil.rmtree(tmp_path / "cache")  # the invalidation, between mkdir and write
+    cache._store(tile, location)  # raised FileNotFoundError before the patch
+    assert not (tmp_path / "cache").exists()

@@ -28,6 +28,7 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, exception_report_xml
+from ogcsdl.tiles.cache_store import tolerate_removed_cache_dirs
 from ogcsdl.tiles.checks import (
     check_wms_getmap,
     check_wmts_gettile,
@@ -61,6 +62,7 @@ def _patch_kvp_capabilities() -> None:
 
 
 _patch_kvp_capabilities()
+tolerate_removed_cache_dirs()
 
 
 def _remove_time_slice(grid_dir: Path, time_value: str) -> None:
