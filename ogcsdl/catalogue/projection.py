@@ -10,6 +10,7 @@ made queryable by ``pycsw_mappings``).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ogcsdl.catalogue.iso19139 import (
@@ -25,6 +26,7 @@ from ogcsdl.catalogue.iso19139 import (
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.db import Connection, connect
+from ogcsdl.errors import redact_paths
 
 if TYPE_CHECKING:
     from ogcsdl.catalogue.store import ProductStore
@@ -76,8 +78,20 @@ def _opensearch_keywords(record: ProductRecord) -> list[str]:
     return [f"eo:{name}:{value}" for name, value in tagged if value not in (None, "")]
 
 
+def public_record(record: ProductRecord) -> ProductRecord:
+    """The record as the catalogue shows it (CSW, OAI-PMH, OpenSearch): its ingest
+    source and lineage without the server's file-system paths."""
+    lineage = record.lineage or f"Ingested from {record.source or record.identifier}"
+    return replace(
+        record,
+        source=redact_paths(record.source) if record.source else None,
+        lineage=redact_paths(lineage),
+    )
+
+
 def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
     """The pycsw ``records`` row of one product."""
+    record = public_record(record)
     cat = settings.catalogue
     contact = MetadataContact(cat.organisation, cat.contact_name, cat.contact_email)
     url = download_url(settings, record)

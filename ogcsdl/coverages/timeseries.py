@@ -91,9 +91,13 @@ def unix_seconds(value: datetime) -> float:
 def _instant(text: str) -> float:
     text = text.strip().strip('"')
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(number):
+            raise InvalidSubsetting(f"time subset {text!r} is not a finite number", "subset")
+        return number
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -1,5 +1,6 @@
 """STAC API 1.0 (core, collections, item search, features) over the product store,
-mounted at ``/stac``; errors are OGC API problem documents."""
+mounted at ``/stac``; errors are raised and rendered by the gateway's edge as OGC API
+problem documents."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from urllib.parse import parse_qsl, urlencode
 from shapely import wkt
 from shapely.geometry import box
 
-from ogcsdl import __version__
+from ogcsdl import __version__, safe_json
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.store import ProductQuery, ProductStore
 from ogcsdl.config import Settings
-from ogcsdl.errors import InvalidParameterValue, NotFound, OgcsdlError, PayloadTooLarge
+from ogcsdl.errors import InvalidParameterValue, NotFound
 from ogcsdl.stac import items
 from ogcsdl.stac.params import parse_search
-from ogcsdl.wsgi import StartResponse, WSGIEnviron, respond, respond_error
+from ogcsdl.wsgi import StartResponse, WSGIEnviron, respond
 
 CONFORMS_TO = [
     "https://api.stacspec.org/v1.0.0/core",
@@ -42,10 +43,7 @@ class StacApi:
         self.base = settings.url("stac")
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            document, media_type = self._route(environ)
-        except OgcsdlError as error:
-            return respond_error(start_response, error, style="json")
+        document, media_type = self._route(environ)
         body = json.dumps(document).encode("utf-8")
         return respond(start_response, 200, body, media_type)
 
@@ -172,16 +170,9 @@ class StacApi:
 
 
 def _json_body(environ: WSGIEnviron) -> dict[str, Any]:
+    # The gateway's edge bounded the body and gave a chunked one its length.
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length > 1024 * 1024:
-        raise PayloadTooLarge("search body larger than 1 MiB")
-    try:
-        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-    except ValueError:
-        raise InvalidParameterValue("the request body is not valid JSON", "body") from None
-    if not isinstance(body, dict):
-        raise InvalidParameterValue("the request body must be a JSON object", "body")
-    return body
+    return safe_json.loads_object(environ["wsgi.input"].read(length))
 
 
 def make_app(settings: Settings) -> StacApi:

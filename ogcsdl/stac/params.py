@@ -14,8 +14,10 @@ DEFAULT_LIMIT = 10
 
 
 def parse_bbox(value: Any) -> tuple[float, float, float, float]:
-    parts = value.split(",") if isinstance(value, str) else list(value)
+    parts = value.split(",") if isinstance(value, str) else value
     try:
+        if not isinstance(parts, list) or any(isinstance(part, bool) for part in parts):
+            raise TypeError("bbox is not a list of numbers")
         numbers = [float(part) for part in parts]
     except (TypeError, ValueError):
         raise InvalidParameterValue(

@@ -26,14 +26,7 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
-from ogcsdl.errors import OgcsdlError, exception_report_xml
-from ogcsdl.tiles.checks import (
-    check_wms_time,
-    check_wmts_gettile,
-    layer_times,
-    rewrite_crs84,
-    wms_exception,
-)
+from ogcsdl.tiles.checks import check_wms_time, check_wmts_gettile, layer_times, rewrite_crs84
 from ogcsdl.tiles.mapproxy_config import cache_name, iso_time, layer_names, write_config
 from ogcsdl.tiles.ows_styles import StyleIndex, add_styles, is_capabilities, rewrite_request
 
@@ -154,19 +147,16 @@ class MapsApp:
             self._styles = StyleIndex.from_config(config)
             self._config_mtime = mtime
 
-    def check(self, environ: dict[str, Any]) -> tuple[str, OgcsdlError] | None:
-        """(service, error) when the request must be refused before MapProxy sees it."""
+    def check(self, environ: dict[str, Any]) -> None:
+        """Raise an ``OgcsdlError`` for a request to refuse before MapProxy sees it
+        (the gateway's edge renders it as the request's service expects)."""
         params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
         service = params.get("service", "").upper()
         request = params.get("request", "").lower()
-        try:
-            if service == "WMTS" and request == "gettile":
-                check_wmts_gettile(params)
-            elif request == "getmap" and service in ("WMS", ""):
-                check_wms_time(params, self._layer_times)
-        except OgcsdlError as error:
-            return service, error
-        return None
+        if service == "WMTS" and request == "gettile":
+            check_wmts_gettile(params)
+        elif request == "getmap" and service in ("WMS", ""):
+            check_wms_time(params, self._layer_times)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if time.monotonic() - self._synced_at > SYNC_INTERVAL_S:
@@ -175,15 +165,7 @@ class MapsApp:
         self._refresh_indexes()
         rewrite_request(environ, self._styles)
         rewrite_crs84(environ)
-        refused = self.check(environ)
-        if refused is not None:
-            service, error = refused
-            if service == "WMTS":
-                body, kind = exception_report_xml(error), "application/xml"
-            else:
-                body, kind = wms_exception(error), "application/vnd.ogc.se_xml"
-            start_response(f"{error.status} Bad Request", [("Content-Type", kind)])
-            return [body]
+        self.check(environ)
         if is_capabilities(environ):
             return self._capabilities_with_styles(environ, start_response)
         result: Iterable[bytes] = self.mapproxy(environ, start_response)

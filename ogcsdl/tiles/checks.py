@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
-from xml.sax.saxutils import escape, quoteattr
 
 from ogcsdl.errors import InvalidParameterValue, MissingParameterValue, OgcsdlError
 
@@ -58,17 +57,6 @@ def layer_times(config: dict[str, Any]) -> dict[str, set[str]]:
         for layer in config.get("layers", [])
         if "dimensions" in layer
     }
-
-
-def wms_exception(error: OgcsdlError) -> bytes:
-    """A WMS 1.3.0 ServiceExceptionReport (WMS clients do not read OWS reports)."""
-    locator = f" locator={quoteattr(error.locator)}" if error.locator else ""
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<ServiceExceptionReport version="1.3.0" xmlns="http://www.opengis.net/ogc">\n'
-        f'  <ServiceException code="{error.code}"{locator}>{escape(error.message)}'
-        "</ServiceException>\n</ServiceExceptionReport>\n"
-    ).encode()
 
 
 def rewrite_crs84(environ: dict[str, Any]) -> None:

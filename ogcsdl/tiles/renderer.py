@@ -39,11 +39,9 @@ from ogcsdl.errors import (
     InvalidParameterValue,
     MissingParameterValue,
     NotFound,
-    OgcsdlError,
     ServiceUnavailable,
-    as_ogcsdl_error,
-    exception_report_xml,
 )
+from ogcsdl.gateway.edge import ServiceEdge
 from ogcsdl.server.children import ChildSpec
 from ogcsdl.tiles.styles import Style, resolve_style
 
@@ -246,14 +244,8 @@ class RendererApp:
                     ) from None
             start_response("200 OK", [("Content-Type", "image/png")])
             return [body]
-        except Exception as exc:  # noqa: BLE001 - every failure becomes an OGC exception
-            error = as_ogcsdl_error(exc)
-            if not isinstance(exc, OgcsdlError):
-                LOG.exception("renderer error")
-            start_response(
-                f"{error.status} Error", [("Content-Type", "application/vnd.ogc.se_xml")]
-            )
-            return [exception_report_xml(error)]
+        except Exception as exc:  # noqa: BLE001 - MapProxy, its client, reads a WMS exception
+            return ServiceEdge.error(exc, "wms13", start_response)
 
 
 def make_renderer(settings: Settings) -> RendererApp:
