@@ -178,7 +178,9 @@ def problem_json(error: OgcsdlError) -> bytes:
     }
     if error.locator:
         document["locator"] = error.locator
-    return json.dumps(document).encode("utf-8")
+    # Escaped markup: a reflected "<script>" stays inert even if a browser sniffs it.
+    text = json.dumps(document).replace("<", "\\u003c").replace(">", "\\u003e")
+    return text.encode("utf-8")
 
 
 def wms_exception_xml(error: OgcsdlError) -> bytes:

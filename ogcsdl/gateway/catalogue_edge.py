@@ -4,7 +4,7 @@
   converts ``maxrecords=abc`` or ``1e400`` with ``int()`` and fails with a 500, and takes
   a negative ``startposition`` as given): refused here as InvalidParameterValue.
 * OAI-PMH (``mode=oaipmh``) errors are OAI-PMH documents (OAI-PMH 2.0 section 3.6: HTTP
-  200 with an ``<error code=...>``): a malformed ``from``/``until`` is ``badArgument``, a
+  200 with an ``<error code=...>``): an unknown verb is ``badVerb``, a malformed ``from``/``until`` is ``badArgument``, a
   ``set`` the repository does not have is ``noRecordsMatch`` (pycsw ignores ``set``), and a
   GetRecord of an unknown identifier, which pycsw answers with an empty ``GetRecord``, is
   ``idDoesNotExist``.
@@ -20,6 +20,14 @@ from xml.sax.saxutils import escape, quoteattr
 from ogcsdl.errors import InvalidParameterValue
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
+OAI_VERBS = {
+    "Identify",
+    "ListMetadataFormats",
+    "ListSets",
+    "ListIdentifiers",
+    "ListRecords",
+    "GetRecord",
+}
 # The sets pycsw's ListSets offers; every record this suite publishes is a dataset.
 OAI_SETS_WITH_RECORDS = {"datasets"}
 OAI_SETS = {"datasets", "interactiveResources"}
@@ -62,6 +70,8 @@ def _oai_time(value: str) -> datetime | None:
 def oai_error(params: dict[str, str]) -> tuple[str, str] | None:
     """(OAI-PMH error code, message) for a request pycsw would answer wrongly."""
     verb = params.get("verb", "")
+    if verb not in OAI_VERBS:
+        return "badVerb", "verb must be one of " + ", ".join(sorted(OAI_VERBS))
     if verb not in ("ListRecords", "ListIdentifiers"):
         return None
     times = {}

@@ -26,13 +26,18 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ogcsdl.config import Settings
-from ogcsdl.errors import ErrorStyle, InvalidParameterValue
+from ogcsdl.errors import ErrorStyle, InvalidParameterValue, coded_error
 from ogcsdl.gateway.edge import CLIENT_ERROR_HEADER
 from ogcsdl.wsgi import StartResponse, WSGIEnviron
 
 MAX_IMAGE_SIDE = 16384
 _IMAGE_REQUESTS = ("getmap", "getfeatureinfo", "getlegendgraphic")
 _INTEGER = re.compile(r"^\d{1,9}$")
+# EPSG:n, CRS:n, AUTO2:n,..., and the URN/URI forms MapProxy reads.
+_CRS = re.compile(
+    r"^(?:(?:EPSG|CRS|AUTO2?):[\w.,-]{1,40}|urn:ogc:def:crs:[\w.:-]{1,60}|https?://www\.opengis\.net/def/crs/[\w./-]{1,60})$",
+    re.I,
+)
 
 
 def mark_client_errors() -> None:
@@ -103,6 +108,11 @@ def check_numbers(environ: WSGIEnviron) -> None:
         return
     for key in ("width", "height"):
         _positive_int(params, key, MAX_IMAGE_SIDE)
+    for key in ("crs", "srs"):
+        if key in params and not _CRS.match(params[key].strip()):
+            raise coded_error(
+                "InvalidCRS", f"{key.upper()} {params[key]!r} is not a CRS", key.upper()
+            )
     if "bbox" in params:
         _bbox(params["bbox"])
     for key in ("i", "j", "x", "y"):
