@@ -61,6 +61,12 @@ def outputs_dir(settings: Settings, job_id: str) -> Path:
     return settings.data_dir / "job-outputs" / job_id
 
 
+def output_url(settings: Settings, job_id: str, output_id: str) -> str:
+    """Where one output of a finished job is served (OGC API - Processes results; WPS
+    references to outputs that have no URL of their own point here too)."""
+    return settings.url(f"ogcapi/jobs/{job_id}/results/{output_id}")
+
+
 def _encode_outputs(
     produced: Mapping[str, Any],
     description: ProcessDescription,
@@ -97,7 +103,7 @@ def _encode_outputs(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8")
                 entry["file"] = str(target)
-                entry["href"] = settings.url(f"ogcapi/jobs/{lineage.job_id}/results/{output.id}")
+                entry["href"] = output_url(settings, lineage.job_id, output.id)
             encoded[output.id] = entry
     return encoded
 

@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings
 from ogcsdl.errors import MissingParameterValue, NotFound, OgcsdlError
-from ogcsdl.jobs.executor import JobRunner
+from ogcsdl.jobs.executor import JobRunner, output_url
 from ogcsdl.jobs.store import ACCEPTED, DISMISSED, FAILED, RUNNING, SUCCESSFUL, Job
 from ogcsdl.processing.wps_bbox import request_boxes, to_xy
 from ogcsdl.processing.wps_build import pywps_input, pywps_output, write_pywps_config
@@ -79,6 +79,15 @@ class JobExecuteResponse(ExecuteResponse):
     """pywps' Execute response, failing with the job's own exception code."""
 
     error_code = "NoApplicableCode"
+
+    @property
+    def json(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().json
+        for entry in data.get("outputs", []):
+            # pywps renders Python booleans as "True"/"False"; xs:boolean is lower case.
+            if entry.get("type") == "literal" and isinstance(entry.get("data"), bool):
+                entry["data"] = "true" if entry["data"] else "false"
+        return data
 
     def _construct_doc(self) -> tuple[Any, str]:
         doc, mimetype = super()._construct_doc()
@@ -240,9 +249,15 @@ def render_status(
 
 
 def _fill_outputs(response: ExecuteResponse, job: Job, settings: Settings) -> None:
-    for name, output in (job.outputs or {}).items():
-        target = response.outputs.get(name)
-        if target is None:
+    """Put the job's outputs into ``response``. An output the job did not produce (an
+    optional literal left empty) is left out of the document, not written as "None";
+    an output requested by reference always gets a URL this suite serves."""
+    produced = job.outputs or {}
+    for name in list(response.outputs):
+        output = produced.get(name)
+        target = response.outputs[name]
+        if output is None or _is_empty(output):
+            del response.outputs[name]
             continue
         if output["type"] == "raster" and not target.as_reference:
             # asReference="false": small rasters travel in the document (pywps encodes
@@ -251,14 +266,18 @@ def _fill_outputs(response: ExecuteResponse, job: Job, settings: Settings) -> No
             if path.stat().st_size <= settings.processing.inline_output_max_bytes:
                 target.data = path.read_bytes()
                 continue
-        if output.get("href"):
+        if output.get("href") or getattr(target, "as_reference", False):
             target.as_reference = True
-            target.url = output["href"]
+            target.url = output.get("href") or output_url(settings, job.job_id, name)
         elif output["type"] == "complex":
             value = output.get("value")
             target.data = value if isinstance(value, str) else json.dumps(value)
         else:
             target.data = output.get("value")
+
+
+def _is_empty(output: dict[str, Any]) -> bool:
+    return output["type"] != "raster" and not output.get("file") and output.get("value") is None
 
 
 def raw_output(job: Job, wps_request: WPSRequest, settings: Settings) -> Response:

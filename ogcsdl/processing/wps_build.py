@@ -29,7 +29,10 @@ from processes.base import (
 )
 
 GEOTIFF_FORMAT = Format("image/tiff; subtype=geotiff", extension=".tif")
-# A raster input given by value is the text of a catalogue product id.
+# Plain image/tiff too: clients (birdy) type a ``.tif`` URL by its extension.
+TIFF_FORMAT = Format("image/tiff", extension=".tif")
+# A raster input given by value is the text of a catalogue product id. It is the default
+# format, so a client that sends a bare string (birdy does) sends it as text, not base64.
 PRODUCT_ID_FORMAT = Format("text/plain", extension=".txt")
 
 
@@ -105,7 +108,7 @@ def pywps_input(item: InputDescription) -> Any:
         return PywpsComplexInput(
             item.id,
             item.title,
-            supported_formats=[GEOTIFF_FORMAT, PRODUCT_ID_FORMAT],
+            supported_formats=[PRODUCT_ID_FORMAT, GEOTIFF_FORMAT, TIFF_FORMAT],
             abstract=(item.abstract + " " if item.abstract else "")
             + "By reference: a GeoTIFF/COG or WCS GetCoverage URL. By value (text/plain): a catalogue product id.",
             min_occurs=item.min_occurs,
