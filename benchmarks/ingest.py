@@ -19,8 +19,8 @@ import rasterio.shutil
 from rasterio.enums import Resampling
 
 from ogcsdl.config import load_settings
-from ogcsdl.ingest.cog import cog_options
 from ogcsdl.ingest.pipeline import ingest_product
+from ogcsdl.ingest.writer import cog_options
 from tests.rasters import write_s2_band_folder
 
 

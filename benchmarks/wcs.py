@@ -19,8 +19,8 @@ from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.tiles.demo import make_s2_product
 from tests.live import run_suite
+from tests.view_fixtures import make_s2_product
 
 SUBSET = 2048
 

@@ -130,7 +130,6 @@ class CorsSettings(_Section):
 class ProcessingSettings(_Section):
     """The processing services (WPS 1.0.0, OGC API - Processes) and their job runner."""
 
-    registry: str = "processes.registry"  # module with load_registry/get_processor/validate_inputs
     extra_processors: list[str] = []  # "module:factory" dotted paths added to the registry
     max_concurrent_jobs: int = Field(4, ge=1, le=1024)  # distributed.Semaphore leases
     sync_timeout_s: int = Field(

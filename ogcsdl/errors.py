@@ -125,11 +125,12 @@ STATUS_BY_CODE: dict[str, int] = {
 }
 
 # How a mount answers errors (see ``gateway/mounts.py``).
-ErrorStyle = Literal["ows11", "ows20", "wms13", "problem"]
+ErrorStyle = Literal["ows11", "ows20", "wms13", "wms111", "problem"]
 MEDIA_TYPES: dict[str, str] = {
     "ows11": "application/xml",
     "ows20": "application/xml",
     "wms13": "text/xml",
+    "wms111": "application/vnd.ogc.se_xml",
     "problem": "application/problem+json",
 }
 
@@ -183,13 +184,19 @@ def problem_json(error: OgcsdlError) -> bytes:
     return text.encode("utf-8")
 
 
-def wms_exception_xml(error: OgcsdlError) -> bytes:
-    """A WMS 1.3.0 ServiceExceptionReport (WMS clients do not read OWS reports)."""
+def wms_exception_xml(error: OgcsdlError, version: str = "1.3.0") -> bytes:
+    """A WMS ServiceExceptionReport (WMS clients do not read OWS reports); 1.1.1's has no
+    namespace."""
     code = f' code="{error.code}"' if error.code != "NoApplicableCode" else ""
     locator = f" locator={quoteattr(error.locator)}" if error.locator else ""
+    root = (
+        '<ServiceExceptionReport version="1.1.1">'
+        if version == "1.1.1"
+        else '<ServiceExceptionReport version="1.3.0" xmlns="http://www.opengis.net/ogc">'
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<ServiceExceptionReport version="1.3.0" xmlns="http://www.opengis.net/ogc">\n'
+        f"{root}\n"
         f"  <ServiceException{code}{locator}>{escape(redact_paths(error.message))}"
         "</ServiceException>\n</ServiceExceptionReport>\n"
     ).encode()
@@ -199,8 +206,8 @@ def render_error(error: OgcsdlError, style: ErrorStyle) -> tuple[int, str, bytes
     """(HTTP status, media type, body) of ``error`` in a mount's exception style."""
     if style == "problem":
         body = problem_json(error)
-    elif style == "wms13":
-        body = wms_exception_xml(error)
+    elif style in ("wms13", "wms111"):
+        body = wms_exception_xml(error, "1.1.1" if style == "wms111" else "1.3.0")
     else:
         body = exception_report_xml(error, "2.0.1" if style == "ows20" else "1.1.0")
     return error.status, MEDIA_TYPES[style], body

@@ -3,23 +3,21 @@ with lineage, and so (through the product store) a tile layer and a WCS coverage
 
 from __future__ import annotations
 
-import os
-import tempfile
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
-import rasterio.shutil
-from rasterio.warp import transform_bounds
 
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.catalogue.record import Band, ProductRecord
+from ogcsdl.catalogue.record import Band, ProductRecord, product_href
+from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import NotFound
+from ogcsdl.ingest.writer import Publication, array_writer, cog_options
 from processes.base import ProcessDescription, Raster, RasterOutput
+from processes.classes import PALETTES
 
 
 @dataclass
@@ -57,40 +55,60 @@ def output_identifier(job_id: str, process_id: str, output_id: str) -> str:
     return f"{process_id}-{output_id}-{job_id}"
 
 
-def write_cog(raster: Raster, target: Path, settings: Settings) -> None:
-    """Write ``raster`` as a Cloud Optimized GeoTIFF (tiled, compressed, overviews)."""
+def is_categorical(raster: Raster, output: RasterOutput) -> bool:
+    """A class raster (its class table in the metadata, or a class palette declared):
+    its overviews must pick classes, never average them."""
+    return "classes" in raster.metadata or output.style in PALETTES
+
+
+def stage_raster(
+    publication: Publication,
+    raster: Raster,
+    output: RasterOutput,
+    description: ProcessDescription,
+    lineage: Lineage,
+    settings: Settings,
+) -> ProductRecord:
+    """Stage ``raster`` as a COG in ``publication`` and return its record (stored when
+    the publication commits)."""
+    identifier = output_identifier(lineage.job_id, description.id, output.id)
+    categorical = is_categorical(raster, output)
+    options = cog_options(settings.ingest, categorical)
+    tags = (
+        {"classes": json.dumps(raster.metadata["classes"])}
+        if categorical and ("classes" in raster.metadata)
+        else None
+    )
     array = np.asarray(raster.data.values)
-    if array.dtype == np.bool_:
-        array = array.astype("uint8")
-    count, height, width = array.shape
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, scratch = tempfile.mkstemp(suffix=".tif", dir=target.parent)
-    os.close(fd)
-    try:
-        profile = {
-            "driver": "GTiff",
-            "width": width,
-            "height": height,
-            "count": count,
-            "dtype": array.dtype.name,
-            "crs": raster.crs,
-            "transform": raster.transform,
-            "nodata": raster.nodata,
-        }
-        with rasterio.open(scratch, "w", **profile) as dst:
-            dst.write(array)
-            for index, name in enumerate(raster.band_names, start=1):
-                dst.set_band_description(index, name)
-        rasterio.shutil.copy(
-            scratch,
-            str(target),
-            driver="COG",
-            compress=settings.ingest.compression.upper(),
-            blocksize=min(settings.ingest.blocksize, 512),
-            overview_resampling=settings.ingest.overview_resampling,
-        )
-    finally:
-        os.unlink(scratch)
+    write = array_writer(
+        array, raster.crs, raster.transform, raster.nodata, raster.band_names, options, tags
+    )
+    staged = publication.stage_cog(settings.cog_dir / f"{identifier}.tif", write, array.nbytes)
+    source_start, source_end = _source_times(product_store(settings), lineage.source_ids)
+    start = _metadata_time(raster, "start") or source_start or lineage.finished
+    end = _metadata_time(raster, "end") or source_end or start
+    return ProductRecord(
+        **staged.record_fields(),
+        identifier=identifier,
+        title=f"{description.title}: {output.title} (job {lineage.job_id[:8]})",
+        collection=output.collection,
+        start=start,
+        end=end,
+        bands=[Band(name=name) for name in raster.band_names],
+        nodata=raster.nodata,
+        lineage=lineage.sentence(),
+        source=",".join(lineage.source_ids) or None,
+        abstract=output.abstract or description.abstract,
+        keywords=["process output", description.id, *description.keywords],
+        extra={
+            "lineage": lineage.as_dict(),
+            "style": output.style,
+            "output_id": output.id,
+            "cog_href": product_href(settings, identifier),
+            "overview_resampling": options["OVERVIEW_RESAMPLING"],
+        },
+        updated=datetime.now(UTC),
+    )
 
 
 def publish_raster(
@@ -99,52 +117,21 @@ def publish_raster(
     description: ProcessDescription,
     lineage: Lineage,
     settings: Settings,
+    store: ProductStore | None = None,
 ) -> ProductRecord:
-    identifier = output_identifier(lineage.job_id, description.id, output.id)
-    target = settings.cog_dir / f"{identifier}.tif"
-    write_cog(raster, target, settings)
-    with rasterio.open(target) as src:
-        bbox = transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21)
-        resolution = (abs(src.res[0]), abs(src.res[1]))
-        dtype = src.dtypes[0]
-    minx, miny, maxx, maxy = bbox
-    source_start, source_end = _source_times(settings, lineage.source_ids)
-    start = _metadata_time(raster, "start") or source_start or lineage.finished
-    end = _metadata_time(raster, "end") or source_end or start
-    record = ProductRecord(
-        identifier=identifier,
-        title=f"{description.title}: {output.title} (job {lineage.job_id[:8]})",
-        collection=output.collection,
-        start=start,
-        end=end,
-        footprint_wkt=f"POLYGON(({minx} {miny},{maxx} {miny},{maxx} {maxy},{minx} {maxy},{minx} {miny}))",
-        bbox=(minx, miny, maxx, maxy),
-        crs=raster.crs,
-        resolution=resolution,
-        width=int(raster.data.sizes["x"]),
-        height=int(raster.data.sizes["y"]),
-        bands=[Band(name=name) for name in raster.band_names],
-        file_path=str(target),
-        file_size=target.stat().st_size,
-        dtype=dtype,
-        nodata=raster.nodata,
-        lineage=lineage.sentence(),
-        source=",".join(lineage.source_ids) or None,
-        abstract=output.abstract or description.abstract,
-        keywords=["process output", description.id, *description.keywords],
-        extra={"lineage": lineage.as_dict(), "style": output.style, "output_id": output.id},
-        updated=datetime.now(UTC),
-    )
-    product_store(settings).upsert(record)
+    """Publish one output on its own (a job publishes all its outputs in one
+    :class:`Publication`)."""
+    with Publication(store or product_store(settings)) as publication:
+        record = stage_raster(publication, raster, output, description, lineage, settings)
+        publication.commit([record])
     return record
 
 
 def _source_times(
-    settings: Settings, source_ids: list[str]
+    store: ProductStore, source_ids: list[str]
 ) -> tuple[datetime | None, datetime | None]:
     """The acquisition span of the catalogue products an output came from: an output
     is about the time its inputs were observed, not when the job ran."""
-    store = product_store(settings)
     records = []
     for identifier in source_ids:
         try:

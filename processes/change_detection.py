@@ -10,7 +10,7 @@ change mask (0 nodata, 1 no change, 2 change) and statistics.
 
 The threshold is Otsu's on the magnitude unless given. Both rasters must be on the same
 grid (CRS, shape, transform): the job system reprojects the second onto the first before
-calling when the request asks for it; this processor raises InvalidParameterValue instead
+calling when the request asks for it; this processor raises ProcessInputError instead
 of resampling.
 """
 
@@ -23,7 +23,6 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-from ogcsdl.errors import InvalidParameterValue
 from processes import classes
 from processes.base import (
     ComplexOutput,
@@ -36,6 +35,7 @@ from processes.base import (
     RasterOutput,
 )
 from processes.cloud_detectors import RULE_BANDS, rule_classes_lazy
+from processes.errors import ProcessInputError
 from processes.raster_ops import (
     area_km2,
     class_raster,
@@ -122,7 +122,7 @@ def optical_magnitude(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     bands = _common(before, after, OPTICAL_BANDS)
     if len(bands) < 2:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             "Optical change detection needs at least two reflectance bands present in both "
             f"products (e.g. B02/B03/B04/B08); before has {', '.join(before.band_names)}, "
             f"after has {', '.join(after.band_names)}.",
@@ -170,7 +170,7 @@ def sar_magnitude(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     pols = _common(before, after, SAR_BANDS)
     if "vv" not in pols and "vh" not in pols:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             "SAR change detection needs VV or VH in both products; before has "
             f"{', '.join(before.band_names)}, after has {', '.join(after.band_names)}.",
             locator="after",
@@ -291,7 +291,7 @@ class ChangeDetection:
             )
         valid = np.isfinite(magnitude)
         if not valid.any():
-            raise InvalidParameterValue("The two products share no valid pixel.", locator="after")
+            raise ProcessInputError("The two products share no valid pixel.", locator="after")
         given = inputs.get("threshold")
         threshold = (
             float(given)

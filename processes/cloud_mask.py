@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from ogcsdl.errors import InvalidParameterValue
 from processes import classes
 from processes.base import (
     BoundingBoxInput,
@@ -29,6 +28,7 @@ from processes.cloud_detectors import (
     S2CloudlessDetector,
     SclDetector,
 )
+from processes.errors import ProcessInputError
 from processes.raster_ops import aoi_mask, class_raster, compute, float_raster, pixel_size_m
 
 METHODS = ("auto", "s2cloudless", "rules", "scl")
@@ -66,7 +66,7 @@ def choose_detector(raster: Raster, method: str, inputs: Mapping[str, Any]) -> C
         for name in ("scl", "s2cloudless", "rules"):
             if candidates[name].applicable(raster):
                 return candidates[name]
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             "The product has neither an SCL band, nor the 10 s2cloudless bands "
             f"({', '.join(S2CLOUDLESS_BANDS)}), nor the 6 bands {', '.join(RULE_BANDS)}; "
             f"it has {', '.join(raster.band_names)}.",
@@ -169,7 +169,7 @@ class CloudMask:
             needed = {"scl": ("scl",), "s2cloudless": S2CLOUDLESS_BANDS, "rules": RULE_BANDS}[
                 detector.name
             ]
-            raise InvalidParameterValue(
+            raise ProcessInputError(
                 f"Method '{detector.name}' needs the bands {', '.join(needed)}; the product has "
                 f"{', '.join(product.band_names)}.",
                 locator="method",

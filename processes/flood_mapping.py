@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ogcsdl.errors import InvalidParameterValue, MissingParameterValue
 from processes import classes
 from processes.base import (
     ComplexOutput,
@@ -39,6 +38,7 @@ from processes.base import (
 )
 from processes.change_detection import boxcar_db, sar_in_db
 from processes.cloud_detectors import RULE_BANDS, rule_classes_lazy
+from processes.errors import MissingProcessInput, ProcessInputError
 from processes.raster_ops import (
     area_km2,
     class_raster,
@@ -71,7 +71,7 @@ def s1_water(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """(water, valid, thresholds) from a VV[/VH] dB (or linear) raster."""
     if find_band(raster, "vv") is None:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"Input '{locator}' has no VV band; it has {', '.join(raster.band_names)}.",
             locator=locator,
         )
@@ -235,7 +235,7 @@ class FloodMapping:
     def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
         given = [k for k in ("s1", "s2") if inputs.get(k) is not None]
         if not given:
-            raise MissingParameterValue(
+            raise MissingProcessInput(
                 "Give a Sentinel-1 ('s1') and/or a Sentinel-2 ('s2') image.", locator="s1"
             )
         reference: Raster = inputs[given[0]]

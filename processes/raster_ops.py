@@ -24,8 +24,8 @@ from pyproj import CRS, Geod, Transformer
 from rasterio import features
 from rasterio.warp import transform_geom
 
-from ogcsdl.errors import InvalidParameterValue
 from processes.base import BoundingBox, ProcessContext, Raster
+from processes.errors import ProcessInputError
 
 # Canonical band name -> accepted names (case-insensitive). Sentinel-2 names first, then
 # the generic names used by ukis-csmask / Landsat-style 6-band stacks.
@@ -77,7 +77,7 @@ def select_bands(raster: Raster, canonical: Sequence[str], locator: str) -> xr.D
         (missing.append(name) if own is None else names.append(own))
     if missing:
         wanted = ", ".join(f"{m} ({'/'.join(BAND_ALIASES.get(m, (m,)))})" for m in missing)
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"Input '{locator}' lacks the band(s) {wanted}; it has {', '.join(raster.band_names)}.",
             locator=locator,
         )
@@ -280,7 +280,7 @@ def require_same_grid(a: Raster, b: Raster, locator_a: str, locator_b: str) -> N
     shape_a = (a.data.sizes["y"], a.data.sizes["x"])
     shape_b = (b.data.sizes["y"], b.data.sizes["x"])
     if CRS.from_user_input(a.crs) != CRS.from_user_input(b.crs):
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"'{locator_a}' is in {a.crs} but '{locator_b}' is in {b.crs}; give both on the same grid.",
             locator=locator_b,
         )
@@ -288,7 +288,7 @@ def require_same_grid(a: Raster, b: Raster, locator_a: str, locator_b: str) -> N
         b.transform, precision=1e-9 + abs(a.transform.a) * 1e-3
     ):
         overlap = _overlaps(a, b)
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"'{locator_a}' ({shape_a[1]}x{shape_a[0]} px) and '{locator_b}' ({shape_b[1]}x{shape_b[0]} px) "
             f"are not on the same grid{'' if overlap else ' and do not even overlap'}; "
             "resample one onto the other first.",

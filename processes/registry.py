@@ -8,25 +8,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from ogcsdl.errors import ConfigError, NotFound
 from processes.base import ProcessDescription, Processor, ProcessorFactory
+from processes.errors import ProcessConfigError, UnknownProcess
 from processes.validation import validate_inputs
 
 __all__ = [
-    "NoSuchProcess",
     "builtin_processors",
     "get_processor",
     "load_processor_class",
     "load_registry",
     "validate_inputs",
 ]
-
-
-class NoSuchProcess(NotFound):
-    """OGC API - Processes ``NoSuchProcess`` (404); WPS reports it as InvalidParameterValue."""
-
-    code = "NoSuchProcess"
-    status = 404
 
 
 def builtin_processors() -> dict[str, ProcessorFactory]:
@@ -45,18 +37,20 @@ def load_processor_class(path: str) -> ProcessorFactory:
     if not sep:
         module_name, _, attr = path.rpartition(".")
     if not module_name or not attr:
-        raise ConfigError(f"processes.extra: '{path}' is not of the form 'package.module:Class'.")
+        raise ProcessConfigError(
+            f"processes.extra: '{path}' is not of the form 'package.module:Class'."
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(
+        raise ProcessConfigError(
             f"processes.extra: cannot import module '{module_name}' ({exc})."
         ) from exc
     factory = getattr(module, attr, None)
     if factory is None:
-        raise ConfigError(f"processes.extra: module '{module_name}' has no '{attr}'.")
+        raise ProcessConfigError(f"processes.extra: module '{module_name}' has no '{attr}'.")
     if not callable(factory):
-        raise ConfigError(f"processes.extra: '{path}' is not a class or factory.")
+        raise ProcessConfigError(f"processes.extra: '{path}' is not a class or factory.")
     return factory
 
 
@@ -71,17 +65,19 @@ def load_registry(extra: Iterable[str] = ()) -> dict[str, Processor]:
         try:
             processor = factory()
         except Exception as exc:  # noqa: BLE001 - any failure of a plug-in is a config error
-            raise ConfigError(f"processes.extra: '{path}' could not be created ({exc}).") from exc
+            raise ProcessConfigError(
+                f"processes.extra: '{path}' could not be created ({exc})."
+            ) from exc
         description = getattr(processor, "description", None)
         if not isinstance(description, ProcessDescription) or not callable(
             getattr(processor, "run", None)
         ):
-            raise ConfigError(
+            raise ProcessConfigError(
                 f"processes.extra: '{path}' is not a processor (needs a ProcessDescription "
                 "'description' and a 'run(inputs, context)' method)."
             )
         if description.id in factories or description.id in registry:
-            raise ConfigError(
+            raise ProcessConfigError(
                 f"processes.extra: '{path}' reuses the process id '{description.id}'."
             )
         registry[description.id] = processor
@@ -94,6 +90,6 @@ def get_processor(registry: dict[str, Processor], process_id: str) -> Processor:
         return registry[process_id]
     except KeyError:
         known = ", ".join(sorted(registry))
-        raise NoSuchProcess(
+        raise UnknownProcess(
             f"There is no process '{process_id}'; known processes: {known}.", locator=process_id
         ) from None

@@ -15,7 +15,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ogcsdl.errors import InvalidParameterValue, MissingParameterValue
 from processes.base import (
     BoundingBox,
     BoundingBoxInput,
@@ -26,6 +25,7 @@ from processes.base import (
     Raster,
     RasterInput,
 )
+from processes.errors import MissingProcessInput, ProcessInputError
 from processes.raster_ops import find_band
 
 _TRUE = {"true", "1", "yes"}
@@ -38,11 +38,11 @@ def validate_inputs(
 ) -> dict[str, Any]:
     """Inputs by id, typed and with defaults applied; a list for ``max_occurs > 1``.
     Optional inputs without a value or default are left out. Raises
-    ``MissingParameterValue`` / ``InvalidParameterValue`` with the input id as locator."""
+    ``MissingProcessInput`` / ``ProcessInputError`` with the input id as locator."""
     known = {item.id: item for item in description.inputs}
     for key in raw_inputs:
         if key not in known:
-            raise InvalidParameterValue(
+            raise ProcessInputError(
                 f"Process '{description.id}' has no input '{key}'; its inputs are {', '.join(known)}.",
                 locator=key,
             )
@@ -51,18 +51,18 @@ def validate_inputs(
         values = _occurrences(item, raw_inputs.get(item.id))
         if not values:
             if item.min_occurs > 0:
-                raise MissingParameterValue(f"Input '{item.id}' is required.", locator=item.id)
+                raise MissingProcessInput(f"Input '{item.id}' is required.", locator=item.id)
             default = getattr(item, "default", None)
             if default is not None:
                 result[item.id] = [default] if item.max_occurs > 1 else default
             continue
         if len(values) < item.min_occurs:
-            raise MissingParameterValue(
+            raise MissingProcessInput(
                 f"Input '{item.id}' needs at least {item.min_occurs} values, got {len(values)}.",
                 locator=item.id,
             )
         if len(values) > item.max_occurs:
-            raise InvalidParameterValue(
+            raise ProcessInputError(
                 f"Input '{item.id}' takes at most {item.max_occurs} value(s), got {len(values)}.",
                 locator=item.id,
             )
@@ -102,23 +102,23 @@ def _literal(item: LiteralInput, value: Any) -> Any:
     typed = _coerce(item, value)
     if item.allowed_values is not None and typed not in item.allowed_values:
         allowed = ", ".join(str(v) for v in item.allowed_values)
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"Input '{item.id}' must be one of {allowed}; got {value!r}.", locator=item.id
         )
     if item.minimum is not None and typed < item.minimum:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"Input '{item.id}' must be >= {item.minimum}; got {typed}.", locator=item.id
         )
     if item.maximum is not None and typed > item.maximum:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"Input '{item.id}' must be <= {item.maximum}; got {typed}.", locator=item.id
         )
     return typed
 
 
 def _coerce(item: LiteralInput, value: Any) -> Any:
-    def bad() -> InvalidParameterValue:
-        return InvalidParameterValue(
+    def bad() -> ProcessInputError:
+        return ProcessInputError(
             f"Input '{item.id}' must be a {item.data_type}; got {value!r}.", locator=item.id
         )
 
@@ -158,7 +158,7 @@ def _raster(item: RasterInput, value: Any) -> Raster | str:
     if isinstance(value, Raster):
         missing = [b for b in item.required_bands if find_band(value, b) is None]
         if missing:
-            raise InvalidParameterValue(
+            raise ProcessInputError(
                 f"Input '{item.id}' lacks band(s) {', '.join(missing)}; it has {', '.join(value.band_names)}.",
                 locator=item.id,
             )
@@ -167,7 +167,7 @@ def _raster(item: RasterInput, value: Any) -> Raster | str:
         value = value["href"]
     if isinstance(value, str) and value.strip():
         return value.strip()
-    raise InvalidParameterValue(
+    raise ProcessInputError(
         f"Input '{item.id}' must be a catalogue product id or a raster URL.", locator=item.id
     )
 
@@ -196,12 +196,12 @@ def _bbox(item: BoundingBoxInput, value: Any) -> BoundingBox:
     except (TypeError, ValueError):
         numbers = []
     if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"Input '{item.id}' must be a bounding box minx,miny,maxx,maxy[,crs].", locator=item.id
         )
     minx, miny, maxx, maxy = numbers
     if minx > maxx or miny > maxy:
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"Input '{item.id}': the lower corner must not exceed the upper corner.",
             locator=item.id,
         )
@@ -213,7 +213,7 @@ def _bbox(item: BoundingBoxInput, value: Any) -> BoundingBox:
         and crs_name not in allowed
         and not (crs_name in geographic and allowed & geographic)
     ):
-        raise InvalidParameterValue(
+        raise ProcessInputError(
             f"Input '{item.id}' must be in {', '.join(item.crs)}; got {crs}.", locator=item.id
         )
     if crs_name == "OGC:CRS84":
@@ -230,7 +230,7 @@ def _complex(item: ComplexInput, value: Any) -> Any:
             value = value.decode("utf-8")
         except UnicodeDecodeError:
             if json_only:
-                raise InvalidParameterValue(
+                raise ProcessInputError(
                     f"Input '{item.id}' is not UTF-8 JSON.", locator=item.id
                 ) from None
             return value
@@ -238,11 +238,9 @@ def _complex(item: ComplexInput, value: Any) -> Any:
         try:
             return json.loads(value)
         except json.JSONDecodeError as exc:
-            raise InvalidParameterValue(
+            raise ProcessInputError(
                 f"Input '{item.id}' is not valid JSON: {exc.msg}.", locator=item.id
             ) from None
     if isinstance(value, Mapping | list | str | bytes | int | float):
         return value
-    raise InvalidParameterValue(
-        f"Input '{item.id}' has an unsupported value type.", locator=item.id
-    )
+    raise ProcessInputError(f"Input '{item.id}' has an unsupported value type.", locator=item.id)

@@ -27,6 +27,7 @@ from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.catalogue.service import catalogue_child
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import PROJECT_ROOT, Settings, load_settings
+from ogcsdl.schema import create_schema
 
 CATALOGUE_PYTHON = PROJECT_ROOT / ".venv-catalogue" / "bin" / "python"
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -201,6 +202,7 @@ def catalogue(
     config_file = directory / "ogcsdl.yml"
     config_file.write_text(yaml.safe_dump(overrides), encoding="utf-8")
     settings = load_settings(config_file)
+    create_schema(settings)
     store = product_store(settings)
     for record in sample_products():
         store.upsert(record)

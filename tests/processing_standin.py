@@ -8,7 +8,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ogcsdl.errors import InvalidParameterValue
+import numpy as np
+import xarray as xr
+from affine import Affine
+
 from processes.base import (
     LiteralInput,
     LiteralOutput,
@@ -18,6 +21,7 @@ from processes.base import (
     RasterInput,
     RasterOutput,
 )
+from processes.errors import ProcessInputError
 
 
 class Slow:
@@ -79,7 +83,7 @@ class Difference:
             or before.transform != after.transform
             or before.data.shape != after.data.shape
         ):
-            raise InvalidParameterValue("the grids of 'before' and 'after' do not overlap", "after")
+            raise ProcessInputError("the grids of 'before' and 'after' do not overlap", "after")
         diff = after.data.astype("float32") - before.data.astype("float32")
         return {
             "difference": Raster(
@@ -88,7 +92,36 @@ class Difference:
         }
 
 
+class Pair:
+    """Two raster outputs of random noise (``size`` pixels square); with ``fail_second``
+    the second output is not a raster, so the job fails after its first output."""
+
+    description = ProcessDescription(
+        id="pair",
+        version="1.0.0",
+        title="Pair",
+        abstract="Two noise rasters.",
+        inputs=(
+            LiteralInput("size", "Size", "integer", default=64, min_occurs=0),
+            LiteralInput("fail_second", "Fail second", "boolean", default=False, min_occurs=0),
+        ),
+        outputs=(
+            RasterOutput("first", "First", collection="pair"),
+            RasterOutput("second", "Second", collection="pair"),
+        ),
+    )
+
+    def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
+        size = int(inputs.get("size", 64))
+        noise = np.random.default_rng(0).random((1, size, size), dtype="float32")
+        data = xr.DataArray(noise, dims=("band", "y", "x"), coords={"band": ["noise"]})
+        first = Raster(data, "EPSG:32633", Affine(10, 0, 600000, 0, -10, 6580000))
+        second: Any = "not a raster" if inputs.get("fail_second") else first
+        return {"first": first, "second": second}
+
+
 EXTRA = [
+    "tests.processing_standin:Pair",
     "tests.processing_standin:Slow",
     "tests.processing_standin:Scale",
     "tests.processing_standin:Difference",

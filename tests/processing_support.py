@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 from rasterio.transform import from_origin
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.config import PROJECT_ROOT, Settings
+from ogcsdl.ingest.writer import Publication, array_writer, cog_options
+from ogcsdl.schema import create_schema
 from tests.live import free_port
 from tests.processing_standin import EXTRA
 
@@ -98,6 +99,7 @@ def processing_settings(
         **extra,
     )
     settings.ensure_dirs()
+    create_schema(settings)
     return settings
 
 
@@ -105,38 +107,26 @@ def tiny_product(
     settings: Settings, identifier: str, size: int = 64, origin_x: float = 600000
 ) -> ProductRecord:
     """A small UTM raster COG + its product record."""
-    path = settings.cog_dir / f"{identifier}.tif"
     data = (np.arange(size * size, dtype="uint16").reshape(1, size, size) % 1000) + 1
-    profile = {
-        "driver": "COG",
-        "width": size,
-        "height": size,
-        "count": 1,
-        "dtype": "uint16",
-        "crs": "EPSG:32633",
-        "transform": from_origin(origin_x, 6600000, 10, 10),
-        "nodata": 0,
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
+    transform = from_origin(origin_x, 6600000, 10, 10)
     when = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
-    record = ProductRecord(
-        identifier=identifier,
-        title=f"test product {identifier}",
-        collection="raster",
-        start=when,
-        end=when,
-        footprint_wkt="POLYGON((16.9 59.5,17.0 59.5,17.0 59.6,16.9 59.6,16.9 59.5))",
-        bbox=(16.9, 59.5, 17.0, 59.6),
-        crs="EPSG:32633",
-        resolution=(10.0, 10.0),
-        width=size,
-        height=size,
-        bands=[Band("B04")],
-        file_path=str(path),
-        file_size=path.stat().st_size,
-    )
-    product_store(settings).upsert(record)
+    options = cog_options(settings.ingest, categorical=False)
+    with Publication(product_store(settings)) as publication:
+        staged = publication.stage_cog(
+            settings.cog_dir / f"{identifier}.tif",
+            array_writer(data, "EPSG:32633", transform, 0, ["B04"], options),
+        )
+        record = ProductRecord(
+            identifier=identifier,
+            title=f"test product {identifier}",
+            collection="raster",
+            start=when,
+            end=when,
+            bands=[Band("B04")],
+            nodata=0,
+            **staged.record_fields(),
+        )
+        publication.commit([record])
     return record
 
 

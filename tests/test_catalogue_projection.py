@@ -24,6 +24,7 @@ from ogcsdl.catalogue.service import catalogue_child, check_catalogue, prepare_c
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.db import connect
 from ogcsdl.errors import ServiceUnavailable
+from ogcsdl.schema import create_schema
 from tests.catalogue_fixtures import (
     CATALOGUE_PYTHON,
     free_port,
@@ -38,7 +39,9 @@ def _settings(directory: Path, python: Path = CATALOGUE_PYTHON, **extra: object)
     path = directory / "ogcsdl.yml"
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return load_settings(path)
+    settings = load_settings(path)
+    create_schema(settings)
+    return settings
 
 
 def test_iso_document_is_valid_iso19139() -> None:

@@ -302,3 +302,42 @@ def test_config_parameter_cannot_redirect_pycsw(catalogue: Catalogue, tmp_path: 
     )
     assert response.status_code == 200
     assert catalogue.settings.catalogue.title.encode() in response.content
+
+
+def _csw3_bbox_post(
+    catalogue: Catalogue, south: float, west: float, north: float, east: float
+) -> etree._Element:
+    body = f"""<csw30:GetRecords xmlns:csw30="http://www.opengis.net/cat/csw/3.0"
+        xmlns:fes="http://www.opengis.net/fes/2.0" xmlns:gml="http://www.opengis.net/gml/3.2"
+        service="CSW" version="3.0.0" maxRecords="50">
+      <csw30:Query typeNames="csw30:Record">
+        <csw30:ElementSetName>brief</csw30:ElementSetName>
+        <csw30:Constraint version="2.0.0">
+          <fes:Filter>
+            <fes:BBOX>
+              <fes:ValueReference>ows:BoundingBox</fes:ValueReference>
+              <gml:Envelope srsName="urn:ogc:def:crs:EPSG::4326">
+                <gml:lowerCorner>{south} {west}</gml:lowerCorner>
+                <gml:upperCorner>{north} {east}</gml:upperCorner>
+              </gml:Envelope>
+            </fes:BBOX>
+          </fes:Filter>
+        </csw30:Constraint>
+      </csw30:Query>
+    </csw30:GetRecords>"""
+    response = requests.post(
+        catalogue.url, data=body.encode(), headers={"Content-Type": "application/xml"}, timeout=30
+    )
+    assert response.status_code == 200, response.text[:800]
+    return etree.fromstring(response.content)
+
+
+def test_csw3_post_bbox_filter(catalogue: Catalogue) -> None:
+    """pycsw 2.6.2's own schema check refused every CSW 3.0 POST BBOX (upstream #796)."""
+    ns = {"csw30": "http://www.opengis.net/cat/csw/3.0", "dc": "http://purl.org/dc/elements/1.1/"}
+    around_gothenburg = _csw3_bbox_post(catalogue, 57.2, 11.2, 57.8, 11.8)
+    found = {node.text for node in around_gothenburg.iterfind(".//dc:identifier", ns)}
+    assert "S2A-GBG-0715" in found and "S1A-STHLM-0605" not in found
+    nowhere = _csw3_bbox_post(catalogue, -10.0, -10.0, -9.0, -9.0)
+    results = nowhere.find(".//csw30:SearchResults", ns)
+    assert results is not None and results.get("numberOfRecordsMatched") == "0"

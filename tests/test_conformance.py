@@ -17,9 +17,9 @@ import pytest
 from conformance.runner import REGISTRY, format_table, load_checks, run_checks
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import PROJECT_ROOT
-from ogcsdl.tiles.demo import make_s2_product
 from tests.catalogue_fixtures import sample_products
 from tests.live import LiveSuite
+from tests.view_fixtures import make_s2_product
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

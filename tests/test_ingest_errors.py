@@ -13,6 +13,7 @@ from ogcsdl.config import PROJECT_ROOT, Settings, load_settings
 from ogcsdl.errors import IngestError
 from ogcsdl.ingest import ingest_paths, ingest_product
 from ogcsdl.ingest.generic import content_hash
+from ogcsdl.schema import create_schema
 from tests import rasters
 
 
@@ -20,6 +21,7 @@ from tests import rasters
 def settings(tmp_path: Path) -> Settings:
     settings = load_settings(None, data_dir=tmp_path / "var")
     settings.ensure_dirs()
+    create_schema(settings)
     return settings
 
 

@@ -16,6 +16,7 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.errors import IngestError
 from ogcsdl.ingest import find_products, ingest_product
+from ogcsdl.schema import create_schema
 from tests import rasters
 
 
@@ -24,6 +25,7 @@ def settings(tmp_path: Path) -> Settings:
     # Small blocks so the small test rasters get overview levels as a full tile does.
     settings = load_settings(None, data_dir=tmp_path / "var", ingest={"blocksize": 64})
     settings.ensure_dirs()
+    create_schema(settings)
     return settings
 
 

@@ -13,6 +13,7 @@ from shapely.geometry import box, shape
 
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.ingest import ingest_product
+from ogcsdl.schema import create_schema
 
 pytestmark = pytest.mark.realdata
 
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.realdata
 def settings(tmp_path: Path) -> Settings:
     settings = load_settings(None, data_dir=tmp_path / "var")
     settings.ensure_dirs()
+    create_schema(settings)
     return settings
 
 

@@ -60,9 +60,9 @@ def test_fifty_jobs_at_once_all_finish_once(runner: JobRunner) -> None:
     assert [job.status for job in finished] == ["successful"] * 50
     for i, job in enumerate(finished):
         assert job.outputs is not None
-        assert job.outputs["stringOutput"]["value"] == f"m{i}"
-        assert job.outputs["integerOutput"]["value"] == i
-        assert job.outputs["complexObjectOutput"]["value"] == {"n": i}
+        assert job.outputs["stringOutput"].value == f"m{i}"
+        assert job.outputs["integerOutput"].value == i
+        assert job.outputs["complexObjectOutput"].value == {"n": i}
     assert runner.store.count() == 50  # none lost, none duplicated
 
 
@@ -108,8 +108,8 @@ def test_raster_output_is_published_as_cog_with_lineage(runner: JobRunner) -> No
     assert job.status == "successful", job.error
     assert job.outputs is not None
     output = job.outputs["scaled"]
-    record = product_store(settings).get(output["product_id"])
-    assert output["href"] == settings.url(f"data/{record.identifier}.tif")
+    record = product_store(settings).get(str(output.product_id))
+    assert output.href == settings.url(f"data/{record.identifier}.tif")
     assert record.collection == "scaled"
     lineage = record.extra["lineage"]
     assert lineage["process_id"] == "scale" and lineage["process_version"] == "2.1.0"

@@ -52,7 +52,7 @@ def test_jobs_on_postgis(tmp_path: Path, database_url: str) -> None:
         finally:
             runner.close()
     assert [job.status for job in finished] == ["successful"] * 10
-    assert [job.outputs["stringOutput"]["value"] for job in finished if job.outputs] == [
+    assert [job.outputs["stringOutput"].value for job in finished if job.outputs] == [
         f"pg{i}" for i in range(10)
     ]
     assert store.count() == 11

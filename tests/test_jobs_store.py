@@ -7,23 +7,30 @@ from pathlib import Path
 import pytest
 
 from ogcsdl.jobs.cluster import INTERRUPTED, recover_interrupted
-from ogcsdl.jobs.store import NoSuchJob, job_store
+from ogcsdl.jobs.outputs import JobOutput
+from ogcsdl.jobs.store import JobStore, NoSuchJob, job_store
 from tests.processing_support import processing_settings
 
 
+def _store(tmp_path: Path) -> JobStore:
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store.ensure_schema()
+    return store
+
+
 def test_life_cycle_and_final_states(tmp_path: Path) -> None:
-    store = job_store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store = _store(tmp_path)
     job = store.create("echo", "1.0.0", "wps", {"message": "hi"})
     assert (job.status, job.progress, job.interface) == ("accepted", 0, "wps")
     assert store.mark_running(job.job_id)
     assert store.set_progress(job.job_id, 42.7, "half way")
     assert (store.get(job.job_id).progress, store.get(job.job_id).message) == (42, "half way")
-    assert store.mark_successful(job.job_id, {"message": {"type": "literal", "value": "hi"}})
+    assert store.mark_successful(job.job_id, {"message": JobOutput.literal("hi", "string")})
     done = store.get(job.job_id)
     assert (done.status, done.progress, done.outputs) == (
         "successful",
         100,
-        {"message": {"type": "literal", "value": "hi"}},
+        {"message": JobOutput.literal("hi", "string")},
     )
     assert done.started is not None and done.finished is not None and done.finished >= done.started
     # Finished is final: nothing revives or rewrites it.
@@ -37,7 +44,7 @@ def test_life_cycle_and_final_states(tmp_path: Path) -> None:
 
 
 def test_dismissed_job_refuses_progress_and_keeps_message(tmp_path: Path) -> None:
-    store = job_store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store = _store(tmp_path)
     job = store.create("slow", "1.0.0", "ogcapi", {})
     store.mark_running(job.job_id)
     assert store.mark_dismissed(job.job_id)
@@ -55,7 +62,7 @@ def test_dismissed_job_refuses_progress_and_keeps_message(tmp_path: Path) -> Non
 
 
 def test_unknown_job_is_not_found(tmp_path: Path) -> None:
-    store = job_store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store = _store(tmp_path)
     with pytest.raises(NoSuchJob) as info:
         store.get("00000000-0000-0000-0000-000000000000")
     assert info.value.status == 404
@@ -70,7 +77,7 @@ def test_restart_recovery_fails_unfinished_and_keeps_finished(tmp_path: Path) ->
     running = store.create("echo", "1.0.0", "ogcapi", {})
     store.mark_running(running.job_id)
     finished = store.create("echo", "1.0.0", "ogcapi", {})
-    store.mark_successful(finished.job_id, {"message": {"type": "literal", "value": "kept"}})
+    store.mark_successful(finished.job_id, {"message": JobOutput.literal("kept", "string")})
     assert recover_interrupted(settings) == 2
     for job_id in (queued.job_id, running.job_id):
         job = store.get(job_id)
@@ -78,5 +85,5 @@ def test_restart_recovery_fails_unfinished_and_keeps_finished(tmp_path: Path) ->
     kept = store.get(finished.job_id)
     assert (kept.status, kept.outputs) == (
         "successful",
-        {"message": {"type": "literal", "value": "kept"}},
+        {"message": JobOutput.literal("kept", "string")},
     )

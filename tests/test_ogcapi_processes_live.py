@@ -15,9 +15,9 @@ import requests
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.jobs.store import job_store
-from ogcsdl.tiles.demo import make_s2_product
 from tests.live import LiveSuite
 from tests.processing_support import tiny_product, wait_for
+from tests.view_fixtures import make_s2_product
 
 pytestmark = pytest.mark.live
 

@@ -9,11 +9,11 @@ import xarray as xr
 from affine import Affine
 from pyproj import Geod
 
-from ogcsdl.errors import InvalidParameterValue, MissingParameterValue
 from processes import classes
 from processes.base import BoundingBox, Raster
 from processes.change_detection import ChangeDetection
 from processes.cloud_mask import CloudMask
+from processes.errors import MissingProcessInput, ProcessInputError
 from processes.flood_mapping import FloodMapping
 from processes.raster_ops import area_km2, otsu_threshold, pixel_area_km2
 from processes.registry import validate_inputs
@@ -209,9 +209,9 @@ def test_scl_classes_and_missing_bands():
     ]
     np.testing.assert_array_equal(out["mask"].data.values[0], expected)
     assert out["cloud_cover"] == pytest.approx(100 * 3 / 6)
-    with pytest.raises(InvalidParameterValue, match="needs the bands"):
+    with pytest.raises(ProcessInputError, match="needs the bands"):
         run(CloudMask(), {"product": raster(scl, ["SCL"]), "method": "rules"})
-    with pytest.raises(InvalidParameterValue, match="neither an SCL band"):
+    with pytest.raises(ProcessInputError, match="neither an SCL band"):
         run(CloudMask(), {"product": raster(np.zeros((2, 4, 4), "float32"), ["B02", "B03"])})
 
 
@@ -306,15 +306,15 @@ def test_sar_log_ratio_change():
 def test_change_detection_rejects_mismatched_grids():
     before, after = changed_pair()
     shifted = raster(after.data.values, S2_SIX, transform=Affine(10, 0, 900000, 0, -10, 6500000))
-    with pytest.raises(InvalidParameterValue, match="do not even overlap") as info:
+    with pytest.raises(ProcessInputError, match="do not even overlap") as info:
         run(ChangeDetection(), {"before": before, "after": shifted})
     assert info.value.locator == "after"
-    with pytest.raises(InvalidParameterValue, match="is in EPSG:32633 but"):
+    with pytest.raises(ProcessInputError, match="is in EPSG:32633 but"):
         run(
             ChangeDetection(),
             {"before": before, "after": raster(after.data.values, S2_SIX, crs="EPSG:32634")},
         )
-    with pytest.raises(InvalidParameterValue, match="not on the same grid"):
+    with pytest.raises(ProcessInputError, match="not on the same grid"):
         run(
             ChangeDetection(),
             {"before": before, "after": raster(after.data.values[:, :90, :90], S2_SIX)},
@@ -393,9 +393,9 @@ def test_flood_mapping_from_sentinel2_and_chunked_equals_in_memory():
     eager = run(FloodMapping(), {"s1": raster(flood_s1(), ["VV", "VH"])})
     lazy = run(FloodMapping(), {"s1": raster(flood_s1(), ["VV", "VH"], chunks=32)})
     np.testing.assert_array_equal(eager["water"].data.values, lazy["water"].data.values)
-    with pytest.raises(MissingParameterValue):
+    with pytest.raises(MissingProcessInput):
         run(FloodMapping(), {})
-    with pytest.raises(InvalidParameterValue, match=r"lacks band\(s\) VV"):
+    with pytest.raises(ProcessInputError, match=r"lacks band\(s\) VV"):
         run(FloodMapping(), {"s1": raster(img, S2_SIX)})
 
 

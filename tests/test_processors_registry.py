@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 from affine import Affine
 
-from ogcsdl.errors import ConfigError, InvalidParameterValue, MissingParameterValue, NotFound
+from ogcsdl.errors import NotFound
+from ogcsdl.jobs.registry import service_error
 from processes.base import BoundingBox, ProcessDescription, Raster
 from processes.echo import Echo
+from processes.errors import (
+    MissingProcessInput,
+    ProcessConfigError,
+    ProcessInputError,
+    UnknownProcess,
+)
 from processes.registry import (
-    NoSuchProcess,
     builtin_processors,
     get_processor,
     load_registry,
@@ -70,25 +78,27 @@ def test_load_registry_with_a_plugin_by_dotted_path(tmp_path, monkeypatch):
         validate_inputs(processor.description, {"x": "2.5"}), RecordingContext()
     ) == {"y": 5.0}
 
-    with pytest.raises(ConfigError, match="is not a processor"):
+    with pytest.raises(ProcessConfigError, match="is not a processor"):
         load_registry(["my_plugin:NotAProcessor"])
-    with pytest.raises(ConfigError, match="has no 'Missing'"):
+    with pytest.raises(ProcessConfigError, match="has no 'Missing'"):
         load_registry(["my_plugin:Missing"])
-    with pytest.raises(ConfigError, match="cannot import module"):
+    with pytest.raises(ProcessConfigError, match="cannot import module"):
         load_registry(["no_such_module_xyz:Thing"])
-    with pytest.raises(ConfigError, match="not of the form"):
+    with pytest.raises(ProcessConfigError, match="not of the form"):
         load_registry(["nodots"])
-    with pytest.raises(ConfigError, match="reuses the process id 'echo'"):
+    with pytest.raises(ProcessConfigError, match="reuses the process id 'echo'"):
         load_registry(["processes.echo:Echo"])
 
 
 def test_unknown_process_is_no_such_process_404():
     registry = load_registry()
-    with pytest.raises(NoSuchProcess) as info:
+    with pytest.raises(UnknownProcess) as info:
         get_processor(registry, "nope")
-    assert isinstance(info.value, NotFound)
-    assert info.value.code == "NoSuchProcess" and info.value.status == 404
     assert "nope" in info.value.message and "cloud-mask" in info.value.message
+    # The job system's one mapping makes it OGC API - Processes' NoSuchProcess.
+    ogc = service_error(info.value)
+    assert isinstance(ogc, NotFound)
+    assert ogc.code == "NoSuchProcess" and ogc.status == 404 and ogc.message == info.value.message
 
 
 def test_validate_literals_defaults_types_and_ranges():
@@ -109,19 +119,19 @@ def test_validate_literals_defaults_types_and_ranges():
     assert validate_inputs(description, {"stringInput": {"value": "q"}})["stringInput"] == "q"
 
     cases = [
-        ({}, MissingParameterValue, "stringInput"),
-        ({"stringInput": "a", "bogus": 1}, InvalidParameterValue, "bogus"),
-        ({"stringInput": "a", "integerInput": "7.5"}, InvalidParameterValue, "integerInput"),
-        ({"stringInput": "a", "integerInput": True}, InvalidParameterValue, "integerInput"),
-        ({"stringInput": "a", "doubleInput": "nan"}, InvalidParameterValue, "doubleInput"),
-        ({"stringInput": "a", "doubleInput": 11}, InvalidParameterValue, "doubleInput"),
-        ({"stringInput": "a", "doubleInput": -1}, InvalidParameterValue, "doubleInput"),
-        ({"stringInput": "a", "booleanInput": "perhaps"}, InvalidParameterValue, "booleanInput"),
-        ({"stringInput": "a", "enumInput": "Value9"}, InvalidParameterValue, "enumInput"),
-        ({"stringInput": ["a", "b"]}, InvalidParameterValue, "stringInput"),
+        ({}, MissingProcessInput, "stringInput"),
+        ({"stringInput": "a", "bogus": 1}, ProcessInputError, "bogus"),
+        ({"stringInput": "a", "integerInput": "7.5"}, ProcessInputError, "integerInput"),
+        ({"stringInput": "a", "integerInput": True}, ProcessInputError, "integerInput"),
+        ({"stringInput": "a", "doubleInput": "nan"}, ProcessInputError, "doubleInput"),
+        ({"stringInput": "a", "doubleInput": 11}, ProcessInputError, "doubleInput"),
+        ({"stringInput": "a", "doubleInput": -1}, ProcessInputError, "doubleInput"),
+        ({"stringInput": "a", "booleanInput": "perhaps"}, ProcessInputError, "booleanInput"),
+        ({"stringInput": "a", "enumInput": "Value9"}, ProcessInputError, "enumInput"),
+        ({"stringInput": ["a", "b"]}, ProcessInputError, "stringInput"),
         (
             {"stringInput": "a", "complexObjectInput": "{not json"},
-            InvalidParameterValue,
+            ProcessInputError,
             "complexObjectInput",
         ),
     ]
@@ -148,7 +158,7 @@ def test_validate_bounding_boxes_in_every_spelling():
             == expected
         )
     for bad in ("11,50,10,51", "1,2,3", {"bbox": [0, 0, 1, 1], "crs": "EPSG:3006"}, "a,b,c,d"):
-        with pytest.raises(InvalidParameterValue) as info:
+        with pytest.raises(ProcessInputError) as info:
             validate_inputs(description, {"stringInput": "a", "boundingBoxInput": bad})
         assert info.value.locator == "boundingBoxInput"
 
@@ -171,7 +181,7 @@ def test_validate_raster_inputs_accept_references_and_resolved_rasters():
     assert (
         checked["s1"] is raster and checked["speckle_window"] == 5 and "vv_threshold" not in checked
     )
-    with pytest.raises(InvalidParameterValue) as info:
+    with pytest.raises(ProcessInputError) as info:
         validate_inputs(description, {"s1": 42})
     assert info.value.locator == "s1"
     generic = Raster(
@@ -184,14 +194,14 @@ def test_validate_raster_inputs_accept_references_and_resolved_rasters():
         Affine(10, 0, 0, 0, -10, 0),
     )
     assert validate_inputs(description, {"s2": generic})["s2"] is generic  # "Green" satisfies B03
-    with pytest.raises(InvalidParameterValue, match="lacks band") as info:
+    with pytest.raises(ProcessInputError, match="lacks band") as info:
         validate_inputs(description, {"s1": generic})
     assert info.value.locator == "s1"
 
     cloud = builtin_processors()["cloud-mask"]().description
-    with pytest.raises(MissingParameterValue):
+    with pytest.raises(MissingProcessInput):
         validate_inputs(cloud, {"method": "rules"})
-    with pytest.raises(InvalidParameterValue) as info:
+    with pytest.raises(ProcessInputError) as info:
         validate_inputs(cloud, {"product": "x", "method": "magic"})
     assert info.value.locator == "method"
 
@@ -218,3 +228,34 @@ def test_echo_returns_what_it_was_given():
     }
     assert context.calls[-1] == 100
     assert set(outputs) <= {o.id for o in echo.description.outputs}
+
+
+def test_processes_does_not_import_the_suite():
+    """``processes/`` stands alone: the suite imports it, never the other way round."""
+    root = Path(__file__).resolve().parent.parent / "processes"
+    offenders = [
+        f"{path.name}:{number}"
+        for path in sorted(root.glob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.match(r"\s*(from|import)\s+ogcsdl\b", line)
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "status"),
+    [
+        (MissingProcessInput("Input 'a' is required.", "a"), "MissingParameterValue", 400),
+        (ProcessInputError("bad grid", "after"), "InvalidParameterValue", 400),
+        (UnknownProcess("no process 'x'", "x"), "NoSuchProcess", 404),
+        (ProcessConfigError("bad extra"), "NoApplicableCode", 500),
+    ],
+)
+def test_process_errors_map_to_ogc_errors_in_one_place(error, code, status):
+    ogc = service_error(error)
+    assert (ogc.code, ogc.status, ogc.message, ogc.locator) == (
+        code,
+        status,
+        error.message,
+        error.locator,
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ogcsdl.tiles.demo import ViewServices, make_s2_product, start_view_services
+from tests.view_fixtures import ViewServices, make_s2_product, start_view_services
 
 pytestmark = pytest.mark.live
 QGIS_PYTHON = "/usr/bin/python3"

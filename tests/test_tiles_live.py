@@ -25,7 +25,7 @@ from PIL import Image
 from conformance.wcs import validate_xml
 from conformance.wmts import WMTS_CHECKS
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.tiles.demo import ViewServices, make_s1_product, make_s2_product, start_view_services
+from tests.view_fixtures import ViewServices, make_s1_product, make_s2_product, start_view_services
 
 pytestmark = pytest.mark.live
 T1 = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
@@ -189,6 +189,76 @@ def test_wms_crs84_equals_epsg4326_with_swapped_axes(view: ViewServices) -> None
     image = _rgba(lon_lat.content)
     assert (image[..., 3] == 255).sum() > 5000
     assert np.array_equal(image, _rgba(lat_lon.content))
+
+
+def test_owslib_wms_111_jpeg_with_time_and_style(view: ViewServices) -> None:
+    wms = WebMapService(f"{view.base_url}/maps/service", version="1.1.1")
+    assert wms.identification.version == "1.1.1"
+    layer = wms.contents["sentinel-2-l2a"]
+    assert layer.timepositions == ["2024-06-01T10:00:00Z", "2024-06-11T10:00:00Z"]
+    west, south, east, north = product_store(view.settings).get("s2-early").bbox
+    images = {}
+    for style in ("", "ndvi"):
+        response = wms.getmap(
+            layers=["sentinel-2-l2a"],
+            styles=[style],
+            srs="EPSG:4326",
+            bbox=(west, south, east, north),  # 1.1.1: always lon/lat
+            size=(256, 256),
+            format="image/jpeg",
+            time="2024-06-01T10:00:00Z",
+        )
+        content = response.read()
+        assert content[:3] == b"\xff\xd8\xff", content[:200]  # a JPEG, not an exception
+        images[style] = np.asarray(Image.open(io.BytesIO(content)).convert("RGB"))
+        assert images[style].std() > 5  # the product, not a flat fill
+    assert not np.array_equal(images[""], images["ndvi"])
+
+
+def test_gdal_wms_driver_reads_jpeg(view: ViewServices, tmp_path: Path) -> None:
+    west, south, east, north = product_store(view.settings).get("s2-early").bbox
+    url = f"{view.base_url}/maps/service?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities"
+    env = {**os.environ, "GDAL_DEFAULT_WMS_CACHE_PATH": str(tmp_path / "gdalcache")}
+    listing = subprocess.run(
+        ["gdalinfo", f"WMS:{url}"], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    subdataset = next(
+        line.split("=", 1)[1]
+        for line in listing.splitlines()
+        if "_NAME=" in line and "LAYERS=s2-early&" in line
+    )
+    # GDAL's WMS driver asks for image/jpeg unless told otherwise (its debug log shows it).
+    opened = subprocess.run(
+        ["gdalinfo", "--debug", "on", subdataset], capture_output=True, text=True, env=env
+    )
+    assert "<ImageFormat>image/jpeg</ImageFormat>" in opened.stderr
+    out = tmp_path / "wms.tif"
+    subprocess.run(
+        [
+            "gdal_translate",
+            "-q",
+            "-projwin_srs",
+            "EPSG:4326",
+            "-projwin",
+            str(west),
+            str(north),
+            str(east),
+            str(south),
+            "-outsize",
+            "128",
+            "128",
+            subdataset,
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    with rasterio.open(out) as dataset:
+        data = dataset.read()
+    assert data.shape[0] == 3, subdataset  # JPEG: no alpha band
+    assert data.std() > 5, subdataset
 
 
 @pytest.mark.parametrize(

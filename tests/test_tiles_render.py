@@ -16,10 +16,10 @@ from rasterio.transform import from_origin
 
 from ogcsdl.catalogue.record import Band
 from ogcsdl.errors import InvalidParameterValue
-from ogcsdl.tiles.demo import make_s1_product, make_s2_product, write_cog
-from ogcsdl.tiles.renderer import parse_getmap, render_png, select_products
+from ogcsdl.tiles.renderer import parse_getmap, render_image, select_products
 from ogcsdl.tiles.styles import resolve_style, styles_for
 from processes import classes
+from tests.view_fixtures import make_s1_product, make_s2_product, write_cog
 
 
 def _rgba(png: bytes) -> np.ndarray:
@@ -65,7 +65,7 @@ def test_mask_product_uses_its_class_palette(tmp_path: Path) -> None:
         nodata=255,
     )
     assert styles_for(mask)[0].name == "flood-classes"
-    rgba = _rgba(render_png([mask], _request(mask, size=64)))
+    rgba = _rgba(render_image([mask], _request(mask, size=64)))
     assert tuple(rgba[32, 60]) == classes.PALETTES["flood-classes"][classes.NEW_WATER]
     assert tuple(rgba[32, 20]) == classes.PALETTES["flood-classes"][classes.DRY]
     assert tuple(rgba[32, 60]) != tuple(rgba[32, 20])
@@ -88,14 +88,14 @@ def test_process_output_uses_the_style_it_declares(tmp_path: Path) -> None:
         extra={"style": "cloud-classes"},
     )
     assert styles_for(mask)[0].name == "cloud-classes"
-    rgba = _rgba(render_png([mask], _request(mask, size=64)))
+    rgba = _rgba(render_image([mask], _request(mask, size=64)))
     assert tuple(rgba[10, 32]) == classes.PALETTES["cloud-classes"][classes.SHADOW]
     assert tuple(rgba[50, 32]) == classes.PALETTES["cloud-classes"][classes.CLEAR]
 
 
 def test_nodata_is_transparent_and_reprojection_keeps_the_footprint(tmp_path: Path) -> None:
     record = make_s2_product(tmp_path, "s2", size=128)
-    rgba = _rgba(render_png([record], _request(record, size=128)))
+    rgba = _rgba(render_image([record], _request(record, size=128)))
     assert (rgba[:4, :, 3] == 0).all()  # the 16 nodata rows at the top
     assert (rgba[64, 10:118, 3] == 255).all()
     with rasterio.open(record.file_path) as source:
@@ -125,3 +125,50 @@ def test_bad_getmap_parameters_are_client_errors() -> None:
         parse_getmap(
             {"crs": "EPSG:4326", "bbox": "1,2,3,4", "width": "99999", "height": "10", "layers": "x"}
         )
+
+
+def _float_output(tmp_path: Path, name: str, collection: str, style: str | None, data):  # type: ignore[no-untyped-def]
+    write_cog(
+        tmp_path / f"{name}.tif", data, "EPSG:32633", from_origin(600000, 6580000, 20, 20), np.nan
+    )
+    base = make_s2_product(tmp_path, f"{name}-base", size=data.shape[-1])
+    return replace(
+        base,
+        identifier=name,
+        collection=collection,
+        bands=[Band(name.replace("-", "_"))],
+        file_path=str(tmp_path / f"{name}.tif"),
+        dtype="float32",
+        nodata=float("nan"),
+        extra={} if style is None else {"style": style},
+    )
+
+
+def test_declared_probability_style_wins_over_the_collection_name(tmp_path: Path) -> None:
+    # The s2cloudless probability output lives in "cloud-probability": the word "cloud"
+    # must not turn a 0..1 float layer into the cloud class palette (one flat colour).
+    ramp = np.tile(np.linspace(0, 1, 64, dtype="float32"), (1, 64, 1))
+    ramp[0, :8, :] = np.nan  # outside the image: the output's nodata
+    probability = _float_output(tmp_path, "cloud-prob", "cloud-probability", "probability", ramp)
+    assert styles_for(probability)[0].name == "probability"
+    rgba = _rgba(render_image([probability], _request(probability, size=64)))
+    colours = {tuple(pixel) for pixel in rgba[32, 2:62]}
+    assert len(colours) > 20  # a ramp, not one flat class colour
+    assert tuple(rgba[32, 4]) != tuple(rgba[32, 60])
+    assert (rgba[32, 2:62, 3] == 255).all()
+    assert (rgba[:4, :, 3] == 0).all()  # NaN stays transparent
+    Image.fromarray(rgba).save(tmp_path / "probability.png")
+
+
+def test_declared_magnitude_style_wins_over_the_collection_name(tmp_path: Path) -> None:
+    ramp = np.tile(np.linspace(0, 4, 64, dtype="float32"), (1, 64, 1))
+    magnitude = _float_output(tmp_path, "chg-mag", "change-magnitude", "magnitude", ramp)
+    assert styles_for(magnitude)[0].name == "magnitude"
+    rgba = _rgba(render_image([magnitude], _request(magnitude, size=64)))
+    assert len({tuple(pixel) for pixel in rgba[32, 2:62]}) > 20
+
+
+def test_a_float_layer_is_never_guessed_to_be_a_class_mask(tmp_path: Path) -> None:
+    ramp = np.tile(np.linspace(0, 1, 64, dtype="float32"), (1, 64, 1))
+    undeclared = _float_output(tmp_path, "cloudy", "cloud-probability", None, ramp)
+    assert styles_for(undeclared)[0].name != "cloud-classes"

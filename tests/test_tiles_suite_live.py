@@ -14,8 +14,8 @@ from owslib.wmts import WebMapTileService
 from PIL import Image
 
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.tiles.demo import make_s2_product
 from tests.live import LiveSuite
+from tests.view_fixtures import make_s2_product
 
 pytestmark = pytest.mark.live
 

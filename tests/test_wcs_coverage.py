@@ -10,7 +10,7 @@ import pytest
 from ogcsdl.catalogue.record import Band
 from ogcsdl.coverages.coverage import coverage_of
 from ogcsdl.coverages.errors import NoSuchCoverage
-from ogcsdl.tiles.demo import make_s2_product
+from tests.view_fixtures import make_s2_product
 
 
 def test_record_listing_more_bands_than_its_file(tmp_path: Path) -> None:

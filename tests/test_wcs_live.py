@@ -19,7 +19,7 @@ from rasterio.windows import Window
 
 from conformance.wcs import WCS_CHECKS, validate_xml
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.tiles.demo import ViewServices, make_s1_product, make_s2_product, start_view_services
+from tests.view_fixtures import ViewServices, make_s1_product, make_s2_product, start_view_services
 
 pytestmark = pytest.mark.live
 OGC = "http://schemas.opengis.net/"
@@ -389,3 +389,103 @@ def test_same_instant_tiles_are_one_time_step(tmp_path: Path) -> None:
             assert np.array_equal(data[0, :, 256:], east.read(3))
     finally:
         services.close()
+
+
+def test_every_listed_coverage_opens_in_gdal_and_owslib(wcs_url: str, tmp_path: Path) -> None:
+    """Time series are dataset series, not coverages: nothing GDAL or OWSLib lists fails to
+    open ("Can't handle coverages of type 'Grid'" before EO-WCS)."""
+    env = {**os.environ, "HOME": str(tmp_path)}
+    listing = subprocess.run(
+        ["gdalinfo", f"WCS:{wcs_url}?version=2.0.1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    names = [
+        line.split("=", 1)[1]
+        for line in listing.splitlines()
+        if "SUBDATASET_" in line and "_NAME=" in line
+    ]
+    assert len(names) >= 3 and not any("coverage=sentinel-2-l2a" in n for n in names)
+    for name in names:
+        opened = subprocess.run(["gdalinfo", name], capture_output=True, text=True, env=env)
+        assert opened.returncode == 0, f"{name}: {opened.stderr[-500:]}"
+        assert "Size is" in opened.stdout
+    service = WebCoverageService(wcs_url, version="2.0.1")
+    for identifier in service.contents:
+        described = service.contents[identifier]
+        assert described.grid is not None and len(described.grid.offsetvectors) == 2
+
+
+def test_dataset_series_in_capabilities(wcs_url: str) -> None:
+    caps = _get(wcs_url, REQUEST="GetCapabilities")
+    for schema in ("wcs/2.0/wcsAll.xsd", "wcs/wcseo/1.0/wcsEOAll.xsd"):
+        valid, reason = validate_xml(caps.content, OGC + schema)
+        assert valid, reason
+    assert b"<wcseo:DatasetSeriesId>sentinel-2-l2a</wcseo:DatasetSeriesId>" in caps.content
+    assert b"2024-06-01T10:00:00Z" in caps.content and b"DescribeEOCoverageSet" in caps.content
+
+
+def _eo(wcs_url: str, *subsets: str, **params: str) -> requests.Response:
+    query = [("SERVICE", "WCS"), ("VERSION", "2.0.1"), ("REQUEST", "DescribeEOCoverageSet")]
+    query += [(key.upper(), value) for key, value in params.items()]
+    query += [("SUBSET", subset) for subset in subsets]
+    return requests.get(wcs_url, params=query, timeout=60)
+
+
+def _member_ids(response: requests.Response) -> list[str]:
+    from lxml import etree
+
+    assert response.status_code == 200, response.text[:500]
+    valid, reason = validate_xml(response.content, OGC + "wcs/wcseo/1.0/wcsEOAll.xsd")
+    assert valid, reason
+    root = etree.fromstring(response.content)
+    return [node.text for node in root.iter("{http://www.opengis.net/wcs/2.0}CoverageId")]
+
+
+def test_describe_eo_coverage_set_by_time_and_space(wcs_url: str) -> None:
+    assert _member_ids(_eo(wcs_url, eoid="sentinel-2-l2a")) == ["s2-wcs-a", "s2-wcs-b"]
+    # a time window around the second acquisition only
+    later = _eo(
+        wcs_url,
+        'phenomenonTime("2024-06-05T00:00:00Z","2024-06-07T00:00:00Z")',
+        eoid="sentinel-2-l2a",
+    )
+    assert _member_ids(later) == ["s2-wcs-b"]
+    # a Lat/Long box far away matches nothing; the series is still described
+    away = _eo(wcs_url, "Lat(10,11)", "Long(10,11)", eoid="sentinel-2-l2a")
+    assert _member_ids(away) == [] and b'numberMatched="0"' in away.content
+    assert b"<wcseo:DatasetSeriesId>sentinel-2-l2a</wcseo:DatasetSeriesId>" in away.content
+    # a coverage id is its own set; count limits what is returned, not what matched
+    assert _member_ids(_eo(wcs_url, eoid="s1-wcs-a")) == ["s1-wcs-a"]
+    counted = _eo(wcs_url, eoid="sentinel-2-l2a", count="1")
+    assert _member_ids(counted) == ["s2-wcs-a"] and b'numberMatched="2"' in counted.content
+    only_series = _eo(wcs_url, eoid="sentinel-2-l2a", sections="DatasetSeriesDescriptions")
+    assert _member_ids(only_series) == [] and b"DatasetSeriesDescription" in only_series.content
+
+
+def test_describe_eo_coverage_set_errors_and_xml_post(wcs_url: str) -> None:
+    unknown = _eo(wcs_url, eoid="nope")
+    assert unknown.status_code == 404 and b"NoSuchDatasetSeriesOrCoverage" in unknown.content
+    for bad in (
+        {"eoid": "sentinel-2-l2a", "count": "-1"},
+        {"eoid": "sentinel-2-l2a", "containment": "inside"},
+        {},
+    ):
+        response = _eo(wcs_url, **bad)
+        assert response.status_code == 400, (bad, response.text[:300])
+    nan = _eo(wcs_url, "Lat(nan,1)", eoid="sentinel-2-l2a")
+    assert nan.status_code == 404 and b"InvalidSubsetting" in nan.content
+    body = b"""<wcseo:DescribeEOCoverageSet xmlns:wcseo="http://www.opengis.net/wcs/wcseo/1.0"
+        xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS" version="2.0.1" count="10">
+      <wcseo:eoId>sentinel-2-l2a</wcseo:eoId>
+      <wcseo:containment>CONTAINS</wcseo:containment>
+      <wcs:DimensionTrim><wcs:Dimension>phenomenonTime</wcs:Dimension>
+        <wcs:TrimLow>2024-05-01T00:00:00Z</wcs:TrimLow><wcs:TrimHigh>2024-06-02T00:00:00Z</wcs:TrimHigh>
+      </wcs:DimensionTrim>
+    </wcseo:DescribeEOCoverageSet>"""
+    posted = requests.post(
+        wcs_url, data=body, headers={"Content-Type": "application/xml"}, timeout=60
+    )
+    assert _member_ids(posted) == ["s2-wcs-a"]

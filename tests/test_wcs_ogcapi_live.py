@@ -10,7 +10,7 @@ import requests
 from rasterio.io import MemoryFile
 
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.tiles.demo import ViewServices, make_s1_product, make_s2_product, start_view_services
+from tests.view_fixtures import ViewServices, make_s1_product, make_s2_product, start_view_services
 
 pytestmark = pytest.mark.live
 

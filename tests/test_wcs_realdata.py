@@ -20,7 +20,7 @@ from rasterio.windows import Window
 
 from ogcsdl.catalogue.record import SENTINEL1_GRD, SENTINEL2_L1C, Band, ProductRecord
 from ogcsdl.ingest.bands import S2_BANDS as S2_BAND_INFO
-from ogcsdl.tiles.demo import ViewServices, start_view_services
+from tests.view_fixtures import ViewServices, start_view_services
 
 pytestmark = [pytest.mark.live, pytest.mark.realdata]
 S2_NAMES = tuple(info.name for info in S2_BAND_INFO)  # the 13 MSI bands, product order

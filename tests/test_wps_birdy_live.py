@@ -19,9 +19,9 @@ from lxml import etree
 
 from conformance.wps import validate
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.tiles.demo import make_s2_product
 from tests.live import LiveSuite
 from tests.processing_support import tiny_product
+from tests.view_fixtures import make_s2_product
 
 pytestmark = pytest.mark.live
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.catalogue.record import COG_MEDIA_TYPE, ProductRecord
 
 NS = {
     "gmd": "http://www.isotc211.org/2005/gmd",
@@ -22,7 +22,7 @@ NS = {
 }
 GMD_SCHEMA = NS["gmd"]
 _CODELISTS = "http://standards.iso.org/iso/19139/resources/gmxCodelists.xml"
-COG_FORMAT = "image/tiff; application=geotiff; profile=cloud-optimized"
+COG_FORMAT = COG_MEDIA_TYPE
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from ogcsdl.catalogue.iso19139 import (
     now_iso,
     product_keywords,
 )
-from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.catalogue.record import ProductRecord, product_href
 from ogcsdl.config import Settings
 from ogcsdl.db import Connection, connect
 from ogcsdl.errors import redact_paths
@@ -63,7 +63,7 @@ def _table_exists(conn: Connection) -> bool:
 
 def download_url(settings: Settings, record: ProductRecord) -> str:
     """Where the gateway serves the product's COG."""
-    return settings.url(f"data/{record.identifier}.tif")
+    return product_href(settings, record.identifier)
 
 
 def _opensearch_keywords(record: ProductRecord) -> list[str]:

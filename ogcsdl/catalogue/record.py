@@ -6,7 +6,18 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ogcsdl.config import Settings
+
+# Every product file is a Cloud Optimized GeoTIFF, served by the gateway at /data/<id>.tif.
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+def product_href(settings: Settings, identifier: str) -> str:
+    """Where the gateway serves a product's COG."""
+    return settings.url(f"data/{identifier}.tif")
 
 
 @dataclass(frozen=True)

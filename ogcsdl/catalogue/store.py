@@ -7,7 +7,7 @@ table is a projection of it, written in the same transaction (see ``projection``
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,30 +81,38 @@ class ProductStore:
 
     def upsert(self, record: ProductRecord) -> None:
         """Insert or replace by identifier: re-ingesting a product never duplicates it."""
+        self.upsert_many([record])
+
+    def upsert_many(self, records: Sequence[ProductRecord]) -> None:
+        """Upsert every record in one transaction: all are stored, or none."""
         with connect(self.database_url) as conn:
-            conn.execute(
-                f"""INSERT INTO {TABLE} (identifier, collection, start_time, end_time,
-                        minx, miny, maxx, maxy, file_path, updated, record)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (identifier) DO UPDATE SET
-                        collection = excluded.collection, start_time = excluded.start_time,
-                        end_time = excluded.end_time, minx = excluded.minx,
-                        miny = excluded.miny, maxx = excluded.maxx, maxy = excluded.maxy,
-                        file_path = excluded.file_path, updated = excluded.updated,
-                        record = excluded.record""",
-                (
-                    record.identifier,
-                    record.collection,
-                    record.start.isoformat(),
-                    record.end.isoformat(),
-                    *record.bbox,
-                    record.file_path,
-                    record.updated.isoformat(),
-                    record.to_json(),
-                ),
-            )
-            for hook in self.on_upsert:
-                hook(conn, record)
+            for record in records:
+                self._upsert(conn, record)
+
+    def _upsert(self, conn: Connection, record: ProductRecord) -> None:
+        conn.execute(
+            f"""INSERT INTO {TABLE} (identifier, collection, start_time, end_time,
+                    minx, miny, maxx, maxy, file_path, updated, record)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (identifier) DO UPDATE SET
+                    collection = excluded.collection, start_time = excluded.start_time,
+                    end_time = excluded.end_time, minx = excluded.minx,
+                    miny = excluded.miny, maxx = excluded.maxx, maxy = excluded.maxy,
+                    file_path = excluded.file_path, updated = excluded.updated,
+                    record = excluded.record""",
+            (
+                record.identifier,
+                record.collection,
+                record.start.isoformat(),
+                record.end.isoformat(),
+                *record.bbox,
+                record.file_path,
+                record.updated.isoformat(),
+                record.to_json(),
+            ),
+        )
+        for hook in self.on_upsert:
+            hook(conn, record)
 
     def get(self, identifier: str) -> ProductRecord:
         with connect(self.database_url) as conn:

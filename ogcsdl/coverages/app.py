@@ -4,13 +4,16 @@ Errors are raised; the gateway's edge renders them as OWS 2.0 ExceptionReports."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.coverages.coverage import Coverage, coverage_of
-from ogcsdl.coverages.documents import capabilities, describe
+from ogcsdl.coverages.documents import capabilities, describe, describe_eo_coverage_set
+from ogcsdl.coverages.eo import DescribeEOCoverageSetRequest, select
 from ogcsdl.coverages.errors import NoSuchCoverage
 from ogcsdl.coverages.getcoverage import get_coverage
 from ogcsdl.coverages.request import (
@@ -41,12 +44,22 @@ class WcsApp:
                 raise NoSuchCoverage(f"no coverage {identifier!r}", "coverageId") from None
             return time_series(identifier, members)
 
+    def served_records(self) -> list[ProductRecord]:
+        """Records with data on this server: metadata-only records (harvested from
+        elsewhere, or whose file is gone) are in the catalogue but are no coverages."""
+        return [r for r in self.store.list() if r.file_path and Path(r.file_path).is_file()]
+
     def handle(self, request: WcsRequest) -> tuple[bytes, str, list[tuple[str, str]]]:
         if isinstance(request, CapabilitiesRequest):
-            return capabilities(self.settings, self.store.list()), "application/xml", []
+            return capabilities(self.settings, self.served_records()), "application/xml", []
         if isinstance(request, DescribeRequest):
             found = [self.coverage(identifier) for identifier in request.coverage_ids]
-            return describe(found), "application/xml", []
+            return describe(found, self.settings), "application/xml", []
+        if isinstance(request, DescribeEOCoverageSetRequest):
+            chosen = select(request, self.served_records())
+            members = [coverage_of(record) for record in chosen.coverages]
+            document = describe_eo_coverage_set(self.settings, request, chosen, members)
+            return document, "application/xml", []
         target = self.coverage(request.coverage_id)
         if isinstance(target, TimeSeries):
             result = get_series_coverage(self.settings, target, request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from urllib.parse import urlencode
 
 from lxml import etree
 from lxml.builder import ElementMaker
@@ -13,6 +13,13 @@ from lxml.builder import ElementMaker
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.coverages.coverage import Coverage
+from ogcsdl.coverages.eo import (
+    COUNT_DEFAULT,
+    EO_PROFILE,
+    WCSEO,
+    DescribeEOCoverageSetRequest,
+    EOCoverageSet,
+)
 from ogcsdl.coverages.request import FORMATS
 from ogcsdl.coverages.timeseries import TIME_AXIS, TIME_CRS, TimeSeries, unix_seconds
 
@@ -31,6 +38,7 @@ NSMAP = {
     "swe": SWE,
     "xlink": XLINK,
     "xsi": XSI,
+    "wcseo": WCSEO,
 }
 SCHEMA_ROOT = "http://schemas.opengis.net/wcs/2.0"
 PROFILES = (
@@ -42,6 +50,7 @@ PROFILES = (
     "http://www.opengis.net/spec/WCS_service-extension_range-subsetting/1.0/conf/record-subsetting",
     "http://www.opengis.net/spec/GMLCOV_geotiff-coverages/1.0/conf/geotiff-coverage",
     "http://www.opengis.net/spec/WCS_coverage-encoding_netcdf/1.0/conf/coverage-encoding_netcdf",
+    EO_PROFILE,
 )
 SUPPORTED_CRS = (4326, 3857, 3006, 32632, 32633, 32634, 32635)
 
@@ -50,6 +59,7 @@ O = ElementMaker(namespace=OWS, nsmap=NSMAP)  # noqa: E741 - O for ows, as in th
 G = ElementMaker(namespace=GML, nsmap=NSMAP)
 C = ElementMaker(namespace=GMLCOV, nsmap=NSMAP)
 S = ElementMaker(namespace=SWE, nsmap=NSMAP)
+EO = ElementMaker(namespace=WCSEO, nsmap=NSMAP)
 
 
 def gml_id(text: str) -> str:
@@ -74,30 +84,58 @@ def _operation(name: str, url: str) -> etree._Element:
     )
 
 
-def _summary(title: str, records: list[ProductRecord], coverage_id: str, subtype: str) -> Any:
+def _wgs84_box(records: list[ProductRecord]) -> etree._Element:
     west = min(r.bbox[0] for r in records)
     south = min(r.bbox[1] for r in records)
     east = max(r.bbox[2] for r in records)
     north = max(r.bbox[3] for r in records)
-    return W.CoverageSummary(
-        O.Title(title),
-        O.WGS84BoundingBox(O.LowerCorner(f"{west} {south}"), O.UpperCorner(f"{east} {north}")),
-        W.CoverageId(coverage_id),
-        W.CoverageSubtype(subtype),
+    return O.WGS84BoundingBox(O.LowerCorner(f"{west} {south}"), O.UpperCorner(f"{east} {north}"))
+
+
+def _time_period(gid: str, records: list[ProductRecord]) -> etree._Element:
+    return G.TimePeriod(
+        G.beginPosition(_iso(min(r.start for r in records))),
+        G.endPosition(_iso(max(r.end for r in records))),
+        {f"{{{GML}}}id": gid},
     )
 
 
-def capabilities(settings: Settings, records: list[ProductRecord]) -> bytes:
-    """Products (2-D coverages) first, then one time series per collection; built from
-    the records alone, so no file is opened."""
-    url = settings.url("/wcs")
-    summaries = [_summary(r.title, [r], r.identifier, "RectifiedGridCoverage") for r in records]
+def _iso(value: datetime) -> str:
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _by_collection(records: list[ProductRecord]) -> dict[str, list[ProductRecord]]:
     by_collection: dict[str, list[ProductRecord]] = {}
     for record in records:
         by_collection.setdefault(record.collection, []).append(record)
-    for collection, members in sorted(by_collection.items()):
-        title = f"{collection} time series ({len(members)} acquisitions)"
-        summaries.append(_summary(title, members, collection, "GridCoverage"))
+    return dict(sorted(by_collection.items()))
+
+
+def capabilities(settings: Settings, records: list[ProductRecord]) -> bytes:
+    """Products as 2-D coverages, collections as EO-WCS dataset series; built from the
+    records alone, so no file is opened."""
+    url = settings.url("/wcs")
+    summaries = [
+        W.CoverageSummary(
+            O.Title(r.title),
+            _wgs84_box([r]),
+            W.CoverageId(r.identifier),
+            W.CoverageSubtype("RectifiedGridCoverage"),
+        )
+        for r in records
+    ]
+    series = [
+        EO.DatasetSeriesSummary(
+            O.Title(f"{collection} ({len(members)} acquisitions)"),
+            _wgs84_box(members),
+            EO.DatasetSeriesId(collection),
+            _time_period(f"{gml_id(collection)}-period", members),
+        )
+        for collection, members in _by_collection(records).items()
+    ]
+    if series:
+        summaries.append(W.Extension(*series))
     document = W.Capabilities(
         O.ServiceIdentification(
             O.Title("ogcsdl Web Coverage Service"),
@@ -116,6 +154,8 @@ def capabilities(settings: Settings, records: list[ProductRecord]) -> bytes:
             _operation("GetCapabilities", url),
             _operation("DescribeCoverage", url),
             _operation("GetCoverage", url),
+            _operation("DescribeEOCoverageSet", url),
+            O.Constraint(O.NoValues(), O.DefaultValue(str(COUNT_DEFAULT)), name="CountDefault"),
         ),
         W.ServiceMetadata(
             *[W.formatSupported(fmt) for fmt in FORMATS if fmt != "application/x-netcdf"]
@@ -250,12 +290,31 @@ def _series_description(series: TimeSeries) -> etree._Element:
     )
 
 
-def _description(coverage: Coverage | TimeSeries) -> etree._Element:
+def _eo_metadata(settings: Settings, identifier: str) -> etree._Element:
+    """EO metadata by reference: the product's ISO 19139 record in our catalogue."""
+    query = urlencode(
+        {
+            "service": "CSW",
+            "version": "2.0.2",
+            "request": "GetRecordById",
+            "id": identifier,
+            "outputSchema": "http://www.isotc211.org/2005/gmd",
+            "elementSetName": "full",
+        }
+    )
+    reference = O.Reference(
+        O.Format("application/xml"), {f"{{{XLINK}}}href": f"{settings.url('csw')}?{query}"}
+    )
+    return C.metadata(C.Extension(EO.EOMetadata(reference)))
+
+
+def _description(coverage: Coverage | TimeSeries, settings: Settings) -> etree._Element:
     if isinstance(coverage, TimeSeries):
         return _series_description(coverage)
     return W.CoverageDescription(
         G.boundedBy(_envelope(coverage)),
         W.CoverageId(coverage.identifier),
+        _eo_metadata(settings, coverage.identifier),
         G.domainSet(_domain(coverage)),
         C.rangeType(_range_type(coverage)),
         W.ServiceParameters(
@@ -266,6 +325,54 @@ def _description(coverage: Coverage | TimeSeries) -> etree._Element:
     )
 
 
-def describe(coverages: list[Coverage | TimeSeries]) -> bytes:
-    descriptions = [_description(coverage) for coverage in coverages]
+def describe(coverages: list[Coverage | TimeSeries], settings: Settings) -> bytes:
+    descriptions = [_description(coverage, settings) for coverage in coverages]
     return _serialise(_xsi(W.CoverageDescriptions(*descriptions), "wcsDescribeCoverage.xsd"))
+
+
+def describe_eo_coverage_set(
+    settings: Settings,
+    request: DescribeEOCoverageSetRequest,
+    found: EOCoverageSet,
+    coverages: list[Coverage],
+) -> bytes:
+    """wcseo:EOCoverageSetDescription: the matching coverages and the named series."""
+    children = []
+    if request.wants("CoverageDescriptions"):
+        children.append(W.CoverageDescriptions(*[_description(c, settings) for c in coverages]))
+    if request.wants("DatasetSeriesDescriptions"):
+        children.append(
+            EO.DatasetSeriesDescriptions(
+                *[
+                    EO.DatasetSeriesDescription(
+                        G.boundedBy(_wgs84_envelope(members)),
+                        EO.DatasetSeriesId(series_id),
+                        _time_period(f"{gml_id(series_id)}-period", members),
+                        {f"{{{GML}}}id": gml_id(f"series-{series_id}")},
+                    )
+                    for series_id, members in found.series.items()
+                ]
+            )
+        )
+    document = EO.EOCoverageSetDescription(
+        *children, numberMatched=str(found.matched), numberReturned=str(len(coverages))
+    )
+    document.set(
+        f"{{{XSI}}}schemaLocation", f"{WCSEO} http://schemas.opengis.net/wcs/wcseo/1.0/wcsEOAll.xsd"
+    )
+    return _serialise(document)
+
+
+def _wgs84_envelope(records: list[ProductRecord]) -> etree._Element:
+    west = min(r.bbox[0] for r in records)
+    south = min(r.bbox[1] for r in records)
+    east = max(r.bbox[2] for r in records)
+    north = max(r.bbox[3] for r in records)
+    return G.Envelope(
+        G.lowerCorner(f"{south} {west}"),
+        G.upperCorner(f"{north} {east}"),
+        srsName="http://www.opengis.net/def/crs/EPSG/0/4326",
+        axisLabels="Lat Long",
+        uomLabels="deg deg",
+        srsDimension="2",
+    )

@@ -13,6 +13,7 @@ from typing import Literal
 
 from lxml import etree
 
+from ogcsdl.coverages.eo import DescribeEOCoverageSetRequest, parse_describe_eo
 from ogcsdl.coverages.errors import InvalidEncodingSyntax, InvalidScaleFactor, InvalidSubsetting
 from ogcsdl.errors import (
     InvalidParameterValue,
@@ -27,6 +28,7 @@ NS = {
     "scal": "http://www.opengis.net/wcs/scaling/1.0",
     "crs": "http://www.opengis.net/wcs/crs/1.0",
     "rsub": "http://www.opengis.net/wcs/range-subsetting/1.0",
+    "wcseo": "http://www.opengis.net/wcs/wcseo/1.0",
 }
 FORMATS = {
     "image/tiff": "GTiff",
@@ -78,7 +80,9 @@ class GetCoverageRequest:
     range_subset: tuple[str, ...] = ()  # band names, intervals already expanded later
 
 
-WcsRequest = CapabilitiesRequest | DescribeRequest | GetCoverageRequest
+WcsRequest = (
+    CapabilitiesRequest | DescribeRequest | GetCoverageRequest | DescribeEOCoverageSetRequest
+)
 
 
 def _subset_from_text(text: str) -> Subset:
@@ -199,6 +203,15 @@ def parse_kvp(pairs: list[tuple[str, str]]) -> WcsRequest:
                 item.strip() for item in params.get("rangesubset", [""])[0].split(",") if item
             ),
         )
+    if name == "describeeocoverageset":
+        trims = []
+        for text in params.get("subset", []):
+            subset = _subset_from_text(text)
+            low, high = (
+                (subset.point, subset.point) if subset.is_slice else (subset.low, subset.high)
+            )
+            trims.append((subset.axis, low or "", high or ""))
+        return parse_describe_eo(params, trims)
     raise OperationNotSupported(f"request {request!r} is not supported", "request")
 
 
@@ -215,6 +228,8 @@ def parse_xml(body: bytes) -> WcsRequest:
     except etree.XMLSyntaxError as exc:
         raise InvalidEncodingSyntax(f"request body is not well-formed XML: {exc}") from None
     tag = etree.QName(root).localname
+    if tag == "DescribeEOCoverageSet" and etree.QName(root).namespace == NS["wcseo"]:
+        return _describe_eo_from_xml(root)
     if etree.QName(root).namespace != NS["wcs"]:
         raise InvalidEncodingSyntax("root element must be in the WCS 2.0 namespace")
     pairs: list[tuple[str, str]] = [("service", root.get("service", "WCS")), ("request", tag)]
@@ -269,4 +284,27 @@ def parse_xml(body: bytes) -> WcsRequest:
     bands = [node.text or "" for node in root.iterfind(".//rsub:RangeComponent", NS)]
     if bands:
         pairs.append(("rangesubset", ",".join(bands)))
+    return parse_kvp(pairs)
+
+
+def _describe_eo_from_xml(root: etree._Element) -> WcsRequest:
+    pairs: list[tuple[str, str]] = [
+        ("service", root.get("service", "WCS")),
+        ("request", "DescribeEOCoverageSet"),
+        ("version", root.get("version", "")),
+        ("eoid", ",".join(node.text or "" for node in root.findall("wcseo:eoId", NS))),
+    ]
+    containment = _text(root, "wcseo:containment")
+    if containment:
+        pairs.append(("containment", containment))
+    sections = [node.text or "" for node in root.findall("wcseo:Sections/wcseo:Section", NS)]
+    if sections:
+        pairs.append(("sections", ",".join(sections)))
+    if root.get("count") is not None:
+        pairs.append(("count", root.get("count", "")))
+    for trim in root.findall("wcs:DimensionTrim", NS):
+        axis = _text(trim, "wcs:Dimension") or ""
+        pairs.append(
+            ("subset", f"{axis}({_text(trim, 'wcs:TrimLow')},{_text(trim, 'wcs:TrimHigh')})")
+        )
     return parse_kvp(pairs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import tempfile
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import netCDF4
@@ -35,9 +35,9 @@ from ogcsdl.coverages.getcoverage import (
     encode,
     plan_output,
 )
+from ogcsdl.coverages.instants import TIME_AXIS, instant_seconds, unix_seconds
 from ogcsdl.coverages.request import GetCoverageRequest, Subset
 
-TIME_AXIS = "time"
 TIME_CRS = "http://www.opengis.net/def/crs/OGC/0/UnixTime"
 
 
@@ -84,38 +84,15 @@ def time_series(collection: str, records: list[ProductRecord]) -> TimeSeries:
     return TimeSeries(collection, members, grid)
 
 
-def unix_seconds(value: datetime) -> float:
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-
-
-def _instant(text: str) -> float:
-    text = text.strip().strip('"')
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(number):
-            raise InvalidSubsetting(f"time subset {text!r} is not a finite number", "subset")
-        return number
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidSubsetting(
-            f"time {text!r} is neither ISO 8601 nor Unix seconds", TIME_AXIS
-        ) from None
-    return unix_seconds(value)
-
-
 def select_members(series: TimeSeries, subset: Subset | None) -> list[Coverage]:
     if subset is None:
         return list(series.members)
     if subset.point is not None:
-        instant = _instant(subset.point)
+        instant = instant_seconds(subset.point)
         chosen = [m for m in series.members if abs(unix_seconds(m.record.start) - instant) < 0.5]
     else:
-        low = -math.inf if subset.low in (None, "*") else _instant(subset.low)
-        high = math.inf if subset.high in (None, "*") else _instant(subset.high)
+        low = -math.inf if subset.low in (None, "*") else instant_seconds(subset.low)
+        high = math.inf if subset.high in (None, "*") else instant_seconds(subset.high)
         if low > high:
             raise InvalidSubsetting("time subset: low > high", TIME_AXIS)
         chosen = [m for m in series.members if low <= unix_seconds(m.record.start) <= high]

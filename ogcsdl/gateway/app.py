@@ -21,6 +21,7 @@ from werkzeug.utils import send_file
 
 from ogcsdl import __version__
 from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import COG_MEDIA_TYPE
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.errors import NotFound, ServiceUnavailable
@@ -118,7 +119,7 @@ class Gateway:
         response = send_file(
             record.file_path,
             environ,
-            mimetype="image/tiff; application=geotiff; profile=cloud-optimized",
+            mimetype=COG_MEDIA_TYPE,
             conditional=True,  # ETag, Last-Modified and Range: what /vsicurl/ needs
             download_name=name,
         )

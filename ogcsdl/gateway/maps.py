@@ -61,19 +61,14 @@ def mark_client_errors() -> None:
 def maps_error_style(environ: WSGIEnviron) -> ErrorStyle:
     """The exception document a client of this path expects."""
     path = environ.get("PATH_INFO") or "/"
-    service = next(
-        (
-            value.upper()
-            for key, value in parse_qsl(environ.get("QUERY_STRING") or "")
-            if key.lower() == "service"
-        ),
-        "",
-    )
+    params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING") or "")}
     if path.startswith("/ogcapi"):
         return "problem"
-    if service == "WMTS" or path.startswith(("/wmts", "/tms", "/tiles", "/kml")):
+    if params.get("service", "").upper() == "WMTS" or path.startswith(
+        ("/wmts", "/tms", "/tiles", "/kml")
+    ):
         return "ows11"
-    return "wms13"
+    return "wms111" if params.get("version") == "1.1.1" else "wms13"
 
 
 def _positive_int(params: dict[str, str], key: str, maximum: int) -> None:

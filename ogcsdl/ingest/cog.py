@@ -9,14 +9,11 @@ product size (the staging file needs the raw size on disk); nothing is resampled
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import rasterio
 import rasterio.shutil
 from affine import Affine
@@ -28,6 +25,7 @@ from rasterio.errors import RasterioError
 from ogcsdl.config import IngestSettings
 from ogcsdl.errors import IngestError
 from ogcsdl.ingest.reader import BandSource, ProductSource, open_raster
+from ogcsdl.ingest.writer import cog_options, staging_path, storage_error, write_cog
 
 _GDAL_TYPES = {
     "uint8": "Byte",
@@ -169,45 +167,14 @@ STAGING_OPTIONS = {
 }
 
 
-def cog_options(settings: IngestSettings, categorical: bool) -> dict[str, str]:
-    # One overview resampling applies to all bands: a class band (SCL) must not be
-    # averaged into classes that do not exist, so such products get nearest.
-    return {
-        "COMPRESS": settings.compression.upper(),
-        "PREDICTOR": "YES",
-        "BLOCKSIZE": str(settings.blocksize),
-        "OVERVIEWS": "AUTO",
-        "OVERVIEW_RESAMPLING": "NEAREST" if categorical else settings.overview_resampling.upper(),
-        "NUM_THREADS": "ALL_CPUS",
-        "BIGTIFF": "IF_SAFER",
-    }
-
-
-@contextlib.contextmanager
-def _temporary_sibling(final: Path) -> Iterator[Path]:
-    """A temp path next to ``final`` (same file system, so ``os.replace`` is atomic); it is
-    removed unless the caller moved it into place."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.stem}.", suffix=".part")
-    os.close(handle)
-    temp = Path(name)
-    try:
-        yield temp
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def staged_cog(
-    product: ProductSource, destination: Path, settings: IngestSettings
-) -> Iterator[tuple[Path, TargetGrid]]:
-    """Write the product as a COG into a temp file next to ``destination`` and yield it
-    for inspection; it replaces ``destination`` only if the ``with`` body succeeds, so
-    a failure anywhere leaves neither a partial file nor a changed one."""
-    grid = target_grid(product.bands, product.assumed_crs)
+def write_product_cog(
+    product: ProductSource, grid: TargetGrid, target: Path, settings: IngestSettings
+) -> None:
+    """Write the product's bands on ``grid`` as a COG at ``target`` (a staging path of
+    :class:`~ogcsdl.ingest.writer.Publication`)."""
     vrt = build_vrt(product, grid)
     options = cog_options(settings, any(band.categorical for band in product.bands))
-    with _temporary_sibling(destination) as temp, _temporary_sibling(destination) as staged:
+    with staging_path(target) as staged:
         try:
             # Resample once into a plain tiled GTiff, then let the COG driver read that
             # twice (overviews, full resolution) instead of resampling the VRT twice:
@@ -215,12 +182,14 @@ def staged_cog(
             with rasterio.open(vrt) as stack:
                 rasterio.shutil.copy(stack, staged, driver="GTiff", **STAGING_OPTIONS)
             with rasterio.open(staged) as stack:
-                rasterio.shutil.copy(stack, temp, driver="COG", **options)
+                write_cog(stack, target, options)
         except (RasterioError, CPLE_BaseError) as exc:
+            # The staging GTiff is uncompressed; the COG at most as large again.
+            raw = grid.width * grid.height * len(product.bands) * np.dtype(product.dtype).itemsize
+            full = storage_error(exc, target.parent, 2 * raw)
+            if full is not None:
+                raise full from None
             detail = str(exc).split("\n")[0]
             raise IngestError(
                 f"reading the band pixels failed ({detail}); is a band file truncated?"
             ) from None
-        yield temp, grid
-        os.chmod(temp, 0o644)  # mkstemp makes it private; the COG is served to everyone
-        os.replace(temp, destination)

@@ -17,14 +17,15 @@ import numpy as np
 from tqdm import tqdm
 
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.catalogue.record import ProductRecord, product_href
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import IngestError
-from ogcsdl.ingest.cog import cog_options, staged_cog
+from ogcsdl.ingest.cog import TargetGrid, target_grid, write_product_cog
 from ogcsdl.ingest.detect import detect, find_products
-from ogcsdl.ingest.footprint import valid_data_footprint
 from ogcsdl.ingest.reader import NotGeoreferenced, ProductSource
+from ogcsdl.ingest.writer import Publication, StagedCog, cog_options
+from ogcsdl.schema import create_schema
 
 log = logging.getLogger(__name__)
 
@@ -74,35 +75,41 @@ def ingest_product(
     product = reader.read(path)
     _apply_overrides(product, collection, acquired)
     destination = cog_path(settings, product.identifier)
-    existed = destination.exists()
     categorical = any(band.categorical for band in product.bands)
-    with staged_cog(product, destination, settings.ingest) as (temp, grid):
-        footprint, bbox = valid_data_footprint(str(temp))
-        size = temp.stat().st_size
+    grid = target_grid(product.bands, product.assumed_crs)
+    with Publication(store or product_store(settings)) as publication:
+        staged = publication.stage_cog(
+            destination, lambda temp: write_product_cog(product, grid, temp, settings.ingest)
+        )
+        record = _record(settings, reader.name, product, grid, staged, categorical)
+        publication.commit([record])
+    return record
+
+
+def _record(
+    settings: Settings,
+    reader: str,
+    product: ProductSource,
+    grid: TargetGrid,
+    staged: StagedCog,
+    categorical: bool,
+) -> ProductRecord:
     extra = dict(product.extra)
     extra.update(
-        reader=reader.name,
-        cog_href=settings.url(f"data/{product.identifier}.tif"),  # served by the gateway
+        reader=reader,
+        cog_href=product_href(settings, product.identifier),
         overview_resampling=cog_options(settings.ingest, categorical)["OVERVIEW_RESAMPLING"],
     )
     nearest_bands = [b.band.name for b in product.bands if b.categorical]
     band_names = ", ".join(b.band.name for b in product.bands)
-    record = ProductRecord(
+    return ProductRecord(
+        **staged.record_fields(),
         identifier=product.identifier,
         title=product.title,
         collection=product.collection,
         start=product.start,
         end=product.end,
-        footprint_wkt=footprint,
-        bbox=bbox,
-        crs=grid.crs.to_string(),
-        resolution=grid.resolution,
-        width=grid.width,
-        height=grid.height,
         bands=[band.band for band in product.bands],
-        file_path=str(destination),
-        file_size=size,
-        dtype=product.dtype,
         nodata=product.nodata,
         platform=product.platform,
         instrument=product.instrument,
@@ -111,7 +118,7 @@ def ingest_product(
         processing_level=product.processing_level,
         cloud_cover=product.cloud_cover,
         lineage=(
-            f"ogcsdl {_suite_version()} ingest ({reader.name}) of {product.source}: "
+            f"ogcsdl {_suite_version()} ingest ({reader}) of {product.source}: "
             f"{len(product.bands)} bands on the finest band grid "
             f"({grid.resolution[0]:g} x {grid.resolution[1]:g}, {grid.crs.to_string()}), "
             "any coarser band resampled bilinear"
@@ -123,13 +130,6 @@ def ingest_product(
         keywords=product.keywords,
         extra=extra,
     )
-    try:
-        (store or product_store(settings)).upsert(record)
-    except Exception:
-        if not existed:  # a new COG without its record would be an orphan
-            destination.unlink(missing_ok=True)
-        raise
-    return record
 
 
 def _report(line: str) -> None:
@@ -155,6 +155,7 @@ def ingest_paths(
     """Ingest every product in ``paths`` (products or directories to scan). A bad product
     is reported and skipped; the batch goes on."""
     settings.ensure_dirs()
+    create_schema(settings)  # ingest is a start-up: the one place it runs besides serve
     store = product_store(settings)
     result = BatchResult()
     started = time.perf_counter()

@@ -28,17 +28,22 @@ from pathlib import Path
 from typing import Any
 
 from ogcsdl.catalogue.factory import product_store
+from ogcsdl.catalogue.record import ProductRecord, product_href
+from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, ServiceUnavailable
+from ogcsdl.ingest.writer import Publication, storage_error
 from ogcsdl.jobs import registry as registry_module
 from ogcsdl.jobs.inputs import check_inputs, resolve_inputs
+from ogcsdl.jobs.outputs import JobOutput
 from ogcsdl.jobs.store import Job, JobStore, job_store
-from ogcsdl.publish import Lineage, publish_raster
+from ogcsdl.publish import Lineage, stage_raster
 from processes.base import ComplexOutput, LiteralOutput, ProcessDescription, Raster, RasterOutput
+from processes.errors import ProcessError
 
 LOG = logging.getLogger(__name__)
 SEMAPHORE_NAME = "ogcsdl-jobs"
-GEOTIFF = "image/tiff; application=geotiff; profile=cloud-optimized"
+WORKDIR_PREFIX = "job-"  # <data_dir>/job-<job id>-*: a job's scratch, removed when it ends
 
 
 class JobDismissed(OgcsdlError):
@@ -67,14 +72,18 @@ def output_url(settings: Settings, job_id: str, output_id: str) -> str:
     return settings.url(f"ogcapi/jobs/{job_id}/results/{output_id}")
 
 
-def _encode_outputs(
+def _stage_outputs(
     produced: Mapping[str, Any],
     description: ProcessDescription,
     lineage: Lineage,
     settings: Settings,
-) -> dict[str, Any]:
-    """Publish rasters, keep small values inline, write big documents to files."""
-    encoded: dict[str, Any] = {}
+    publication: Publication,
+) -> tuple[dict[str, JobOutput], list[ProductRecord]]:
+    """Stage every output in ``publication`` (rasters as COGs with records, big
+    documents as files); small values stay inline. Nothing is published until the
+    publication commits."""
+    encoded: dict[str, JobOutput] = {}
+    records: list[ProductRecord] = []
     for output in description.outputs:
         if output.id not in produced:
             continue
@@ -82,40 +91,38 @@ def _encode_outputs(
         if isinstance(output, RasterOutput):
             if not isinstance(value, Raster):
                 raise TypeError(f"output {output.id!r} must be a Raster")
-            record = publish_raster(value, output, description, lineage, settings)
-            encoded[output.id] = {
-                "type": "raster",
-                "product_id": record.identifier,
-                "collection": record.collection,
-                "href": settings.url(f"data/{record.identifier}.tif"),
-                "mediaType": GEOTIFF,
-            }
+            record = stage_raster(publication, value, output, description, lineage, settings)
+            records.append(record)
+            href = product_href(settings, record.identifier)
+            encoded[output.id] = JobOutput.raster(record.identifier, record.collection, href)
         elif isinstance(output, LiteralOutput):
-            encoded[output.id] = {"type": "literal", "value": value, "dataType": output.data_type}
+            encoded[output.id] = JobOutput.literal(value, output.data_type)
         elif isinstance(output, ComplexOutput):
             media = output.media_types[0] if output.media_types else "application/json"
             text = value if isinstance(value, str) else json.dumps(value)
-            entry: dict[str, Any] = {"type": "complex", "mediaType": media}
             if len(text.encode()) <= settings.processing.inline_output_max_bytes:
-                entry["value"] = value
-            else:
-                target = outputs_dir(settings, lineage.job_id) / output.id
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-                entry["file"] = str(target)
-                entry["href"] = output_url(settings, lineage.job_id, output.id)
-            encoded[output.id] = entry
-    return encoded
+                encoded[output.id] = JobOutput("complex", media_type=media, value=value)
+                continue
+            target = outputs_dir(settings, lineage.job_id) / output.id
+            publication.stage_file(target).write_text(text, encoding="utf-8")
+            encoded[output.id] = JobOutput(
+                "complex",
+                media_type=media,
+                file=str(target),
+                href=output_url(settings, lineage.job_id, output.id),
+            )
+    return encoded, records
 
 
-def update_source_products(
+def updated_source_products(
     produced: Mapping[str, Any],
     description: ProcessDescription,
     sources: list[str],
-    settings: Settings,
-) -> None:
-    """Write literal outputs that declare a ``catalogue_field`` into the job's source
-    product (only when there is exactly one: a value about two products is neither's)."""
+    products: ProductStore,
+) -> list[ProductRecord]:
+    """The job's source product with literal outputs that declare a ``catalogue_field``
+    written in (only when there is exactly one: a value about two products is
+    neither's)."""
     fields = {
         output.catalogue_field: produced[output.id]
         for output in description.outputs
@@ -124,18 +131,17 @@ def update_source_products(
         and produced.get(output.id) is not None
     }
     if not fields or len(sources) != 1:
-        return
-    products = product_store(settings)
+        return []
     record = products.get(sources[0])
-    products.upsert(dataclasses.replace(record, **fields, updated=datetime.now(UTC)))
+    return [dataclasses.replace(record, **fields, updated=datetime.now(UTC))]
 
 
 def _run_guarded(job_id: str, settings: Settings) -> str:
-    store = JobStore(settings.database_url)
+    store = job_store(settings.database_url)
     if not store.mark_running(job_id):
         return store.get(job_id).status  # dismissed while it waited in the queue
     job = store.get(job_id)
-    workdir = Path(tempfile.mkdtemp(prefix=f"job-{job_id[:8]}-", dir=settings.data_dir))
+    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{job_id}-", dir=settings.data_dir))
     try:
         registry = registry_module.load(settings)
         processor = registry.get(job.process_id)
@@ -164,16 +170,28 @@ def _run_guarded(job_id: str, settings: Settings) -> str:
             started,
             datetime.now(UTC),
         )
-        outputs = _encode_outputs(produced, description, lineage, settings)
-        update_source_products(produced, description, sources, settings)
-        store.mark_successful(job_id, outputs, "finished")
+        products = product_store(settings)
+        with Publication(products) as publication:
+            outputs, records = _stage_outputs(produced, description, lineage, settings, publication)
+            updates = updated_source_products(produced, description, sources, products)
+            # Every output and source update at once, then the job: all or nothing.
+            publication.commit([*records, *updates])
+            if not store.mark_successful(job_id, outputs, "finished"):
+                publication.withdraw()  # dismissed while publishing: nothing stays
     except JobDismissed:
         pass  # the store already says dismissed
     except OgcsdlError as exc:
         store.mark_failed(job_id, exc.message, exc.code)
+    except ProcessError as exc:  # the processor's own error, e.g. inputs that do not fit
+        error = registry_module.service_error(exc)
+        store.mark_failed(job_id, error.message, error.code)
     except Exception as exc:  # a processor bug: keep the message, not the traceback
-        LOG.exception("job %s failed", job_id)
-        store.mark_failed(job_id, f"{exc.__class__.__name__}: {exc}", "NoApplicableCode")
+        full = storage_error(exc, settings.data_dir)
+        if full is not None:
+            store.mark_failed(job_id, full.message, full.code)
+        else:
+            LOG.exception("job %s failed", job_id)
+            store.mark_failed(job_id, f"{exc.__class__.__name__}: {exc}", "NoApplicableCode")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return store.get(job_id).status
@@ -189,6 +207,20 @@ def run_job(job_id: str, settings_json: str) -> str:
     semaphore = Semaphore(max_leases=settings.processing.max_concurrent_jobs, name=name)
     with semaphore:
         return _run_guarded(job_id, settings)
+
+
+_RUNNERS: dict[str, JobRunner] = {}
+_RUNNERS_LOCK = threading.Lock()
+
+
+def job_runner(settings: Settings) -> JobRunner:
+    """The one runner (and so the one Dask client) of this process and configuration,
+    shared by the WPS and OGC API - Processes front ends."""
+    key = settings.model_dump_json()
+    with _RUNNERS_LOCK:
+        if key not in _RUNNERS:
+            _RUNNERS[key] = JobRunner(settings)
+        return _RUNNERS[key]
 
 
 class JobRunner:

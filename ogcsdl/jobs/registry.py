@@ -1,36 +1,77 @@
-"""Access to the process registry named in the configuration.
+"""The process registry as the suite sees it, and the one place where the processors'
+own errors (``processes.errors``) become OGC errors.
 
-The registry module (``processing.registry``, by default ``processes.registry``) offers
-``load_registry(extra)``, ``get_processor(registry, id)`` and
-``validate_inputs(description, raw_inputs)``. It is named in the settings, not imported
-here directly, so a deployment (or a test) can add or swap processors without a fork.
+``processes/`` does not import ``ogcsdl``: its registry, input validation and processors
+raise :class:`~processes.errors.ProcessError` subclasses, and every call from the suite
+into them goes through :class:`Registry` (or :func:`service_error` for ``run``).
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from types import ModuleType
 from typing import Any
 
 from ogcsdl.config import Settings
+from ogcsdl.errors import (
+    ConfigError,
+    InvalidParameterValue,
+    MissingParameterValue,
+    NotFound,
+    OgcsdlError,
+)
+from processes import registry as processes_registry
 from processes.base import ProcessDescription, Processor
+from processes.errors import (
+    MissingProcessInput,
+    ProcessConfigError,
+    ProcessError,
+    ProcessInputError,
+    UnknownProcess,
+)
 
 
-@lru_cache(maxsize=8)
-def _module(name: str) -> ModuleType:
-    return importlib.import_module(name)
+class NoSuchProcess(NotFound):
+    """OGC API - Processes ``NoSuchProcess`` (404); WPS reports it as InvalidParameterValue."""
+
+    code = "NoSuchProcess"
+    status = 404
+
+
+# Most specific first: MissingProcessInput is also a ProcessInputError.
+_OGC_ERRORS: tuple[tuple[type[ProcessError], Callable[[str, str | None], OgcsdlError]], ...] = (
+    (MissingProcessInput, MissingParameterValue),
+    (ProcessInputError, InvalidParameterValue),
+    (UnknownProcess, NoSuchProcess),
+    (ProcessConfigError, ConfigError),
+)
+
+
+def service_error(exc: ProcessError) -> OgcsdlError:
+    """The OGC error for a processor's error (a failed processor: NoApplicableCode)."""
+    for kind, ogc_error in _OGC_ERRORS:
+        if isinstance(exc, kind):
+            return ogc_error(exc.message, exc.locator)
+    return OgcsdlError(exc.message, exc.locator)
+
+
+@contextmanager
+def as_service_errors() -> Iterator[None]:
+    try:
+        yield
+    except ProcessError as exc:
+        raise service_error(exc) from None
 
 
 @dataclass
 class Registry:
-    module: ModuleType
     processors: dict[str, Processor]
 
     def get(self, process_id: str) -> Processor:
-        processor: Processor = self.module.get_processor(self.processors, process_id)
-        return processor
+        with as_service_errors():
+            return processes_registry.get_processor(self.processors, process_id)
 
     def descriptions(self) -> list[ProcessDescription]:
         return [processor.description for processor in self.processors.values()]
@@ -38,16 +79,16 @@ class Registry:
     def validate(
         self, description: ProcessDescription, raw_inputs: dict[str, Any]
     ) -> dict[str, Any]:
-        validated: dict[str, Any] = self.module.validate_inputs(description, raw_inputs)
-        return validated
+        with as_service_errors():
+            return processes_registry.validate_inputs(description, raw_inputs)
 
 
 @lru_cache(maxsize=8)
-def _load(module_name: str, extra: tuple[str, ...]) -> Registry:
-    module = _module(module_name)
-    return Registry(module, module.load_registry(list(extra)))
+def _load(extra: tuple[str, ...]) -> Registry:
+    with as_service_errors():
+        return Registry(processes_registry.load_registry(list(extra)))
 
 
 def load(settings: Settings) -> Registry:
     """The registry for these settings (cached per process: processors are stateless)."""
-    return _load(settings.processing.registry, tuple(settings.processing.extra_processors))
+    return _load(tuple(settings.processing.extra_processors))

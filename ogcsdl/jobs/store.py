@@ -8,6 +8,8 @@ states are final: a late progress report from a dismissed job cannot revive it.
 
 from __future__ import annotations
 
+import builtins
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from typing import Any
 
 from ogcsdl.db import connect
 from ogcsdl.errors import NotFound, redact_paths
+from ogcsdl.jobs.outputs import JobOutput, outputs_from_json, outputs_to_json
 
 TABLE = "ogcsdl_jobs"
 
@@ -74,7 +77,7 @@ class Job:
     progress: int
     message: str
     inputs: dict[str, Any]
-    outputs: dict[str, Any] | None
+    outputs: dict[str, JobOutput] | None
     error: str | None
     error_code: str | None
     request: dict[str, Any] | None  # the front end's own request, to re-render its documents
@@ -101,7 +104,7 @@ class Job:
             progress=int(row[5]),
             message=row[6],
             inputs=json.loads(row[7]),
-            outputs=json.loads(row[8]) if row[8] else None,
+            outputs=outputs_from_json(json.loads(row[8])) if row[8] else None,
             error=row[9],
             error_code=row[10],
             request=json.loads(row[11]) if row[11] else None,
@@ -171,6 +174,11 @@ class JobStore:
             )
         return [Job.from_row(row) for row in rows]
 
+    def unfinished_ids(self) -> builtins.list[str]:
+        with connect(self.database_url) as conn:
+            rows = conn.query(f"SELECT job_id FROM {TABLE} WHERE status IN (?, ?)", UNFINISHED)
+        return [row[0] for row in rows]
+
     def count(self) -> int:
         with connect(self.database_url) as conn:
             return int(conn.query(f"SELECT COUNT(*) FROM {TABLE}")[0][0])
@@ -205,13 +213,13 @@ class JobStore:
         return self._transition(job_id, (RUNNING,), "progress = ?", (percent_int,))
 
     def mark_successful(
-        self, job_id: str, outputs: dict[str, Any], message: str = "finished"
+        self, job_id: str, outputs: dict[str, JobOutput], message: str = "finished"
     ) -> bool:
         return self._transition(
             job_id,
             UNFINISHED,
             "status = ?, progress = ?, message = ?, outputs = ?, finished = ?",
-            (SUCCESSFUL, 100, message, json.dumps(outputs), _now()),
+            (SUCCESSFUL, 100, message, json.dumps(outputs_to_json(outputs)), _now()),
         )
 
     def mark_failed(self, job_id: str, error: str, code: str = "NoApplicableCode") -> bool:
@@ -254,7 +262,8 @@ class JobStore:
             conn.execute(f"DELETE FROM {TABLE} WHERE job_id = ?", (job_id,))
 
 
+@functools.lru_cache(maxsize=16)
 def job_store(database_url: str) -> JobStore:
-    store = JobStore(database_url)
-    store.ensure_schema()
-    return store
+    """The job store of this database, built once per process; the schema is created
+    at start-up (:func:`ogcsdl.schema.create_schema`), never here."""
+    return JobStore(database_url)

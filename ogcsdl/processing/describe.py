@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ogcsdl.catalogue.record import COG_MEDIA_TYPE
 from ogcsdl.config import Settings
-from ogcsdl.jobs.executor import GEOTIFF
 from ogcsdl.jobs.store import Job
 from processes.base import (
     BoundingBoxInput,
@@ -44,7 +44,7 @@ def input_schema(item: InputDescription) -> dict[str, Any]:
                 {"type": "string", "description": "a catalogue product id or a GeoTIFF/WCS URL"},
                 _HREF,
             ],
-            "contentMediaType": GEOTIFF,
+            "contentMediaType": COG_MEDIA_TYPE,
         }
     if isinstance(item, BoundingBoxInput):
         return {
@@ -73,7 +73,7 @@ def output_schema(item: OutputDescription) -> dict[str, Any]:
             "type": "object",
             "contentMediaType": item.media_types[0] if item.media_types else "application/json",
         }
-    return {"type": "string", "format": "uri", "contentMediaType": GEOTIFF}
+    return {"type": "string", "format": "uri", "contentMediaType": COG_MEDIA_TYPE}
 
 
 def process_summary(description: ProcessDescription, settings: Settings) -> dict[str, Any]:
@@ -156,8 +156,8 @@ def status_info(job: Job, settings: Settings) -> dict[str, Any]:
 def results_document(job: Job) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, output in (job.outputs or {}).items():
-        if output.get("href"):
-            results[name] = {"href": output["href"], "type": output["mediaType"]}
+        if output.by_reference:
+            results[name] = {"href": output.href, "type": output.media_type}
         else:
-            results[name] = output.get("value")
+            results[name] = output.value
     return results

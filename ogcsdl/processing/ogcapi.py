@@ -25,7 +25,7 @@ from ogcsdl.errors import (
     OgcsdlError,
     OperationNotSupported,
 )
-from ogcsdl.jobs.executor import JobRunner
+from ogcsdl.jobs.executor import JobRunner, job_runner
 from ogcsdl.jobs.store import FAILED, SUCCESSFUL, Job
 from ogcsdl.processing.describe import (
     process_document,
@@ -72,7 +72,7 @@ def _json(document: Any, status: int = 200, headers: dict[str, str] | None = Non
 class ProcessesApp:
     def __init__(self, settings: Settings, runner: JobRunner | None = None) -> None:
         self.settings = settings
-        self.runner = runner or JobRunner(settings)
+        self.runner = runner or job_runner(settings)
         self.routes = Map(
             [
                 Rule("/", endpoint="landing", methods=["GET"]),
@@ -177,11 +177,11 @@ class ProcessesApp:
         output = (job.outputs or {}).get(output_id)
         if output is None:
             raise NoSuchOutput(f"job {job_id} has no output {output_id!r}", "outputId")
-        if output.get("file"):
-            return Response(Path(output["file"]).read_bytes(), mimetype=output["mediaType"])
-        if output["type"] == "raster":
-            return Response(status=303, headers={"Location": output["href"]})
-        return _json(output.get("value"))
+        if output.file:
+            return Response(Path(output.file).read_bytes(), mimetype=output.media_type)
+        if output.kind == "raster":
+            return Response(status=303, headers={"Location": str(output.href)})
+        return _json(output.value)
 
     # Helpers ---------------------------------------------------------------------
     def _finished(self, job_id: str) -> Job:

@@ -33,7 +33,8 @@ from werkzeug.wrappers import Response
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings
 from ogcsdl.errors import MissingParameterValue, NotFound, OgcsdlError
-from ogcsdl.jobs.executor import JobRunner, output_url
+from ogcsdl.jobs.executor import JobRunner, job_runner, output_url
+from ogcsdl.jobs.outputs import JobOutput
 from ogcsdl.jobs.store import ACCEPTED, DISMISSED, FAILED, RUNNING, SUCCESSFUL, Job
 from ogcsdl.processing.wps_bbox import request_boxes, to_xy
 from ogcsdl.processing.wps_build import pywps_input, pywps_output, write_pywps_config
@@ -194,7 +195,6 @@ class JobBackedProcess(Process):
                 self.raw_inputs(wps_request),
                 "wps",
                 request=json.loads(wps_request.json),
-                job_id=str(self.uuid),
             )
         except OgcsdlError as exc:
             raise _pywps_error(exc) from None
@@ -259,25 +259,25 @@ def _fill_outputs(response: ExecuteResponse, job: Job, settings: Settings) -> No
         if output is None or _is_empty(output):
             del response.outputs[name]
             continue
-        if output["type"] == "raster" and not target.as_reference:
+        if output.kind == "raster" and not target.as_reference:
             # asReference="false": small rasters travel in the document (pywps encodes
             # the COG bytes as base64); larger ones stay references, never a huge document.
-            path = Path(product_store(settings).get(output["product_id"]).file_path)
+            path = Path(product_store(settings).get(str(output.product_id)).file_path)
             if path.stat().st_size <= settings.processing.inline_output_max_bytes:
                 target.data = path.read_bytes()
                 continue
-        if output.get("href") or getattr(target, "as_reference", False):
+        if output.by_reference or getattr(target, "as_reference", False):
             target.as_reference = True
-            target.url = output.get("href") or output_url(settings, job.job_id, name)
-        elif output["type"] == "complex":
-            value = output.get("value")
+            target.url = output.href or output_url(settings, job.job_id, name)
+        elif output.kind == "complex":
+            value = output.value
             target.data = value if isinstance(value, str) else json.dumps(value)
         else:
-            target.data = output.get("value")
+            target.data = output.value
 
 
-def _is_empty(output: dict[str, Any]) -> bool:
-    return output["type"] != "raster" and not output.get("file") and output.get("value") is None
+def _is_empty(output: JobOutput) -> bool:
+    return output.kind != "raster" and not output.file and output.value is None
 
 
 def raw_output(job: Job, wps_request: WPSRequest, settings: Settings) -> Response:
@@ -287,15 +287,15 @@ def raw_output(job: Job, wps_request: WPSRequest, settings: Settings) -> Respons
     output = outputs.get(wanted) if wanted else next(iter(outputs.values()), None)
     if output is None:
         raise wps_errors.InvalidParameterValue(f"no output {wanted!r}", "RawDataOutput")
-    if output["type"] == "raster":
-        record = product_store(settings).get(output["product_id"])
+    if output.kind == "raster":
+        record = product_store(settings).get(str(output.product_id))
         return Response(Path(record.file_path).read_bytes(), mimetype="image/tiff")
-    if output.get("file"):
-        return Response(Path(output["file"]).read_bytes(), mimetype=output["mediaType"])
-    value = output.get("value")
-    if output["type"] == "complex":
+    if output.file:
+        return Response(Path(output.file).read_bytes(), mimetype=output.media_type)
+    value = output.value
+    if output.kind == "complex":
         body = value if isinstance(value, str) else json.dumps(value)
-        return Response(body, mimetype=output.get("mediaType", "application/json"))
+        return Response(body, mimetype=output.media_type or "application/json")
     return Response(str(value), mimetype="text/plain")
 
 
@@ -318,7 +318,7 @@ class WpsApp:
 
     def __init__(self, settings: Settings, runner: JobRunner | None = None) -> None:
         self.settings = settings
-        self.runner = runner or JobRunner(settings)
+        self.runner = runner or job_runner(settings)
         self.config_file = write_pywps_config(settings)
         pywps.configuration.load_configuration([str(self.config_file)])
         backend = _Backend(settings, self.runner)

@@ -24,11 +24,11 @@ from types import FrameType
 import requests
 from pydantic import BaseModel
 
-from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import CONFIG_ENV, Settings
 from ogcsdl.errors import OgcsdlError
 from ogcsdl.server.children import ChildSpec
 from ogcsdl.server.components import CHILDREN
+from ogcsdl.startup import prepare
 
 LOG = logging.getLogger(__name__)
 
@@ -116,8 +116,7 @@ class Supervisor:
 
     def start(self) -> None:
         check_ports_free(self.settings)
-        self.settings.ensure_dirs()
-        product_store(self.settings)  # creates the schema once, before any worker runs
+        prepare(self.settings)  # dirs, schema and no scratch, before any worker runs
         for spec in self.specs():
             self._spawn(spec)
             self._wait_ready(spec)

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from pyproj import CRS
 from shapely import wkt
 from shapely.geometry import mapping
 
-from ogcsdl.catalogue.record import ProductRecord
+from ogcsdl.catalogue.record import COG_MEDIA_TYPE, ProductRecord, product_href
 from ogcsdl.catalogue.store import CollectionExtent
 from ogcsdl.config import Settings
+from ogcsdl.stac import projection
+from ogcsdl.stac.rfc3339 import format_instant
 
-STAC_VERSION = "1.0.0"
+# STAC 1.1.0 items (the STAC API 1.0.0 classes serve any 1.x item); pystac ships its
+# schemas, so validation runs offline. Extension versions match the vendored schemas in
+# tests/data/stac-schemas.
+STAC_VERSION = "1.1.0"
 EXTENSIONS = [
     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
     "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
     "https://stac-extensions.github.io/file/v2.1.0/schema.json",
 ]
-COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 
-def _epsg(crs: str) -> int | None:
-    try:
-        return CRS.from_user_input(crs).to_epsg()
-    except Exception:  # noqa: BLE001 - a CRS without an EPSG code is simply not reported
-        return None
+# Sensing start and stop of one acquisition differ by seconds; such a product has one
+# nominal ``datetime`` (its start). Longer spans (composites) are ranges only.
+SINGLE_ACQUISITION = timedelta(hours=1)
 
 
 def _constellation(platform: str | None) -> str | None:
@@ -34,30 +36,46 @@ def _constellation(platform: str | None) -> str | None:
     return None
 
 
-def item(record: ProductRecord, settings: Settings) -> dict[str, Any]:
-    base = settings.url("stac")
-    properties: dict[str, Any] = {
+def properties(record: ProductRecord) -> dict[str, Any]:
+    """The item's properties (no file access: searches evaluate these for many records)."""
+    single = record.end - record.start <= SINGLE_ACQUISITION
+    found: dict[str, Any] = {
         "title": record.title,
-        "datetime": record.start.isoformat() if record.start == record.end else None,
-        "updated": record.updated.isoformat(),
-        "proj:epsg": _epsg(record.crs),
-        "proj:shape": [record.height, record.width],
+        "updated": format_instant(record.updated),
+        "proj:epsg": projection.epsg_of(record.crs),
         "gsd": record.resolution[0],
     }
     if record.start != record.end:
-        properties["start_datetime"] = record.start.isoformat()
-        properties["end_datetime"] = record.end.isoformat()
+        found["start_datetime"] = format_instant(record.start)
+        found["end_datetime"] = format_instant(record.end)
     if record.platform:
-        properties["platform"] = record.platform.lower()
-        properties["constellation"] = _constellation(record.platform)
+        found["platform"] = record.platform.lower()
+        found["constellation"] = _constellation(record.platform)
     if record.instrument:
-        properties["instruments"] = [record.instrument.lower()]
+        found["instruments"] = [record.instrument.lower()]
     if record.cloud_cover is not None:
-        properties["eo:cloud_cover"] = record.cloud_cover
+        found["eo:cloud_cover"] = record.cloud_cover
     if record.processing_level:
-        properties["processing:level"] = record.processing_level
+        found["processing:level"] = record.processing_level
     if record.product_type:
-        properties["product_type"] = record.product_type
+        found["product_type"] = record.product_type
+    return {key: value for key, value in found.items() if value is not None} | {
+        "datetime": format_instant(record.start) if single else None
+    }
+
+
+def searchable(record: ProductRecord) -> dict[str, Any]:
+    """The parts of an item a search decides on: id, collection, geometry, properties."""
+    return {
+        "id": record.identifier,
+        "collection": record.collection,
+        "geometry": mapping(wkt.loads(record.footprint_wkt)),
+        "properties": properties(record),
+    }
+
+
+def item(record: ProductRecord, settings: Settings) -> dict[str, Any]:
+    base = settings.url("stac")
     bands = [
         {
             "name": band.name,
@@ -74,20 +92,17 @@ def item(record: ProductRecord, settings: Settings) -> dict[str, Any]:
         "type": "Feature",
         "stac_version": STAC_VERSION,
         "stac_extensions": EXTENSIONS,
-        "id": record.identifier,
-        "collection": record.collection,
-        "geometry": mapping(wkt.loads(record.footprint_wkt)),
+        **searchable(record),
         "bbox": list(record.bbox),
-        "properties": {key: value for key, value in properties.items() if value is not None}
-        | {"datetime": properties["datetime"]},
         "assets": {
             "data": {
-                "href": settings.url(f"data/{record.identifier}.tif"),
+                "href": product_href(settings, record.identifier),
                 "type": COG_MEDIA_TYPE,
                 "title": "Analysis-ready COG",
                 "roles": ["data"],
                 "eo:bands": bands,
                 "file:size": record.file_size,
+                **projection.asset_fields(record),
             },
             "metadata": {
                 "href": settings.url(
@@ -128,10 +143,10 @@ def collection(collection_id: str, extent: CollectionExtent, settings: Settings)
         "id": collection_id,
         "title": collection_id.replace("-", " ").title(),
         "description": f"{extent.count} product(s) of collection {collection_id}",
-        "license": "proprietary",
+        "license": "other",
         "extent": {
             "spatial": {"bbox": [list(extent.bbox)]},
-            "temporal": {"interval": [[extent.start.isoformat(), extent.end.isoformat()]]},
+            "temporal": {"interval": [[format_instant(extent.start), format_instant(extent.end)]]},
         },
         "links": [
             {
@@ -146,5 +161,10 @@ def collection(collection_id: str, extent: CollectionExtent, settings: Settings)
             },
             {"rel": "parent", "href": f"{base}/", "type": "application/json"},
             {"rel": "root", "href": f"{base}/", "type": "application/json"},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "href": f"{base}/collections/{collection_id}/queryables",
+                "type": "application/schema+json",
+            },
         ],
     }

@@ -1,10 +1,11 @@
-"""The ``/maps`` WSGI factory: MapProxy configured from the product store.
+"""The ``/maps`` WSGI factory: MapProxy built from the layer model of the product store.
 
-On a request (at most once a second per worker) the product store is compared with the
-snapshot the configuration was generated from. A change regenerates ``mapproxy.yaml``
-(MapProxy's reloader then picks it up) and removes the cached tiles of every product that
-was re-ingested or deleted — its own layers and its TIME slice of its collection layers.
-A file lock makes the check safe across gunicorn workers.
+On a request (at most once a second per worker) the store's change stamp is compared
+with the one the layer model was built from. A change rebuilds the model and, from it,
+MapProxy (in memory, :func:`ogcsdl.tiles.mapproxy_config.mapproxy_app`) and removes the
+cached tiles of every product that was re-ingested or deleted — its own layers and its
+TIME slice of its collection layers. The removal is decided against a state file under a
+file lock, so exactly one gunicorn worker removes each product's tiles.
 """
 
 from __future__ import annotations
@@ -12,23 +13,29 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
-import yaml
 from mapproxy.service import wmts as mapproxy_wmts
-from mapproxy.wsgiapp import make_wsgi_app
+from mapproxy.wsgiapp import MapProxyApp
 
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
-from ogcsdl.tiles.checks import check_wms_time, check_wmts_gettile, layer_times, rewrite_crs84
-from ogcsdl.tiles.mapproxy_config import cache_name, iso_time, layer_names, write_config
-from ogcsdl.tiles.ows_styles import StyleIndex, add_styles, is_capabilities, rewrite_request
+from ogcsdl.tiles.checks import (
+    check_wms_getmap,
+    check_wmts_gettile,
+    check_wmts_rest_tile,
+    rewrite_crs84,
+)
+from ogcsdl.tiles.layers import LayerModel, ProductEntry
+from ogcsdl.tiles.mapproxy_config import cache_name, mapproxy_app
+from ogcsdl.tiles.ows_styles import add_styles, is_capabilities, rewrite_request
 
 StartResponse = Callable[..., Any]
 SYNC_INTERVAL_S = 1.0
@@ -54,18 +61,6 @@ def _patch_kvp_capabilities() -> None:
 _patch_kvp_capabilities()
 
 
-def _snapshot(records: list[ProductRecord]) -> dict[str, dict[str, str]]:
-    return {
-        r.identifier: {
-            "updated": r.updated.isoformat(),
-            "collection": r.collection,
-            "time": iso_time(r.start),
-            "layers": ",".join(layer_names(r)),
-        }
-        for r in records
-    }
-
-
 def _remove_time_slice(grid_dir: Path, time_value: str) -> None:
     # MapProxy names the slice after the request's parameter case (WMS "TIME-", WMTS "time-").
     wanted = f"time-{time_value}".lower()
@@ -85,94 +80,105 @@ def _safe_name(name: str) -> bool:
     return bool(name) and "/" not in name and not name.startswith(".") and "*" not in name
 
 
-def invalidate(settings: Settings, entry: dict[str, str]) -> None:
+def invalidate(settings: Settings, entry: ProductEntry) -> None:
     """Remove every cached tile a product contributed to."""
     cache_root = settings.cache_dir / "mapproxy"
-    if not _safe_name(entry["collection"]):
+    if not _safe_name(entry.collection):
         return
-    for layer in filter(_safe_name, entry["layers"].split(",")):
+    for layer in filter(_safe_name, entry.layers):
         _remove_layer_cache(cache_root, layer)
-    collection = entry["collection"]
+    collection = entry.collection
     for grid_dir in cache_root.glob(f"{collection}*_cache_*"):
         layer = grid_dir.name.rsplit("_cache_", 1)[0]
         if layer == collection or layer.startswith(f"{collection}."):
-            _remove_time_slice(grid_dir, entry["time"])
+            _remove_time_slice(grid_dir, entry.time)
 
 
-def sync(settings: Settings, store: ProductStore | None = None) -> Path:
-    """Bring ``mapproxy.yaml`` and the tile cache in line with the product store."""
+def invalidate_changed(settings: Settings, model: LayerModel) -> None:
+    """Drop the tiles of products changed or deleted since the last model any worker
+    (or an earlier run) recorded in the state file."""
     settings.generated_dir.mkdir(parents=True, exist_ok=True)
-    state_path = settings.generated_dir / "mapproxy-state.json"
-    config_path = settings.generated_dir / "mapproxy.yaml"
-    stamp_path = settings.generated_dir / "mapproxy-stamp.txt"
-    store = store or product_store(settings)
-    with open(settings.generated_dir / "mapproxy.lock", "w") as lock:
+    state_path = settings.generated_dir / "tiles-state.json"
+    current = {identifier: asdict(entry) for identifier, entry in model.products.items()}
+    with open(settings.generated_dir / "tiles-state.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp = store.change_stamp()
-        if config_path.exists() and stamp_path.exists() and stamp_path.read_text() == stamp:
-            return config_path  # nothing changed: no need to read every record
-        records = store.list()
-        current = _snapshot(records)
-        previous: dict[str, dict[str, str]] = {}
+        previous: dict[str, dict[str, Any]] = {}
         if state_path.exists():
             previous = json.loads(state_path.read_text())
-        if current != previous or not config_path.exists():
-            for identifier, entry in previous.items():
-                if current.get(identifier, {}).get("updated") != entry["updated"]:
-                    invalidate(settings, entry)
-            write_config(settings, records)
-            state_path.write_text(json.dumps(current))
-        stamp_path.write_text(stamp)
-    return config_path
+        if json.loads(json.dumps(current)) == previous:
+            return
+        for identifier, entry in previous.items():
+            if current.get(identifier, {}).get("updated") != entry["updated"]:
+                invalidate(settings, ProductEntry(**{**entry, "layers": tuple(entry["layers"])}))
+        scratch = state_path.with_suffix(".tmp")
+        scratch.write_text(json.dumps(current))
+        scratch.replace(state_path)
 
 
 class MapsApp:
     """MapProxy plus the store check and the request checks MapProxy leaves out."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: ProductStore | None = None) -> None:
         self.settings = settings
-        self.store = product_store(settings)
-        self.config_path = sync(settings, self.store)
-        self.mapproxy = make_wsgi_app(str(self.config_path), reloader=True)
-        self._synced_at = time.monotonic()
-        self._config_mtime = 0.0
-        self._layer_times: dict[str, set[str]] = {}
-        self._styles = StyleIndex()
+        self.store = store or product_store(settings)
+        self._lock = threading.Lock()
+        self._stamp: str | None = None
+        self._checked_at = 0.0
+        self.model = LayerModel()
+        self.mapproxy: MapProxyApp
+        self.refresh(force=True)
 
-    def _refresh_indexes(self) -> None:
-        mtime = self.config_path.stat().st_mtime
-        if mtime != self._config_mtime:
-            config = yaml.safe_load(self.config_path.read_text())
-            self._layer_times = layer_times(config)
-            self._styles = StyleIndex.from_config(config)
-            self._config_mtime = mtime
+    def refresh(self, force: bool = False) -> None:
+        """Rebuild the model and MapProxy when the store changed (checked once a second)."""
+        if not force and time.monotonic() - self._checked_at < SYNC_INTERVAL_S:
+            return
+        with self._lock:
+            self._checked_at = time.monotonic()
+            stamp = self.store.change_stamp()
+            if stamp == self._stamp:
+                return
+            model = LayerModel.from_records(self.store.list())
+            invalidate_changed(self.settings, model)
+            # One assignment each: a request in another thread sees old or new, not a mix.
+            self.mapproxy, self.model = mapproxy_app(self.settings, model), model
+            self._stamp = stamp
 
-    def check(self, environ: dict[str, Any]) -> None:
-        """Raise an ``OgcsdlError`` for a request to refuse before MapProxy sees it
-        (the gateway's edge renders it as the request's service expects)."""
-        params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
+    def check(self, environ: dict[str, Any], model: LayerModel) -> None:
+        """Refuse what MapProxy would answer with a 500; put TIME in canonical form."""
+        rest_path = check_wmts_rest_tile(environ.get("PATH_INFO", ""), model)
+        if rest_path is not None:
+            environ["PATH_INFO"] = rest_path
+            return
+        pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        params = {k.lower(): v for k, v in pairs}
         service = params.get("service", "").upper()
         request = params.get("request", "").lower()
+        canonical: str | None = None
         if service == "WMTS" and request == "gettile":
-            check_wmts_gettile(params)
+            canonical = check_wmts_gettile(params, model)
         elif request == "getmap" and service in ("WMS", ""):
-            check_wms_time(params, self._layer_times)
+            canonical = check_wms_getmap(params, model)
+        if canonical is not None and canonical != params.get("time"):
+            pairs = [(k, canonical if k.lower() == "time" else v) for k, v in pairs]
+            environ["QUERY_STRING"] = urlencode(pairs)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if time.monotonic() - self._synced_at > SYNC_INTERVAL_S:
-            sync(self.settings, self.store)
-            self._synced_at = time.monotonic()
-        self._refresh_indexes()
-        rewrite_request(environ, self._styles)
+        self.refresh()
+        mapproxy, model = self.mapproxy, self.model
+        rewrite_request(environ, model)
         rewrite_crs84(environ)
-        self.check(environ)
+        self.check(environ, model)  # raises; the gateway's edge answers in the WMS/WMTS style
         if is_capabilities(environ):
-            return self._capabilities_with_styles(environ, start_response)
-        result: Iterable[bytes] = self.mapproxy(environ, start_response)
+            return self._capabilities_with_styles(mapproxy, model, environ, start_response)
+        result: Iterable[bytes] = mapproxy(environ, start_response)
         return result
 
+    @staticmethod
     def _capabilities_with_styles(
-        self, environ: dict[str, Any], start_response: StartResponse
+        mapproxy: MapProxyApp,
+        model: LayerModel,
+        environ: dict[str, Any],
+        start_response: StartResponse,
     ) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
 
@@ -180,7 +186,7 @@ class MapsApp:
             captured.update(status=status, headers=headers)
             return lambda _data: None
 
-        chunks = self.mapproxy(environ, capture)
+        chunks = mapproxy(environ, capture)
         try:
             body = b"".join(chunks)
         finally:
@@ -188,7 +194,7 @@ class MapsApp:
             if close is not None:
                 close()
         if captured["status"].startswith("200"):
-            body = add_styles(body, self._styles)
+            body = add_styles(body, model)
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
         start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])
         return [body]

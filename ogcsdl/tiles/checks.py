@@ -1,5 +1,7 @@
 """Request checks MapProxy leaves out or answers with a 500, done before it sees the
-request: WMTS KVP GetTile parameters and STYLE, WMS 1.3.0 TIME values and CRS:84."""
+request: WMTS GetTile parameters, STYLE and TIME (KVP and REST), WMS GetMap FORMAT and
+TIME, and CRS:84. TIME values are checked against the layer model and rewritten to the canonical
+form the capabilities list, so one instant is one cache slice."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from ogcsdl.errors import InvalidParameterValue, MissingParameterValue, OgcsdlError
+from ogcsdl.tiles.layers import CURRENT, LayerModel, canonical_time
+from ogcsdl.tiles.mapproxy_config import WMS_FORMATS
 
 KVP_REQUIRED = ("layer", "style", "format", "tilematrixset", "tilematrix", "tilerow", "tilecol")
 
@@ -18,7 +22,8 @@ class InvalidDimensionValue(OgcsdlError, ValueError):
     status = 400
 
 
-def check_wmts_gettile(params: dict[str, str]) -> None:
+def check_wmts_gettile(params: dict[str, str], model: LayerModel) -> str | None:
+    """KVP GetTile parameters; returns the canonical TIME to forward (None: none given)."""
     for key in KVP_REQUIRED:
         if key not in params:
             raise MissingParameterValue(f"{key.upper()} is required", locator=key)
@@ -33,30 +38,73 @@ def check_wmts_gettile(params: dict[str, str]) -> None:
         raise InvalidParameterValue(
             f"style {style!r} is not defined for layer {params['layer']!r}", locator="style"
         )
+    if "time" not in params:
+        return None
+    layer = params["layer"]
+    return checked_time(params["time"], model.times(layer), layer, "time")
 
 
-def check_wms_time(params: dict[str, str], layer_times: dict[str, set[str]]) -> None:
-    """TIME must be one of the acquisition times of every requested layer."""
+def checked_time(
+    value: str,
+    times: tuple[str, ...] | None,
+    layer: str,
+    locator: str,
+    error: type[OgcsdlError] = InvalidParameterValue,
+) -> str:
+    """The canonical form of a TIME instant the layer offers; ``error`` otherwise (WMTS
+    has only InvalidParameterValue, WMS 1.3.0 InvalidDimensionValue).
+    ``default``/``current`` (and any value, for a layer the model does not know: MapProxy
+    answers those) pass unchanged."""
+    if times is None or value.lower() in CURRENT:
+        return value
+    canonical = canonical_time(value, locator)
+    if canonical not in times:
+        raise error(
+            f"TIME {value!r} is not an acquisition time of {layer!r} "
+            f"(see the layer's Dimension in the capabilities)",
+            locator=locator,
+        )
+    return canonical
+
+
+class InvalidFormat(OgcsdlError, ValueError):
+    """WMS: an output format the service does not offer (MapProxy answers it with a 500)."""
+
+    code = "InvalidFormat"
+    status = 400
+
+
+def check_wms_getmap(params: dict[str, str], model: LayerModel) -> str | None:
+    """FORMAT must be offered and TIME one of the acquisition times of every requested
+    layer; returns the canonical TIME to forward (None: no TIME given)."""
+    image_format = params.get("format", "")
+    if image_format and image_format.split(";")[0].strip().lower() not in WMS_FORMATS:
+        raise InvalidFormat(
+            f"FORMAT {image_format!r} is not offered; use one of {', '.join(WMS_FORMATS)}",
+            locator="format",
+        )
     value = params.get("time")
-    if not value or value in ("default", "current"):
-        return
+    if not value:
+        return None
     for layer in params.get("layers", "").split(","):
-        times = layer_times.get(layer)
-        if times is not None and value not in times:
-            raise InvalidDimensionValue(
-                f"TIME {value!r} is not an acquisition time of {layer!r} "
-                f"(see the layer's Dimension in the capabilities)",
-                locator="time",
-            )
+        value = checked_time(value, model.times(layer), layer, "time", InvalidDimensionValue)
+    return value
 
 
-def layer_times(config: dict[str, Any]) -> dict[str, set[str]]:
-    """Layer name -> TIME values, from the generated MapProxy configuration."""
-    return {
-        layer["name"]: set(layer["dimensions"]["time"]["values"])
-        for layer in config.get("layers", [])
-        if "dimensions" in layer
-    }
+def check_wmts_rest_tile(path: str, model: LayerModel) -> str | None:
+    """For a REST GetTile path ``/wmts/{Layer}/{Style}/{TileMatrixSet}/{Time}/{z}/{x}/{y}.ext``,
+    the path with its Time in canonical form (None: not a tile path). An unfilled
+    template (``{Time}``) or a time the layer does not offer is refused here: MapProxy
+    would pass it to the renderer and answer the renderer's refusal with a 500."""
+    parts = path.split("/")
+    if len(parts) != 9 or parts[1] != "wmts" or parts[2] == "1.0.0":
+        return None
+    layer, time_value = parts[2], parts[5]
+    for key, value in (("TileMatrix", parts[6]), ("TileCol", parts[7])):
+        if not value.isdigit():
+            raise InvalidParameterValue(f"{key} {value!r} is not defined", locator=key)
+    parts[5] = checked_time(time_value, model.times(layer), layer, "Time")
+    return "/".join(parts)
 
 
 def rewrite_crs84(environ: dict[str, Any]) -> None:

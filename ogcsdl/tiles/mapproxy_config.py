@@ -1,23 +1,30 @@
-"""Generate MapProxy's configuration from the product store.
+"""MapProxy's configuration, derived from the layer model and built in memory.
 
-One layer per collection (style variants as sibling layers, TIME dimension over the
-acquisition times, default the latest) and one layer per product (and per style). Every
-layer has a disk cache on the three tile grids; the source is our renderer on loopback.
-The file is regenerated whenever the store changes (see :mod:`ogcsdl.tiles.app`).
+Every layer has a disk cache on the three tile grids; the source is our renderer on
+loopback. The dict goes straight into MapProxy's own validation and
+``ProxyConfiguration`` (what ``load_configuration`` does after reading a YAML file), so
+there is no file to write, watch and re-parse: the maps app rebuilds MapProxy when the
+product store changes (see :mod:`ogcsdl.tiles.app`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
+import copy
+import logging
 from typing import Any
 
-import yaml
+from mapproxy.config.configuration.base import ConfigurationError
+from mapproxy.config.configuration.proxy import ProxyConfiguration
+from mapproxy.config.loader import load_plugins
+from mapproxy.config.spec import validate_options
+from mapproxy.config.validator import validate
+from mapproxy.wsgiapp import MapProxyApp
 
-from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
+from ogcsdl.tiles.layers import Layer, LayerModel
 from ogcsdl.tiles.renderer import renderer_url
-from ogcsdl.tiles.styles import styles_for
+
+LOG = logging.getLogger(__name__)
 
 GRIDS: dict[str, dict[str, Any]] = {
     "GoogleMapsCompatible": {"base": "GLOBAL_WEBMERCATOR", "name": "GoogleMapsCompatible"},
@@ -41,104 +48,54 @@ GRIDS: dict[str, dict[str, Any]] = {
     },
 }
 REST_TEMPLATE = "/{Layer}/{Style}/{TileMatrixSet}/{Time}/{TileMatrix}/{TileCol}/{TileRow}.{Format}"
+WMS_FORMATS = ["image/png", "image/jpeg"]
 WMS_SRS = ["EPSG:3857", "EPSG:4326", "CRS:84", "EPSG:3006", "EPSG:32633", "EPSG:32634"]
-
-
-def iso_time(value: datetime) -> str:
-    """Acquisition time as a TIME dimension value, e.g. ``2024-06-01T10:00:00Z``."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def cache_name(layer_name: str) -> str:
     return f"{layer_name}_cache"
 
 
-def layer_names(record: ProductRecord) -> list[str]:
-    """The product's own layers: its id (default style) and ``id.style`` for the others."""
-    styles = styles_for(record)
-    return [record.identifier] + [f"{record.identifier}.{s.name}" for s in styles[1:]]
-
-
-def _source(settings: Settings, target: str, style: str, record: ProductRecord) -> dict[str, Any]:
-    west, south, east, north = record.bbox
+def _source(settings: Settings, layer: Layer) -> dict[str, Any]:
     return {
         "type": "wms",
         "req": {
             "url": renderer_url(settings),
-            "layers": target,
-            "styles": style,
+            "layers": layer.target,
+            "styles": layer.style.name,
             "transparent": True,
         },
         "wms_opts": {"version": "1.3.0"},
         "forward_req_params": ["time"],
         "supported_srs": WMS_SRS,
-        "coverage": {"bbox": [west, south, east, north], "srs": "EPSG:4326"},
+        "coverage": {"bbox": list(layer.bbox), "srs": "EPSG:4326"},
         "http": {"client_timeout": settings.server.timeout_s},
     }
 
 
-def _union_bbox(records: list[ProductRecord]) -> ProductRecord:
-    """The latest record with its bbox widened to all records (for the source coverage)."""
-    latest = max(records, key=lambda r: r.start)
-    west = min(r.bbox[0] for r in records)
-    south = min(r.bbox[1] for r in records)
-    east = max(r.bbox[2] for r in records)
-    north = max(r.bbox[3] for r in records)
-    clone = ProductRecord.from_json(latest.to_json())
-    clone.bbox = (west, south, east, north)
-    return clone
-
-
-def build_config(settings: Settings, records: list[ProductRecord]) -> dict[str, Any]:
+def build_config(settings: Settings, model: LayerModel) -> dict[str, Any]:
+    """MapProxy's configuration (the dict a ``mapproxy.yaml`` would hold)."""
     sources: dict[str, Any] = {}
     caches: dict[str, Any] = {}
     layers: list[dict[str, Any]] = []
-
-    def add(
-        name: str,
-        title: str,
-        target: str,
-        style: str,
-        record: ProductRecord,
-        times: list[str] | None,
-    ) -> None:
-        sources[f"{name}_source"] = _source(settings, target, style, record)
-        caches[cache_name(name)] = {
+    for layer in model.layers:
+        sources[f"{layer.name}_source"] = _source(settings, layer)
+        caches[cache_name(layer.name)] = {
             "grids": list(GRIDS),
-            "sources": [f"{name}_source"],
+            "sources": [f"{layer.name}_source"],
             "format": "image/png",
-            "request_format": "image/png",
+            # Uncompressed on loopback: MapProxy decodes it to cut tiles (renderer.FORMATS).
+            "request_format": "image/tiff",
             "cache": {"type": "file", "directory_layout": "tc"},
         }
-        layer: dict[str, Any] = {"name": name, "title": title, "sources": [cache_name(name)]}
-        if times:
-            layer["dimensions"] = {"time": {"values": times, "default": times[-1]}}
-        layers.append(layer)
-
-    by_collection: dict[str, list[ProductRecord]] = {}
-    for record in records:
-        by_collection.setdefault(record.collection, []).append(record)
-    for collection, members in sorted(by_collection.items()):
-        extent = _union_bbox(members)
-        times = sorted({iso_time(r.start) for r in members})
-        for index, style in enumerate(styles_for(extent)):
-            name = collection if index == 0 else f"{collection}.{style.name}"
-            add(name, f"{collection}: {style.title}", collection, style.name, extent, times)
-    for record in records:
-        for index, style in enumerate(styles_for(record)):
-            name = record.identifier if index == 0 else f"{record.identifier}.{style.name}"
-            # A product's single acquisition time is its TIME dimension too, so every
-            # layer fits the one REST template (which carries {Time}).
-            add(
-                name,
-                f"{record.title}: {style.title}",
-                record.identifier,
-                style.name,
-                record,
-                [iso_time(record.start)],
-            )
+        layers.append(
+            {
+                "name": layer.name,
+                "title": layer.title,
+                "sources": [cache_name(layer.name)],
+                "dimensions": {"time": {"values": list(layer.times), "default": layer.times[-1]}},
+            }
+        )
 
     metadata = {
         "title": "ogcsdl maps and tiles",
@@ -149,10 +106,12 @@ def build_config(settings: Settings, records: list[ProductRecord]) -> dict[str, 
     }
     services: dict[str, Any] = {
         "wms": {
-            "versions": ["1.3.0"],
+            # 1.1.1 is what OWSLib, GDAL and many desktop clients negotiate first.
+            "versions": ["1.1.1", "1.3.0"],
             "srs": WMS_SRS,
             "md": metadata,
-            "image_formats": ["image/png"],
+            # GDAL's WMS driver asks for JPEG unless told otherwise.
+            "image_formats": WMS_FORMATS,
             "strict": True,
         },
         "wmts": {"kvp": True, "restful": True, "md": metadata, "restful_template": REST_TEMPLATE},
@@ -189,11 +148,23 @@ def build_config(settings: Settings, records: list[ProductRecord]) -> dict[str, 
     }
 
 
-def write_config(settings: Settings, records: list[ProductRecord]) -> Path:
-    """Write ``generated/mapproxy.yaml`` atomically (MapProxy's reloader watches it)."""
-    settings.generated_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.generated_dir / "mapproxy.yaml"
-    temporary = path.with_suffix(".yaml.tmp")
-    temporary.write_text(yaml.safe_dump(build_config(settings, records), sort_keys=False))
-    temporary.replace(path)
-    return path
+def proxy_configuration(
+    settings: Settings, model: LayerModel, seed: bool = False
+) -> ProxyConfiguration:
+    """MapProxy's loaded configuration, validated as ``load_configuration`` does it."""
+    load_plugins()
+    config = build_config(settings, model)
+    errors, informal_only = validate_options(config)
+    if not informal_only:
+        raise ConfigurationError("invalid MapProxy configuration: " + "; ".join(errors))
+    for warning in validate(config):  # informational, as load_configuration treats them
+        LOG.warning("MapProxy configuration: %s", warning)
+    # MapProxy fills its configuration objects in place: give it its own copy.
+    return ProxyConfiguration(
+        copy.deepcopy(config), conf_base_dir=str(settings.generated_dir), seed=seed
+    )
+
+
+def mapproxy_app(settings: Settings, model: LayerModel) -> MapProxyApp:
+    loaded = proxy_configuration(settings, model)
+    return MapProxyApp(loaded.configured_services(), loaded.base_config)

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -27,7 +27,6 @@ from pyproj import CRS as ProjCRS
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 from rio_tiler.errors import EmptyMosaicError, TileOutsideBounds
-from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 from rio_tiler.mosaic import mosaic_reader
 
@@ -43,12 +42,19 @@ from ogcsdl.errors import (
 )
 from ogcsdl.gateway.edge import ServiceEdge
 from ogcsdl.server.children import ChildSpec
+from ogcsdl.tiles.layers import CURRENT, instant, parse_time
+from ogcsdl.tiles.readers import open_reader
 from ogcsdl.tiles.styles import Style, resolve_style
 
 LOG = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 MAX_SIZE = 4096
+# MapProxy asks for uncompressed TIFF on loopback: it decodes the image and cuts it into
+# tiles, which it encodes as PNG itself, so compressing here would be paid twice
+# (encoding a 512x512 PNG costs ~25x an uncompressed TIFF). Clients asking this renderer
+# directly get PNG.
+FORMATS = {"image/png": "PNG", "image/tiff": "GTiff"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class GetMapRequest:
     width: int
     height: int
     time: str | None
+    format: str = "image/png"
 
 
 def _lat_first(crs_code: str) -> bool:
@@ -89,6 +96,11 @@ def parse_getmap(params: dict[str, str]) -> GetMapRequest:
         raise InvalidParameterValue("BBOX, WIDTH and HEIGHT must be numbers", "BBOX") from None
     if len(values) != 4 or not (0 < width <= MAX_SIZE and 0 < height <= MAX_SIZE):
         raise InvalidParameterValue("BBOX needs 4 numbers, WIDTH/HEIGHT 1..4096", locator="BBOX")
+    image_format = params.get("format", "image/png").split(";")[0].strip().lower()
+    if image_format not in FORMATS:
+        raise InvalidParameterValue(
+            f"FORMAT {image_format!r} is not offered; use one of {', '.join(FORMATS)}", "FORMAT"
+        )
     # WMS 1.3.0 gives BBOX in the CRS's axis order (lat/lon for EPSG:4326).
     if "crs" in params and _lat_first(crs_code):
         values = [values[1], values[0], values[3], values[2]]
@@ -100,45 +112,37 @@ def parse_getmap(params: dict[str, str]) -> GetMapRequest:
         width=width,
         height=height,
         time=params.get("time") or None,
+        format=image_format,
     )
-
-
-def _parse_time(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidParameterValue(f"TIME {text!r} is not ISO 8601", locator="TIME") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def select_products(records: list[ProductRecord], time_value: str | None) -> list[ProductRecord]:
     """Products of a collection for a TIME value: an instant, a ``start/end`` range, or
-    (None/"default"/"current") the latest acquisition. Newest first."""
+    (None/"default"/"current") the latest acquisition. Newest first. Times compare as the
+    layer model's instants (UTC, whole seconds), as the capabilities list them."""
     if not records:
         return []
 
     def start(record: ProductRecord) -> datetime:
-        # TIME values are whole UTC seconds (as the capabilities list them).
-        value = record.start if record.start.tzinfo else record.start.replace(tzinfo=UTC)
-        return value.replace(microsecond=0)
+        return instant(record.start)
 
-    if time_value in (None, "", "default", "current"):
+    if time_value is None or time_value.lower() in ("", *CURRENT):
         latest = max(start(record) for record in records)
         chosen = [r for r in records if start(r) == latest]
     elif "/" in time_value:
-        low, high = (_parse_time(part) for part in time_value.split("/")[:2])
+        low, high = (parse_time(part) for part in time_value.split("/")[:2])
         chosen = [r for r in records if low <= start(r) <= high]
     else:
-        instant = _parse_time(time_value)
-        chosen = [r for r in records if start(r) == instant]
+        wanted = parse_time(time_value)
+        chosen = [r for r in records if start(r) == wanted]
     return sorted(chosen, key=start, reverse=True)
 
 
 def _band_expression(style: Style, record: ProductRecord) -> tuple[list[int] | None, str | None]:
     """rio-tiler indexes or an expression with band names replaced by ``bN``."""
     names = record.band_names
-    if style.palette is not None:
-        return [1], None
+    if style.palette is not None or not style.bands:
+        return [1], None  # class masks and single-band ramps draw the first band
     if style.expression is None:
         return [names.index(band) + 1 for band in style.bands], None
     expression = style.expression
@@ -147,41 +151,43 @@ def _band_expression(style: Style, record: ProductRecord) -> tuple[list[int] | N
     return None, expression
 
 
-def render_png(records: list[ProductRecord], request: GetMapRequest) -> bytes:
-    """Mosaic the products (first wins) into a styled PNG; empty means transparent."""
+def render_image(records: list[ProductRecord], request: GetMapRequest) -> bytes:
+    """Mosaic the products (first wins) into a styled image in the requested format;
+    empty means transparent."""
     style = resolve_style(records[0], request.style)
 
     def read(path: str, *_: Any, **__: Any) -> ImageData:
         record = next(r for r in records if r.file_path == path)
         indexes, expression = _band_expression(style, record)
-        with Reader(path) as reader:
-            return reader.part(
-                request.bbox,
-                dst_crs=request.crs,
-                bounds_crs=request.crs,
-                indexes=indexes,
-                expression=expression,
-                width=request.width,
-                height=request.height,
-                max_size=None,
-                resampling_method="bilinear" if style.palette is None else "nearest",
-            )
+        return open_reader(path).part(
+            request.bbox,
+            dst_crs=request.crs,
+            bounds_crs=request.crs,
+            indexes=indexes,
+            expression=expression,
+            width=request.width,
+            height=request.height,
+            max_size=None,
+            resampling_method="bilinear" if style.palette is None else "nearest",
+        )
 
     try:
-        image, _ = mosaic_reader([r.file_path for r in records], read)
+        # threads=0: read in this thread, whose open readers are cached (readers.py);
+        # first-wins mosaics stop reading once every pixel is filled.
+        image, _ = mosaic_reader([r.file_path for r in records], read, threads=0)
     except (EmptyMosaicError, TileOutsideBounds):
-        return transparent_png(request.width, request.height)
+        return transparent_image(request.width, request.height, request.format)
     colormap = style.colormap()
     if style.rescale:
         image.rescale(in_range=style.rescale)
     elif colormap is not None:
         image.array = np.ma.MaskedArray(image.array.astype("uint8"))
-    return image.render(img_format="PNG", colormap=colormap)
+    return image.render(img_format=FORMATS[request.format], colormap=colormap)
 
 
-def transparent_png(width: int, height: int) -> bytes:
+def transparent_image(width: int, height: int, image_format: str = "image/png") -> bytes:
     empty = np.ma.masked_all((4, height, width), dtype="uint8")
-    return ImageData(empty).render(img_format="PNG")
+    return ImageData(empty).render(img_format=FORMATS[image_format])
 
 
 class RendererApp:
@@ -233,16 +239,16 @@ class RendererApp:
             request = parse_getmap(params)
             products = self.products_for(request)
             if not products:
-                body = transparent_png(request.width, request.height)
+                body = transparent_image(request.width, request.height, request.format)
             else:
                 try:
-                    body = render_png(products, request)
+                    body = render_image(products, request)
                 except KeyError:
                     raise InvalidParameterValue(
                         f"style {request.style!r} is not defined for {request.layer!r}",
                         locator="STYLES",
                     ) from None
-            start_response("200 OK", [("Content-Type", "image/png")])
+            start_response("200 OK", [("Content-Type", request.format)])
             return [body]
         except Exception as exc:  # noqa: BLE001 - MapProxy, its client, reads a WMS exception
             return ServiceEdge.error(exc, "wms13", start_response)

@@ -8,15 +8,15 @@ from typing import Any
 
 import click
 import requests
-from mapproxy.config.loader import load_configuration
 from mapproxy.seed.seeder import SeedTask, seed
 from mapproxy.seed.util import ProgressLog
 from mapproxy.srs import SRS
 from mapproxy.util.coverage import BBOXCoverage
 
 from ogcsdl.config import Settings
-from ogcsdl.tiles.app import sync
-from ogcsdl.tiles.mapproxy_config import build_config
+from ogcsdl.tiles.app import invalidate_changed
+from ogcsdl.tiles.layers import LayerModel
+from ogcsdl.tiles.mapproxy_config import cache_name, proxy_configuration
 
 
 class _TimeSliceTileManager:
@@ -54,29 +54,20 @@ def seed_tasks(settings: Settings, layer: str | None, max_level: int) -> list[Se
     """Seed tasks for one layer (or all), levels 0..``max_level`` of every grid."""
     from ogcsdl.catalogue.factory import product_store
 
-    config_path = sync(settings)
-    records = product_store(settings).list()
-    config = build_config(settings, records)
-    # Finest useful resolution (metres) per renderer target: no level finer than half
-    # the source pixel is worth caching.
-    native: dict[str, float] = {}
-    for record in records:
-        for key in (record.identifier, record.collection):
-            native[key] = min(native.get(key, float("inf")), min(record.resolution) / 2)
-    loaded = load_configuration(str(config_path), seed=True)
-    tasks: list[SeedTask] = []
-    known = [entry["name"] for entry in config["layers"]]
+    model = LayerModel.from_records(product_store(settings).list())
+    invalidate_changed(settings, model)  # never seed next to tiles of a replaced product
+    known = [entry.name for entry in model.layers]
     if layer is not None and layer not in known:
         raise click.BadParameter(f"no layer {layer!r}; layers are {', '.join(known)}")
-    for entry in config["layers"]:
-        if (layer is not None and entry["name"] != layer) or "dimensions" not in entry:
+    loaded = proxy_configuration(settings, model, seed=True)
+    tasks: list[SeedTask] = []
+    for entry in model.layers:
+        if layer is not None and entry.name != layer:
             continue
-        cache_name = entry["sources"][0]
-        source = config["sources"][config["caches"][cache_name]["sources"][0]]
-        bbox = source["coverage"]["bbox"]
-        for grid, _extent, manager in loaded.caches[cache_name].caches():
-            coverage = BBOXCoverage(bbox, SRS(4326)).transform_to(grid.srs)
-            finest = native.get(source["req"]["layers"], 0.0)
+        for grid, _extent, manager in loaded.caches[cache_name(entry.name)].caches():
+            coverage = BBOXCoverage(entry.bbox, SRS(4326)).transform_to(grid.srs)
+            # No level finer than half the source pixel is worth caching.
+            finest = entry.finest_m
             if grid.srs.is_latlong:
                 finest /= 111_320.0  # metres per degree at the equator
             levels = [
@@ -84,11 +75,11 @@ def seed_tasks(settings: Settings, layer: str | None, max_level: int) -> list[Se
                 for level in range(0, min(max_level, grid.levels - 1) + 1)
                 if grid.resolution(level) >= finest
             ]
-            for time_value in entry["dimensions"]["time"]["values"]:
+            for time_value in entry.times:
                 pinned = _TimeSliceTileManager(manager, {"time": time_value})
                 md = {
-                    "name": f"{entry['name']}@{time_value}",
-                    "cache_name": cache_name,
+                    "name": f"{entry.name}@{time_value}",
+                    "cache_name": cache_name(entry.name),
                     "grid_name": grid.name,
                 }
                 tasks.append(SeedTask(md, pinned, levels, None, True, coverage))

@@ -2,6 +2,10 @@
 
 A style applies to a product when the product has all the bands the style names. The
 first applicable style of a product is its default (what a client gets without STYLES).
+A style the product declares (``extra["style"]``, set from a process output's
+``RasterOutput.style``) comes first and wins over any guess from names; a class palette
+is guessed from the collection or band name only for undeclared single-band integer
+rasters, because a float layer (a probability, a magnitude) is never a class mask.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ CLASS_PALETTES: dict[str, dict[int, tuple[int, int, int, int]]] = {
 class Style:
     name: str
     title: str
-    # Band names (for composites) or names used in ``expression`` (for indices).
+    # Band names (for composites) or names used in ``expression`` (for indices);
+    # empty: the product's first band (single-band ramps that apply to any name).
     bands: tuple[str, ...]
     # One (min, max) per output band, mapped linearly onto 0..255.
     rescale: tuple[tuple[float, float], ...] = ()
@@ -76,21 +81,30 @@ _MASKS = tuple(
     Style(f"{kind}-classes", f"{kind.capitalize()} classes", ("mask",), palette=palette)
     for kind, palette in CLASS_PALETTES.items()
 )
-STYLES: dict[str, Style] = {style.name: style for style in (*_OPTICAL, *_SAR, *_MASKS)}
+# Continuous single-band outputs, drawn as a colour ramp over a fixed physical range.
+_RAMPS = (
+    Style("probability", "Probability 0-1 (viridis ramp)", (), ((0, 1),), colormap_name="viridis"),
+    # change-detection magnitude: standardised RMS difference (optical) or |log-ratio| dB.
+    Style("magnitude", "Change magnitude 0-6 (magma ramp)", (), ((0, 6),), colormap_name="magma"),
+)
+STYLES: dict[str, Style] = {style.name: style for style in (*_OPTICAL, *_SAR, *_MASKS, *_RAMPS)}
 
 GREY = "grey"
 
 
-def _mask_kind(record: ProductRecord) -> str | None:
-    """Which class palette a single-band mask product uses, from its collection name."""
-    if len(record.bands) != 1:
+def declared_style(record: ProductRecord) -> Style | None:
+    """The style the product names itself (a process output's ``RasterOutput.style``)."""
+    return STYLES.get(str(record.extra.get("style", "")))
+
+
+def _guessed_mask(record: ProductRecord) -> Style | None:
+    """A class palette guessed from the collection or band name, for undeclared
+    single-band integer rasters only."""
+    if len(record.bands) != 1 or not record.dtype.startswith(("uint", "int")):
         return None
-    declared = str(record.extra.get("style", "")).removesuffix("-classes")
-    if declared in CLASS_PALETTES:  # a process output names its style (RasterOutput.style)
-        return declared
     for kind in CLASS_PALETTES:
         if kind in record.collection or kind in record.band_names[0].lower():
-            return kind
+            return STYLES[f"{kind}-classes"]
     return None
 
 
@@ -98,9 +112,9 @@ def styles_for(record: ProductRecord) -> list[Style]:
     """The styles that apply to a product, default first; a grey stretch as fallback."""
     names = set(record.band_names)
     found = [style for style in (*_OPTICAL, *_SAR) if set(style.bands) <= names]
-    kind = _mask_kind(record)
-    if kind is not None:
-        found.insert(0, STYLES[f"{kind}-classes"])
+    first = declared_style(record) or _guessed_mask(record)
+    if first is not None:
+        found = [first, *(style for style in found if style != first)]
     if not found:
         found.append(grey_style(record))
     return found

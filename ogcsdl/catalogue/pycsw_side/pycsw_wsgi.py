@@ -16,10 +16,16 @@ and the standard library. It differs from ``pycsw.wsgi:application`` in these wa
   a box is an InvalidParameterValue (pycsw compares it as text: "0 results");
 * OAI-PMH ListIdentifiers lists proper headers (pycsw 2.6.2 repeats the first record's
   identifier for every record and wraps headers in ``record`` elements);
+* a CSW 3.0 POST request with a GML 3.2 geometry (a BBOX filter) passes pycsw's own
+  schema check: pycsw 2.6.2 validates it against a FES 2.0 schema that has no GML
+  loaded, so the strict wildcard refuses every gml:Envelope (upstream issue #796, fixed
+  in pycsw 3.0); its CSW 3.0 request schemas are compiled with pycsw's own GML 3.2.1
+  and its geometry parser reads GML 3.2 as well as 3.1.1;
 * GDAL's CSW driver (3.6) echoes the version of the capabilities (3.0.0) into the
   ``version`` attribute of its CSW 2.0.2 request; such a request is read as 2.0.2.
 """
 
+import copy
 import io
 import os
 import re
@@ -80,6 +86,68 @@ def _fix_oai_list_identifiers() -> None:
 
 
 _fix_oai_list_identifiers()
+
+
+def _csw3_filters_take_gml() -> None:
+    """pycsw's CSW 3.0 request check compiles ``csw<Request>.xsd`` with FES 2.0 but no GML,
+    and its geometry parser reads GML 3.1.1 only: compile the request schemas with
+    pycsw's bundled GML 3.2.1 beside them (3.1.1 cannot be compiled offline: it needs
+    SMIL), and read GML 3.2 geometries (the GML of FES 2.0) as their 3.1.1 twins, which
+    have the same element names."""
+    from functools import lru_cache
+
+    from pycsw.ogc.csw import csw3
+    from pycsw.ogc.gml import gml3
+
+    schemas = os.path.join(PYCSW_ROOT, "pycsw", "core", "schemas", "ogc", "gml")
+    gml = os.path.join(schemas, "3.2.1", "gml.xsd")
+    imports = f'<xsd:import namespace="{_GML32}" schemaLocation={quoteattr(gml)}/>'
+
+    @lru_cache(maxsize=8)
+    def with_gml(path: str) -> etree.XMLSchema:
+        wrapper = (
+            '<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+            'targetNamespace="http://www.opengis.net/cat/csw/3.0" elementFormDefault="qualified">'
+            f"<xsd:include schemaLocation={quoteattr(path)}/>{imports}</xsd:schema>"
+        )
+        parser = etree.XMLParser(resolve_entities=False, no_network=True)
+        return etree.XMLSchema(etree.fromstring(wrapper, parser, base_url=path + ".with-gml.xsd"))
+
+    class _Etree:
+        """lxml.etree as pycsw's CSW 3 module sees it, but for its request schemas."""
+
+        def __getattr__(self, name: str):
+            return getattr(etree, name)
+
+        @staticmethod
+        def XMLSchema(*args, file=None, **kwargs):  # noqa: N802 - lxml's name
+            if file and os.path.dirname(file).endswith(os.path.join("csw", "3.0")):
+                return with_gml(os.path.abspath(file))
+            return etree.XMLSchema(*args, file=file, **kwargs)
+
+    csw3.etree = _Etree()
+    read_geometry = gml3.Geometry.__init__
+
+    def read_gml32_too(self, element, nsmap):
+        if any(
+            node.tag.startswith(f"{{{_GML32}}}")
+            for node in element.iter()
+            if isinstance(node.tag, str)
+        ):
+            element = copy.deepcopy(element)
+            for node in element.iter():
+                if isinstance(node.tag, str) and node.tag.startswith(f"{{{_GML32}}}"):
+                    node.tag = f"{{{_GML311}}}" + node.tag[len(_GML32) + 2 :]
+        read_geometry(self, element, nsmap)
+
+    gml3.Geometry.__init__ = read_gml32_too
+
+
+_GML32 = "http://www.opengis.net/gml/3.2"
+_GML311 = "http://www.opengis.net/gml"
+
+
+_csw3_filters_take_gml()
 
 _GEO_TIME_PARAMETERS = {"q", "bbox", "time", "start", "stop"}
 

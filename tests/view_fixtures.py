@@ -1,4 +1,5 @@
-"""Small synthetic products (COG + record) for tests, benchmarks and demos.
+"""Test fixtures for the view services: small synthetic products (COG + record) and the
+renderer, /maps, /wcs and /coverages served on loopback threads (also used by benchmarks).
 
 Sentinel-2-like uint16 reflectance bands and Sentinel-1-like float32 dB bands, with a
 nodata border so transparency is exercised. Values are deterministic per seed.
@@ -16,7 +17,6 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import numpy as np
-import rasterio
 from rasterio.transform import from_origin
 from rasterio.warp import transform_bounds
 
@@ -26,7 +26,8 @@ from ogcsdl.catalogue.record import (
     Band,
     ProductRecord,
 )
-from ogcsdl.config import Settings
+from ogcsdl.config import IngestSettings, Settings
+from ogcsdl.ingest.writer import write_array_cog
 
 S2_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 S1_BANDS = ("VV", "VH")
@@ -41,25 +42,8 @@ def write_cog(
     nodata: float,
     band_names: tuple[str, ...] = (),
 ) -> None:
-    count, height, width = data.shape
-    profile = {
-        "driver": "COG",
-        "count": count,
-        "height": height,
-        "width": width,
-        "dtype": str(data.dtype),
-        "crs": crs,
-        "transform": transform,
-        "nodata": nodata,
-        "compress": "deflate",
-        "blocksize": 256,
-        "overview_resampling": "average",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
-        if band_names:
-            dst.descriptions = band_names
+    # Through the suite's one product writer, as ingest and published outputs are.
+    write_array_cog(path, data, crs, transform, nodata, band_names, IngestSettings(blocksize=256))
 
 
 def _record(
@@ -224,6 +208,7 @@ def start_view_services(data_dir: Path, records: list[ProductRecord] | None = No
     from ogcsdl.config import load_settings
     from ogcsdl.gateway.app import Gateway
     from ogcsdl.gateway.mounts import MOUNTS
+    from ogcsdl.schema import create_schema
     from ogcsdl.tiles.renderer import make_renderer
 
     render_port, public_port = free_port(), free_port()
@@ -234,6 +219,7 @@ def start_view_services(data_dir: Path, records: list[ProductRecord] | None = No
         public_url=f"http://127.0.0.1:{public_port}",
     )
     settings.ensure_dirs()
+    create_schema(settings)
     store = product_store(settings)
     for record in records or []:
         store.upsert(record)

@@ -1,0 +1,14 @@
+"""The database schema of the suite, created once at start-up (``ogcsdl serve``,
+``ogcsdl ingest``, ``ogcsdl demo``, test fixtures), never by a store on use."""
+
+from __future__ import annotations
+
+from ogcsdl.catalogue.store import ProductStore
+from ogcsdl.config import Settings
+from ogcsdl.jobs.store import JobStore
+
+
+def create_schema(settings: Settings) -> None:
+    """Create the suite's tables and indexes if they do not exist (idempotent)."""
+    ProductStore(settings.database_url).ensure_schema()
+    JobStore(settings.database_url).ensure_schema()

@@ -1,0 +1,173 @@
+"""The /maps app in process (werkzeug's test client, no renderer needed): the layer model
+and what is derived from it (MapProxy's configuration, styles, TIME values), WMS 1.1.1
+capabilities as OWSLib reads them, and requests refused with a 4xx OGC exception before
+MapProxy would answer them with a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from lxml import etree
+from owslib.wms import WebMapService
+from werkzeug.test import Client
+
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.config import Settings, load_settings
+from ogcsdl.tiles.app import MapsApp
+from ogcsdl.tiles.checks import check_wms_getmap
+from ogcsdl.tiles.layers import LayerModel, canonical_time
+from ogcsdl.tiles.mapproxy_config import build_config
+from tests.view_fixtures import make_s1_product, make_s2_product
+
+T1 = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
+T2 = datetime(2024, 6, 11, 10, 0, 0, 400000, tzinfo=UTC)  # sub-second: TIME drops it
+OWS = "{http://www.opengis.net/ows/1.1}"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    directory = tmp_path_factory.mktemp("maps")
+    settings = load_settings(None, data_dir=str(directory))
+    settings.ensure_dirs()
+    store = product_store(settings)
+    store.upsert(make_s2_product(directory / "src", "s2-a", start=T1, size=32))
+    store.upsert(make_s2_product(directory / "src", "s2-b", start=T2, size=32, seed=3))
+    store.upsert(make_s1_product(directory / "src", "s1-a", size=32))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def maps(settings: Settings) -> Iterator[Client]:
+    yield Client(MapsApp(settings))
+
+
+def test_one_model_gives_mapproxy_layers_styles_and_times(settings: Settings) -> None:
+    model = LayerModel.from_records(product_store(settings).list())
+    collection = model.get("sentinel-2-l2a")
+    assert collection is not None
+    assert collection.times == ("2024-06-01T10:00:00Z", "2024-06-11T10:00:00Z")
+    assert [layer.style.name for layer in model.styles("sentinel-2-l2a")] == [
+        "true-colour",
+        "false-colour",
+        "ndvi",
+        "swir",
+    ]
+    ndvi = model.variant("s2-a", "ndvi")
+    assert ndvi is not None and ndvi.name == "s2-a.ndvi" and ndvi.target == "s2-a"
+    assert model.variant("s2-a", "vv") is None
+    config = build_config(settings, model)
+    layers = {layer["name"]: layer for layer in config["layers"]}
+    assert set(layers) == {layer.name for layer in model.layers}
+    assert layers["sentinel-2-l2a"]["dimensions"]["time"]["default"] == "2024-06-11T10:00:00Z"
+    source = config["sources"]["sentinel-2-l2a.ndvi_source"]
+    assert source["req"]["layers"] == "sentinel-2-l2a" and source["req"]["styles"] == "ndvi"
+    assert config["services"]["wms"]["versions"] == ["1.1.1", "1.3.0"]
+    assert "image/jpeg" in config["services"]["wms"]["image_formats"]
+    assert model.products["s2-b"].time == "2024-06-11T10:00:00Z"
+    # MapProxy is built from the dict: nothing is written for it to re-read.
+    assert not (settings.generated_dir / "mapproxy.yaml").exists()
+
+
+def test_time_has_one_canonical_form() -> None:
+    assert canonical_time("2024-06-11T10:00:00.000Z") == "2024-06-11T10:00:00Z"
+    assert canonical_time("2024-06-11T12:00:00+02:00") == "2024-06-11T10:00:00Z"
+    assert canonical_time("2024-06-11") == "2024-06-11T00:00:00Z"
+
+
+def test_wms_time_is_checked_and_made_canonical(settings: Settings) -> None:
+    model = LayerModel.from_records(product_store(settings).list())
+    params = {"layers": "sentinel-2-l2a", "time": "2024-06-11T12:00:00.5+02:00"}
+    assert check_wms_getmap(params, model) == "2024-06-11T10:00:00Z"
+
+
+@pytest.mark.parametrize("time_value", ["{Time}", "%7BTime%7D", "yesterday"])
+def test_rest_tile_with_an_unfilled_or_bad_time_is_a_400(maps: Client, time_value: str) -> None:
+    response = maps.get(f"/wmts/s2-a/default/GoogleMapsCompatible/{time_value}/13/4474/2324.png")
+    assert response.status_code == 400
+    report = etree.fromstring(response.data)
+    exception = report.find(f"{OWS}Exception")
+    assert exception is not None
+    assert exception.get("exceptionCode") == "InvalidParameterValue"
+    assert exception.get("locator") == "Time"
+
+
+def test_rest_tile_time_not_offered_is_a_400(maps: Client) -> None:
+    response = maps.get("/wmts/s2-a/default/GoogleMapsCompatible/2030-01-01T00:00:00Z/3/4/2.png")
+    assert response.status_code == 400
+    assert b"InvalidParameterValue" in response.data
+
+
+def test_kvp_tile_with_unfilled_time_is_a_400(maps: Client) -> None:
+    response = maps.get(
+        "/service",
+        query_string={
+            "SERVICE": "WMTS",
+            "REQUEST": "GetTile",
+            "VERSION": "1.0.0",
+            "LAYER": "s2-a",
+            "STYLE": "default",
+            "TILEMATRIXSET": "GoogleMapsCompatible",
+            "TILEMATRIX": "3",
+            "TILEROW": "2",
+            "TILECOL": "4",
+            "FORMAT": "image/png",
+            "TIME": "{Time}",
+        },
+    )
+    assert response.status_code == 400
+    assert b'exceptionCode="InvalidParameterValue"' in response.data
+
+
+@pytest.mark.parametrize("version", ["1.1.1", "1.3.0"])
+@pytest.mark.parametrize("image_format", ["image/gif", "image/tiff", "text/html"])
+def test_wms_unsupported_format_is_a_400(maps: Client, version: str, image_format: str) -> None:
+    crs_key = "SRS" if version == "1.1.1" else "CRS"
+    response = maps.get(
+        "/service",
+        query_string={
+            "SERVICE": "WMS",
+            "VERSION": version,
+            "REQUEST": "GetMap",
+            "LAYERS": "s2-a",
+            "STYLES": "",
+            crs_key: "EPSG:3857",
+            "BBOX": "1865000,8245000,1875000,8255000",
+            "WIDTH": "64",
+            "HEIGHT": "64",
+            "FORMAT": image_format,
+        },
+    )
+    assert response.status_code == 400
+    report = etree.fromstring(response.data)
+    assert report.get("version") == version
+    assert report.findtext(".//{*}ServiceException") is not None
+    assert b'code="InvalidFormat"' in response.data
+
+
+def test_wms_111_capabilities_as_owslib_reads_them(maps: Client) -> None:
+    response = maps.get("/service?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities")
+    assert response.status_code == 200
+    wms = WebMapService("http://test/maps/service", version="1.1.1", xml=response.data)
+    assert wms.identification.version == "1.1.1"
+    assert {"image/png", "image/jpeg"} <= set(wms.getOperationByName("GetMap").formatOptions)
+    collection = wms.contents["sentinel-2-l2a"]
+    assert collection.timepositions == ["2024-06-01T10:00:00Z", "2024-06-11T10:00:00Z"]
+    assert collection.defaulttimeposition == "2024-06-11T10:00:00Z"
+    assert {"default", "false-colour", "ndvi", "swir"} <= set(collection.styles)
+    assert "EPSG:4326" in collection.crsOptions
+    assert set(wms.contents["s1-a"].styles) == {"default", "vh", "vv-vh"}
+
+
+def test_new_product_rebuilds_mapproxy_in_memory(settings: Settings, maps: Client) -> None:
+    store = product_store(settings)
+    record = make_s2_product(settings.data_dir / "src", "s2-new", start=T1, size=32, seed=9)
+    store.upsert(replace(record, collection="fresh"))
+    app = maps.application
+    assert isinstance(app, MapsApp)
+    app.refresh(force=True)
+    response = maps.get("/wmts/1.0.0/WMTSCapabilities.xml")
+    assert b"<ows:Identifier>fresh</ows:Identifier>" in response.data
+    assert app.model.times("s2-new") == ("2024-06-01T10:00:00Z",)
