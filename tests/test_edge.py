@@ -27,6 +27,7 @@ from ogcsdl.gateway.app import Gateway
 from ogcsdl.gateway.edge import CLIENT_ERROR_HEADER, ServiceEdge
 from ogcsdl.gateway.maps import check_numbers, maps_error_style, mark_client_errors
 from ogcsdl.jobs.store import job_store
+from ogcsdl.schema import create_schema
 from tests.security.conftest import SECRET_SOURCE, write_product
 
 WSGI = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -285,7 +286,9 @@ def test_redact_paths(text: str, expected: str) -> None:
 
 
 def test_a_failed_job_message_has_no_server_path(tmp_path: Path) -> None:
-    store = job_store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    settings = load_settings(_config(tmp_path))
+    create_schema(settings)
+    store = job_store(settings.database_url)
     job = store.create("echo", "1.0.0", "ogcapi", {})
     store.mark_failed(job.job_id, f"RasterioIOError: {tmp_path}/work/job-1/input.tif: No such file")
     failed = store.get(job.job_id)

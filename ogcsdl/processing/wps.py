@@ -306,7 +306,7 @@ class CheckedService(Service):
     def _parse_and_execute(self, process: Process, wps_request: WPSRequest, uuid: Any) -> Any:
         declared = {item.identifier for item in process.inputs}
         for name in wps_request.inputs:
-            if name not in declared:
+            if name and name not in declared:  # "DataInputs=" is pywps' MissingParameterValue
                 raise wps_errors.InvalidParameterValue(
                     f"process {process.identifier!r} has no input {name!r}", name
                 )
