@@ -24,6 +24,7 @@ CHECK_MODULES: list[str] = [
     "conformance.wcs",
     "conformance.wps",
     "conformance.ogcapi_processes",
+    "conformance.records",
 ]
 
 Status = Literal["pass", "fail", "skip"]

@@ -155,6 +155,30 @@ def check_invalid_time(base_url: str, session: requests.Session) -> tuple[bool, 
     return _expect(response, "InvalidParameterValue")
 
 
+def check_rest_unfilled_time(base_url: str, session: requests.Session) -> tuple[bool, str]:
+    """A REST tile URL whose ``{Time}`` a client left unfilled is a client error."""
+    capabilities = session.get(
+        base_url,
+        params={"SERVICE": "WMTS", "REQUEST": "GetCapabilities", "VERSION": "1.0.0"},
+        timeout=60,
+    )
+    root = etree.fromstring(capabilities.content, _PARSER)
+    target = discover(base_url, session)
+    resource = root.find(".//wmts:Contents/wmts:Layer/wmts:ResourceURL[@resourceType='tile']", NS)
+    url = resource.get("template", "") if resource is not None else ""
+    if "{Time}" not in url:
+        return True, "the first layer has no REST tile template with {Time} (not applicable)"
+    for key, value in {
+        "{TileMatrixSet}": target.tile_matrix_set,
+        "{TileMatrix}": target.tile_matrix,
+        "{TileRow}": "0",
+        "{TileCol}": "0",
+        "{Style}": "default",
+    }.items():
+        url = url.replace(key, value)
+    return _expect(session.get(url, timeout=60), "InvalidParameterValue")
+
+
 def check_missing_tile_row(base_url: str, session: requests.Session) -> tuple[bool, str]:
     return _expect(_get_tile(base_url, session, TILEROW=None), "MissingParameterValue")
 
@@ -170,6 +194,7 @@ WMTS_CHECKS: list[Check] = [
     check_tile_col_out_of_range,
     check_negative_tile_row,
     check_invalid_time,
+    check_rest_unfilled_time,
     check_missing_tile_row,
 ]
 

@@ -19,6 +19,7 @@ _SUBCOMMANDS: list[str] = [
     "ogcsdl.tiles.seed:seed_command",
     "ogcsdl.ingest.commands:ingest",
     "ogcsdl.demo.commands:demo",
+    "ogcsdl.security.keys:keys_command",
 ]
 
 

@@ -94,11 +94,62 @@ class ClusterSettings(_Section):
     workers: int = Field(2, ge=1, le=256)
     threads_per_worker: int = Field(1, ge=1, le=64)
     memory_limit: str = "4GiB"
+    # The job watchdog (``ogcsdl.jobs.cluster.JobWatchdog``): how often it reconciles
+    # unfinished jobs with the scheduler, and how long a job may be unknown there.
+    watchdog_interval_s: float = Field(5.0, gt=0)
+    lost_job_grace_s: float = Field(30.0, gt=0)
+
+
+class ApiKeySettings(_Section):
+    """An API key kept in the config file: only its SHA-256, never the key itself
+    (``ogcsdl keys create --print-config`` prints such an entry)."""
+
+    id: str
+    user: str
+    role: Literal["user", "admin"] = "user"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class OidcSettings(_Section):
+    """Bearer JWTs from an OpenID Connect issuer, checked against its JWKS."""
+
+    issuer: str | None = None  # the ``iss`` every token must carry; None: no OIDC
+    audience: str | None = None  # the ``aud`` required, if set
+    jwks_url: str | None = None  # fetched through the checked fetcher (operator-trusted)
+    jwks_file: Path | None = None  # or a local copy of the JWKS
+    roles_claim: str = "roles"  # dotted path, e.g. realm_access.roles (Keycloak)
+    admin_role: str = "admin"
+    algorithms: list[str] = ["RS256", "ES256"]
+
+
+class QuotaSettings(_Section):
+    """Per user (anonymous users: per client address)."""
+
+    concurrent_jobs: int = Field(4, ge=1)
+    jobs_per_hour: int = Field(200, ge=1)
+    requests_per_minute: int = Field(6000, ge=1)  # 429 + Retry-After beyond
+    max_image_pixels: int = Field(8192 * 8192, ge=1)  # GetMap WIDTH x HEIGHT, WCS SCALESIZE
+    max_input_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # body of an execute request
+
+
+class AuthSettings(_Section):
+    """Who may do what (``ogcsdl.security``). Discovery and viewing are open unless
+    ``open_discovery`` is false; processing, dismissal and catalogue transactions need
+    a credential. ``anonymous_processing: auto`` opens processing to anonymous users
+    only while no credential is configured at all AND the server listens on loopback
+    only (a local demo); ``never`` always requires one."""
+
+    open_discovery: bool = True
+    anonymous_processing: Literal["auto", "never", "always"] = "auto"
+    api_keys: list[ApiKeySettings] = []
+    oidc: OidcSettings = OidcSettings()
+    quotas: QuotaSettings = QuotaSettings()
 
 
 class SecuritySettings(_Section):
     allow_private_urls: bool = False
     max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    auth: AuthSettings = AuthSettings()
 
 
 class CorsSettings(_Section):

@@ -12,8 +12,9 @@ from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite
 from tests.processing_standin import EXTRA
 
-# postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products.
-pytest_plugins = ["tests.postgis", "tests.catalogue_fixtures"]
+# postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products;
+# secured_suite: the suite with access control on, on its own PostGIS (secured_database).
+pytest_plugins = ["tests.postgis", "tests.catalogue_fixtures", "tests.secured"]
 
 
 @pytest.fixture(scope="session")

@@ -86,11 +86,24 @@ def run_suite(
     not come up."""
     directory.mkdir(parents=True, exist_ok=True)
     config_file = write_config(directory, extra)
+    suite = start_suite(config_file, timeout_s)
+    try:
+        yield suite
+    finally:
+        stop_suite(suite)
+
+
+def start_suite(
+    config_file: Path, timeout_s: float = 120, log_name: str = "suite.log"
+) -> LiveSuite:
+    """Start ``ogcsdl serve`` on an existing configuration (e.g. again after a crash)
+    and wait until /health answers 200; the caller stops it."""
+    directory = config_file.parent
     env = {key: value for key, value in os.environ.items() if not key.startswith("OGCSDL_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     settings = load_settings(config_file)
-    log_file = directory / "suite.log"
-    with log_file.open("wb") as log:
+    log_file = directory / log_name
+    with log_file.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "ogcsdl", "--config", str(config_file), "serve"],
             stdout=log,
@@ -101,9 +114,10 @@ def run_suite(
     suite = LiveSuite(settings.public_url, settings, config_file, log_file, process)
     try:
         _wait_until_up(suite, timeout_s)
-        yield suite
-    finally:
+    except BaseException:
         stop_suite(suite)
+        raise
+    return suite
 
 
 def _wait_until_up(suite: LiveSuite, timeout_s: float) -> None:

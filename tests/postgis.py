@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,9 +54,65 @@ def _run(argv: list[str]) -> None:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{result.stdout}\n{result.stderr}")
 
 
-@pytest.fixture(scope="session")
-def postgis_url() -> Iterator[str]:
-    """``postgresql://postgres@127.0.0.1:PORT/ogcsdl_test`` with PostGIS enabled."""
+class PostgisServer:
+    """One private PostgreSQL + PostGIS server; :meth:`stop` and :meth:`start` again on
+    the same port (the fault tests take the database away under a running suite)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data, self.sockets, self.log = root / "data", root / "sockets", root / "postgres.log"
+        self.port = _free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE}"
+        self.pg_ctl = str(PG_BIN / "pg_ctl")
+
+    def create(self) -> None:
+        self.data.mkdir()
+        self.sockets.mkdir()
+        self.log.touch()
+        if os.geteuid() == 0:
+            for path in (self.root, self.data, self.sockets, self.log):
+                shutil.chown(path, "postgres")
+        _run(
+            _as_postgres(
+                [str(PG_BIN / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(self.data)]
+            )
+        )
+        self.start()
+        psql = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+        _run([*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DATABASE}"])
+        _run([*psql, "-d", DATABASE, "-c", "CREATE EXTENSION postgis"])
+
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} -c fsync=off"
+        _run(
+            _as_postgres(
+                [
+                    self.pg_ctl,
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.log),
+                    "-w",
+                    "start",
+                ]
+            )
+        )
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run(
+                _as_postgres([self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop"]),
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+
+
+@contextmanager
+def postgis_server() -> Iterator[PostgisServer]:
+    """A fresh server for the ``with`` block (skips or fails when PostGIS is missing)."""
     for tool in ("initdb", "pg_ctl", "psql"):
         if not (PG_BIN / tool).exists():
             _unavailable(f"{PG_BIN / tool} is missing")
@@ -63,32 +120,17 @@ def postgis_url() -> Iterator[str]:
         _unavailable(f"{POSTGIS_CONTROL} is missing (package postgresql-15-postgis-3)")
     # Not under pytest's tmp tree: pytest resets /tmp/pytest-of-<user> to 0700 whenever
     # any (concurrent) session starts, which locks the postgres user out mid-run.
-    root = Path(tempfile.mkdtemp(prefix="ogcsdl-postgis-"))
-    data, sockets, log = root / "data", root / "sockets", root / "postgres.log"
-    pg_ctl = str(PG_BIN / "pg_ctl")
+    server = PostgisServer(Path(tempfile.mkdtemp(prefix="ogcsdl-postgis-")))
     try:
-        data.mkdir()
-        sockets.mkdir()
-        log.touch()
-        if os.geteuid() == 0:
-            for path in (root, data, sockets, log):
-                shutil.chown(path, "postgres")
-        port = _free_port()
-        _run(
-            _as_postgres([str(PG_BIN / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(data)])
-        )
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off"
-        _run(_as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]))
-        psql = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
-        _run([*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DATABASE}"])
-        _run([*psql, "-d", DATABASE, "-c", "CREATE EXTENSION postgis"])
-        yield f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
+        server.create()
+        yield server
     finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run(
-                _as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )
-        shutil.rmtree(root, ignore_errors=True)
+        server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgis_url() -> Iterator[str]:
+    """``postgresql://postgres@127.0.0.1:PORT/ogcsdl_test`` with PostGIS enabled."""
+    with postgis_server() as server:
+        yield server.url

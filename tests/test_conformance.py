@@ -44,6 +44,7 @@ def test_checks_are_registered_per_module() -> None:
         "conformance.wcs",
         "conformance.wps",
         "conformance.ogcapi_processes",
+        "conformance.records",
     }
     assert len({(item.standard, item.name) for item in REGISTRY}) == len(REGISTRY)
     assert any(item.standard == "CSW 3.0" for item in checks)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import ipaddress
+import socket
+import time
 from pathlib import Path
 
 import pytest
 
-from ogcsdl.errors import Forbidden, InvalidParameterValue
-from ogcsdl.jobs.urls import check_url, own_product_id
+from ogcsdl.errors import Forbidden, InvalidParameterValue, PayloadTooLarge
+from ogcsdl.jobs import urls
+from ogcsdl.jobs.urls import check_url, fetch, is_public, own_product_id
+from tests.canary import canary_server
 from tests.processing_support import processing_settings
 
 
@@ -59,3 +65,98 @@ def test_own_urls_name_products(tmp_path: Path) -> None:
     assert own_product_id(coverages, settings) == "S2A_W"
     assert own_product_id("http://127.0.0.1:6000/data/S2A_X.tif", settings) is None
     assert own_product_id("http://example.org/data/S2A_X.tif", settings) is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "100.64.0.1",  # shared address space (carrier NAT)
+        "100.127.255.254",
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "2002:0a00:0001::1",  # 6to4 embedding 10.0.0.1
+        "2002:7f00:0001::1",  # 6to4 embedding 127.0.0.1
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "fe80::1",
+        "fd00::1",
+        "::1",
+        "::",
+        "169.254.169.254",
+        "224.0.0.1",
+        "240.0.0.1",
+    ],
+)
+def test_non_public_address_forms(address: str) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1::1", "2002:5db8:d822::1"])
+def test_public_address_forms(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))
+
+
+def test_refusal_does_not_tell_what_the_name_resolved_to(tmp_path: Path) -> None:
+    with pytest.raises(Forbidden) as info:
+        check_url("http://localhost:9/x.tif", processing_settings(tmp_path))
+    assert "127.0.0.1" not in info.value.message and "::1" not in info.value.message
+
+
+@pytest.fixture
+def loopback_is_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """127.0.0.1 plays a public host (no real internet here); 127.0.0.2 stays private.
+    ``public.test`` resolves to 127.0.0.1 once, then to 127.0.0.2 (a DNS rebinding)."""
+    real = urls.is_public
+    monkeypatch.setattr(urls, "is_public", lambda ip: str(ip) == "127.0.0.1" or real(ip))
+    answers = iter(["127.0.0.1"] + ["127.0.0.2"] * 10)
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: str, port: int, *args: object, **kwargs: object) -> list:  # type: ignore[type-arg]
+        if host == "public.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(urls.socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.mark.usefixtures("loopback_is_internet")
+def test_redirect_to_a_private_address_is_refused(tmp_path: Path) -> None:
+    with canary_server("127.0.0.2") as canary:
+        target = f"{canary.url}/latest/meta-data/"
+        with canary_server(responder=lambda _: (302, {"Location": target}, b"")) as public:
+            with pytest.raises(Forbidden):
+                fetch(public.url + "/x.tif", io.BytesIO(), processing_settings(tmp_path))
+            assert len(public.hits) == 1
+        assert canary.hits == []
+
+
+@pytest.mark.usefixtures("loopback_is_internet")
+def test_the_checked_address_is_the_one_connected(tmp_path: Path) -> None:
+    with canary_server("127.0.0.2") as canary, canary_server() as public:
+        port = public.url.rsplit(":", 1)[1]
+        sink = io.BytesIO()
+        fetch(f"http://public.test:{port}/x.tif", sink, processing_settings(tmp_path))
+        assert sink.getvalue() == b"canary"
+        assert public.hits[0][2]["Host"] == f"public.test:{port}"
+        assert canary.hits == []
+
+
+def test_public_redirects_are_followed_and_checked_each_hop(tmp_path: Path) -> None:
+    settings = processing_settings(tmp_path, security={"allow_private_urls": True})
+    with canary_server() as final:
+        with canary_server(responder=lambda _: (307, {"Location": final.url + "/b"}, b"")) as hop:
+            sink = io.BytesIO()
+            fetch(hop.url + "/a", sink, settings)
+    assert sink.getvalue() == b"canary" and [hit[1] for hit in final.hits] == ["/b"]
+
+
+def test_size_limit_and_deadline_hold(tmp_path: Path) -> None:
+    settings = processing_settings(tmp_path, security={"allow_private_urls": True})
+    big = lambda _: (200, {}, b"x" * 5000)  # noqa: E731
+    with canary_server(responder=big) as server:
+        with pytest.raises(PayloadTooLarge):
+            fetch(server.url, io.BytesIO(), settings, max_bytes=4096)
+    with canary_server(responder=big, delay_s=0.5) as slow:
+        started = time.monotonic()
+        with pytest.raises(InvalidParameterValue, match="too long|cannot fetch"):
+            fetch(slow.url, io.BytesIO(), settings, timeout_s=1)
+        assert time.monotonic() - started < 5

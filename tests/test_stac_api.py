@@ -14,6 +14,7 @@ from werkzeug.test import Client
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings
+from ogcsdl.schema import create_schema
 from ogcsdl.stac.app import make_app
 from ogcsdl.stac.openapi import MEDIA_TYPE
 from tests.stac_support import COLLECTION, five_records
@@ -26,6 +27,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Client:
     directory = tmp_path_factory.mktemp("stac")
     settings = Settings(data_dir=directory / "var", public_url="http://example.test")
     settings.ensure_dirs()
+    create_schema(settings)
     store = product_store(settings)
     for record in five_records(settings.cog_dir):
         store.upsert(record)

@@ -215,8 +215,25 @@ def test_owslib_wms_111_jpeg_with_time_and_style(view: ViewServices) -> None:
     assert not np.array_equal(images[""], images["ndvi"])
 
 
+def _gdal_area(
+    source: str, bbox: tuple[float, ...], size: int, out: Path, env: dict[str, str]
+) -> np.ndarray:
+    """``gdal_translate`` of a WGS84 box of ``source`` to ``size`` px; the pixels read back."""
+    west, south, east, north = bbox
+    window = [str(west), str(north), str(east), str(south)]
+    subprocess.run(
+        ["gdal_translate", "-q", "-projwin_srs", "EPSG:4326", "-projwin", *window]
+        + ["-outsize", str(size), str(size), source, str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    with rasterio.open(out) as dataset:
+        return dataset.read()
+
+
 def test_gdal_wms_driver_reads_jpeg(view: ViewServices, tmp_path: Path) -> None:
-    west, south, east, north = product_store(view.settings).get("s2-early").bbox
     url = f"{view.base_url}/maps/service?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities"
     env = {**os.environ, "GDAL_DEFAULT_WMS_CACHE_PATH": str(tmp_path / "gdalcache")}
     listing = subprocess.run(
@@ -232,31 +249,8 @@ def test_gdal_wms_driver_reads_jpeg(view: ViewServices, tmp_path: Path) -> None:
         ["gdalinfo", "--debug", "on", subdataset], capture_output=True, text=True, env=env
     )
     assert "<ImageFormat>image/jpeg</ImageFormat>" in opened.stderr
-    out = tmp_path / "wms.tif"
-    subprocess.run(
-        [
-            "gdal_translate",
-            "-q",
-            "-projwin_srs",
-            "EPSG:4326",
-            "-projwin",
-            str(west),
-            str(north),
-            str(east),
-            str(south),
-            "-outsize",
-            "128",
-            "128",
-            subdataset,
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    with rasterio.open(out) as dataset:
-        data = dataset.read()
+    bbox = product_store(view.settings).get("s2-early").bbox
+    data = _gdal_area(subdataset, bbox, 128, tmp_path / "wms.tif", env)
     assert data.shape[0] == 3, subdataset  # JPEG: no alpha band
     assert data.std() > 5, subdataset
 
@@ -281,32 +275,8 @@ def test_gdal_wmts_info_and_translate(
         ["gdalinfo", source], capture_output=True, text=True, env=env, check=True
     ).stdout
     assert crs_name in info and "Band 4" in info
-    west, south, east, north = product_store(view.settings).get("s2-early").bbox
-    out = tmp_path / "area.tif"
-    subprocess.run(
-        [
-            "gdal_translate",
-            "-q",
-            "-projwin_srs",
-            "EPSG:4326",
-            "-projwin",
-            str(west),
-            str(north),
-            str(east),
-            str(south),
-            "-outsize",
-            "256",
-            "256",
-            source,
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    with rasterio.open(out) as dataset:
-        data = dataset.read()
+    bbox = product_store(view.settings).get("s2-early").bbox
+    data = _gdal_area(source, bbox, 256, tmp_path / "area.tif", env)
     assert data.shape == (4, 256, 256)
     assert (data[3] == 255).mean() > 0.5 and data[:3].max() > 0
 

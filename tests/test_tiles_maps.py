@@ -16,6 +16,7 @@ from werkzeug.test import Client
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings, load_settings
+from ogcsdl.schema import create_schema
 from ogcsdl.tiles.app import MapsApp
 from ogcsdl.tiles.checks import check_wms_getmap
 from ogcsdl.tiles.layers import LayerModel, canonical_time
@@ -32,6 +33,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     directory = tmp_path_factory.mktemp("maps")
     settings = load_settings(None, data_dir=str(directory))
     settings.ensure_dirs()
+    create_schema(settings)
     store = product_store(settings)
     store.upsert(make_s2_product(directory / "src", "s2-a", start=T1, size=32))
     store.upsert(make_s2_product(directory / "src", "s2-b", start=T2, size=32, seed=3))

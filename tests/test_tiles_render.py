@@ -172,3 +172,26 @@ def test_a_float_layer_is_never_guessed_to_be_a_class_mask(tmp_path: Path) -> No
     ramp = np.tile(np.linspace(0, 1, 64, dtype="float32"), (1, 64, 1))
     undeclared = _float_output(tmp_path, "cloudy", "cloud-probability", None, ramp)
     assert styles_for(undeclared)[0].name != "cloud-classes"
+
+
+def test_renderer_hands_mapproxy_tiff_and_refuses_other_formats(tmp_path: Path) -> None:
+    record = make_s2_product(tmp_path, "s2", size=64)
+    request = replace(_request(record, size=64), format="image/tiff")
+    tiff = render_image([record], request)
+    with rasterio.MemoryFile(tiff) as memory, memory.open() as image:
+        assert (image.count, image.dtypes[0], image.compression) == (4, "uint8", None)
+        assert (image.read(4) == 255).any() and (image.read(4) == 0).any()  # alpha kept
+    params = {"crs": "EPSG:4326", "bbox": "1,2,3,4", "width": "8", "height": "8", "layers": "x"}
+    with pytest.raises(InvalidParameterValue):
+        parse_getmap({**params, "format": "image/gif"})
+
+
+def test_a_replaced_product_file_is_read_afresh(tmp_path: Path) -> None:
+    record = make_s2_product(tmp_path, "s2", size=64, seed=1)
+    first = _rgba(render_image([record], _request(record, size=64)))
+    assert (first[..., 3] == 255).any()
+    # Re-ingest: a new file moved over the old path (as the writer does).
+    other = make_s2_product(tmp_path / "new", "s2", size=64, seed=7)
+    Path(other.file_path).replace(record.file_path)
+    second = _rgba(render_image([record], _request(record, size=64)))
+    assert not np.array_equal(first, second)

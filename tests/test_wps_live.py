@@ -9,6 +9,7 @@ import io
 import json
 import os
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -81,6 +82,7 @@ def test_async_execute_monitor_fetch_and_catalogue(
     assert execution.isSucceded(), execution.errors
     href = execution.processOutputs[0].reference
     job_id = execution.statusLocation.rsplit("/", 1)[-1].removesuffix(".xml")
+    assert uuid.UUID(job_id).version == 4  # random: no MAC address or time in the id
     status = requests.get(execution.statusLocation, timeout=30)
     if wps_schema() is not None:
         assert validate(status.content) == []

@@ -30,6 +30,8 @@ from ogcsdl.errors import NotFound
 
 StartResponse = Callable[..., Any]
 RELOAD_INTERVAL_S = 1.0
+# The GeoTIFF media type of OGC API - Coverages (and what GDAL's OGCAPI driver asks for).
+GEOTIFF = "image/tiff; application=geotiff"
 Handler = Callable[..., tuple[dict[str, str], int, Any]]
 
 
@@ -51,9 +53,17 @@ def pygeoapi_config(settings: Settings, records: list[ProductRecord]) -> dict[st
             "providers": [
                 {
                     "type": "coverage",
-                    "name": "rasterio",
+                    "name": "ogcsdl.coverages.oapi_provider.ProductCoverageProvider",
                     "data": record.file_path,
-                    "format": {"name": "GTiff", "mimetype": "image/tiff"},
+                    "format": {"name": "GTiff", "mimetype": GEOTIFF},
+                    "bands": [
+                        {
+                            "name": band.name,
+                            "description": band.description or "",
+                            "unit": band.unit,
+                        }
+                        for band in record.bands
+                    ],
                 }
             ],
         }

@@ -29,6 +29,7 @@ from ogcsdl.gateway.cors import Cors
 from ogcsdl.gateway.edge import ServiceEdge
 from ogcsdl.gateway.health import health_report
 from ogcsdl.gateway.mounts import EXTRA_LINKS, MOUNTS, Mount
+from ogcsdl.security.middleware import protect
 from ogcsdl.wsgi import StartResponse, WSGIEnviron, respond
 
 LOG = logging.getLogger(__name__)
@@ -165,8 +166,8 @@ def _landing_html(links: list[dict[str, Any]]) -> str:
 """
 
 
-def create_app(settings: Settings | None = None) -> Gateway:
+def create_app(settings: Settings | None = None) -> WSGIApp:
     """The gunicorn entry point; reads the configuration named by $OGCSDL_CONFIG."""
     settings = settings or load_settings()
     logging.basicConfig(level=settings.log_level)
-    return Gateway(settings)
+    return protect(Gateway(settings), settings)  # access control and quotas

@@ -47,6 +47,13 @@ MOUNTS: list[Mount] = [
         errors="problem",
     ),
     Mount(
+        "/records",
+        "ogcsdl.catalogue.records_api:make_app",
+        "OGC API - Records",
+        "OGC API - Records (pygeoapi over the pycsw catalogue): the same records as CSW",
+        "/collections/products/items?f=json",
+    ),
+    Mount(
         "/maps",
         "ogcsdl.gateway.maps:make_app",
         "Maps and tiles",

@@ -15,9 +15,11 @@ killed safely).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -34,9 +36,10 @@ from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, ServiceUnavailable
 from ogcsdl.ingest.writer import Publication, storage_error
 from ogcsdl.jobs import registry as registry_module
+from ogcsdl.jobs.cluster import WORKER_DIED
 from ogcsdl.jobs.inputs import check_inputs, resolve_inputs
 from ogcsdl.jobs.outputs import JobOutput
-from ogcsdl.jobs.store import Job, JobStore, job_store
+from ogcsdl.jobs.store import FAILED, RUNNING, Job, JobStore, job_store
 from ogcsdl.publish import Lineage, stage_raster
 from processes.base import ComplexOutput, LiteralOutput, ProcessDescription, Raster, RasterOutput
 from processes.errors import ProcessError
@@ -136,6 +139,26 @@ def updated_source_products(
     return [dataclasses.replace(record, **fields, updated=datetime.now(UTC))]
 
 
+_STORAGE_REASONS = {
+    errno.EROFS: "the server's output storage is read-only",
+    errno.ENOSPC: "no space left on the server's output storage",
+    errno.EDQUOT: "the server's output storage quota is exhausted",
+    errno.EACCES: "the server may not write to its output storage",
+}
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """What a user is told when writing outputs failed (the cause, never the server's
+    paths), or None when ``exc`` is not about storage."""
+    reason = _STORAGE_REASONS.get(getattr(exc, "errno", None) or 0)
+    if reason is None:  # GDAL's errors (rasterio) carry the C library's text, no errno
+        text = str(exc)
+        reason = next((r for e, r in _STORAGE_REASONS.items() if os.strerror(e) in text), None)
+    if reason is None:
+        return None
+    return f"the job could not write its outputs: {reason}; an operator must fix it"
+
+
 def _run_guarded(job_id: str, settings: Settings) -> str:
     store = job_store(settings.database_url)
     if not store.mark_running(job_id):
@@ -191,7 +214,8 @@ def _run_guarded(job_id: str, settings: Settings) -> str:
             store.mark_failed(job_id, full.message, full.code)
         else:
             LOG.exception("job %s failed", job_id)
-            store.mark_failed(job_id, f"{exc.__class__.__name__}: {exc}", "NoApplicableCode")
+            message = storage_failure(exc) or f"{exc.__class__.__name__}: {exc}"
+            store.mark_failed(job_id, message, "NoApplicableCode")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return store.get(job_id).status
@@ -202,6 +226,11 @@ def run_job(job_id: str, settings_json: str) -> str:
     from distributed import Semaphore
 
     settings = Settings(**json.loads(settings_json))
+    store = JobStore(settings.database_url)
+    if store.get(job_id).status == RUNNING:
+        # Dask runs a key again only when the worker running it died (allowed-failures).
+        store.mark_failed(job_id, WORKER_DIED)
+        return FAILED
     # One limit per suite (per job database), so suites can share a cluster.
     name = f"{SEMAPHORE_NAME}-{hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]}"
     semaphore = Semaphore(max_leases=settings.processing.max_concurrent_jobs, name=name)
@@ -261,14 +290,15 @@ class JobRunner:
         interface: str,
         request: dict[str, Any] | None = None,
         job_id: str | None = None,
+        owner: str | None = None,
     ) -> Job:
         """Check the inputs, record the job, hand it to the cluster. Bad input raises
-        before anything is stored."""
+        before anything is stored. ``owner``: the user it belongs to (ogcsdl.security)."""
         processor = self.registry.get(process_id)
         description = processor.description
         inputs = check_inputs(self.registry, description, raw_inputs, self.settings)
         job = self.store.create(
-            description.id, description.version, interface, inputs, request, job_id
+            description.id, description.version, interface, inputs, request, job_id, owner
         )
         self.submit(job)
         return job

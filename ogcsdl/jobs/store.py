@@ -49,13 +49,14 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     created TEXT NOT NULL,
     started TEXT,
     finished TEXT,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    owner TEXT
 )
 """
 
 _COLUMNS = (
     "job_id, process_id, process_version, interface, status, progress, message, inputs, "
-    "outputs, error, error_code, request, created, started, finished, updated"
+    "outputs, error, error_code, request, created, started, finished, updated, owner"
 )
 
 
@@ -85,6 +86,7 @@ class Job:
     started: datetime | None
     finished: datetime | None
     updated: datetime
+    owner: str | None = None  # who submitted it (ogcsdl.security); None: anonymous
 
     @property
     def is_finished(self) -> bool:
@@ -112,6 +114,7 @@ class Job:
             started=when(row[13]),
             finished=when(row[14]),
             updated=datetime.fromisoformat(row[15]),
+            owner=row[16],
         )
 
 
@@ -123,6 +126,16 @@ class JobStore:
         with connect(self.database_url) as conn:
             conn.execute(_SCHEMA)
             conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_created_idx ON {TABLE} (created)")
+        self._add_owner_column()
+
+    def _add_owner_column(self) -> None:
+        """Tables made before jobs had owners get the column (added by ogcsdl.security)."""
+        try:
+            with connect(self.database_url) as conn:
+                conn.query(f"SELECT owner FROM {TABLE} LIMIT 0")
+        except Exception:  # noqa: BLE001 - sqlite3/psycopg: no such column
+            with connect(self.database_url) as conn:
+                conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN owner TEXT")
 
     def create(
         self,
@@ -132,12 +145,13 @@ class JobStore:
         inputs: dict[str, Any],
         request: dict[str, Any] | None = None,
         job_id: str | None = None,
+        owner: str | None = None,
     ) -> Job:
         job_id = job_id or str(uuid.uuid4())
         now = _now()
         with connect(self.database_url) as conn:
             conn.execute(
-                f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     process_id,
@@ -155,6 +169,7 @@ class JobStore:
                     None,
                     None,
                     now,
+                    owner,
                 ),
             )
         return self.get(job_id)
@@ -166,13 +181,34 @@ class JobStore:
             raise NoSuchJob(f"no job with id {job_id!r}", locator="jobId")
         return Job.from_row(rows[0])
 
-    def list(self, limit: int = 100, offset: int = 0) -> list[Job]:
+    def unfinished(self) -> list[Job]:
+        """Every accepted or running job (what the cluster watchdog reconciles)."""
         with connect(self.database_url) as conn:
             rows = conn.query(
-                f"SELECT {_COLUMNS} FROM {TABLE} ORDER BY created DESC, job_id LIMIT ? OFFSET ?",
-                (limit, offset),
+                f"SELECT {_COLUMNS} FROM {TABLE} WHERE status IN (?, ?) ORDER BY created",
+                UNFINISHED,
             )
         return [Job.from_row(row) for row in rows]
+
+    def list(self, limit: int = 100, offset: int = 0, owner: str | None = None) -> list[Job]:
+        """The newest jobs; only ``owner``'s when given (what a non-admin user sees)."""
+        where, params = ("WHERE owner = ? ", (owner,)) if owner is not None else ("", ())
+        with connect(self.database_url) as conn:
+            rows = conn.query(
+                f"SELECT {_COLUMNS} FROM {TABLE} {where}ORDER BY created DESC, job_id LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+        return [Job.from_row(row) for row in rows]
+
+    def usage(self, owner: str, since: datetime) -> tuple[int, int]:
+        """(unfinished jobs, jobs created since ``since``) of ``owner``: quota counters."""
+        with connect(self.database_url) as conn:
+            rows = conn.query(
+                f"SELECT SUM(CASE WHEN status IN (?, ?) THEN 1 ELSE 0 END), "
+                f"SUM(CASE WHEN created >= ? THEN 1 ELSE 0 END) FROM {TABLE} WHERE owner = ?",
+                (*UNFINISHED, since.isoformat(), owner),
+            )
+        return int(rows[0][0] or 0), int(rows[0][1] or 0)
 
     def unfinished_ids(self) -> builtins.list[str]:
         with connect(self.database_url) as conn:

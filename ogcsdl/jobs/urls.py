@@ -1,63 +1,124 @@
-"""Which URLs a job may fetch, and fetching them safely.
+"""The one checked fetcher: every URL the suite fetches goes through :func:`fetch`.
 
-Only http(s). The host is resolved and every address it resolves to must be public
-(not private, loopback, link-local, multicast, reserved or unspecified) unless
-``security.allow_private_urls`` is set. The check runs when the job is submitted (so
-the user gets a 4xx at once) and again right before the fetch (DNS may have changed).
-URLs of this suite itself are never fetched over HTTP: see :func:`own_product_id`.
+Rules for a URL a user gave us (a job input, a reference):
+
+- only ``http`` and ``https``;
+- the host is resolved once and every address must be public: not private, loopback,
+  link-local, multicast, reserved, unspecified, shared (100.64.0.0/10, carrier NAT),
+  nor an IPv6 form that embeds such an IPv4 address (IPv4-mapped, 6to4 ``2002::/16``,
+  NAT64 ``64:ff9b::/96``); Teredo ``2001::/32`` tunnels are refused outright;
+- the connection goes to the address that was checked (no second DNS lookup, so a
+  name cannot be re-bound to an internal address between check and fetch);
+- redirects are followed by hand, at most :data:`MAX_REDIRECTS`, each hop checked again;
+- a total deadline and a size limit hold while the body streams.
+
+Errors never say what an internal name resolved to. ``security.allow_private_urls``
+lifts the address rule (tests, closed networks); the scheme rule always holds. URLs of
+this suite itself are never fetched over HTTP: see :func:`own_product_id`. The check runs
+when the job is submitted (the user gets a 4xx at once) and again at fetch time.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from typing import BinaryIO
+from urllib.parse import parse_qs, urljoin, urlsplit
 
-import requests
+import urllib3
 
 from ogcsdl.config import Settings
 from ogcsdl.errors import Forbidden, InvalidParameterValue, PayloadTooLarge
 
-
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+MAX_REDIRECTS = 5
+_TEREDO = ipaddress.ip_network("2001::/32")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def check_url(url: str, settings: Settings, locator: str = "href") -> str:
-    """Return ``url`` if the suite may fetch it, else raise :class:`Forbidden`."""
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def is_public(ip: IPAddress) -> bool:
+    """Whether the suite may connect to ``ip`` on a user's behalf."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _TEREDO:
+            return False  # the client address is obfuscated; nothing to check it against
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return is_public(embedded)
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED:
+        return False
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A URL split into what the connection needs, with the address that was checked."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str
+
+
+def _parse(url: str, locator: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise Forbidden(
             f"only http and https references are allowed, not {parts.scheme or 'a bare path'!r}",
             locator,
         )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise InvalidParameterValue(f"the reference {url!r} has an invalid port", locator) from None
     if not parts.hostname:
         raise InvalidParameterValue(f"the reference {url!r} has no host", locator)
-    if settings.security.allow_private_urls:
-        return url
+    return parts.scheme, parts.hostname, port
+
+
+def resolve(url: str, settings: Settings, locator: str = "href", trusted: bool = False) -> Target:
+    """Check ``url`` and pick the address to connect to; raise a 4xx error otherwise.
+
+    ``trusted``: the operator configured this URL (e.g. an OIDC issuer's JWKS), so a
+    private address is allowed; the scheme rule still holds."""
+    scheme, host, port = _parse(url, locator)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 0, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, OSError):
         raise InvalidParameterValue(f"the host of {url!r} cannot be resolved", locator) from None
-    for info in infos:
-        address = str(info[4][0])
-        if not _is_public(address):
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    if not addresses:
+        raise InvalidParameterValue(f"the host of {url!r} cannot be resolved", locator)
+    if not (trusted or settings.security.allow_private_urls):
+        if not all(is_public(address) for address in addresses):
+            # Which address it was stays in the server: it maps the internal network.
             raise Forbidden(
-                f"the reference {url!r} points to a private or loopback address ({address}); "
-                "the server refuses to fetch it",
+                f"the reference {url!r} points to a private, loopback or otherwise "
+                "non-public address; the server refuses to fetch it",
                 locator,
             )
+    return Target(url, scheme, host, port, str(addresses[0]))
+
+
+def check_url(url: str, settings: Settings, locator: str = "href") -> str:
+    """Return ``url`` if the suite may fetch it, else raise (used at submission)."""
+    resolve(url, settings, locator)
     return url
 
 
@@ -87,34 +148,114 @@ def own_product_id(url: str, settings: Settings) -> str | None:
     return None
 
 
-def fetch_to_file(url: str, target: Path, settings: Settings) -> Path:
-    """Download ``url`` into ``target`` after re-checking it; refuses redirects so a
-    public URL cannot bounce the server to a private one."""
-    check_url(url, settings)
-    limit = settings.processing.fetch_max_bytes
+def _pool(target: Target, timeout_s: float) -> urllib3.HTTPConnectionPool:
+    """A connection pool to the checked address; TLS still verifies the host's name."""
+    timeout = urllib3.Timeout(connect=min(10.0, timeout_s), read=timeout_s)
+    if target.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            timeout=timeout,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            server_hostname=target.host,
+            assert_hostname=target.host,
+        )
+    return urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False)
+
+
+def _host_header(target: Target) -> str:
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    default = 443 if target.scheme == "https" else 80
+    return host if target.port == default else f"{host}:{target.port}"
+
+
+@contextmanager
+def _open(
+    url: str, settings: Settings, locator: str, trusted: bool, deadline: float
+) -> Iterator[urllib3.BaseHTTPResponse]:
+    """The final response of ``url`` after checked redirects (status still to check)."""
+    for _hop in range(MAX_REDIRECTS + 1):
+        target = resolve(url, settings, locator, trusted)
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise InvalidParameterValue(f"fetching {url!r} took too long", locator)
+        pool = _pool(target, remaining)
+        try:
+            response = pool.urlopen(
+                "GET",
+                path,
+                headers={"Host": _host_header(target), "User-Agent": "ogcsdl"},
+                redirect=False,
+                preload_content=False,
+                assert_same_host=False,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            pool.close()
+            raise InvalidParameterValue(
+                f"cannot fetch {url!r}: {exc.__class__.__name__}", locator
+            ) from None
+        try:
+            location = response.headers.get("Location")
+            if response.status in (301, 302, 303, 307, 308) and location:
+                url = urljoin(url, location)
+                continue
+            yield response
+            return
+        finally:
+            response.release_conn()
+            pool.close()
+    raise InvalidParameterValue(f"the reference redirects more than {MAX_REDIRECTS} times", locator)
+
+
+def fetch(
+    url: str,
+    sink: BinaryIO,
+    settings: Settings,
+    locator: str = "href",
+    max_bytes: int | None = None,
+    timeout_s: float | None = None,
+    trusted: bool = False,
+) -> int:
+    """Stream ``url`` into ``sink`` after every check above; return the byte count."""
+    limit = max_bytes or settings.processing.fetch_max_bytes
+    deadline = time.monotonic() + (timeout_s or settings.processing.fetch_timeout_s)
     written = 0
-    try:
-        with requests.get(
-            url, stream=True, timeout=settings.processing.fetch_timeout_s, allow_redirects=False
-        ) as response:
-            if response.is_redirect:
-                raise InvalidParameterValue(
-                    f"the reference {url!r} redirects; give the final URL", "href"
-                )
-            if response.status_code != 200:
-                raise InvalidParameterValue(
-                    f"fetching {url!r} answered HTTP {response.status_code}", "href"
-                )
-            with target.open("wb") as sink:
-                for chunk in response.iter_content(1024 * 1024):
-                    written += len(chunk)
-                    if written > limit:
-                        raise PayloadTooLarge(
-                            f"the reference {url!r} is larger than {limit} bytes", "href"
-                        )
-                    sink.write(chunk)
-    except requests.RequestException as exc:
-        raise InvalidParameterValue(
-            f"cannot fetch {url!r}: {exc.__class__.__name__}", "href"
-        ) from None
+    with _open(url, settings, locator, trusted, deadline) as response:
+        if response.status != 200:
+            raise InvalidParameterValue(
+                f"fetching {url!r} answered HTTP {response.status}", locator
+            )
+        try:
+            for chunk in response.stream(1024 * 1024):
+                written += len(chunk)
+                if written > limit:
+                    raise PayloadTooLarge(
+                        f"the reference {url!r} is larger than {limit} bytes", locator
+                    )
+                if time.monotonic() > deadline:
+                    raise InvalidParameterValue(f"fetching {url!r} took too long", locator)
+                sink.write(chunk)
+        except urllib3.exceptions.HTTPError as exc:
+            raise InvalidParameterValue(
+                f"cannot fetch {url!r}: {exc.__class__.__name__}", locator
+            ) from None
+    return written
+
+
+def fetch_bytes(url: str, settings: Settings, max_bytes: int, trusted: bool = False) -> bytes:
+    """Small documents (e.g. a JWKS) fetched with the same rules, into memory."""
+    import io
+
+    buffer = io.BytesIO()
+    fetch(url, buffer, settings, max_bytes=max_bytes, trusted=trusted)
+    return buffer.getvalue()
+
+
+def fetch_to_file(url: str, target: Path, settings: Settings, locator: str = "href") -> Path:
+    """Download ``url`` into ``target`` (a job's work directory) through :func:`fetch`."""
+    with target.open("wb") as sink:
+        fetch(url, sink, settings, locator)
     return target

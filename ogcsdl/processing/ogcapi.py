@@ -26,13 +26,14 @@ from ogcsdl.errors import (
     OperationNotSupported,
 )
 from ogcsdl.jobs.executor import JobRunner, job_runner
-from ogcsdl.jobs.store import FAILED, SUCCESSFUL, Job
+from ogcsdl.jobs.store import FAILED, SUCCESSFUL, Job, NoSuchJob
 from ogcsdl.processing.describe import (
     process_document,
     process_summary,
     results_document,
     status_info,
 )
+from ogcsdl.security.identity import job_owner, may_access_job, owner_filter
 
 JSON = "application/json"
 CONFORMANCE = [
@@ -139,7 +140,11 @@ class ProcessesApp:
         raw = {name: self._unqualify(value) for name, value in inputs.items()}
         respond_async = "respond-async" in request.headers.get("Prefer", "")
         job = self.runner.start(
-            process_id, raw, "ogcapi", request={"response": body.get("response", "document")}
+            process_id,
+            raw,
+            "ogcapi",
+            request={"response": body.get("response", "document")},
+            owner=job_owner(request.environ),
         )
         if respond_async:
             location = self.settings.url(f"ogcapi/jobs/{job.job_id}")
@@ -158,22 +163,27 @@ class ProcessesApp:
             limit = max(1, min(1000, int(request.args.get("limit", "100"))))
         except ValueError:
             raise InvalidParameterValue("limit must be an integer", "limit") from None
-        jobs = [status_info(job, self.settings) for job in self.runner.store.list(limit=limit)]
+        owner = owner_filter(request.environ)  # a user sees only their own jobs
+        jobs = [
+            status_info(job, self.settings)
+            for job in self.runner.store.list(limit=limit, owner=owner)
+        ]
         url = self.settings.url("ogcapi/jobs")
         return _json({"jobs": jobs, "links": [{"href": url, "rel": "self", "type": JSON}]})
 
     def job(self, request: Request, job_id: str) -> Response:
-        return _json(status_info(self.runner.store.get(job_id), self.settings))
+        return _json(status_info(self._owned(request, job_id), self.settings))
 
     def dismiss(self, request: Request, job_id: str) -> Response:
+        self._owned(request, job_id)
         return _json(status_info(self.runner.dismiss(job_id), self.settings))
 
     def results(self, request: Request, job_id: str) -> Response:
-        job = self._finished(job_id)
+        job = self._finished(request, job_id)
         return _json(results_document(job))
 
     def result(self, request: Request, job_id: str, output_id: str) -> Response:
-        job = self._finished(job_id)
+        job = self._finished(request, job_id)
         output = (job.outputs or {}).get(output_id)
         if output is None:
             raise NoSuchOutput(f"job {job_id} has no output {output_id!r}", "outputId")
@@ -184,8 +194,15 @@ class ProcessesApp:
         return _json(output.value)
 
     # Helpers ---------------------------------------------------------------------
-    def _finished(self, job_id: str) -> Job:
+    def _owned(self, request: Request, job_id: str) -> Job:
+        """The job, if this caller may see it; another user's job is "not found"."""
         job = self.runner.store.get(job_id)
+        if not may_access_job(request.environ, job.owner):
+            raise NoSuchJob(f"no job with id {job_id!r}", locator="jobId")
+        return job
+
+    def _finished(self, request: Request, job_id: str) -> Job:
+        job = self._owned(request, job_id)
         if job.status == FAILED:
             raise job_error(job)
         if job.status != SUCCESSFUL:

@@ -38,6 +38,7 @@ from ogcsdl.jobs.outputs import JobOutput
 from ogcsdl.jobs.store import ACCEPTED, DISMISSED, FAILED, RUNNING, SUCCESSFUL, Job
 from ogcsdl.processing.wps_bbox import request_boxes, to_xy
 from ogcsdl.processing.wps_build import pywps_input, pywps_output, write_pywps_config
+from ogcsdl.security.identity import job_owner, may_access_job
 from processes.base import ProcessDescription, RasterInput
 
 LOG = logging.getLogger(__name__)
@@ -195,6 +196,7 @@ class JobBackedProcess(Process):
                 self.raw_inputs(wps_request),
                 "wps",
                 request=json.loads(wps_request.json),
+                owner=job_owner(getattr(wps_request.http_request, "environ", {}) or {}),
             )
         except OgcsdlError as exc:
             raise _pywps_error(exc) from None
@@ -329,9 +331,11 @@ class WpsApp:
             processes=list(self.processes.values()), cfgfiles=[str(self.config_file)]
         )
 
-    def status_document(self, job_id: str) -> Response:
+    def status_document(self, job_id: str, environ: dict[str, Any] | None = None) -> Response:
         try:
             job = self.runner.store.get(job_id)
+            if not may_access_job(environ or {}, job.owner):  # another user's job
+                raise NotFound(job_id)
         except NotFound:
             return Response(
                 wps_errors.InvalidParameterValue(f"no job {job_id}", "jobId").get_body(),
@@ -356,7 +360,7 @@ class WpsApp:
     ) -> Iterable[bytes]:
         match = _STATUS_PATH.match(environ.get("PATH_INFO", ""))
         if match and environ.get("REQUEST_METHOD", "GET") in ("GET", "HEAD"):
-            return self.status_document(match.group(1))(environ, start_response)
+            return self.status_document(match.group(1), environ)(environ, start_response)
         environ["PYWPS_CFG"] = str(self.config_file)
         environ["QUERY_STRING"] = normalise_output_kvp(environ.get("QUERY_STRING", ""))
         result: Iterable[bytes] = self.service(environ, start_response)

@@ -13,6 +13,7 @@ from pywps import ComplexOutput as PywpsComplexOutput
 from pywps import Format
 from pywps import LiteralInput as PywpsLiteralInput
 from pywps import LiteralOutput as PywpsLiteralOutput
+from pywps.exceptions import InvalidParameterValue as PywpsInvalidParameterValue
 from pywps.inout.literaltypes import AllowedValue, AnyValue
 from pywps.validator.allowed_value import ALLOWEDVALUETYPE
 
@@ -34,6 +35,30 @@ TIFF_FORMAT = Format("image/tiff", extension=".tif")
 # A raster input given by value is the text of a catalogue product id. It is the default
 # format, so a client that sends a bare string (birdy does) sends it as text, not base64.
 PRODUCT_ID_FORMAT = Format("text/plain", extension=".txt")
+
+
+class ReferenceOnlyInput(PywpsComplexInput):
+    """pywps' ComplexInput that never fetches anything itself.
+
+    pywps would GET a ``BodyReference`` while it parses the request (and POST to the
+    reference, follow redirects, with no timeout), before any check of ours. Here a
+    reference is only recorded; the job fetches it later through the one checked
+    fetcher (``ogcsdl.jobs.urls``), always with GET. References with ``method="POST"``
+    (``Body``/``BodyReference``) are refused."""
+
+    def url_handler(self, inpt: dict[str, Any]) -> str:
+        method = str(inpt.get("method") or "GET").upper()
+        if method != "GET" or inpt.get("body") or inpt.get("bodyreference"):
+            raise PywpsInvalidParameterValue(
+                "references are fetched with GET only: method=POST, Body and BodyReference "
+                "are not supported",
+                str(inpt.get("identifier") or ""),
+            )
+        return str(inpt.get("href"))
+
+    @staticmethod
+    def _openurl(href: str, data: Any = None) -> Any:
+        raise PywpsInvalidParameterValue("references are fetched when the job runs", "href")
 
 
 def wps_dir(settings: Settings) -> Path:
@@ -105,7 +130,7 @@ def pywps_input(item: InputDescription) -> Any:
             allowed_values=allowed,
         )
     if isinstance(item, RasterInput):
-        return PywpsComplexInput(
+        return ReferenceOnlyInput(
             item.id,
             item.title,
             supported_formats=[PRODUCT_ID_FORMAT, GEOTIFF_FORMAT, TIFF_FORMAT],
@@ -124,7 +149,7 @@ def pywps_input(item: InputDescription) -> Any:
             max_occurs=item.max_occurs,
         )
     assert isinstance(item, ComplexInput)
-    return PywpsComplexInput(
+    return ReferenceOnlyInput(
         item.id,
         item.title,
         supported_formats=[Format(media) for media in item.media_types]

@@ -8,6 +8,7 @@ Each child gets ``OGCSDL_CONFIG`` so it reads the same configuration.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
 import os
@@ -26,6 +27,7 @@ from pydantic import BaseModel
 
 from ogcsdl.config import CONFIG_ENV, Settings
 from ogcsdl.errors import OgcsdlError
+from ogcsdl.jobs.cluster import JobWatchdog
 from ogcsdl.server.children import ChildSpec
 from ogcsdl.server.components import CHILDREN
 from ogcsdl.startup import prepare
@@ -33,6 +35,8 @@ from ogcsdl.startup import prepare
 LOG = logging.getLogger(__name__)
 
 ChildFactory = Callable[[Settings], ChildSpec | None]
+PORT_WAIT_S = 10.0  # how long a port held by a stopping previous run may delay the start
+_PR_SET_PDEATHSIG = 1
 
 
 class StartupError(OgcsdlError):
@@ -81,19 +85,42 @@ def _ports_to_bind(settings: Settings) -> dict[str, tuple[str, int]]:
     return ports
 
 
-def check_ports_free(settings: Settings) -> None:
+def _port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now.
+
+    ``SO_REUSEADDR`` as every server of ours sets it (gunicorn, Dask): connections of a
+    previous run sitting in TIME-WAIT must not block a restart, only a live listener."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports_free(settings: Settings, wait_s: float = PORT_WAIT_S) -> None:
     """Refuse to start, naming the setting, when another program holds one of our ports
-    (otherwise its answers could pass for ours)."""
+    (otherwise its answers could pass for ours). A port still held is retried for
+    ``wait_s``: the children of a crashed previous run are then still shutting down."""
+    deadline = time.monotonic() + wait_s
     for key, (host, port) in _ports_to_bind(settings).items():
-        with socket.socket() as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
+        while not _port_is_free(host, port):
+            if time.monotonic() >= deadline:
                 variable = "OGCSDL_" + key.upper().replace(".", "__")
                 raise StartupError(
                     f"port {port} ({key}) is already in use: stop the program holding it "
                     f"or choose another port ({key} in the config, or {variable})"
-                ) from None
+                )
+            time.sleep(0.2)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to send SIGTERM to this child when the supervisor dies, even by
+    SIGKILL: orphaned children would keep the suite's ports and jobs."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _load_factory(target: str) -> ChildFactory:
@@ -109,6 +136,7 @@ class Supervisor:
         self.ready_timeout_s = ready_timeout_s
         self.children: list[tuple[ChildSpec, subprocess.Popen[bytes]]] = []
         self._stop = threading.Event()
+        self.watchdog: JobWatchdog | None = None
 
     def specs(self) -> list[ChildSpec]:
         specs = [spec for target in CHILDREN if (spec := _load_factory(target)(self.settings))]
@@ -120,12 +148,20 @@ class Supervisor:
         for spec in self.specs():
             self._spawn(spec)
             self._wait_ready(spec)
+        # No job stays running forever after its worker died (see jobs/cluster.py).
+        self.watchdog = JobWatchdog(self.settings).start()
 
     def _spawn(self, spec: ChildSpec) -> None:
         env = {**os.environ, **spec.env, CONFIG_ENV: str(self.config_file)}
         LOG.info("starting %s: %s", spec.name, " ".join(spec.argv))
         # Own session: a terminal's Ctrl-C reaches only us; we stop children in order.
-        process = subprocess.Popen(spec.argv, env=env, cwd=spec.cwd, start_new_session=True)
+        process = subprocess.Popen(
+            spec.argv,
+            env=env,
+            cwd=spec.cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, no locks taken
+        )
         self.children.append((spec, process))
 
     def _wait_ready(self, spec: ChildSpec) -> None:
@@ -166,6 +202,9 @@ class Supervisor:
         self._stop.set()
 
     def stop(self, timeout_s: float = 20) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
+            self.watchdog = None
         for spec, process in reversed(self.children):
             if process.poll() is None:
                 LOG.info("stopping %s", spec.name)

@@ -124,9 +124,12 @@ class MapsApp:
         self._lock = threading.Lock()
         self._stamp: str | None = None
         self._checked_at = 0.0
-        self.model = LayerModel()
-        self.mapproxy: MapProxyApp
+        self._current: tuple[MapProxyApp, LayerModel]
         self.refresh(force=True)
+
+    @property
+    def model(self) -> LayerModel:
+        return self._current[1]
 
     def refresh(self, force: bool = False) -> None:
         """Rebuild the model and MapProxy when the store changed (checked once a second)."""
@@ -139,8 +142,8 @@ class MapsApp:
                 return
             model = LayerModel.from_records(self.store.list())
             invalidate_changed(self.settings, model)
-            # One assignment each: a request in another thread sees old or new, not a mix.
-            self.mapproxy, self.model = mapproxy_app(self.settings, model), model
+            # One assignment: a request in another thread sees the old pair or the new one.
+            self._current = (mapproxy_app(self.settings, model), model)
             self._stamp = stamp
 
     def check(self, environ: dict[str, Any], model: LayerModel) -> None:
@@ -164,7 +167,7 @@ class MapsApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         self.refresh()
-        mapproxy, model = self.mapproxy, self.model
+        mapproxy, model = self._current
         rewrite_request(environ, model)
         rewrite_crs84(environ)
         self.check(environ, model)  # raises; the gateway's edge answers in the WMS/WMTS style

@@ -68,10 +68,6 @@ class Layer:
     def title(self) -> str:
         return f"{self.heading}: {self.style.title}"
 
-    @property
-    def is_variant(self) -> bool:
-        return self.name != self.base
-
 
 @dataclass(frozen=True)
 class ProductEntry:

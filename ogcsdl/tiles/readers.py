@@ -45,11 +45,3 @@ def open_reader(path: str) -> Reader:
         _, (_, oldest) = cache.popitem(last=False)
         oldest.close()
     return reader
-
-
-def close_all() -> None:
-    """Close this thread's readers (tests, shutdown)."""
-    cache = getattr(_local, "readers", None)
-    while cache:
-        _, (_, reader) = cache.popitem()
-        reader.close()

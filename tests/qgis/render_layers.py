@@ -45,6 +45,7 @@ def render(layer, extent_4326, path):
 
 def main():
     base, out_dir, west, south, east, north, time_value = sys.argv[1:8]
+    product = sys.argv[8] if len(sys.argv) > 8 else "s2-qgis"
     from qgis.core import QgsRectangle
 
     extent = QgsRectangle(float(west), float(south), float(east), float(north))
@@ -52,8 +53,9 @@ def main():
     app.initQgis()
     sources = {
         "wmts": (
-            "contextualWMSLegend=0&crs=EPSG:3857&dpiMode=7&format=image/png&layers=s2-qgis"
-            "&styles=default&tileMatrixSet=GoogleMapsCompatible&tileDimensions=Time%3D"
+            "contextualWMSLegend=0&crs=EPSG:3857&dpiMode=7&format=image/png&layers="
+            + product
+            + "&styles=default&tileMatrixSet=GoogleMapsCompatible&tileDimensions=Time%3D"
             + time_value
             + "&url="
             + base
@@ -67,7 +69,7 @@ def main():
         ),
         # QGIS's own "wcs" provider speaks WCS 1.0/1.1 only; QGIS opens WCS 2.0 coverages
         # through its GDAL provider (GDAL's WCS driver), as its browser does.
-        "wcs": ("WCS:" + base + "/wcs?version=2.0.1&coverage=s2-qgis", "gdal"),
+        "wcs": ("WCS:" + base + "/wcs?version=2.0.1&coverage=" + product, "gdal"),
     }
     result = {}
     for name, (uri, provider) in sources.items():

@@ -1,0 +1,167 @@
+"""OGC API - Records at ``/records``: pygeoapi's Records API (its item-type handlers) over
+our pycsw through pygeoapi's CSW facade provider, so the records have one source of truth
+(the product store, projected into pycsw's table) and one query engine.
+
+The provider is pygeoapi's ``CSWFacadeProvider`` with two changes: it talks to pycsw on
+its loopback port without reading pycsw's capabilities (which advertise the public URL:
+following them would call back into the gateway that is serving this request), and the
+links it gives clients point at the public ``/csw`` endpoint, never at the loopback one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlencode
+
+from owslib.csw import CatalogueServiceWeb
+from pygeoapi.api import API, APIRequest, conformance, describe_collections, landing_page
+from pygeoapi.api.itemtypes import (
+    get_collection_item,
+    get_collection_items,
+    get_collection_queryables,
+)
+from pygeoapi.provider.csw_facade import CSWFacadeProvider
+from werkzeug.wrappers import Request
+
+from ogcsdl.config import Settings
+from ogcsdl.errors import NotFound, problem_json
+
+StartResponse = Callable[..., Any]
+Handler = Callable[..., tuple[dict[str, str], int, Any]]
+COLLECTION = "products"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+class ProductRecordsProvider(CSWFacadeProvider):
+    def __init__(self, provider_def: dict[str, Any]) -> None:
+        self.public_csw = str(provider_def["public_csw"])
+        super().__init__(provider_def)
+
+    def _get_csw(self) -> CatalogueServiceWeb:
+        csw = CatalogueServiceWeb(self.data, skip_caps=True, timeout=30)
+        return csw
+
+    def _gen_getrecordbyid_link(self, identifier: str, csw_version: str = "2.0.2") -> dict:
+        query = {
+            "service": "CSW",
+            "version": csw_version,
+            "request": "GetRecordById",
+            "id": identifier,
+        }
+        return {
+            "rel": "alternate",
+            "type": "application/xml",
+            "title": "This record as CSW (Dublin Core)",
+            "href": f"{self.public_csw}?{urlencode(query)}",
+        }
+
+
+def records_config(settings: Settings) -> dict[str, Any]:
+    provider = {
+        "type": "record",
+        "name": f"{__name__}.ProductRecordsProvider",
+        "data": settings.catalogue_internal_url,
+        "public_csw": settings.url("csw"),
+        "id_field": "identifier",
+        "time_field": "date",
+        "title_field": "title",
+    }
+    return {
+        "server": {
+            "bind": {"host": "127.0.0.1", "port": settings.server.port},
+            "url": settings.url("/records"),
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "languages": ["en-US"],
+            "limits": {"default_items": 10, "max_items": 1000},
+            "map": {"url": "", "attribution": ""},
+            "pretty_print": False,
+        },
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {
+                "title": settings.catalogue.title,
+                "description": "The catalogue's product records as OGC API - Records.",
+                "keywords": ["records", "catalogue", "Earth observation"],
+                "keywords_type": "theme",
+                "terms_of_service": "",
+                "url": settings.public_url,
+            },
+            "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
+            "provider": {"name": settings.catalogue.organisation, "url": settings.public_url},
+            "contact": {
+                "name": settings.catalogue.contact_name,
+                "email": settings.catalogue.contact_email,
+            },
+        },
+        "resources": {
+            COLLECTION: {
+                "type": "collection",
+                "title": "Earth-observation products",
+                "description": "Every product of the catalogue (ingested, harvested, "
+                "published process outputs); the same records as CSW and STAC.",
+                "keywords": ["Sentinel-2", "Sentinel-1", "Earth observation"],
+                "links": [
+                    {
+                        "type": "application/xml",
+                        "rel": "alternate",
+                        "title": "The same records through CSW",
+                        "href": settings.url("csw")
+                        + "?service=CSW&version=2.0.2&request=GetCapabilities",
+                    }
+                ],
+                "extents": {"spatial": {"bbox": [-180, -90, 180, 90], "crs": CRS84}},
+                "providers": [provider],
+            }
+        },
+    }
+
+
+class RecordsApp:
+    def __init__(self, settings: Settings) -> None:
+        self.api = API(records_config(settings), {})
+
+    @staticmethod
+    def route(path: str) -> tuple[Handler, tuple[str, ...]]:
+        parts = [part for part in path.split("/") if part]
+        if not parts:
+            return landing_page, ()
+        if parts == ["conformance"]:
+            return conformance, ()
+        if parts == ["collections"]:
+            return describe_collections, ()
+        if len(parts) >= 2 and parts[0] == "collections" and parts[1] == COLLECTION:
+            rest = parts[2:]
+            if not rest:
+                return describe_collections, (COLLECTION,)
+            if rest == ["items"]:
+                return get_collection_items, (COLLECTION,)
+            if len(rest) == 2 and rest[0] == "items":
+                return get_collection_item, (COLLECTION, rest[1])
+            if rest == ["queryables"]:
+                return get_collection_queryables, (COLLECTION,)
+        raise NotFound(f"no resource at /{'/'.join(parts)}")
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            handler, args = self.route(environ.get("PATH_INFO", ""))
+        except NotFound as error:
+            start_response("404 Not Found", [("Content-Type", "application/problem+json")])
+            return [problem_json(error)]
+        request = APIRequest.from_flask(Request(environ), self.api.locales)
+        headers, status, content = handler(self.api, request, *args)
+        if isinstance(content, str):
+            body = content.encode("utf-8")
+        elif isinstance(content, bytes):
+            body = content
+        else:
+            body = json.dumps(content).encode()
+        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
+        return [body]
+
+
+def make_app(settings: Settings) -> RecordsApp:
+    return RecordsApp(settings)

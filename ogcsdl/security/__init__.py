@@ -1,0 +1,1 @@
+"""Access control and quotas (see middleware.py), API keys and OIDC tokens."""

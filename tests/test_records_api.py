@@ -1,0 +1,49 @@
+"""OGC API - Records at /records: pygeoapi's Records API over our pycsw (one source of
+truth), in-process against a live pycsw over the sample products."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.test import Client
+
+from ogcsdl.catalogue.records_api import make_app
+from tests.catalogue_fixtures import SAMPLE_IDS, Catalogue
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def client(catalogue: Catalogue) -> Client:
+    return Client(make_app(catalogue.settings))
+
+
+def _json(client: Client, path: str, **params: str) -> dict:
+    response = client.get(path, query_string={"f": "json", **params})
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_json()
+
+
+def test_items_are_the_catalogue_records(client: Client, catalogue: Catalogue) -> None:
+    page = _json(client, "/collections/products/items", limit="50")
+    ids = {feature["id"] for feature in page["features"]}
+    assert ids == set(SAMPLE_IDS)
+    assert page["numberMatched"] == len(SAMPLE_IDS)
+    one = _json(client, "/collections/products/items/S2A-GBG-0715")
+    assert one["id"] == "S2A-GBG-0715" and one["properties"]["title"]
+    internal = f":{catalogue.settings.catalogue.port}/"
+    assert one["links"] and not any(internal in link["href"] for link in one["links"])
+
+
+def test_bbox_q_and_datetime(client: Client) -> None:
+    gothenburg = _json(client, "/collections/products/items", bbox="11.2,57.2,11.8,57.8")
+    assert {f["id"] for f in gothenburg["features"]} == {"S2A-GBG-0715"}
+    text = _json(client, "/collections/products/items", q="Gothenburg")
+    assert "S2A-GBG-0715" in {f["id"] for f in text["features"]}
+
+
+def test_unknown_record_and_path(client: Client) -> None:
+    assert client.get("/collections/products/items/no-such-id?f=json").status_code == 404
+    missing = client.get("/collections/nope/items")
+    assert (
+        missing.status_code == 404 and missing.headers["Content-Type"] == "application/problem+json"
+    )
