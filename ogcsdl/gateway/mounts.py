@@ -106,3 +106,15 @@ EXTRA_LINKS: list[tuple[str, str]] = [
     ("TMS", "/maps/tms/1.0.0/"),
     ("OGC API - Tiles / Maps", "/maps/ogcapi"),
 ]
+
+
+def error_style(environ: dict[str, Any]) -> ErrorStyle:
+    """The exception style of the mount a gateway request path goes to (OWS 1.1 for the
+    gateway's own routes), for answers given before a mount is reached (access control)."""
+    path = environ.get("PATH_INFO") or "/"
+    for mount in sorted(MOUNTS, key=lambda m: len(m.prefix), reverse=True):
+        if path == mount.prefix or path.startswith(mount.prefix + "/"):
+            if callable(mount.errors):
+                return mount.errors({**environ, "PATH_INFO": path[len(mount.prefix) :]})
+            return mount.errors
+    return "ows11"
