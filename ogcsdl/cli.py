@@ -19,6 +19,7 @@ _SUBCOMMANDS: list[str] = [
     "ogcsdl.tiles.seed:seed_command",
     "ogcsdl.ingest.commands:ingest",
     "ogcsdl.demo.commands:demo",
+    "ogcsdl.harvest.commands:harvest",
     "ogcsdl.security.keys:keys_command",
 ]
 
@@ -59,6 +60,7 @@ def config_validate(context: CliContext) -> None:
 
 
 def _register_subcommands() -> None:
+    """Add every subcommand to ``cli`` (idempotent)."""
     for target in _SUBCOMMANDS:
         module_name, _, attribute = target.partition(":")
         command = getattr(importlib.import_module(module_name), attribute)

@@ -80,6 +80,10 @@ class CatalogueSettings(_Section):
     contact_email: str = "operator@example.org"
     organisation: str = "Space Data Lab"
     max_records: int = Field(50, ge=1, le=10000)
+    # CSW 2.0.2 DistributedSearch: GetRecords is forwarded to these CSW endpoints
+    # (hopCount respected); a peer slower than federation_timeout_s is left out.
+    federated_catalogues: list[str] = []
+    federation_timeout_s: float = Field(10.0, gt=0, le=120)
 
 
 class ClusterSettings(_Section):
@@ -218,6 +222,33 @@ class WcsSettings(_Section):
     max_bytes: int = Field(512 * 1024 * 1024, ge=1024)
 
 
+class HarvestSourceSettings(_Section):
+    """A remote catalogue the suite harvests on a schedule while it serves."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    url: str
+    protocol: Literal["csw", "opensearch", "stac"]
+    interval_s: int = Field(3600, ge=1)
+    collection: str | None = None  # only this remote collection (parent identifier)
+    bbox: tuple[float, float, float, float] | None = None  # WGS84 minx, miny, maxx, maxy
+
+
+class HarvestSettings(_Section):
+    """Harvesting remote catalogues (``ogcsdl harvest``, scheduled ``sources``).
+
+    Remote fetches go through the suite's URL check, which refuses private and
+    loopback addresses; ``allowed_hosts`` names harvest hosts allowed anyway (a peer
+    on the same private network, or a second instance on loopback in tests)."""
+
+    sources: list[HarvestSourceSettings] = []
+    allowed_hosts: list[str] = []
+    page_size: int = Field(100, ge=1, le=1000)
+    timeout_s: int = Field(30, ge=1)
+    max_page_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    retry_base_s: int = Field(60, ge=1)  # first retry after a failure; doubles each time
+    retry_max_s: int = Field(6 * 3600, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OGCSDL_", env_nested_delimiter="__", extra="forbid"
@@ -238,6 +269,7 @@ class Settings(BaseSettings):
     tiles: TilesSettings = TilesSettings()
     wcs: WcsSettings = WcsSettings()
     processing: ProcessingSettings = ProcessingSettings()
+    harvest: HarvestSettings = HarvestSettings()
 
     @field_validator("public_url")
     @classmethod

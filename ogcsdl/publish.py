@@ -102,7 +102,8 @@ def stage_raster(
         keywords=["process output", description.id, *description.keywords],
         extra={
             "lineage": lineage.as_dict(),
-            "style": output.style,
+            # a processor may name another style for this run's raster (e.g. a probability)
+            "style": raster.metadata.get("style", output.style),
             "output_id": output.id,
             "cog_href": product_href(settings, identifier),
             "overview_resampling": options["OVERVIEW_RESAMPLING"],

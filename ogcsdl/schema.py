@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
+from ogcsdl.harvest.state import HarvestState
 from ogcsdl.jobs.store import JobStore
 
 
@@ -12,3 +13,4 @@ def create_schema(settings: Settings) -> None:
     """Create the suite's tables and indexes if they do not exist (idempotent)."""
     ProductStore(settings.database_url).ensure_schema()
     JobStore(settings.database_url).ensure_schema()
+    HarvestState(settings.database_url).ensure_schema()

@@ -1,17 +1,25 @@
-"""``change-detection``: two products of the same area at two dates -> change magnitude,
-change mask (0 nodata, 1 no change, 2 change) and statistics.
+"""``change-detection``: two products of the same area at two dates -> change magnitude
+(or probability), change mask (0 nodata, 1 no change, 2 change) and statistics.
 
-- optical: change vector analysis (CVA). Each band of each date is standardised over the
-  pixels valid on both dates (removes illumination / calibration differences between the
-  dates), magnitude = root-mean-square difference over the bands; clouds and shadows found
-  by the rule-based detector on either date are masked when the bands allow.
-- sar: log-ratio. VV (and VH) are speckle-filtered (boxcar mean in linear power),
-  magnitude = the largest |10 log10(after / before)| over the polarisations, in dB.
+- optical, method ``learned`` (default): a LightGBM classifier over per-pixel features
+  with spatial context (:mod:`processes.change_features`: standardised band differences,
+  log-ratios, indices of both dates, multi-scale neighbourhood means and texture), trained
+  on the labelled OSCD Sentinel-2 city pairs (:mod:`processes.change_training`) and
+  shipped in the package. The probability is smoothed over 3 x 3 pixels and thresholded
+  at the value chosen by cross-validation over the training cities.
+- optical, method ``cva``: classic change vector analysis. Each band of each date is
+  standardised over the pixels valid on both dates, magnitude = root-mean-square
+  difference over the bands, threshold = Otsu's.
+- sar: log-ratio. VV (and VH) are speckle-filtered (boxcar mean in linear power); per
+  polarisation the log-ratio 10 log10(after / before) in dB is compared with its own
+  no-change spread (median and 1.4826 x MAD over the scene, where change is a minority):
+  change where any polarisation departs by more than SAR_SIGMAS robust standard deviations
+  and at least SAR_MIN_DB (a constant false-alarm rate under a Gaussian no-change
+  log-ratio; no labels exist here to train on). ``cva`` uses Otsu on |log-ratio| instead.
 
-The threshold is Otsu's on the magnitude unless given. Both rasters must be on the same
-grid (CRS, shape, transform): the job system reprojects the second onto the first before
-calling when the request asks for it; this processor raises ProcessInputError instead
-of resampling.
+Clouds and shadows are masked with s2cloudless (L1C: the 10 bands it needs) or the SCL band
+(L2A), never with the spectral rules, which take bright new buildings for cloud. 'after'
+is put onto the grid of 'before' first (:mod:`processes.alignment`).
 """
 
 from __future__ import annotations
@@ -19,11 +27,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import dask.array as dsa
 import numpy as np
 import xarray as xr
 from scipy import ndimage
 
 from processes import classes
+from processes.alignment import align_to_grid
 from processes.base import (
     ComplexOutput,
     LiteralInput,
@@ -34,7 +44,17 @@ from processes.base import (
     RasterInput,
     RasterOutput,
 )
-from processes.cloud_detectors import RULE_BANDS, rule_classes_lazy
+from processes.change_features import (
+    FEATURE_BANDS,
+    FEATURE_REACH,
+    block_features,
+    feature_statistics,
+    normalise,
+    sample_chunks,
+    scene_statistics,
+)
+from processes.change_model import CLEANUP_REACH, ChangeModel, shipped_model, smooth_probability
+from processes.cloud_detectors import S2CloudlessDetector, SclDetector
 from processes.errors import ProcessInputError
 from processes.raster_ops import (
     area_km2,
@@ -45,7 +65,6 @@ from processes.raster_ops import (
     map_pixels,
     otsu_threshold,
     pixel_size_m,
-    require_same_grid,
     select_bands,
     to_reflectance,
     valid_mask,
@@ -65,6 +84,10 @@ OPTICAL_BANDS = (
 )
 SAR_BANDS = ("vv", "vh")
 OTSU_BOUNDS = {"optical": (0.0, 6.0), "sar": (0.0, 12.0)}
+METHODS = ("auto", "learned", "cva")
+CLOUD_PROCESSING_M = 160.0  # s2cloudless on 160 m block means, as its authors run it
+SAR_SIGMAS = 4.0  # robust standard deviations of the no-change log-ratio
+SAR_MIN_DB = 1.5  # below this, calibration and incidence differences dominate
 
 
 def linear_to_db(values: np.ndarray) -> np.ndarray:
@@ -117,7 +140,92 @@ def _common(before: Raster, after: Raster, candidates: tuple[str, ...]) -> tuple
     return tuple(b for b in candidates if find_band(before, b) and find_band(after, b))
 
 
-def optical_magnitude(
+def _cloud_free(
+    raster: Raster, valid: xr.DataArray, locator: str, pixel_m: float
+) -> tuple[xr.DataArray, str]:
+    """``valid`` without cloud, thin cloud and shadow as found by s2cloudless (L1C: all
+    the bands it needs present) or else the SCL band (L2A); unchanged when neither applies.
+    Never the spectral rules: they take bright new roofs for cloud and eat real change."""
+    detectors = (S2CloudlessDetector(processing_m=CLOUD_PROCESSING_M), SclDetector())
+    for detector in detectors:
+        if detector.applicable(raster):
+            codes, _ = detector.detect(raster, pixel_m, locator)
+            cloudy = codes.isin([classes.CLOUD, classes.THIN_CLOUD, classes.SHADOW])
+            return valid & ~cloudy.data, detector.name
+    return valid, "none (neither the s2cloudless bands nor SCL present)"
+
+
+def optical_inputs(
+    before: Raster, after: Raster, bands: tuple[str, ...], mask_clouds: bool
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray, xr.DataArray, dict[str, Any]]:
+    """Reflectance of both dates, the pixels with data on both, those of them free of
+    cloud (lazy), and what masked the clouds."""
+    first = to_reflectance(select_bands(before, bands, "before"))
+    second = to_reflectance(select_bands(after, bands, "after"))
+    has_data = valid_mask(select_bands(before, bands, "before"), before.nodata) & valid_mask(
+        select_bands(after, bands, "after"), after.nodata
+    )
+    valid, masks = has_data, {}
+    if mask_clouds:
+        pixel_m = pixel_size_m(before.crs, before.transform, before.data.sizes["y"])
+        for raster, locator in ((before, "before"), (after, "after")):
+            valid, masks[locator] = _cloud_free(raster, valid, locator, pixel_m)
+    return first, second, has_data, valid, {"cloud_mask": masks or "off"}
+
+
+def require_bands(raster: Raster, bands: tuple[str, ...], locator: str, hint: str) -> None:
+    missing = [b for b in bands if find_band(raster, b) is None]
+    if missing:
+        raise ProcessInputError(
+            f"Input '{locator}' lacks the band(s) {', '.join(missing)} ({hint}); it has "
+            f"{', '.join(raster.band_names)}.",
+            locator=locator,
+        )
+
+
+def learned_probability(
+    before: Raster, after: Raster, mask_clouds: bool, model: ChangeModel, context: ProcessContext
+) -> tuple[np.ndarray, dict[str, Any]]:
+    hint = (
+        "the learned method needs blue, green, red, NIR, SWIR1, SWIR2 = B02, B03, B04, B08, "
+        "B11, B12 in both products; method=cva works with any two common bands"
+    )
+    for raster, locator in ((before, "before"), (after, "after")):
+        require_bands(raster, FEATURE_BANDS, locator, hint)
+    first, second, has_data, valid, details = optical_inputs(
+        before, after, FEATURE_BANDS, mask_clouds
+    )
+    context.progress(4, "scene statistics")
+    stats = scene_statistics(first.where(has_data), second.where(has_data))
+    stack = xr.concat([first, second], dim="band").where(valid)
+    if not isinstance(stack.data, dsa.Array):  # in memory: features once, whole scene
+        features = block_features(np.asarray(stack.values), stats)
+        normalise(features, feature_statistics(features))
+        context.progress(30, "learned change detection")
+        probability = smooth_probability(model.probability(features))
+        context.progress(90, "learned change detection")
+    else:  # chunked: feature spread from a sample of chunks, then block by block
+        sample = sample_chunks(stack.data.rechunk({0: -1})).compute()
+        feature_stats = feature_statistics(block_features(np.asarray(sample), stats))
+
+        def block(b: np.ndarray) -> np.ndarray:
+            features = normalise(block_features(b, stats), feature_stats)
+            return smooth_probability(model.probability(features))
+
+        lazy = map_pixels(block, stack, depth=FEATURE_REACH + CLEANUP_REACH, dtype=np.float32)
+        (probability,) = compute(context, 10, 90, "learned change detection", lazy)
+    return probability.astype(np.float32), {
+        "bands": list(FEATURE_BANDS),
+        "units": "change probability",
+        "model": {
+            "training_cities": model.metadata.get("training_cities"),
+            "loco_pooled_f1": model.metadata.get("loco_pooled_f1"),
+        },
+        **details,
+    }
+
+
+def cva_magnitude(
     before: Raster, after: Raster, mask_clouds: bool, context: ProcessContext
 ) -> tuple[np.ndarray, dict[str, Any]]:
     bands = _common(before, after, OPTICAL_BANDS)
@@ -128,17 +236,7 @@ def optical_magnitude(
             f"after has {', '.join(after.band_names)}.",
             locator="after",
         )
-    first = to_reflectance(select_bands(before, bands, "before"))
-    second = to_reflectance(select_bands(after, bands, "after"))
-    valid = valid_mask(select_bands(before, bands, "before"), before.nodata) & valid_mask(
-        select_bands(after, bands, "after"), after.nodata
-    )
-    cloud_masked = mask_clouds and all(b in bands for b in RULE_BANDS)
-    if cloud_masked:
-        pixel_m = pixel_size_m(before.crs, before.transform, before.data.sizes["y"])
-        for image in (first, second):
-            codes = rule_classes_lazy(image.sel(band=list(RULE_BANDS)).where(valid), pixel_m)
-            valid = valid & (codes == classes.CLEAR)
+    first, second, _, valid, details = optical_inputs(before, after, bands, mask_clouds)
     # Held in memory (1 byte/pixel) so the statistics and the magnitude passes below do not
     # both recompute the cloud masks.
     (valid_values,) = compute(context, 5, 20, "valid pixels", valid)
@@ -158,16 +256,39 @@ def optical_magnitude(
     z2 = (second - xr.DataArray(mean2, dims="band", coords={"band": list(bands)})) / scale2
     magnitude_lazy = np.sqrt(((z2 - z1) ** 2).mean("band", skipna=False)).astype("float32")
     (magnitude,) = compute(context, 35, 85, "change vector analysis", magnitude_lazy)
-    return magnitude, {
-        "bands": list(bands),
-        "clouds_masked": cloud_masked,
-        "units": "standardised RMS difference",
-    }
+    return magnitude, {"bands": list(bands), "units": "standardised RMS difference", **details}
 
 
-def sar_magnitude(
-    before: Raster, after: Raster, units: str, window: int, context: ProcessContext
-) -> tuple[np.ndarray, dict[str, Any]]:
+def _robust_spread(ratio: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """Per polarisation: median and 1.4826 x MAD of the log-ratio (a sample of chunks
+    when dask-backed)."""
+    data = ratio.data
+    if not isinstance(data, np.ndarray):
+        data = sample_chunks(data).compute()
+    flat = np.asarray(data, dtype=np.float32).reshape(data.shape[0], -1)
+    medians, sigmas = [], []
+    for values in flat:
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            medians.append(0.0)
+            sigmas.append(0.0)
+            continue
+        median = float(np.median(values))
+        medians.append(median)
+        sigmas.append(1.4826 * float(np.median(np.abs(values - median))))
+    return np.asarray(medians, np.float32), np.asarray(sigmas, np.float32)
+
+
+def sar_change(
+    before: Raster,
+    after: Raster,
+    units: str,
+    window: int,
+    robust: bool,
+    context: ProcessContext,
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """|log-ratio| magnitude in dB and, when ``robust``, the change decided per
+    polarisation against its robust no-change spread (else None: the caller thresholds)."""
     pols = _common(before, after, SAR_BANDS)
     if "vv" not in pols and "vh" not in pols:
         raise ProcessInputError(
@@ -185,30 +306,54 @@ def sar_magnitude(
         )
         for r, loc in ((before, "before"), (after, "after"))
     ]
-    ratio = abs(filtered[1] - filtered[0]).max("out", skipna=False).astype("float32")
-    (magnitude,) = compute(context, 5, 85, "log-ratio", ratio)
-    return magnitude, {
+    ratio = (filtered[1] - filtered[0]).astype("float32")
+    magnitude_lazy = abs(ratio).max("out", skipna=False).astype("float32")
+    details: dict[str, Any] = {
         "polarisations": [p.upper() for p in pols],
         "units": "dB",
         "speckle_window": window,
     }
+    if not robust:
+        (magnitude,) = compute(context, 5, 85, "log-ratio", magnitude_lazy)
+        return magnitude, None, details
+    context.progress(4, "no-change spread of the log-ratio")
+    medians, sigmas = _robust_spread(ratio)
+    low = xr.DataArray(medians - np.maximum(SAR_SIGMAS * sigmas, SAR_MIN_DB), dims="out")
+    high = xr.DataArray(medians + np.maximum(SAR_SIGMAS * sigmas, SAR_MIN_DB), dims="out")
+    changed_lazy = ((ratio < low) | (ratio > high)).any("out")
+    magnitude, changed = compute(context, 5, 85, "log-ratio", magnitude_lazy, changed_lazy)
+    details["no_change_db"] = {
+        p.upper(): {"median": round(float(m), 4), "sigma": round(float(s), 4)}
+        for p, m, s in zip(pols, medians, sigmas, strict=True)
+    }
+    details["sigmas"] = SAR_SIGMAS
+    return magnitude, changed.astype(bool), details
 
 
 class ChangeDetection:
     description = ProcessDescription(
         id="change-detection",
-        version="1.0.0",
+        version="2.0.0",
         title="Change detection between two dates",
         abstract=(
-            "Two co-registered products of the same area at two dates (same grid: CRS, size, "
-            "transform). Optical: change vector analysis on standardised reflectance with clouds "
-            "masked; SAR (VV/VH): log-ratio in dB after speckle filtering. Threshold: Otsu unless "
-            "given. Change classes: 0 nodata, 1 no change, 2 change."
+            "Two products of the same area at two dates. 'after' is aligned onto the grid of "
+            "'before' (the first input): when CRS, pixel size or extent differ it is "
+            "reprojected with GDAL (bilinear; nearest for the SCL class band) over the extent "
+            "of 'before', and pixels it does not cover are nodata. Optical (default method "
+            "'learned'): a LightGBM classifier over multi-scale spatial features of both dates "
+            "(band differences and log-ratios, NDVI/NDBI/MNDWI/brightness, neighbourhood means "
+            "and texture), trained on the labelled OSCD Sentinel-2 city pairs; needs B02, B03, "
+            "B04, B08, B11, B12 (L1C or L2A, ~10 m pixels); magnitude = change probability. "
+            "Method 'cva': change vector analysis on standardised reflectance with an Otsu "
+            "threshold. Clouds and shadows are masked with s2cloudless (L1C) or SCL (L2A). SAR "
+            "(VV/VH): log-ratio in dB after speckle filtering, change where it departs from its "
+            "own no-change spread by more than 4 robust standard deviations (method 'cva': "
+            "Otsu). Change classes: 0 nodata, 1 no change, 2 change."
         ),
-        keywords=("change detection", "CVA", "log-ratio", "Sentinel-1", "Sentinel-2"),
+        keywords=("change detection", "LightGBM", "CVA", "log-ratio", "Sentinel-1", "Sentinel-2"),
         inputs=(
-            RasterInput("before", "Earlier product"),
-            RasterInput("after", "Later product, on the grid of 'before'"),
+            RasterInput("before", "Earlier product (its grid is the output grid)"),
+            RasterInput("after", "Later product, aligned onto the grid of 'before'"),
             LiteralInput(
                 "kind",
                 "optical, sar or auto (sar when both have VV)",
@@ -218,15 +363,25 @@ class ChangeDetection:
                 allowed_values=("auto", "optical", "sar"),
             ),
             LiteralInput(
+                "method",
+                "auto (learned for optical, robust log-ratio for SAR), learned, or cva "
+                "(classic: CVA / log-ratio with an Otsu threshold)",
+                "string",
+                default="auto",
+                min_occurs=0,
+                allowed_values=METHODS,
+            ),
+            LiteralInput(
                 "threshold",
-                "Change threshold on the magnitude (default: Otsu)",
+                "Change threshold on the magnitude (default: the model's for 'learned', the "
+                "robust log-ratio rule for SAR, Otsu for 'cva')",
                 "float",
                 min_occurs=0,
                 minimum=0.0,
             ),
             LiteralInput(
                 "mask_clouds",
-                "Mask clouds and shadows (optical)",
+                "Mask clouds and shadows (optical; s2cloudless or SCL)",
                 "boolean",
                 default=True,
                 min_occurs=0,
@@ -255,7 +410,8 @@ class ChangeDetection:
                 "Change magnitude",
                 "change-magnitude",
                 style="magnitude",
-                abstract="optical: standardised RMS difference; SAR: |log-ratio| in dB",
+                abstract="learned: change probability 0..1; cva: standardised RMS difference; "
+                "SAR: |log-ratio| in dB",
             ),
             RasterOutput(
                 "change",
@@ -271,41 +427,63 @@ class ChangeDetection:
         ),
     )
 
+    def __init__(self, model: ChangeModel | None = None) -> None:
+        # None: the shipped model, loaded on first use (leave-one-city-out scoring passes
+        # a model that never saw the scored city).
+        self._model = model
+
     def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
         before: Raster = inputs["before"]
-        after: Raster = inputs["after"]
-        require_same_grid(before, after, "before", "after")
+        after = align_to_grid(inputs["after"], before, "after", "before")
         kind = detect_kind(before, after, str(inputs.get("kind", "auto")))
+        method = str(inputs.get("method", "auto"))
+        given = inputs.get("threshold")
+        mask_clouds = bool(inputs.get("mask_clouds", True))
         context.progress(2, f"{kind} change detection")
+        changed: np.ndarray | None = None
         if kind == "sar":
-            magnitude, details = sar_magnitude(
+            if method == "learned":
+                raise ProcessInputError(
+                    "There is no learned SAR change model; use method auto or cva.",
+                    locator="method",
+                )
+            magnitude, changed, details = sar_change(
                 before,
                 after,
                 str(inputs.get("sar_units", "auto")),
                 int(inputs.get("speckle_window", 5)),
+                method == "auto" and given is None,
                 context,
             )
+            method_name = "robust log-ratio" if changed is not None else "log-ratio"
+        elif method == "cva":
+            magnitude, details = cva_magnitude(before, after, mask_clouds, context)
+            method_name = "cva"
         else:
-            magnitude, details = optical_magnitude(
-                before, after, bool(inputs.get("mask_clouds", True)), context
-            )
+            model = self._model or shipped_model()
+            magnitude, details = learned_probability(before, after, mask_clouds, model, context)
+            method_name = "learned"
         valid = np.isfinite(magnitude)
         if not valid.any():
             raise ProcessInputError("The two products share no valid pixel.", locator="after")
-        given = inputs.get("threshold")
-        threshold = (
-            float(given)
-            if given is not None
-            else otsu_threshold(magnitude[valid], OTSU_BOUNDS[kind])
-        )
-        changed = valid & (magnitude > threshold)
+        if given is not None:
+            threshold, threshold_method = float(given), "given"
+        elif changed is not None:
+            threshold, threshold_method = float("nan"), "robust no-change spread"
+        elif method_name == "learned":
+            threshold, threshold_method = (self._model or shipped_model()).threshold, "model"
+        else:
+            threshold = otsu_threshold(magnitude[valid], OTSU_BOUNDS[kind])
+            threshold_method = "otsu"
+        changed = valid & (changed if changed is not None else magnitude > threshold)
         change = np.where(changed, classes.CHANGE, classes.NO_CHANGE).astype(np.uint8)
         change[~valid] = classes.NODATA
         changed_km2 = area_km2(changed, before.crs, before.transform)
         statistics = {
             "kind": kind,
-            "threshold": round(threshold, 6),
-            "threshold_method": "given" if given is not None else "otsu",
+            "method": method_name,
+            "threshold": None if threshold != threshold else round(threshold, 6),
+            "threshold_method": threshold_method,
             "valid_pixels": int(valid.sum()),
             "changed_pixels": int(changed.sum()),
             "changed_fraction": float(changed.sum() / valid.sum()),
@@ -313,9 +491,12 @@ class ChangeDetection:
             "valid_area_km2": round(area_km2(valid, before.crs, before.transform), 6),
             **details,
         }
+        magnitude_raster = float_raster(magnitude, before, "change_magnitude", after)
+        if method_name == "learned":  # drawn on the 0-1 ramp, not the 0-6 magnitude one
+            magnitude_raster.metadata["style"] = "probability"
         context.progress(100, "done")
         return {
-            "magnitude": float_raster(magnitude, before, "change_magnitude", after),
+            "magnitude": magnitude_raster,
             "change": class_raster(change, before, "change_class", classes.CHANGE_CLASSES, after),
             "changed_area": round(changed_km2, 6),
             "statistics": statistics,

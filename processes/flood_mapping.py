@@ -14,7 +14,7 @@
 - Both given: water where either says water, nodata only where neither is valid.
 - With a pre-event image (same sensor types, same grid): water now and dry before is
   new water (3); water at both dates stays 2 (permanent water).
-Inputs must share one grid (the job system reprojects beforehand when asked to).
+Inputs not on the grid of the first given one are aligned onto it (processes/alignment.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from processes import classes
+from processes.alignment import align_to_grid
 from processes.base import (
     ComplexOutput,
     LiteralInput,
@@ -49,7 +50,6 @@ from processes.raster_ops import (
     otsu_threshold,
     pixel_size_m,
     polygons,
-    require_same_grid,
     select_bands,
     to_reflectance,
     valid_mask,
@@ -127,7 +127,9 @@ class FloodMapping:
             "Sentinel-1 VV/VH (dB or linear) and/or Sentinel-2 -> water classes 0 nodata, 1 dry, "
             "2 water, 3 new water (water now, dry in the pre-event image), polygons of the "
             "(new) water in WGS84 GeoJSON and areas in km². S1: Otsu threshold on speckle-filtered "
-            "VV within [-25, -10] dB (and VH); S2: Otsu on MNDWI within [0, 0.5], clouds masked."
+            "VV within [-25, -10] dB (and VH); S2: Otsu on MNDWI within [0, 0.5], clouds masked. "
+            "Inputs not on the grid of the first given one (s1, else s2) are reprojected onto "
+            "it (GDAL, bilinear) over its extent; uncovered pixels are nodata."
         ),
         keywords=("flood", "water", "Sentinel-1", "Sentinel-2", "Otsu"),
         inputs=(
@@ -239,9 +241,10 @@ class FloodMapping:
                 "Give a Sentinel-1 ('s1') and/or a Sentinel-2 ('s2') image.", locator="s1"
             )
         reference: Raster = inputs[given[0]]
+        inputs = dict(inputs)  # every other input onto the first one's grid
         for key in ("s1", "s2", "pre_s1", "pre_s2"):
             if inputs.get(key) is not None and key != given[0]:
-                require_same_grid(reference, inputs[key], given[0], key)
+                inputs[key] = align_to_grid(inputs[key], reference, key, given[0])
         pre_given = [k for k in ("pre_s1", "pre_s2") if inputs.get(k) is not None]
         water, valid, details = self._water(
             inputs, "s1", "s2", context, (2, 45 if pre_given else 85)

@@ -1,5 +1,6 @@
 """Shared raster helpers of the processors: band aliases, reflectance scaling, block-wise
-(dask) evaluation with halo, Otsu thresholds, pixel areas, polygons and grid checks.
+(dask) evaluation with halo, Otsu thresholds, pixel areas and polygons (putting inputs on
+one grid: :mod:`processes.alignment`).
 
 Everything here works on in-memory (numpy-backed) and dask-backed DataArrays alike: a
 per-pixel or neighbourhood function written for one numpy block is run on the whole array
@@ -272,39 +273,6 @@ def polygons(
 
 def feature_collection(features_: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features_}
-
-
-def require_same_grid(a: Raster, b: Raster, locator_a: str, locator_b: str) -> None:
-    """Both rasters must share CRS, shape and transform (the job system reprojects one onto
-    the other before calling a processor when asked to; processors never resample)."""
-    shape_a = (a.data.sizes["y"], a.data.sizes["x"])
-    shape_b = (b.data.sizes["y"], b.data.sizes["x"])
-    if CRS.from_user_input(a.crs) != CRS.from_user_input(b.crs):
-        raise ProcessInputError(
-            f"'{locator_a}' is in {a.crs} but '{locator_b}' is in {b.crs}; give both on the same grid.",
-            locator=locator_b,
-        )
-    if shape_a != shape_b or not a.transform.almost_equals(
-        b.transform, precision=1e-9 + abs(a.transform.a) * 1e-3
-    ):
-        overlap = _overlaps(a, b)
-        raise ProcessInputError(
-            f"'{locator_a}' ({shape_a[1]}x{shape_a[0]} px) and '{locator_b}' ({shape_b[1]}x{shape_b[0]} px) "
-            f"are not on the same grid{'' if overlap else ' and do not even overlap'}; "
-            "resample one onto the other first.",
-            locator=locator_b,
-        )
-
-
-def _overlaps(a: Raster, b: Raster) -> bool:
-    def bounds(r: Raster) -> tuple[float, float, float, float]:
-        x0, y0 = r.transform @ (0, 0)
-        x1, y1 = r.transform @ (r.data.sizes["x"], r.data.sizes["y"])
-        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
-
-    ax0, ay0, ax1, ay1 = bounds(a)
-    bx0, by0, bx1, by1 = bounds(b)
-    return ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1
 
 
 def aoi_mask(

@@ -11,6 +11,7 @@ import pytest
 import requests
 from lxml import etree
 
+from ogcsdl.harvest.opensearch import fill_template
 from tests.catalogue_fixtures import (
     NS,
     SAMPLE_IDS,
@@ -70,6 +71,82 @@ def test_opensearch_description_and_geo_time_eo_queries(catalogue: Catalogue) ->
         "S2B-UMEA-1201",
     }
     assert atom_ids(opensearch(catalogue, q="Gothenburg")) == {"S2A-GBG-0715"}
+
+
+def test_opensearch_geojson_and_description(catalogue: Catalogue) -> None:
+    response = requests.get(
+        catalogue.url,
+        params={
+            "mode": "opensearch",
+            "service": "CSW",
+            "version": "3.0.0",
+            "request": "GetCapabilities",
+        },
+        timeout=10,
+    )
+    description = etree.fromstring(response.content)
+    urls = {url.get("type"): url.get("template", "") for url in description.iterfind("os:Url", NS)}
+    for kind in ("application/atom+xml", "application/geo+json"):
+        template = urls[kind]
+        for parameter in (
+            "{geo:box?}",
+            "{time:start?}",
+            "{time:end?}",
+            "{eo:platform?}",
+            "{eo:productType?}",
+            "{eo:cloudCover?}",
+            "{eo:orbitNumber?}",
+        ):
+            assert parameter in template, (kind, parameter)
+        assert "%%" not in template
+    values = {"geo:box": "16.5,58.5,18.5,60.5", "eo:cloudCover": "[0,20]", "count": "10"}
+    filled = fill_template(urls["application/geo+json"], values)
+    answer = requests.get(filled, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"] == "application/geo+json"
+    collection = answer.json()
+    assert collection["type"] == "FeatureCollection" and collection["totalResults"] == 1
+    (feature,) = collection["features"]
+    assert feature["id"] == "S2A-STHLM-0601"
+    assert feature["properties"]["cloudCover"] == 5.0
+    assert feature["properties"]["platform"] == "Sentinel-2A"
+    assert feature["properties"]["date"] == "2024-06-01T10:00:00Z/2024-06-01T10:01:00Z"
+    assert feature["geometry"]["coordinates"][0][:3] == [[17, 59], [18, 59], [18, 60]]
+    enclosure = feature["properties"]["links"]["enclosure"][0]
+    assert enclosure["href"].endswith("/data/S2A-STHLM-0601.tif")
+    atom = requests.get(
+        filled.replace("application/geo%2Bjson", "application/atom%2Bxml"), timeout=10
+    )
+    assert atom_ids(etree.fromstring(atom.content)) == {"S2A-STHLM-0601"}
+
+
+def test_opensearch_eo_cloud_cover_values_and_intervals(catalogue: Catalogue) -> None:
+    """Sample cloud covers: 5, 50, 12, none (SAR), 80."""
+
+    def cloudy(value: str) -> set[str]:
+        return atom_ids(opensearch(catalogue, **{"eo:cloudCover": value}))
+
+    assert cloudy("50") == {"S2B-STHLM-0610"}
+    assert cloudy("[0,20]") == {"S2A-STHLM-0601", "S2A-GBG-0715"}
+    assert cloudy("[5,12[") == {"S2A-STHLM-0601"}
+    assert cloudy("]5,50]") == {"S2A-GBG-0715", "S2B-STHLM-0610"}
+    assert cloudy("[50") == {"S2B-STHLM-0610", "S2B-UMEA-1201"}
+    assert cloudy("12]") == {"S2A-STHLM-0601", "S2A-GBG-0715"}
+    assert cloudy("{5,80}") == {"S2A-STHLM-0601", "S2B-UMEA-1201"}
+    both = opensearch(catalogue, bbox="16.5,58.5,18.5,60.5", **{"eo:cloudCover": "[0,20]"})
+    assert atom_ids(both) == {"S2A-STHLM-0601"}
+    response = requests.get(
+        catalogue.url,
+        params={
+            "mode": "opensearch",
+            "service": "CSW",
+            "version": "3.0.0",
+            "request": "GetRecords",
+            "eo:cloudCover": "[0,abc]",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 400 and b"eo:cloudCover" in response.content
 
 
 def test_oai_pmh(catalogue: Catalogue) -> None:

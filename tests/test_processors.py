@@ -1,5 +1,6 @@
 """Processors on small synthetic scenes with known answers: planted clouds and shadows,
-a planted changed square, a planted lake; chunked (dask) runs equal in-memory runs."""
+a planted lake; chunked (dask) runs equal in-memory runs. Change detection has its own
+tests in test_change_detection.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pyproj import Geod
 
 from processes import classes
 from processes.base import BoundingBox, Raster
-from processes.change_detection import ChangeDetection
 from processes.cloud_mask import CloudMask
 from processes.errors import MissingProcessInput, ProcessInputError
 from processes.flood_mapping import FloodMapping
@@ -213,112 +213,6 @@ def test_scl_classes_and_missing_bands():
         run(CloudMask(), {"product": raster(scl, ["SCL"]), "method": "rules"})
     with pytest.raises(ProcessInputError, match="neither an SCL band"):
         run(CloudMask(), {"product": raster(np.zeros((2, 4, 4), "float32"), ["B02", "B03"])})
-
-
-def changed_pair(size: int = 96, chunks: int | None = None) -> tuple[Raster, Raster]:
-    rng = np.random.default_rng(3)
-    before = np.stack([v + rng.normal(0, 0.005, (size, size)) for v in VEGETATION]).astype(
-        np.float32
-    )
-    after = before + rng.normal(0, 0.005, before.shape).astype(np.float32)
-    after[:, 30:50, 40:60] = np.array((0.2, 0.2, 0.22, 0.25, 0.3, 0.28), dtype=np.float32)[
-        :, None, None
-    ]
-    return raster(before, S2_SIX, chunks=chunks, ids=("a",)), raster(
-        after, S2_SIX, chunks=chunks, ids=("b",)
-    )
-
-
-def test_optical_change_detection_finds_the_planted_square():
-    before, after = changed_pair()
-    out = run(ChangeDetection(), {"before": before, "after": after})
-    change = out["change"].data.values[0]
-    assert (change[30:50, 40:60] == classes.CHANGE).all()
-    assert (change == classes.CHANGE).sum() == 400
-    stats = out["statistics"]
-    assert stats["kind"] == "optical" and stats["threshold_method"] == "otsu"
-    assert stats["changed_pixels"] == 400 and stats["changed_fraction"] == pytest.approx(
-        400 / 96**2
-    )
-    assert out["changed_area"] == pytest.approx(400 * 100 / 1e6)  # 400 pixels of 10 m x 10 m
-    assert out["change"].source_ids == ("a", "b")
-    magnitude = out["magnitude"].data.values[0]
-    assert (
-        magnitude[30:50, 40:60].min()
-        > stats["threshold"]
-        > np.nanmax(np.where(change == 1, magnitude, np.nan))
-    )
-
-    lazy = run(
-        ChangeDetection(),
-        {"before": changed_pair(chunks=32)[0], "after": changed_pair(chunks=32)[1]},
-    )
-    np.testing.assert_array_equal(lazy["change"].data.values, out["change"].data.values)
-    np.testing.assert_allclose(lazy["magnitude"].data.values[0], magnitude, atol=1e-5)
-
-
-def test_change_detection_masks_clouds_and_honours_a_given_threshold():
-    before, after = changed_pair()
-    cloudy = after.data.values.copy()
-    cloudy[:, 70:90, 10:30] = np.array(CLOUD, dtype=np.float32)[:, None, None]
-    after = raster(cloudy, S2_SIX)
-    out = run(ChangeDetection(), {"before": before, "after": after})
-    change = out["change"].data.values[0]
-    assert (change[70:90, 10:30] == classes.NODATA).all() and out["statistics"]["clouds_masked"]
-    assert (change[30:50, 40:60] == classes.CHANGE).all()
-    unmasked = run(ChangeDetection(), {"before": before, "after": after, "mask_clouds": False})
-    assert (unmasked["change"].data.values[0][70:90, 10:30] == classes.CHANGE).all()
-    everything = run(ChangeDetection(), {"before": before, "after": after, "threshold": 0.0})
-    assert everything["statistics"]["changed_fraction"] == pytest.approx(1.0)
-
-
-def test_sar_log_ratio_change():
-    rng = np.random.default_rng(4)
-    vv = -9 + rng.normal(0, 0.3, (2, 64, 64)).astype(np.float32)
-    vv[1] = -15 + rng.normal(0, 0.3, (64, 64))
-    before = raster(vv, ["VV", "VH"])
-    later = vv.copy()
-    later[:, 10:26, 20:36] += 6.0  # +6 dB
-    out = run(
-        ChangeDetection(),
-        {"before": before, "after": raster(later, ["VV", "VH"]), "speckle_window": 1},
-    )
-    change = out["change"].data.values[0]
-    assert out["statistics"]["kind"] == "sar" and out["statistics"]["polarisations"] == ["VV", "VH"]
-    assert (change == classes.CHANGE).sum() == 256 and (
-        change[10:26, 20:36] == classes.CHANGE
-    ).all()
-    assert out["magnitude"].data.values[0][10:26, 20:36] == pytest.approx(6.0, abs=1e-3)
-    linear = run(
-        ChangeDetection(),
-        {
-            "before": raster(10 ** (vv / 10), ["VV", "VH"]),
-            "after": raster(10 ** (later / 10), ["VV", "VH"]),
-            "speckle_window": 1,
-            "sar_units": "linear",
-        },
-    )
-    np.testing.assert_array_equal(linear["change"].data.values, out["change"].data.values)
-    filtered = run(ChangeDetection(), {"before": before, "after": raster(later, ["VV", "VH"])})
-    assert (filtered["change"].data.values[0][12:24, 22:34] == classes.CHANGE).all()
-
-
-def test_change_detection_rejects_mismatched_grids():
-    before, after = changed_pair()
-    shifted = raster(after.data.values, S2_SIX, transform=Affine(10, 0, 900000, 0, -10, 6500000))
-    with pytest.raises(ProcessInputError, match="do not even overlap") as info:
-        run(ChangeDetection(), {"before": before, "after": shifted})
-    assert info.value.locator == "after"
-    with pytest.raises(ProcessInputError, match="is in EPSG:32633 but"):
-        run(
-            ChangeDetection(),
-            {"before": before, "after": raster(after.data.values, S2_SIX, crs="EPSG:32634")},
-        )
-    with pytest.raises(ProcessInputError, match="not on the same grid"):
-        run(
-            ChangeDetection(),
-            {"before": before, "after": raster(after.data.values[:, :90, :90], S2_SIX)},
-        )
 
 
 def flood_s1(

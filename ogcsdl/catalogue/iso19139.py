@@ -67,6 +67,33 @@ def product_keywords(record: ProductRecord) -> list[str]:
     return seen
 
 
+# Thesaurus titles of the one-keyword blocks that carry each EO attribute, so a
+# harvester can read them back without guessing from the free keyword list.
+EO_THESAURI = ("platform", "instrument", "sensorType", "productType")
+_THESAURUS_DATE = "2026-01-01"
+
+
+def eo_attributes(record: ProductRecord) -> dict[str, str]:
+    values = {
+        "platform": record.platform,
+        "instrument": record.instrument,
+        "sensorType": record.sensor_type,
+        "productType": record.product_type,
+    }
+    return {key: value for key, value in values.items() if value}
+
+
+def _attribute_keyword(ident: etree._Element, thesaurus: str, value: str) -> None:
+    block = _el(ident, "gmd:descriptiveKeywords/gmd:MD_Keywords")
+    _string(block, "gmd:keyword", value)
+    _code(block, "gmd:type/gmd:MD_KeywordTypeCode", "MD_KeywordTypeCode", "theme")
+    citation = _el(block, "gmd:thesaurusName/gmd:CI_Citation")
+    _string(citation, "gmd:title", thesaurus)
+    cited = _el(citation, "gmd:date/gmd:CI_Date")
+    _el(cited, "gmd:date/gco:Date", _THESAURUS_DATE)
+    _code(cited, "gmd:dateType/gmd:CI_DateTypeCode", "CI_DateTypeCode", "publication")
+
+
 def _el(parent: etree._Element, path: str, text: str | None = None, **attrs: str) -> etree._Element:
     """Create the chain of ``prefix:name/prefix:name`` children under parent."""
     node = parent
@@ -154,6 +181,8 @@ def iso_document(record: ProductRecord, download_url: str, contact: MetadataCont
     for word in product_keywords(record):
         _string(keywords, "gmd:keyword", word)
     _code(keywords, "gmd:type/gmd:MD_KeywordTypeCode", "MD_KeywordTypeCode", "theme")
+    for thesaurus, keyword in eo_attributes(record).items():
+        _attribute_keyword(ident, thesaurus, keyword)
     _code(
         ident,
         "gmd:spatialRepresentationType/gmd:MD_SpatialRepresentationTypeCode",
@@ -203,14 +232,19 @@ def iso_document(record: ProductRecord, download_url: str, contact: MetadataCont
     fmt = _el(distribution, "gmd:distributionFormat/gmd:MD_Format")
     _string(fmt, "gmd:name", COG_FORMAT)
     _string(fmt, "gmd:version", "1.0")
-    online = _el(
-        distribution,
-        "gmd:transferOptions/gmd:MD_DigitalTransferOptions/gmd:onLine/gmd:CI_OnlineResource",
-    )
-    _el(online, "gmd:linkage/gmd:URL", download_url)
-    _string(online, "gmd:protocol", "WWW:DOWNLOAD-1.0-http--download")
-    _string(online, "gmd:name", f"{record.identifier}.tif")
-    _string(online, "gmd:description", "Cloud-optimized GeoTIFF")
+    options = _el(distribution, "gmd:transferOptions/gmd:MD_DigitalTransferOptions")
+    links = [(download_url, f"{record.identifier}.tif", "Cloud-optimized GeoTIFF")]
+    if not record.is_local:  # harvested: the data stays where it is
+        links = [
+            (asset["href"], asset.get("title") or record.identifier, asset.get("type") or "data")
+            for asset in record.remote_assets
+        ]
+    for href, name, description in links:
+        online = _el(options, "gmd:onLine/gmd:CI_OnlineResource")
+        _el(online, "gmd:linkage/gmd:URL", href)
+        _string(online, "gmd:protocol", "WWW:DOWNLOAD-1.0-http--download")
+        _string(online, "gmd:name", name)
+        _string(online, "gmd:description", description)
 
     quality = _el(root, "gmd:dataQualityInfo/gmd:DQ_DataQuality")
     _code(quality, "gmd:scope/gmd:DQ_Scope/gmd:level/gmd:MD_ScopeCode", "MD_ScopeCode", "dataset")

@@ -89,6 +89,31 @@ def public_record(record: ProductRecord) -> ProductRecord:
     )
 
 
+def _links(record: ProductRecord, url: str) -> str:
+    """pycsw's ``links`` column: ``name,description,protocol,url`` per link, ``^``
+    between links. Harvested records link to their remote data."""
+    if record.is_local:
+        return (
+            f"{record.identifier}.tif,Cloud-optimized GeoTIFF,WWW:DOWNLOAD-1.0-http--download,{url}"
+        )
+    return "^".join(
+        ",".join(
+            _link_part(part)
+            for part in (
+                asset.get("title") or record.identifier,
+                asset.get("type") or "",
+                "WWW:DOWNLOAD-1.0-http--download",
+                asset["href"],
+            )
+        )
+        for asset in record.remote_assets
+    )
+
+
+def _link_part(text: str) -> str:
+    return text.replace(",", " ").replace("^", " ")
+
+
 def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
     """The pycsw ``records`` row of one product."""
     record = public_record(record)
@@ -128,7 +153,7 @@ def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
         else record.crs,
         "wkt_geometry": record.footprint_wkt,
         "lineage": record.lineage,
-        "links": f"{record.identifier}.tif,Cloud-optimized GeoTIFF,WWW:DOWNLOAD-1.0-http--download,{url}",
+        "links": _links(record, url),
         "platform": record.platform,
         "instrument": record.instrument,
         "sensortype": record.sensor_type,
@@ -169,7 +194,7 @@ class CatalogueProjection:
     def resync(self, store: ProductStore) -> int:
         """Rewrite the whole projection from the store (after the table was created,
         or after the record format changed). Returns the number of records."""
-        products = store.list()
+        products = store.list(include_remote=True)
         with connect(store.database_url) as conn:
             if not _table_exists(conn):
                 return 0

@@ -80,6 +80,9 @@ def pycsw_config_text(settings: Settings, server_url: str | None = None) -> str:
         "spatial_ranking": "false",
         "profiles": "apiso",
     }
+    if cat.federated_catalogues:
+        parser["server"]["federatedcatalogues"] = ",".join(cat.federated_catalogues)
+        parser["server"]["federatedtimeout"] = str(cat.federation_timeout_s)
     parser["manager"] = {"transactions": "false", "allowed_ips": "127.0.0.1"}
     parser["metadata:main"] = {
         "identification_title": cat.title,

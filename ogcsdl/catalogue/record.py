@@ -69,6 +69,17 @@ class ProductRecord:
     updated: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
+    def is_local(self) -> bool:
+        """Whether the suite holds the data (a COG); harvested records only link to
+        their remote data (``extra["remote_assets"]``)."""
+        return bool(self.file_path)
+
+    @property
+    def remote_assets(self) -> list[dict[str, Any]]:
+        """Remote data links of a harvested record: ``href``, ``type``, ``title``, ``roles``."""
+        return list(self.extra.get("remote_assets", []))
+
+    @property
     def band_names(self) -> list[str]:
         return [band.name for band in self.bands]
 

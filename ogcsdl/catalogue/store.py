@@ -83,11 +83,18 @@ class ProductStore:
         """Insert or replace by identifier: re-ingesting a product never duplicates it."""
         self.upsert_many([record])
 
-    def upsert_many(self, records: Sequence[ProductRecord]) -> None:
-        """Upsert every record in one transaction: all are stored, or none."""
+    def upsert_many(
+        self,
+        records: Sequence[ProductRecord],
+        also: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """Upsert every record in ONE transaction (all are stored, or none), running ``also``
+        (e.g. harvest bookkeeping) inside the same transaction."""
         with connect(self.database_url) as conn:
             for record in records:
                 self._upsert(conn, record)
+            if also is not None:
+                also(conn)
 
     def _upsert(self, conn: Connection, record: ProductRecord) -> None:
         conn.execute(
@@ -121,12 +128,20 @@ class ProductStore:
             raise NotFound(f"no product with identifier {identifier!r}", locator="identifier")
         return ProductRecord.from_json(rows[0][0])
 
-    def list(self, collection: str | None = None) -> list[ProductRecord]:
+    def list(
+        self, collection: str | None = None, *, include_remote: bool = False
+    ) -> list[ProductRecord]:
+        """Products with a local COG (what tiles, coverages and processes read), by
+        collection and time. ``include_remote`` adds harvested records, which only
+        link to their remote data (``file_path`` empty)."""
         sql = f"SELECT record FROM {TABLE}"
+        where: builtins.list[str] = [] if include_remote else ["file_path <> ''"]
         params: tuple[str, ...] = ()
         if collection is not None:
-            sql += " WHERE collection = ?"
+            where.append("collection = ?")
             params = (collection,)
+        if where:
+            sql += f" WHERE {' AND '.join(where)}"
         sql += " ORDER BY collection, start_time, identifier"
         with connect(self.database_url) as conn:
             rows = conn.query(sql, params)
@@ -197,6 +212,24 @@ class ProductStore:
         with connect(self.database_url) as conn:
             rows = conn.query(f"SELECT DISTINCT collection FROM {TABLE} ORDER BY collection")
         return [row[0] for row in rows]
+
+    def delete_many(
+        self,
+        identifiers: builtins.list[str],
+        also: Callable[[Connection], None] | None = None,
+    ) -> int:
+        """Delete several records in ONE transaction (unknown ones are ignored), with
+        ``also`` in the same transaction. Returns how many were deleted."""
+        deleted = 0
+        with connect(self.database_url) as conn:
+            for identifier in identifiers:
+                cursor = conn.execute(f"DELETE FROM {TABLE} WHERE identifier = ?", (identifier,))
+                deleted += max(cursor.rowcount, 0)
+                for hook in self.on_delete:
+                    hook(conn, identifier)
+            if also is not None:
+                also(conn)
+        return deleted
 
     def delete(self, identifier: str) -> None:
         with connect(self.database_url) as conn:

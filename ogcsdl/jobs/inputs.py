@@ -71,11 +71,19 @@ def _references(
 
 def _product(store: ProductStore, identifier: str, locator: str) -> Any:
     try:
-        return store.get(identifier)
+        record = store.get(identifier)
     except NotFound:
         raise InvalidParameterValue(
             f"input {locator!r}: no catalogue product {identifier!r}", locator
         ) from None
+    if not record.is_local:  # harvested: its data stays at the source
+        links = ", ".join(asset["href"] for asset in record.remote_assets) or "none"
+        raise InvalidParameterValue(
+            f"input {locator!r}: product {identifier!r} is a harvested record without local "
+            f"data; pass one of its data links as a reference instead ({links})",
+            locator,
+        )
+    return record
 
 
 def check_inputs(

@@ -11,6 +11,7 @@ CHILDREN: list[str] = [
     "ogcsdl.catalogue.service:catalogue_child",
     "ogcsdl.tiles.renderer:renderer_child",
     "ogcsdl.jobs.cluster:cluster_child",
+    "ogcsdl.harvest.scheduler:harvest_child",
 ]
 
 HEALTH_CHECKS: dict[str, str] = {

@@ -36,6 +36,15 @@ def _constellation(platform: str | None) -> str | None:
     return None
 
 
+def _remote_assets(record: ProductRecord) -> dict[str, Any]:
+    """A harvested record's data stays at its source: its links, as assets."""
+    assets: dict[str, Any] = {}
+    for number, asset in enumerate(record.remote_assets):
+        key = "data" if number == 0 else f"data-{number}"
+        assets[key] = {name: value for name, value in asset.items() if value}
+    return assets
+
+
 def properties(record: ProductRecord) -> dict[str, Any]:
     """The item's properties (no file access: searches evaluate these for many records)."""
     single = record.end - record.start <= SINGLE_ACQUISITION
@@ -94,7 +103,9 @@ def item(record: ProductRecord, settings: Settings) -> dict[str, Any]:
         "stac_extensions": EXTENSIONS,
         **searchable(record),
         "bbox": list(record.bbox),
-        "assets": {
+        "assets": _remote_assets(record)
+        if not record.is_local
+        else {
             "data": {
                 "href": product_href(settings, record.identifier),
                 "type": COG_MEDIA_TYPE,

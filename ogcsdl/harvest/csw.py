@@ -1,0 +1,204 @@
+"""Harvest a CSW 2.0.2 catalogue (ISO application profile) with OWSLib.
+
+GetRecords in ``outputSchema=gmd``, paged by ``startPosition``, sorted by modification
+date, filtered on ``apiso:Modified >= since`` (incremental), the parent identifier
+(``--collection``) and a box. OWSLib builds the requests and parses the ISO records;
+its HTTP goes through the suite's checked fetcher (``transport.fetch``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from io import BytesIO
+from typing import Any
+
+from lxml import etree
+from owslib import util
+from owslib.catalogue.csw2 import CatalogueServiceWeb, namespaces
+from owslib.fes import (
+    And,
+    BBox,
+    PropertyIsEqualTo,
+    PropertyIsGreaterThanOrEqualTo,
+    SortBy,
+    SortProperty,
+)
+from owslib.iso import MD_ImageDescription, MD_Metadata
+from owslib.ows import ExceptionReport
+
+from ogcsdl.catalogue.iso19139 import EO_THESAURI, iso_datetime
+from ogcsdl.catalogue.record import Band, ProductRecord
+from ogcsdl.config import Settings
+from ogcsdl.harvest.model import (
+    HarvestSource,
+    Page,
+    RejectedEntry,
+    parse_time,
+    remote_record,
+)
+from ogcsdl.harvest.transport import SourceError, fetch
+
+GMD = "http://www.isotc211.org/2005/gmd"
+CRS84 = "urn:ogc:def:crs:OGC:1.3:CRS84"
+_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+_CSW_ROOTS = {
+    util.nspath_eval(name, namespaces)
+    for name in ("ows:ExceptionReport", "csw:GetRecordsResponse", "csw:Capabilities")
+}
+
+
+class CheckedCatalogueServiceWeb(CatalogueServiceWeb):
+    """OWSLib's CSW client whose requests go through :func:`transport.fetch` (the
+    suite's URL check, no redirects, size and time limits) and whose answers are
+    parsed without entities or network access."""
+
+    def __init__(self, url: str, settings: Settings) -> None:
+        self._settings = settings
+        super().__init__(url, skip_caps=True, timeout=settings.harvest.timeout_s)
+
+    def _invoke(self) -> None:  # replaces OWSLib's requests-based transport
+        pending: Any = getattr(self, "request")  # noqa: B009 - set by OWSLib, untyped
+        request: Any = util.cleanup_namespaces(pending)
+        for query in request.findall(util.nspath_eval("csw:Query", namespaces)):
+            prefixes = [name.split(":")[0] for name in query.get("typeNames", "").split()]
+            request = util.add_namespaces(request, prefixes)
+        request = util.add_namespaces(request, "ows")
+        self.request = util.element_to_string(request, encoding="utf-8")
+        self.response = fetch(self.url, self._settings, body=self.request)
+        try:
+            self._exml = etree.parse(BytesIO(self.response), _SAFE_PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise SourceError(f"{self.url} answered malformed XML: {exc}") from None
+        if self._exml.getroot().tag not in _CSW_ROOTS:
+            raise SourceError(f"{self.url} answered XML that is not a CSW GetRecords response")
+        if self._exml.getroot().tag == util.nspath_eval("ows:ExceptionReport", namespaces):
+            raise ExceptionReport(self._exml, self.owscommon.namespace)
+        self.exceptionreport = None
+
+
+def _constraints(source: HarvestSource, since: datetime | None) -> list[Any]:
+    parts: list[Any] = []
+    if since is not None:
+        parts.append(PropertyIsGreaterThanOrEqualTo("apiso:Modified", iso_datetime(since)))
+    if source.collection:
+        parts.append(PropertyIsEqualTo("apiso:ParentIdentifier", source.collection))
+    if source.bbox:
+        parts.append(BBox(list(source.bbox), crs=CRS84))
+    if len(parts) > 1:
+        return [And(parts)]
+    return parts
+
+
+class CswHarvester:
+    def pages(
+        self, source: HarvestSource, since: datetime | None, settings: Settings
+    ) -> Iterator[Page]:
+        csw = CheckedCatalogueServiceWeb(source.url, settings)
+        position = 1
+        while True:
+            try:
+                csw.getrecords2(
+                    constraints=_constraints(source, since),
+                    sortby=SortBy([SortProperty("apiso:Modified", "ASC")]),
+                    typenames="gmd:MD_Metadata",
+                    esn="full",
+                    outputschema=GMD,
+                    startposition=position,
+                    maxrecords=settings.harvest.page_size,
+                )
+            except ExceptionReport as exc:
+                raise SourceError(f"{source.url} answered an exception: {exc}") from None
+            except (ValueError, TypeError, AttributeError) as exc:  # OWSLib on odd answers
+                raise SourceError(f"{source.url} answered an unusable page: {exc}") from None
+            page = Page([], matched=csw.results.get("matches"))
+            for identifier, metadata in csw.records.items():
+                try:
+                    page.records.append(iso_record(source, metadata))
+                except RejectedEntry as why:
+                    page.rejected.append(f"{identifier}: {why}")
+            yield page
+            returned = int(csw.results.get("returned") or 0)
+            following = csw.results.get("nextrecord")
+            if returned == 0 or not following or following <= position:
+                return
+            if page.matched is not None and following > page.matched:
+                return
+            position = following
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+_BAND_NAME = (
+    "gmd:contentInfo/gmd:MD_ImageDescription/gmd:dimension/gmd:MD_Band"
+    "/gmd:sequenceIdentifier/gco:MemberName/gco:aName/gco:CharacterString"
+)
+
+
+def _bands(metadata: MD_Metadata) -> list[Band]:
+    """Band names (``MD_Band/sequenceIdentifier``), which OWSLib does not read."""
+    if not metadata.xml:
+        return []
+    root = etree.fromstring(metadata.xml, _SAFE_PARSER)
+    return [Band(name) for name in root.xpath(f"{_BAND_NAME}/text()", namespaces=namespaces)]
+
+
+def iso_record(source: HarvestSource, metadata: MD_Metadata) -> ProductRecord:
+    """A harvested record from one ISO 19139 ``MD_Metadata`` (as OWSLib parsed it)."""
+    if not isinstance(metadata, MD_Metadata) or not metadata.identification:
+        raise RejectedEntry("not an ISO record with identification")
+    ident = metadata.identification[0]
+    box = ident.bbox
+    corners = [_float(getattr(box, name, None)) for name in ("minx", "miny", "maxx", "maxy")]
+    if any(value is None for value in corners):
+        raise RejectedEntry("no geographic bounding box")
+    minx, miny, maxx, maxy = (float(value or 0) for value in corners)
+    start = parse_time(ident.temporalextent_start, "begin time")
+    end = parse_time(ident.temporalextent_end or ident.temporalextent_start, "end time")
+    attributes: dict[str, str] = {}
+    keywords: list[str] = []
+    for block in ident.keywords:
+        names = [word.name for word in block.keywords if word.name]
+        title = (block.thesaurus or {}).get("title")
+        if title in EO_THESAURI and names:
+            attributes[title] = names[0]
+        else:
+            keywords.extend(names)
+    image = next((c for c in metadata.contentinfo if isinstance(c, MD_ImageDescription)), None)
+    code = getattr(metadata.referencesystem, "code", None)
+    assets = [
+        {
+            "href": online.url,
+            "type": online.description,
+            "title": online.name,
+            "roles": ["data"],
+        }
+        for online in (metadata.distribution.online if metadata.distribution else [])
+        if online.url
+    ]
+    return remote_record(
+        source,
+        identifier=metadata.identifier or "",
+        title=ident.title or "",
+        collection=metadata.parentidentifier,
+        start=start,
+        end=end,
+        bbox=(minx, miny, maxx, maxy),
+        updated=parse_time(metadata.datestamp, "date stamp"),
+        assets=assets,
+        crs=f"EPSG:{code}" if code and str(code).isdigit() else None,
+        platform=attributes.get("platform"),
+        instrument=attributes.get("instrument"),
+        sensor_type=attributes.get("sensorType"),
+        product_type=attributes.get("productType"),
+        processing_level=getattr(image, "processing_level", None),
+        cloud_cover=_float(getattr(image, "cloud_cover", None)),
+        bands=_bands(metadata),
+        abstract=ident.abstract,
+        keywords=[word for word in keywords if word not in attributes.values()],
+    )

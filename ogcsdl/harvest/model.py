@@ -1,0 +1,109 @@
+"""What every protocol module shares: the source description, a page of parsed
+records, and the shape of a harvested :class:`ProductRecord`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from shapely.geometry import box
+
+from ogcsdl.catalogue.record import Band, ProductRecord
+from ogcsdl.config import Settings
+
+PROTOCOLS = ("csw", "opensearch", "stac")
+
+
+@dataclass(frozen=True)
+class HarvestSource:
+    name: str  # our name for the source; harvested records carry "harvest:<name>"
+    url: str
+    protocol: str  # one of PROTOCOLS
+    collection: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+    @property
+    def tag(self) -> str:
+        """``ProductRecord.source`` of this source's records (CSW ``dc:source``)."""
+        return f"harvest:{self.name}"
+
+
+@dataclass
+class Page:
+    """One answer of the remote catalogue, fully parsed before anything is written."""
+
+    records: list[ProductRecord]
+    matched: int | None = None  # how many the remote says match in total
+    rejected: list[str] = field(default_factory=list)  # why entries were skipped
+
+
+class Harvester(Protocol):
+    def pages(
+        self, source: HarvestSource, since: datetime | None, settings: Settings
+    ) -> Iterator[Page]:
+        """Pages of records new or changed since ``since`` (all when None); a page
+        that cannot be fetched or parsed raises :class:`~.transport.SourceError`."""
+        ...
+
+
+class RejectedEntry(ValueError):
+    """One remote entry lacks what a product record needs; it is skipped, not stored."""
+
+
+def parse_time(text: str | None, what: str) -> datetime:
+    if not text:
+        raise RejectedEntry(f"no {what}")
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise RejectedEntry(f"{what} {text!r} is not ISO 8601") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def remote_record(
+    source: HarvestSource,
+    *,
+    identifier: str,
+    title: str,
+    collection: str | None,
+    start: datetime,
+    end: datetime,
+    bbox: tuple[float, float, float, float],
+    updated: datetime,
+    footprint_wkt: str | None = None,
+    assets: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> ProductRecord:
+    """A harvested record: no local file, its remote data links kept as assets."""
+    minx, miny, maxx, maxy = bbox
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise RejectedEntry(f"bbox {bbox} is not a WGS84 box")
+    if not identifier.strip():
+        raise RejectedEntry("no identifier")
+    bands = fields.pop("bands", None) or []
+    extra = {
+        "harvest_source": source.name,
+        "remote_assets": [asset for asset in assets or [] if asset.get("href")],
+    }
+    return ProductRecord(
+        identifier=identifier,
+        title=title or identifier,
+        collection=collection or source.collection or source.name,
+        start=start,
+        end=max(start, end),
+        footprint_wkt=footprint_wkt or box(*bbox).wkt,
+        bbox=bbox,
+        crs=fields.pop("crs", None) or "EPSG:4326",
+        resolution=fields.pop("resolution", None) or (0.0, 0.0),
+        width=int(fields.pop("width", None) or 0),
+        height=int(fields.pop("height", None) or 0),
+        bands=[band if isinstance(band, Band) else Band(str(band)) for band in bands],
+        file_path="",
+        file_size=0,
+        source=source.tag,
+        extra=extra,
+        updated=updated,
+        **fields,
+    )
