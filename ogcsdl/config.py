@@ -156,6 +156,32 @@ class SecuritySettings(_Section):
     auth: AuthSettings = AuthSettings()
 
 
+class CorsSettings(_Section):
+    """Cross-origin access for browser clients (STAC Browser, OpenLayers, Leaflet, ...).
+
+    Every public service answers with ``Access-Control-Allow-Origin`` and answers
+    preflight ``OPTIONS`` requests (the POST endpoints: STAC search, WPS, OGC API
+    execution, CSW). The default ``["*"]`` lets any web page read and call the suite, as
+    public OGC services usually do: no browser credentials (cookies) are involved, and
+    what needs a credential (``Authorization: Bearer``) still needs it. List origins
+    (``https://maps.example.org``) to admit only those; ``[]`` turns CORS off.
+    """
+
+    allow_origins: list[str] = ["*"]
+    allow_headers: list[str] = ["Authorization", "Content-Type", "Accept", "Prefer", "Range"]
+    expose_headers: list[str] = [
+        "Location",
+        "Preference-Applied",
+        "Content-Range",
+        "Accept-Ranges",
+        "Content-Length",
+        "ETag",
+        "Link",
+        "Retry-After",
+    ]
+    max_age_s: int = Field(3600, ge=0)
+
+
 class ProcessingSettings(_Section):
     """The processing services (WPS 1.0.0, OGC API - Processes) and their job runner."""
 
@@ -237,6 +263,7 @@ class Settings(BaseSettings):
     catalogue: CatalogueSettings = CatalogueSettings()
     cluster: ClusterSettings = ClusterSettings()
     security: SecuritySettings = SecuritySettings()
+    cors: CorsSettings = CorsSettings()
     ingest: IngestSettings = IngestSettings()
     render: RenderSettings = RenderSettings()
     tiles: TilesSettings = TilesSettings()

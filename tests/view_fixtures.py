@@ -206,8 +206,9 @@ def start_view_services(data_dir: Path, records: list[ProductRecord] | None = No
     """Start the renderer and the /maps and /wcs apps the way the suite mounts them."""
     from ogcsdl.catalogue.factory import product_store
     from ogcsdl.config import load_settings
+    from ogcsdl.gateway.app import Gateway
+    from ogcsdl.gateway.mounts import MOUNTS
     from ogcsdl.schema import create_schema
-    from ogcsdl.tiles.app import make_app as make_maps
     from ogcsdl.tiles.renderer import make_renderer
 
     render_port, public_port = free_port(), free_port()
@@ -223,24 +224,9 @@ def start_view_services(data_dir: Path, records: list[ProductRecord] | None = No
     for record in records or []:
         store.upsert(record)
     _, renderer = serve_in_thread(make_renderer(settings), port=render_port)
-    from ogcsdl.coverages.app import make_app as make_wcs
-    from ogcsdl.coverages.ogcapi import make_app as make_coverages_api
-
-    apps: dict[str, Any] = {
-        "/maps": make_maps(settings),
-        "/wcs": make_wcs(settings),
-        "/coverages": make_coverages_api(settings),
-    }
-
-    def gateway(environ: dict[str, Any], start_response: Any) -> Any:
-        path = environ.get("PATH_INFO", "")
-        for prefix, app in apps.items():
-            if path == prefix or path.startswith(prefix + "/"):
-                environ["SCRIPT_NAME"] = prefix
-                environ["PATH_INFO"] = path[len(prefix) :]
-                return app(environ, start_response)
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found"]
+    # The real gateway with only the view mounts: same edges, styles and error handling.
+    views = [m for m in MOUNTS if m.prefix in ("/maps", "/wcs", "/coverages")]
+    gateway = Gateway(settings, views)
 
     base_url, public = serve_in_thread(gateway, port=public_port)
     return ViewServices(settings, base_url, [renderer, public])

@@ -256,7 +256,7 @@ def iso_document(record: ProductRecord, links: list[OnlineLink], contact: Metada
     _string(
         quality,
         "gmd:lineage/gmd:LI_Lineage/gmd:statement",
-        record.lineage or f"Ingested from {record.source or record.file_path}",
+        record.lineage or f"Ingested from {record.source or record.identifier}",
     )
     # No XML declaration: pycsw parses the stored text as a str, which lxml refuses
     # when it declares an encoding.

@@ -10,6 +10,7 @@ made queryable by ``pycsw_mappings``).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ogcsdl.catalogue.iso19139 import (
@@ -26,6 +27,7 @@ from ogcsdl.catalogue.iso19139 import (
 from ogcsdl.catalogue.record import ProductRecord, product_href
 from ogcsdl.config import Settings
 from ogcsdl.db import Connection, connect
+from ogcsdl.errors import redact_paths
 
 if TYPE_CHECKING:
     from ogcsdl.catalogue.store import ProductStore
@@ -77,6 +79,17 @@ def _opensearch_keywords(record: ProductRecord) -> list[str]:
     return [f"eo:{name}:{value}" for name, value in tagged if value not in (None, "")]
 
 
+def public_record(record: ProductRecord) -> ProductRecord:
+    """The record as the catalogue shows it (CSW, OAI-PMH, OpenSearch): its ingest
+    source and lineage without the server's file-system paths."""
+    lineage = record.lineage or f"Ingested from {record.source or record.identifier}"
+    return replace(
+        record,
+        source=redact_paths(record.source) if record.source else None,
+        lineage=redact_paths(lineage),
+    )
+
+
 def online_links(settings: Settings, record: ProductRecord) -> list[OnlineLink]:
     """How a client reaches the product: its COG and its WMS/WMTS layer and WCS coverage
     (so QGIS MetaSearch can add it as a layer); harvested records link to remote data."""
@@ -115,6 +128,7 @@ def _link_part(text: str) -> str:
 
 def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
     """The pycsw ``records`` row of one product."""
+    record = public_record(record)
     cat = settings.catalogue
     contact = MetadataContact(cat.organisation, cat.contact_name, cat.contact_email)
     links = online_links(settings, record)

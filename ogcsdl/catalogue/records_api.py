@@ -27,7 +27,7 @@ from pygeoapi.provider.csw_facade import CSWFacadeProvider
 from werkzeug.wrappers import Request
 
 from ogcsdl.config import Settings
-from ogcsdl.errors import NotFound, problem_json
+from ogcsdl.errors import NotFound
 
 StartResponse = Callable[..., Any]
 Handler = Callable[..., tuple[dict[str, str], int, Any]]
@@ -146,11 +146,7 @@ class RecordsApp:
         raise NotFound(f"no resource at /{'/'.join(parts)}")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            handler, args = self.route(environ.get("PATH_INFO", ""))
-        except NotFound as error:
-            start_response("404 Not Found", [("Content-Type", "application/problem+json")])
-            return [problem_json(error)]
+        handler, args = self.route(environ.get("PATH_INFO", ""))  # NotFound: the edge renders it
         request = APIRequest.from_flask(Request(environ), self.api.locales)
         headers, status, content = handler(self.api, request, *args)
         if isinstance(content, str):

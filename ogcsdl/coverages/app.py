@@ -1,8 +1,8 @@
-"""The ``/wcs`` WSGI factory: WCS 2.0.1 over the product store (KVP GET and XML POST)."""
+"""The ``/wcs`` WSGI factory: WCS 2.0.1 over the product store (KVP GET and XML POST).
+Errors are raised; the gateway's edge renders them as OWS 2.0 ExceptionReports."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -24,23 +24,9 @@ from ogcsdl.coverages.request import (
     parse_xml,
 )
 from ogcsdl.coverages.timeseries import TimeSeries, get_series_coverage, time_series
-from ogcsdl.errors import (
-    NotFound,
-    OgcsdlError,
-    PayloadTooLarge,
-    as_ogcsdl_error,
-    exception_report_xml,
-)
+from ogcsdl.errors import NotFound
 
 StartResponse = Callable[..., Any]
-log = logging.getLogger(__name__)
-_REASONS = {
-    400: "Bad Request",
-    404: "Not Found",
-    413: "Payload Too Large",
-    415: "Unsupported Media Type",
-    500: "Internal Server Error",
-}
 
 
 class WcsApp:
@@ -84,24 +70,15 @@ class WcsApp:
 
     def parse(self, environ: dict[str, Any]) -> WcsRequest:
         if environ.get("REQUEST_METHOD", "GET").upper() == "POST":
+            # The gateway's edge bounded the body and gave a chunked one its length.
             length = int(environ.get("CONTENT_LENGTH") or 0)
-            if length > self.settings.security.max_request_bytes:
-                raise PayloadTooLarge("request body too large")
             return parse_xml(environ["wsgi.input"].read(length))
         return parse_kvp(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            body, media_type, headers = self.handle(self.parse(environ))
-            status = "200 OK"
-        except Exception as exc:  # noqa: BLE001 - every failure becomes an ExceptionReport
-            if not isinstance(exc, OgcsdlError):
-                log.exception("WCS request failed")
-            error = as_ogcsdl_error(exc)
-            body, media_type, headers = exception_report_xml(error, "2.0.1"), "application/xml", []
-            status = f"{error.status} {_REASONS.get(error.status, 'Error')}"
+        body, media_type, headers = self.handle(self.parse(environ))
         start_response(
-            status,
+            "200 OK",
             [("Content-Type", media_type), ("Content-Length", str(len(body))), *headers],
         )
         return [body]

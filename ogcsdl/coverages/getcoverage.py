@@ -63,9 +63,12 @@ def _epsg(uri: str | None, default: int, error: type[Exception]) -> int:
 
 def _number(text: str, axis: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise InvalidSubsetting(f"subset on {axis}: {text!r} is not a number", axis) from None
+    if not math.isfinite(value):  # NaN, inf, 1e400
+        raise InvalidSubsetting(f"subset on {axis}: {text!r} is not a finite number", axis)
+    return value
 
 
 def requested_bounds(

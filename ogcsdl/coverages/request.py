@@ -6,6 +6,7 @@ extensions; XML follows the wcs:GetCoverage schema, parsed with entities and net
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -99,9 +100,12 @@ def _subset_from_text(text: str) -> Subset:
 
 def _float(text: str, locator: str, error: type[Exception] = InvalidParameterValue) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise error(f"{locator}: {text!r} is not a number", locator) from None
+    if not math.isfinite(value):  # NaN, inf, 1e400
+        raise error(f"{locator}: {text!r} is not a finite number", locator)
+    return value
 
 
 def _axis_values(text: str, locator: str) -> dict[str, str]:

@@ -24,11 +24,13 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import COG_MEDIA_TYPE
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings, load_settings
-from ogcsdl.errors import NotFound, OgcsdlError, ServiceUnavailable, as_ogcsdl_error
+from ogcsdl.errors import NotFound, ServiceUnavailable
+from ogcsdl.gateway.cors import Cors
+from ogcsdl.gateway.edge import ServiceEdge
 from ogcsdl.gateway.health import health_report
 from ogcsdl.gateway.mounts import EXTRA_LINKS, MOUNTS, Mount
 from ogcsdl.security.middleware import protect
-from ogcsdl.wsgi import StartResponse, WSGIEnviron, respond, respond_error
+from ogcsdl.wsgi import StartResponse, WSGIEnviron, respond
 
 LOG = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class Gateway:
         self._apps: dict[str, WSGIApp] = {}
         self._lock = threading.Lock()
         self._store: ProductStore | None = None
+        self._handle = Cors(settings.cors).wrap(self._route)
 
     @property
     def store(self) -> ProductStore:
@@ -51,26 +54,30 @@ class Gateway:
 
     # WSGI entry ---------------------------------------------------------------------
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO") or "/"
+        """CORS, then each mounted service behind its own edge (``edge.py``)."""
+        return self._handle(environ, start_response)
+
+    def _route(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         try:
-            if path in ("/", "/index.html"):
-                return self._landing(environ, start_response)
-            if path == "/health":
-                status, body = health_report(self.settings)
-                return respond(start_response, status, body, "application/json")
-            if path.startswith("/data/"):
-                return self._serve_cog(environ, start_response, path[len("/data/") :])
-            mount = self._match(path)
-            if mount is None:
-                raise NotFound(f"nothing at {path}; the landing page / lists every service")
-            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount.prefix
-            environ["PATH_INFO"] = path[len(mount.prefix) :]
-            return self._app(mount)(environ, start_response)
-        except Exception as exc:  # noqa: BLE001 - the edge: every error becomes an OGC one
-            error = as_ogcsdl_error(exc)
-            if not isinstance(exc, OgcsdlError):
-                LOG.exception("unhandled error for %s", path)
-            return respond_error(start_response, error)
+            return self._dispatch(environ, start_response)
+        except Exception as exc:  # noqa: BLE001 - the gateway's own routes (landing, data)
+            return ServiceEdge.error(exc, "ows11", start_response)
+
+    def _dispatch(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        if path in ("/", "/index.html"):
+            return self._landing(environ, start_response)
+        if path == "/health":
+            status, body = health_report(self.settings)
+            return respond(start_response, status, body, "application/json")
+        if path.startswith("/data/"):
+            return self._serve_cog(environ, start_response, path[len("/data/") :])
+        mount = self._match(path)
+        if mount is None:
+            raise NotFound(f"nothing at {path}; the landing page / lists every service")
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount.prefix
+        environ["PATH_INFO"] = path[len(mount.prefix) :]
+        return self._app(mount)(environ, start_response)
 
     def _match(self, path: str) -> Mount | None:
         for mount in self.mounts:
@@ -85,7 +92,12 @@ class Gateway:
                 module_name, _, attribute = mount.factory.partition(":")
                 try:
                     factory = getattr(importlib.import_module(module_name), attribute)
-                    app = factory(self.settings)
+                    app = ServiceEdge(
+                        factory(self.settings),
+                        mount.errors,
+                        self.settings.security.max_request_bytes,
+                        mount.title,
+                    )
                 except Exception as exc:
                     LOG.exception("cannot start the service at %s", mount.prefix)
                     raise ServiceUnavailable(

@@ -4,11 +4,20 @@
 and returns a WSGI application, which receives ``SCRIPT_NAME`` = prefix and
 ``PATH_INFO`` = the rest of the path. Factories are imported lazily, on first use, so a
 broken service answers 503 without taking the gateway down.
+
+``errors`` is the mount's exception style (``ogcsdl.errors.ErrorStyle``), or a function
+choosing it per request: the gateway's edge (``edge.py``) renders every error of the
+service in it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from ogcsdl.errors import ErrorStyle
+from ogcsdl.gateway.maps import maps_error_style
 
 
 @dataclass(frozen=True)
@@ -18,6 +27,7 @@ class Mount:
     title: str
     standard: str  # what a client should expect there
     capabilities: str | None = None  # path + query below the prefix, shown on the landing page
+    errors: ErrorStyle | Callable[[dict[str, Any]], ErrorStyle] = "ows11"
 
 
 MOUNTS: list[Mount] = [
@@ -34,6 +44,7 @@ MOUNTS: list[Mount] = [
         "STAC API",
         "STAC API 1.0 / OGC API - Features (item search)",
         "/",
+        errors="problem",
     ),
     Mount(
         "/records",
@@ -41,13 +52,15 @@ MOUNTS: list[Mount] = [
         "OGC API - Records",
         "OGC API - Records (pygeoapi over the pycsw catalogue): the same records as CSW",
         "/collections/products/items?f=json",
+        errors="problem",
     ),
     Mount(
         "/maps",
-        "ogcsdl.tiles.app:make_app",
+        "ogcsdl.gateway.maps:make_app",
         "Maps and tiles",
         "OGC WMTS 1.0.0 (KVP, REST), WMS 1.3.0, TMS, OGC API - Tiles / Maps (MapProxy)",
         "/wmts/1.0.0/WMTSCapabilities.xml",
+        errors=maps_error_style,
     ),
     Mount(
         "/wcs",
@@ -55,6 +68,7 @@ MOUNTS: list[Mount] = [
         "Coverages",
         "OGC WCS 2.0.1 (KVP, XML/POST; CRS, scaling, range subsetting)",
         "?service=WCS&request=GetCapabilities",
+        errors="ows20",
     ),
     Mount(
         "/coverages",
@@ -62,6 +76,7 @@ MOUNTS: list[Mount] = [
         "OGC API - Coverages",
         "OGC API - Coverages (pygeoapi, rasterio provider), one collection per product",
         "/collections?f=json",
+        errors="problem",
     ),
     Mount(
         "/wps",
@@ -76,6 +91,7 @@ MOUNTS: list[Mount] = [
         "Processing (OGC API)",
         "OGC API - Processes 1.0",
         "/processes",
+        errors="problem",
     ),
 ]
 
@@ -91,3 +107,15 @@ EXTRA_LINKS: list[tuple[str, str]] = [
     ("TMS", "/maps/tms/1.0.0/"),
     ("OGC API - Tiles / Maps", "/maps/ogcapi"),
 ]
+
+
+def error_style(environ: dict[str, Any]) -> ErrorStyle:
+    """The exception style of the mount a gateway request path goes to (OWS 1.1 for the
+    gateway's own routes), for answers given before a mount is reached (access control)."""
+    path = environ.get("PATH_INFO") or "/"
+    for mount in sorted(MOUNTS, key=lambda m: len(m.prefix), reverse=True):
+        if path == mount.prefix or path.startswith(mount.prefix + "/"):
+            if callable(mount.errors):
+                return mount.errors({**environ, "PATH_INFO": path[len(mount.prefix) :]})
+            return mount.errors
+    return "ows11"

@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import requests
 
 from ogcsdl.config import Settings
-from ogcsdl.errors import OgcsdlError, PayloadTooLarge, ServiceUnavailable
-from ogcsdl.wsgi import StartResponse, respond_error
+from ogcsdl.errors import ServiceUnavailable
+from ogcsdl.gateway import catalogue_edge
+from ogcsdl.wsgi import StartResponse, respond
 
 LOG = logging.getLogger(__name__)
 
@@ -39,10 +41,7 @@ class ReverseProxy:
         self.session = requests.Session()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            body = self._read_body(environ)
-        except PayloadTooLarge as exc:
-            return self._error(exc, start_response)
+        body = self._read_body(environ)
         url = self.target + (environ.get("PATH_INFO") or "/")
         headers = {
             key[5:].replace("_", "-").title(): value
@@ -66,10 +65,9 @@ class ReverseProxy:
             )
         except requests.RequestException as exc:
             LOG.warning("%s unreachable at %s: %s", self.name, self.target, exc)
-            error = ServiceUnavailable(
+            raise ServiceUnavailable(
                 f"The {self.name} service is not available; try again later."
-            )
-            return self._error(error, start_response)
+            ) from None
         response_headers = [
             (key, value)
             for key, value in upstream.headers.items()
@@ -79,14 +77,9 @@ class ReverseProxy:
         return _stream(upstream)
 
     def _read_body(self, environ: dict[str, Any]) -> bytes | None:
+        # The gateway's edge bounded the body and gave a chunked one its length.
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length > self.max_body_bytes:
-            raise PayloadTooLarge(f"request body larger than {self.max_body_bytes} bytes")
-        return environ["wsgi.input"].read(length) if length else None
-
-    @staticmethod
-    def _error(error: OgcsdlError, start_response: StartResponse) -> list[bytes]:
-        return respond_error(start_response, error)
+        return environ["wsgi.input"].read(min(length, self.max_body_bytes)) if length else None
 
 
 def _stream(upstream: requests.Response) -> Iterator[bytes]:
@@ -96,9 +89,54 @@ def _stream(upstream: requests.Response) -> Iterator[bytes]:
         upstream.close()
 
 
-def make_catalogue_proxy(settings: Settings) -> ReverseProxy:
-    return ReverseProxy(
-        settings.catalogue_internal_url,
-        "catalogue",
-        max_body_bytes=settings.security.max_request_bytes,
-    )
+class CatalogueProxy(ReverseProxy):
+    """The proxy to pycsw, with the checks of ``catalogue_edge`` in front of it."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            settings.catalogue_internal_url,
+            "catalogue",
+            max_body_bytes=settings.security.max_request_bytes,
+        )
+        self.public_url = settings.url("csw")
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        query = environ.get("QUERY_STRING") or ""
+        params = catalogue_edge.lowered(query)
+        if params.get("mode", "").lower() != "oaipmh":
+            catalogue_edge.check_paging(params)
+            return super().__call__(environ, start_response)
+        original = dict(parse_qsl(query, keep_blank_values=True))
+        refused = catalogue_edge.oai_error(params)
+        if refused is not None:
+            return self._oai_error(start_response, params, original, *refused)
+        if params.get("verb") != "GetRecord":
+            return super().__call__(environ, start_response)
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured.update(status=status, headers=headers)
+            return lambda _data: None
+
+        body = b"".join(super().__call__(environ, capture))
+        if catalogue_edge.is_unknown_record(params, body):
+            message = f"no record {params.get('identifier', '')!r} in this repository"
+            return self._oai_error(start_response, params, original, "idDoesNotExist", message)
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _oai_error(
+        self,
+        start_response: StartResponse,
+        params: dict[str, str],
+        original: dict[str, str],
+        code: str,
+        message: str,
+    ) -> list[bytes]:
+        body = catalogue_edge.oai_error_document(self.public_url, params, code, message, original)
+        return respond(start_response, 200, body, "text/xml; charset=utf-8")
+
+
+def make_catalogue_proxy(settings: Settings) -> CatalogueProxy:
+    return CatalogueProxy(settings)

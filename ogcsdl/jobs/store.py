@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ogcsdl.db import connect
-from ogcsdl.errors import NotFound
+from ogcsdl.errors import NotFound, redact_paths
 from ogcsdl.jobs.outputs import JobOutput, outputs_from_json, outputs_to_json
 
 TABLE = "ogcsdl_jobs"
@@ -259,6 +259,8 @@ class JobStore:
         )
 
     def mark_failed(self, job_id: str, error: str, code: str = "NoApplicableCode") -> bool:
+        # Every failure message is shown to clients: never with a server path in it.
+        error = redact_paths(error)
         return self._transition(
             job_id,
             UNFINISHED,

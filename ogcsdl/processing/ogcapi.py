@@ -1,13 +1,13 @@
 """OGC API - Processes 1.0 (Core, JSON, job list, dismiss) as a small WSGI app.
 
 Mounted at ``/ogcapi``. Execution is synchronous unless the request says
-``Prefer: respond-async`` (201 + ``Location`` of the job). Errors are problem JSON.
+``Prefer: respond-async`` (201 + ``Location`` of the job). Errors are raised; the
+gateway's edge renders them as problem JSON.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ogcsdl import safe_json
 from ogcsdl.config import Settings
 from ogcsdl.errors import (
     InvalidParameterValue,
@@ -23,8 +24,6 @@ from ogcsdl.errors import (
     NotFound,
     OgcsdlError,
     OperationNotSupported,
-    as_ogcsdl_error,
-    problem_json,
 )
 from ogcsdl.jobs.executor import JobRunner, job_runner
 from ogcsdl.jobs.store import FAILED, SUCCESSFUL, Job, NoSuchJob
@@ -36,7 +35,6 @@ from ogcsdl.processing.describe import (
 )
 from ogcsdl.security.identity import job_owner, may_access_job, owner_filter
 
-LOG = logging.getLogger(__name__)
 JSON = "application/json"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
@@ -213,13 +211,7 @@ class ProcessesApp:
 
     @staticmethod
     def _body(request: Request) -> dict[str, Any]:
-        try:
-            body = json.loads(request.get_data(cache=False) or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InvalidParameterValue("the request body is not valid JSON", "body") from None
-        if not isinstance(body, dict):
-            raise InvalidParameterValue("the request body must be a JSON object", "body")
-        return body
+        return safe_json.loads_object(request.get_data(cache=False))
 
     @staticmethod
     def _unqualify(value: Any) -> Any:
@@ -234,37 +226,23 @@ class ProcessesApp:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        # The gateway's edge bounded the body and renders what is raised here.
         request = Request(environ)
-        if (
-            request.content_length
-            and request.content_length > self.settings.security.max_request_bytes
-        ):
-            response = self._problem(InvalidParameterValue("the request body is too large", "body"))
-            return response(environ, start_response)
         try:
             endpoint, args = self.routes.bind_to_environ(environ).match()
-            response = getattr(self, endpoint)(request, **args)
-        except OgcsdlError as exc:
-            response = self._problem(exc)
         except HTTPException as exc:
-            code = "NotFound" if exc.code == 404 else "OperationNotSupported"
-            error = (
-                NotFound(exc.description or "not found")
-                if exc.code == 404
-                else OperationNotSupported(exc.description or "not supported")
-            )
-            error.code = code
-            response = self._problem(error, status=exc.code or 400)
-        except Exception as exc:  # never a traceback to the client
-            LOG.exception("OGC API Processes request failed")
-            response = self._problem(as_ogcsdl_error(exc))
+            raise _routing_error(exc) from None
+        response = getattr(self, endpoint)(request, **args)
         return response(environ, start_response)
 
-    @staticmethod
-    def _problem(error: OgcsdlError, status: int | None = None) -> Response:
-        return Response(
-            problem_json(error), status=status or error.status, mimetype="application/problem+json"
-        )
+
+def _routing_error(exc: HTTPException) -> OgcsdlError:
+    """werkzeug's routing answer (404, 405) as our error."""
+    if exc.code == 404:
+        return NotFound("no such resource; see /ogcapi for the links")
+    error = OperationNotSupported(exc.description or "not supported")
+    error.status = exc.code or 400
+    return error
 
 
 def make_app(settings: Settings) -> ProcessesApp:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,6 +25,7 @@ import pywps.configuration
 from lxml import etree
 from pywps import Process, Service, WPSRequest
 from pywps import exceptions as wps_errors
+from pywps.inout.literaltypes import register_convert_type
 from pywps.response.execute import ExecuteResponse
 from pywps.response.status import WPS_STATUS
 from werkzeug.wrappers import Response
@@ -45,6 +47,24 @@ _ACCEPTED_PERCENT = re.compile(r'<wps:ProcessAccepted percentCompleted="[^"]*">'
 _WPS_NS = "http://www.opengis.net/wps/1.0.0"
 _OWS_NS = "http://www.opengis.net/ows/1.1"
 _USER_ERRORS = ("InvalidParameterValue", "MissingParameterValue", "NoSuchProcess")
+
+
+@register_convert_type("float")
+def _finite_float(value: Any) -> float:
+    """pywps' float literal, refusing NaN and infinities (``1e400``) as a ValueError,
+    which pywps answers with InvalidParameterValue."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+@register_convert_type("integer")
+def _bounded_integer(value: Any) -> int:
+    """pywps' integer literal (``int(float(x))``) without its OverflowError (a 500)."""
+    if len(str(value)) > 64:
+        raise ValueError("an integer literal has more than 64 characters")
+    return int(_finite_float(value))
 
 
 def _pywps_error(error: OgcsdlError) -> wps_errors.NoApplicableCode:
@@ -281,6 +301,20 @@ def raw_output(job: Job, wps_request: WPSRequest, settings: Settings) -> Respons
     return Response(str(value), mimetype="text/plain")
 
 
+class CheckedService(Service):
+    """pywps' Service refusing inputs the process does not declare (pywps drops them
+    silently, so a misspelt input id would run the process without it)."""
+
+    def _parse_and_execute(self, process: Process, wps_request: WPSRequest, uuid: Any) -> Any:
+        declared = {item.identifier for item in process.inputs}
+        for name in wps_request.inputs:
+            if name and name not in declared:  # "DataInputs=" is pywps' MissingParameterValue
+                raise wps_errors.InvalidParameterValue(
+                    f"process {process.identifier!r} has no input {name!r}", name
+                )
+        return super()._parse_and_execute(process, wps_request, uuid)
+
+
 class WpsApp:
     """``/wps``: pywps for the protocol plus ``/wps/status/<job id>.xml``."""
 
@@ -293,7 +327,7 @@ class WpsApp:
         self.processes = {
             d.id: JobBackedProcess(d, backend) for d in self.runner.registry.descriptions()
         }
-        self.service = Service(
+        self.service = CheckedService(
             processes=list(self.processes.values()), cfgfiles=[str(self.config_file)]
         )
 

@@ -10,12 +10,15 @@ are swapped to x/y. What comes out is always x/y (east, north).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lxml import etree
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 from pywps.app.WPSRequest import get_data_from_kvp
+
+from ogcsdl.errors import InvalidParameterValue
 
 _WPS = "http://www.opengis.net/wps/1.0.0"
 _OWS = "http://www.opengis.net/ows/1.1"
@@ -36,6 +39,8 @@ def _north_first(crs: str) -> bool:
 
 
 def to_xy(coords: list[float], crs: str | None) -> list[float]:
+    if not all(math.isfinite(value) for value in coords):
+        raise InvalidParameterValue("bounding box values must be finite numbers", "bbox")
     if crs and len(coords) == 4 and _north_first(crs):
         return [coords[1], coords[0], coords[3], coords[2]]
     return coords

@@ -45,9 +45,9 @@ from ogcsdl.errors import (
     InvalidParameterValue,
     OgcsdlError,
     PayloadTooLarge,
-    exception_report_xml,
-    problem_json,
+    render_error,
 )
+from ogcsdl.gateway.mounts import error_style
 from ogcsdl.jobs.store import job_store
 from ogcsdl.security.identity import (
     ANONYMOUS,
@@ -62,7 +62,6 @@ from ogcsdl.security.tokens import TokenValidator
 from ogcsdl.wsgi import respond
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-JSON_PREFIXES = ("/ogcapi", "/stac", "/coverages", "/records")
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _ROOT_ELEMENT = re.compile(rb"<\s*(?:[A-Za-z_][\w.-]*:)?(Execute|Transaction|Harvest)\b")
 _NUMBERS = re.compile(r"\d+(?:\.\d+)?")
@@ -296,18 +295,9 @@ class AccessControl:
         environ: dict[str, Any], start_response: Callable[..., Any], error: OgcsdlError
     ) -> list[bytes]:
         headers = list(getattr(error, "headers", []))
-        path = environ.get("PATH_INFO") or "/"
-        if path.startswith(JSON_PREFIXES):
-            return respond(
-                start_response,
-                error.status,
-                problem_json(error),
-                "application/problem+json",
-                headers,
-            )
-        return respond(
-            start_response, error.status, exception_report_xml(error), "application/xml", headers
-        )
+        # The exception document of the service asked (the edge's styles, one renderer).
+        status, media_type, body = render_error(error, error_style(environ))
+        return respond(start_response, status, body, media_type, headers)
 
 
 def protect(app: WSGIApp, settings: Settings) -> AccessControl:

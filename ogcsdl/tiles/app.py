@@ -27,14 +27,12 @@ from mapproxy.wsgiapp import MapProxyApp
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
-from ogcsdl.errors import OgcsdlError, exception_report_xml
 from ogcsdl.tiles.cache_store import tolerate_removed_cache_dirs
 from ogcsdl.tiles.checks import (
     check_wms_getmap,
     check_wmts_gettile,
     check_wmts_rest_tile,
     rewrite_crs84,
-    wms_exception,
 )
 from ogcsdl.tiles.layers import LayerModel, ProductEntry
 from ogcsdl.tiles.mapproxy_config import cache_name, mapproxy_app
@@ -174,29 +172,11 @@ class MapsApp:
         mapproxy, model = self._current
         rewrite_request(environ, model)
         rewrite_crs84(environ)
-        try:
-            self.check(environ, model)
-        except OgcsdlError as error:
-            return self._refuse(environ, error, start_response)
+        self.check(environ, model)  # raises; the gateway's edge answers in the WMS/WMTS style
         if is_capabilities(environ):
             return self._capabilities_with_styles(mapproxy, model, environ, start_response)
         result: Iterable[bytes] = mapproxy(environ, start_response)
         return result
-
-    @staticmethod
-    def _refuse(
-        environ: dict[str, Any], error: OgcsdlError, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
-        if params.get("service", "").upper() == "WMS" or params.get("request", "").lower() == (
-            "getmap"
-        ):
-            body = wms_exception(error, params.get("version", "1.3.0"))
-            kind = "application/vnd.ogc.se_xml"
-        else:
-            body, kind = exception_report_xml(error), "application/xml"
-        start_response(f"{error.status} Bad Request", [("Content-Type", kind)])
-        return [body]
 
     @staticmethod
     def _capabilities_with_styles(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
-from xml.sax.saxutils import escape, quoteattr
 
 from ogcsdl.errors import InvalidParameterValue, MissingParameterValue, OgcsdlError
 from ogcsdl.tiles.layers import CURRENT, LayerModel, canonical_time
@@ -106,22 +105,6 @@ def check_wmts_rest_tile(path: str, model: LayerModel) -> str | None:
             raise InvalidParameterValue(f"{key} {value!r} is not defined", locator=key)
     parts[5] = checked_time(time_value, model.times(layer), layer, "Time")
     return "/".join(parts)
-
-
-def wms_exception(error: OgcsdlError, version: str = "1.3.0") -> bytes:
-    """A WMS ServiceExceptionReport (WMS clients do not read OWS reports); 1.1.1's has no
-    namespace."""
-    locator = f" locator={quoteattr(error.locator)}" if error.locator else ""
-    if version == "1.1.1":
-        root = '<ServiceExceptionReport version="1.1.1">'
-    else:
-        root = '<ServiceExceptionReport version="1.3.0" xmlns="http://www.opengis.net/ogc">'
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"{root}\n"
-        f'  <ServiceException code="{error.code}"{locator}>{escape(error.message)}'
-        "</ServiceException>\n</ServiceExceptionReport>\n"
-    ).encode()
 
 
 def rewrite_crs84(environ: dict[str, Any]) -> None:

@@ -38,11 +38,9 @@ from ogcsdl.errors import (
     InvalidParameterValue,
     MissingParameterValue,
     NotFound,
-    OgcsdlError,
     ServiceUnavailable,
-    as_ogcsdl_error,
-    exception_report_xml,
 )
+from ogcsdl.gateway.edge import ServiceEdge
 from ogcsdl.server.children import ChildSpec
 from ogcsdl.tiles.layers import CURRENT, instant, parse_time
 from ogcsdl.tiles.readers import open_reader
@@ -252,14 +250,8 @@ class RendererApp:
                     ) from None
             start_response("200 OK", [("Content-Type", request.format)])
             return [body]
-        except Exception as exc:  # noqa: BLE001 - every failure becomes an OGC exception
-            error = as_ogcsdl_error(exc)
-            if not isinstance(exc, OgcsdlError):
-                LOG.exception("renderer error")
-            start_response(
-                f"{error.status} Error", [("Content-Type", "application/vnd.ogc.se_xml")]
-            )
-            return [exception_report_xml(error)]
+        except Exception as exc:  # noqa: BLE001 - MapProxy, its client, reads a WMS exception
+            return ServiceEdge.error(exc, "wms13", start_response)
 
 
 def make_renderer(settings: Settings) -> RendererApp:

@@ -1,0 +1,127 @@
+"""The catalogue proxy's checks: what pycsw 2.6 answers with a 500 or a wrong 200.
+
+* CSW/OpenSearch ``maxrecords`` and ``startposition`` must be whole numbers (pycsw
+  converts ``maxrecords=abc`` or ``1e400`` with ``int()`` and fails with a 500, and takes
+  a negative ``startposition`` as given): refused here as InvalidParameterValue.
+* OAI-PMH (``mode=oaipmh``) errors are OAI-PMH documents (OAI-PMH 2.0 section 3.6: HTTP
+  200 with an ``<error code=...>``): an unknown verb is ``badVerb``, a malformed ``from``/``until`` is ``badArgument``, a
+  ``set`` the repository does not have is ``noRecordsMatch`` (pycsw ignores ``set``), and a
+  GetRecord of an unknown identifier, which pycsw answers with an empty ``GetRecord``, is
+  ``idDoesNotExist``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape, quoteattr
+
+from ogcsdl.errors import InvalidParameterValue
+
+OAI_NS = "http://www.openarchives.org/OAI/2.0/"
+OAI_VERBS = {
+    "Identify",
+    "ListMetadataFormats",
+    "ListSets",
+    "ListIdentifiers",
+    "ListRecords",
+    "GetRecord",
+}
+# The sets pycsw's ListSets offers; every record this suite publishes is a dataset.
+OAI_SETS_WITH_RECORDS = {"datasets"}
+OAI_SETS = {"datasets", "interactiveResources"}
+_UTC_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UTC_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_WHOLE = re.compile(r"^\d{1,9}$")
+_EMPTY_GET_RECORD = re.compile(rb"<(\w+:)?GetRecord\s*/>")
+
+
+def lowered(query: str) -> dict[str, str]:
+    return {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}
+
+
+def check_paging(params: dict[str, str]) -> None:
+    """CSW 2.0.2/3.0 and OpenSearch paging numbers (maxRecords >= 0, startPosition >= 1)."""
+    for key, minimum in (("maxrecords", 0), ("startposition", 1)):
+        value = params.get(key)
+        if value is None or value == "":
+            continue
+        if not _WHOLE.match(value.strip()) or int(value) < minimum:
+            raise InvalidParameterValue(
+                f"{key} must be a whole number of at least {minimum}, not {value!r}", key
+            )
+
+
+def _oai_time(value: str) -> datetime | None:
+    if _UTC_DATE.match(value):
+        try:
+            return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+    if _UTC_DATETIME.match(value):
+        try:
+            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+    return None
+
+
+def oai_error(params: dict[str, str]) -> tuple[str, str] | None:
+    """(OAI-PMH error code, message) for a request pycsw would answer wrongly."""
+    verb = params.get("verb", "")
+    if verb not in OAI_VERBS:
+        return "badVerb", "verb must be one of " + ", ".join(sorted(OAI_VERBS))
+    if verb not in ("ListRecords", "ListIdentifiers"):
+        return None
+    times = {}
+    for key in ("from", "until"):
+        if key in params:
+            parsed = _oai_time(params[key])
+            if parsed is None:
+                return "badArgument", f"{key} must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ"
+            times[key] = params[key], parsed
+    if len(times) == 2:
+        (start_text, start), (end_text, end) = times["from"], times["until"]
+        if len(start_text) != len(end_text):
+            return "badArgument", "from and until must have the same granularity"
+        if start > end:
+            return "badArgument", "from is later than until"
+    if "set" in params and "resumptiontoken" not in params:
+        if params["set"] not in OAI_SETS:
+            return "badArgument", f"no set {params['set']!r}; ListSets lists the sets"
+        if params["set"] not in OAI_SETS_WITH_RECORDS:
+            return "noRecordsMatch", f"set {params['set']!r} has no records"
+    return None
+
+
+def oai_error_document(
+    base_url: str, params: dict[str, str], code: str, message: str, original: dict[str, str]
+) -> bytes:
+    """An OAI-PMH response carrying one error (OAI-PMH 2.0 section 3.6)."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The request element echoes the arguments only when they were legal (section 3.6).
+    echo = (
+        ""
+        if code in ("badVerb", "badArgument")
+        else "".join(
+            f" {key}={quoteattr(value)}"
+            for key, value in original.items()
+            if key in ("verb", "identifier", "metadataPrefix", "from", "until", "set")
+        )
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<OAI-PMH xmlns="{OAI_NS}" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:schemaLocation="{OAI_NS} http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">\n'
+        f"  <responseDate>{now}</responseDate>\n"
+        f"  <request{echo}>{escape(base_url)}</request>\n"
+        f'  <error code="{code}">{escape(message)}</error>\n'
+        "</OAI-PMH>\n"
+    ).encode()
+
+
+def is_unknown_record(params: dict[str, str], body: bytes) -> bool:
+    """pycsw's answer to a GetRecord of an identifier it does not hold."""
+    return params.get("verb") == "GetRecord" and bool(_EMPTY_GET_RECORD.search(body))

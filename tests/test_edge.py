@@ -1,0 +1,419 @@
+"""The gateway's edge in-process (werkzeug's test client): errors rendered once per mount
+style, other libraries' error answers normalised, request bodies bounded, CORS, and the
+checks in front of MapProxy, pycsw and pygeoapi."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from lxml import etree
+from rasterio.transform import from_origin
+from werkzeug.test import Client
+
+from ogcsdl import safe_json
+from ogcsdl.catalogue.projection import records_row
+from ogcsdl.config import load_settings
+from ogcsdl.coverages.ogcapi_query import checked_query, epsg_code
+from ogcsdl.errors import InvalidParameterValue, NotFound, OgcsdlError, redact_paths
+from ogcsdl.gateway import catalogue_edge
+from ogcsdl.gateway.app import Gateway
+from ogcsdl.gateway.edge import CLIENT_ERROR_HEADER, ServiceEdge
+from ogcsdl.gateway.maps import check_numbers, maps_error_style, mark_client_errors
+from ogcsdl.jobs.store import job_store
+from ogcsdl.schema import create_schema
+from tests.security.conftest import SECRET_SOURCE, write_product
+
+WSGI = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def raising(error: BaseException) -> WSGI:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raise error
+
+    return app
+
+
+def answering(status: str, body: bytes, headers: list[tuple[str, str]]) -> WSGI:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response(status, headers)
+        return [body]
+
+    return app
+
+
+def edge(app: WSGI, style: Any = "ows11", limit: int = 1024) -> Client:
+    return Client(ServiceEdge(app, style, limit))
+
+
+def local_name(body: bytes) -> str:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return etree.QName(etree.fromstring(body, parser)).localname
+
+
+# Errors rendered once, in the mount's style ------------------------------------------
+@pytest.mark.parametrize(
+    ("style", "media_type", "marker"),
+    [
+        ("ows11", "application/xml", b"http://www.opengis.net/ows/1.1"),
+        ("ows20", "application/xml", b"http://www.opengis.net/ows/2.0"),
+        ("wms13", "text/xml", b"<ServiceExceptionReport"),
+        ("problem", "application/problem+json", b'"title": "InvalidParameterValue"'),
+    ],
+)
+def test_a_raised_error_is_rendered_in_the_mount_style(
+    style: str, media_type: str, marker: bytes
+) -> None:
+    response = edge(raising(InvalidParameterValue("bad <value>", "x")), style).get("/")
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == media_type
+    assert marker in response.data and b"<value>" not in response.data
+
+
+def test_an_unknown_exception_is_a_generic_500_without_details() -> None:
+    error = RuntimeError("boom at /srv/secret/module.py line 3")
+    response = edge(raising(error)).get("/")
+    assert response.status_code == 500
+    assert b"NoApplicableCode" in response.data
+    assert b"/srv/secret" not in response.data and b"boom" not in response.data
+
+
+def test_error_messages_never_carry_server_paths() -> None:
+    error = NotFound("no file /var/lib/ogcsdl/cogs/S2A_x.tif")
+    response = edge(raising(error), "problem").get("/")
+    assert json.loads(response.data)["detail"] == "no file S2A_x.tif"
+
+
+def test_a_per_request_style_chooser_is_used() -> None:
+    client = edge(raising(InvalidParameterValue("x")), maps_error_style)
+    assert local_name(client.get("/service?service=WMS").data) == "ServiceExceptionReport"
+    assert local_name(client.get("/wmts/1.0.0/x.png").data) == "ExceptionReport"
+    assert client.get("/ogcapi/collections").headers["Content-Type"].endswith("problem+json")
+
+
+# Other libraries' error answers -------------------------------------------------------
+WMS_REPORT = (
+    b'<?xml version="1.0"?><ServiceExceptionReport version="1.3.0" '
+    b'xmlns="http://www.opengis.net/ogc"><ServiceException code="LayerNotDefined">'
+    b"unknown layer: x</ServiceException></ServiceExceptionReport>"
+)
+UNCODED = WMS_REPORT.replace(b' code="LayerNotDefined"', b"")
+
+
+def test_a_coded_500_from_a_library_gets_the_code_status() -> None:
+    app = answering("500 Internal Server Error", WMS_REPORT, [("Content-Type", "text/xml")])
+    response = edge(app, "wms13").get("/")
+    assert response.status_code == 400 and b'code="LayerNotDefined"' in response.data
+
+
+def test_a_500_marked_as_the_client_fault_is_a_400() -> None:
+    headers = [("Content-Type", "text/xml"), (CLIENT_ERROR_HEADER, "1")]
+    response = edge(answering("500 Internal Server Error", UNCODED, headers), "wms13").get("/")
+    assert response.status_code == 400
+    assert CLIENT_ERROR_HEADER not in response.headers
+
+
+def test_an_unmarked_uncoded_500_stays_a_500() -> None:
+    headers = [("Content-Type", "text/plain")]
+    response = edge(answering("500 Internal Server Error", b"internal error", headers)).get("/")
+    assert response.status_code == 500 and local_name(response.data) == "ExceptionReport"
+
+
+def test_a_plain_text_404_reflecting_script_becomes_an_escaped_document() -> None:
+    body = b"unknown layer <script>alert(1)</script>"
+    app = answering("404 Not Found", body, [("Content-Type", "text/plain")])
+    response = edge(app).get("/")
+    assert response.status_code == 404 and b"<script>" not in response.data
+    assert local_name(response.data) == "ExceptionReport"
+
+
+def test_a_503_and_a_success_pass_unchanged() -> None:
+    unavailable = answering("503 Service Unavailable", b"down", [("Content-Type", "text/plain")])
+    assert edge(unavailable).get("/").data == b"down"
+    ok = answering("200 OK", b"fine", [("Content-Type", "text/plain")])
+    assert edge(ok).get("/").data == b"fine"
+
+
+def test_mapproxy_request_errors_are_marked_as_the_client_fault() -> None:
+    from mapproxy.exception import RequestError
+
+    mark_client_errors()
+    client_fault = RequestError("invalid request").render()
+    assert client_fault.headers.get(CLIENT_ERROR_HEADER) == "1"
+    source_failure = RequestError("source down", internal=True, status=500).render()
+    assert CLIENT_ERROR_HEADER not in source_failure.headers
+
+
+# Request bodies ------------------------------------------------------------------------
+def echo_length(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(len(body)).encode()]
+
+
+def chunked_environ(body: bytes) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "CONTENT_TYPE": "application/json",
+        "wsgi.input": io.BytesIO(body),
+    }
+
+
+def call(app: WSGI, environ: dict[str, Any]) -> tuple[str, bytes]:
+    captured: dict[str, str] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        captured["status"] = status
+
+    body = b"".join(app(environ, start_response))
+    return captured["status"], body
+
+
+def test_a_chunked_body_is_read_and_given_its_length() -> None:
+    status, body = call(ServiceEdge(echo_length, "problem", 1024), chunked_environ(b"x" * 1024))
+    assert status.startswith("200") and body == b"1024"
+
+
+def test_a_chunked_body_over_the_limit_is_413() -> None:
+    status, body = call(ServiceEdge(echo_length, "problem", 1024), chunked_environ(b"x" * 1025))
+    assert status.startswith("413") and b"RequestTooLarge" in body
+
+
+def test_a_declared_length_over_the_limit_is_413_without_reading() -> None:
+    response = edge(echo_length, limit=1024).post("/", data=b"x" * 2048)
+    assert response.status_code == 413
+
+
+def test_an_xml_body_with_a_doctype_is_refused() -> None:
+    bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><r>&a;</r>'
+    response = edge(echo_length).post("/", data=bomb, content_type="application/xml")
+    assert response.status_code == 400 and b"DOCTYPE" in response.data
+    plain = edge(echo_length).post("/", data=b"<r/>", content_type="application/xml")
+    assert plain.status_code == 200
+
+
+# CORS --------------------------------------------------------------------------------
+def gateway(tmp_path: Path, extra: str = "") -> Client:
+    config = tmp_path / "ogcsdl.yml"
+    config.write_text(f"data_dir: {tmp_path / 'var'}\n{extra}")
+    return Client(Gateway(load_settings(config)))
+
+
+def test_preflight_is_answered_for_post_endpoints(tmp_path: Path) -> None:
+    client = gateway(tmp_path)
+    for path in ("/stac/search", "/wps", "/ogcapi/processes/echo/execution", "/csw"):
+        response = client.options(
+            path,
+            headers={
+                "Origin": "https://browser.example.org",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert response.status_code == 204
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "POST" in response.headers["Access-Control-Allow-Methods"]
+        assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]
+
+
+def test_every_answer_carries_the_allowed_origin(tmp_path: Path) -> None:
+    client = gateway(tmp_path)
+    landing = client.get("/", headers={"Origin": "https://x.example.org"})
+    assert landing.headers["Access-Control-Allow-Origin"] == "*"
+    missing = client.get("/nothing-here")
+    assert missing.status_code == 404 and missing.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Location" in missing.headers["Access-Control-Expose-Headers"]
+
+
+def test_configured_origins_are_echoed_and_others_refused(tmp_path: Path) -> None:
+    client = gateway(tmp_path, "cors:\n  allow_origins: [https://maps.example.org]\n")
+    allowed = client.get("/", headers={"Origin": "https://maps.example.org"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://maps.example.org"
+    assert "Origin" in allowed.headers["Vary"]
+    other = client.get("/", headers={"Origin": "https://evil.example.org"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+# JSON bodies ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}",
+        b'{"n": 1' + b"0" * 5000 + b"}",
+        b'{"n": 1e400}',
+        b'{"n": NaN}',
+        b'{"n": -Infinity}',
+        b'{"a": ',
+        b"\xff\xfe",
+    ],
+    ids=["100k-deep", "40-deep", "5000-digits", "1e400", "nan", "infinity", "cut", "not-utf8"],
+)
+def test_hostile_json_is_an_invalid_parameter(body: bytes) -> None:
+    with pytest.raises(InvalidParameterValue):
+        safe_json.loads(body)
+
+
+def test_ordinary_json_parses() -> None:
+    assert safe_json.loads_object(b'{"bbox": [1.5, 2, 3, 4], "q": {"a": [1]}}')["bbox"][0] == 1.5
+    assert safe_json.loads_object(b"") == {}
+    with pytest.raises(InvalidParameterValue):
+        safe_json.loads_object(b"[1]")
+
+
+# Paths ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cannot read /tmp/pytest-1/var/cogs/x.tif", "cannot read x.tif"),
+        ("see file:///etc/passwd", "see passwd"),
+        ("PosixPath('/srv/in/S2A.SAFE')", "PosixPath('S2A.SAFE')"),
+        ("C:\\data\\x.tif", "x.tif"),
+        ("http://host:5000/data/a.tif stays", "http://host:5000/data/a.tif stays"),
+        ("relative/path and /health stay", "relative/path and /health stay"),
+    ],
+)
+def test_redact_paths(text: str, expected: str) -> None:
+    assert redact_paths(text) == expected
+
+
+def test_a_failed_job_message_has_no_server_path(tmp_path: Path) -> None:
+    settings = load_settings(_config(tmp_path))
+    create_schema(settings)
+    store = job_store(settings.database_url)
+    job = store.create("echo", "1.0.0", "ogcapi", {})
+    store.mark_failed(job.job_id, f"RasterioIOError: {tmp_path}/work/job-1/input.tif: No such file")
+    failed = store.get(job.job_id)
+    assert str(tmp_path) not in (failed.error or "") + failed.message
+    assert "input.tif: No such file" in (failed.error or "")
+
+
+def test_catalogue_records_show_no_ingest_path(tmp_path: Path) -> None:
+    settings = load_settings(_config(tmp_path))
+    record = write_product(tmp_path / "cogs")
+    row = records_row(settings, record)
+    shown = json.dumps(row)
+    assert "/srv/ingest" not in shown and str(tmp_path) not in shown
+    assert SECRET_SOURCE.rsplit("/", 1)[1] in row["source"] and row["lineage"]
+
+
+def _config(tmp_path: Path) -> Path:
+    config = tmp_path / "ogcsdl.yml"
+    config.write_text(f"data_dir: {tmp_path / 'var'}\n")
+    return config
+
+
+# Catalogue checks ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("verb=Nope", "badVerb"),
+        ("verb=ListRecords&until=notadate", "badArgument"),
+        ("verb=ListRecords&from=2024-13-45", "badArgument"),
+        ("verb=ListRecords&from=2025-01-01&until=2024-01-01", "badArgument"),
+        ("verb=ListRecords&from=2024-01-01&until=2025-01-01T00:00:00Z", "badArgument"),
+        ("verb=ListIdentifiers&set=nope", "badArgument"),
+        ("verb=ListRecords&set=interactiveResources", "noRecordsMatch"),
+        ("verb=ListRecords&set=datasets&from=2024-01-01T00:00:00Z", None),
+        ("verb=GetRecord&identifier=x&metadataPrefix=oai_dc", None),
+    ],
+)
+def test_oai_pmh_arguments(query: str, code: str | None) -> None:
+    error = catalogue_edge.oai_error(catalogue_edge.lowered(query))
+    assert (error[0] if error else None) == code
+
+
+def test_an_empty_oai_getrecord_is_unknown() -> None:
+    params = {"verb": "GetRecord"}
+    assert catalogue_edge.is_unknown_record(params, b"<oai:OAI-PMH><oai:GetRecord/></oai:OAI-PMH>")
+    assert not catalogue_edge.is_unknown_record(params, b"<oai:GetRecord><oai:record/>")
+
+
+@pytest.mark.parametrize(
+    "query", ["maxrecords=abc", "maxrecords=1e400", "maxrecords=-1", "startposition=0"]
+)
+def test_csw_paging_numbers_are_checked(query: str) -> None:
+    with pytest.raises(InvalidParameterValue):
+        catalogue_edge.check_paging(catalogue_edge.lowered(query))
+
+
+# Maps checks ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "query",
+    [
+        "width=NaN&height=1",
+        "width=-1",
+        "width=100000",
+        "bbox=nan,1,2,3",
+        "bbox=1,2,inf,4",
+        "bbox=2,2,1,1",
+        "crs=<script>",
+        "i=NaN",
+    ],
+)
+def test_wms_numbers_are_checked(query: str) -> None:
+    with pytest.raises(OgcsdlError) as raised:
+        check_numbers({"QUERY_STRING": f"service=WMS&request=GetMap&{query}"})
+    assert raised.value.status == 400
+
+
+def test_sensible_wms_numbers_pass() -> None:
+    check_numbers(
+        {"QUERY_STRING": "request=GetMap&width=256&height=256&bbox=1,2,3,4&crs=EPSG:4326"}
+    )
+
+
+# OGC API - Coverages query ---------------------------------------------------------------
+@pytest.fixture
+def utm_record(tmp_path: Path) -> Any:
+    return write_product(tmp_path)
+
+
+def test_a_one_axis_subset_keeps_the_full_other_axis(utm_record: Any) -> None:
+    query = checked_query("subset=x(600000:601000)&f=json", utm_record)
+    assert "x%28600000.0%3A601000.0%29" in query
+    with rasterio.open(utm_record.file_path) as dataset:
+        bottom, top = dataset.bounds.bottom, dataset.bounds.top
+    assert f"y%28{bottom}%3A{top}%29" in query
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "subset=x(nan:1)",
+        "subset=x(5:1)",
+        "subset=x(0:10)",
+        "subset=x(600000)",
+        "subset=time(1:2)",
+        "bbox=nan,1,2,3",
+        "bbox=16,60,15,59",
+        "bbox=100,10,101,11",
+        "bbox=15,59,16,60&bbox-crs=EPSG:99999",
+    ],
+)
+def test_bad_coverage_queries_are_refused(utm_record: Any, query: str) -> None:
+    with pytest.raises(InvalidParameterValue):
+        checked_query(query, utm_record)
+
+
+def test_bbox_crs_uris_become_epsg_codes() -> None:
+    assert epsg_code("http://www.opengis.net/def/crs/OGC/1.3/CRS84") == 4326
+    assert epsg_code("http://www.opengis.net/def/crs/EPSG/0/32633") == 32633
+    assert epsg_code("EPSG:3857") == 3857
+    with pytest.raises(InvalidParameterValue):
+        epsg_code("<script>")
+
+
+def test_tiny_cog_helper_is_georeferenced(utm_record: Any) -> None:
+    with rasterio.open(utm_record.file_path) as dataset:
+        assert dataset.crs.to_epsg() == 32633 and dataset.count == 4
+        assert dataset.transform == from_origin(600000, 6580000, 20, 20)
+        assert np.asarray(dataset.read(1)).max() > 0
