@@ -97,6 +97,25 @@ def test_anonymous_jobs_are_401_problem_json(client: Client, method: str, path: 
     assert "Bearer" in response.headers["WWW-Authenticate"]
 
 
+def test_refusals_carry_cors_headers(client: Client) -> None:
+    """A browser page must be able to read a 401 (and a preflight passes access control)."""
+    refused = client.post(
+        "/ogcapi/processes/echo/execution",
+        json={"inputs": {"stringInput": "x"}},
+        headers={"Origin": "https://viewer.example"},
+    )
+    assert refused.status_code == 401
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
+    assert refused.headers.getlist("Access-Control-Allow-Origin") == ["*"]
+    preflight = client.options(
+        "/ogcapi/processes/echo/execution",
+        headers={"Origin": "https://viewer.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert (
+        preflight.status_code == 204 and "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    )
+
+
 def test_discovery_stays_open(client: Client) -> None:
     assert client.get("/ogcapi/processes").status_code == 200
     capabilities = client.get("/wps?service=WPS&request=GetCapabilities")

@@ -170,4 +170,6 @@ def create_app(settings: Settings | None = None) -> WSGIApp:
     """The gunicorn entry point; reads the configuration named by $OGCSDL_CONFIG."""
     settings = settings or load_settings()
     logging.basicConfig(level=settings.log_level)
-    return protect(Gateway(settings), settings)  # access control and quotas
+    # CORS outermost too, so access control's 401/403/429 reach a browser page as well
+    # (the inner headers are replaced, never doubled).
+    return Cors(settings.cors).wrap(protect(Gateway(settings), settings))
