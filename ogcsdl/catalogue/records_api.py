@@ -10,27 +10,23 @@ links it gives clients point at the public ``/csw`` endpoint, never at the loopb
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable
-from http import HTTPStatus
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
 from owslib.csw import CatalogueServiceWeb
-from pygeoapi.api import API, APIRequest, conformance, describe_collections, landing_page
+from pygeoapi.api import API, conformance, describe_collections, landing_page
 from pygeoapi.api.itemtypes import (
     get_collection_item,
     get_collection_items,
     get_collection_queryables,
 )
 from pygeoapi.provider.csw_facade import CSWFacadeProvider
-from werkzeug.wrappers import Request
 
 from ogcsdl.config import Settings
 from ogcsdl.errors import NotFound
+from ogcsdl.pygeoapi_glue import Handler, StartResponse, call_handler, pygeoapi_config
 
-StartResponse = Callable[..., Any]
-Handler = Callable[..., tuple[dict[str, str], int, Any]]
 COLLECTION = "products"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
@@ -69,55 +65,34 @@ def records_config(settings: Settings) -> dict[str, Any]:
         "time_field": "date",
         "title_field": "title",
     }
-    return {
-        "server": {
-            "bind": {"host": "127.0.0.1", "port": settings.server.port},
-            "url": settings.url("/records"),
-            "mimetype": "application/json; charset=UTF-8",
-            "encoding": "utf-8",
-            "languages": ["en-US"],
-            "limits": {"default_items": 10, "max_items": 1000},
-            "map": {"url": "", "attribution": ""},
-            "pretty_print": False,
-        },
-        "logging": {"level": "ERROR"},
-        "metadata": {
-            "identification": {
-                "title": settings.catalogue.title,
-                "description": "The catalogue's product records as OGC API - Records.",
-                "keywords": ["records", "catalogue", "Earth observation"],
-                "keywords_type": "theme",
-                "terms_of_service": "",
-                "url": settings.public_url,
-            },
-            "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
-            "provider": {"name": settings.catalogue.organisation, "url": settings.public_url},
-            "contact": {
-                "name": settings.catalogue.contact_name,
-                "email": settings.catalogue.contact_email,
-            },
-        },
-        "resources": {
-            COLLECTION: {
-                "type": "collection",
-                "title": "Earth-observation products",
-                "description": "Every product of the catalogue (ingested, harvested, "
-                "published process outputs); the same records as CSW and STAC.",
-                "keywords": ["Sentinel-2", "Sentinel-1", "Earth observation"],
-                "links": [
-                    {
-                        "type": "application/xml",
-                        "rel": "alternate",
-                        "title": "The same records through CSW",
-                        "href": settings.url("csw")
-                        + "?service=CSW&version=2.0.2&request=GetCapabilities",
-                    }
-                ],
-                "extents": {"spatial": {"bbox": [-180, -90, 180, 90], "crs": CRS84}},
-                "providers": [provider],
-            }
-        },
+    resources = {
+        COLLECTION: {
+            "type": "collection",
+            "title": "Earth-observation products",
+            "description": "Every product of the catalogue (ingested, harvested, "
+            "published process outputs); the same records as CSW and STAC.",
+            "keywords": ["Sentinel-2", "Sentinel-1", "Earth observation"],
+            "links": [
+                {
+                    "type": "application/xml",
+                    "rel": "alternate",
+                    "title": "The same records through CSW",
+                    "href": settings.url("csw")
+                    + "?service=CSW&version=2.0.2&request=GetCapabilities",
+                }
+            ],
+            "extents": {"spatial": {"bbox": [-180, -90, 180, 90], "crs": CRS84}},
+            "providers": [provider],
+        }
     }
+    return pygeoapi_config(
+        settings,
+        "/records",
+        settings.catalogue.title,
+        "The catalogue's product records as OGC API - Records.",
+        ["records", "catalogue", "Earth observation"],
+        resources,
+    )
 
 
 class RecordsApp:
@@ -147,16 +122,7 @@ class RecordsApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         handler, args = self.route(environ.get("PATH_INFO", ""))  # NotFound: the edge renders it
-        request = APIRequest.from_flask(Request(environ), self.api.locales)
-        headers, status, content = handler(self.api, request, *args)
-        if isinstance(content, str):
-            body = content.encode("utf-8")
-        elif isinstance(content, bytes):
-            body = content
-        else:
-            body = json.dumps(content).encode()
-        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
-        return [body]
+        return call_handler(self.api, handler, args, environ, start_response)
 
 
 def make_app(settings: Settings) -> RecordsApp:

@@ -5,37 +5,32 @@ and rebuilt when the store changes; no global config file is read."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterable
-from http import HTTPStatus
+from collections.abc import Iterable
 from typing import Any
 
 from pygeoapi.api import (
     API,
-    APIRequest,
     conformance,
     describe_collections,
     get_collection_schema,
     landing_page,
 )
 from pygeoapi.api.coverages import get_collection_coverage
-from werkzeug.wrappers import Request
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.coverages.ogcapi_query import checked_query
 from ogcsdl.errors import NotFound
+from ogcsdl.pygeoapi_glue import Handler, StartResponse, call_handler, pygeoapi_config
 
-StartResponse = Callable[..., Any]
 RELOAD_INTERVAL_S = 1.0
 # The GeoTIFF media type of OGC API - Coverages (and what GDAL's OGCAPI driver asks for).
 GEOTIFF = "image/tiff; application=geotiff"
-Handler = Callable[..., tuple[dict[str, str], int, Any]]
 
 
-def pygeoapi_config(settings: Settings, records: list[ProductRecord]) -> dict[str, Any]:
+def coverages_config(settings: Settings, records: list[ProductRecord]) -> dict[str, Any]:
     resources = {
         record.identifier: {
             "type": "collection",
@@ -69,36 +64,14 @@ def pygeoapi_config(settings: Settings, records: list[ProductRecord]) -> dict[st
         }
         for record in records
     }
-    return {
-        "server": {
-            "bind": {"host": "127.0.0.1", "port": settings.server.port},
-            "url": settings.url("/coverages"),
-            "mimetype": "application/json; charset=UTF-8",
-            "encoding": "utf-8",
-            "languages": ["en-US"],
-            "limits": {"default_items": 10, "max_items": 1000},
-            "map": {"url": "", "attribution": ""},
-            "pretty_print": False,
-        },
-        "logging": {"level": "ERROR"},
-        "metadata": {
-            "identification": {
-                "title": "ogcsdl coverages",
-                "description": "Earth-observation products as OGC API - Coverages.",
-                "keywords": ["coverages", "Earth observation"],
-                "keywords_type": "theme",
-                "terms_of_service": "",
-                "url": settings.public_url,
-            },
-            "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
-            "provider": {"name": settings.catalogue.organisation, "url": settings.public_url},
-            "contact": {
-                "name": settings.catalogue.contact_name,
-                "email": settings.catalogue.contact_email,
-            },
-        },
-        "resources": resources,
-    }
+    return pygeoapi_config(
+        settings,
+        "/coverages",
+        "ogcsdl coverages",
+        "Earth-observation products as OGC API - Coverages.",
+        ["coverages", "Earth observation"],
+        resources,
+    )
 
 
 class CoveragesApiApp:
@@ -114,7 +87,7 @@ class CoveragesApiApp:
             records = self.store.list()
             stamp = [(r.identifier, r.updated.isoformat()) for r in records]
             if self._api is None or stamp != self._stamp:
-                self._api = API(pygeoapi_config(self.settings, records), {})
+                self._api = API(coverages_config(self.settings, records), {})
                 self._stamp = stamp
             self._checked_at = time.monotonic()
         return self._api
@@ -141,22 +114,7 @@ class CoveragesApiApp:
         if handler is get_collection_coverage:
             record = self.store.get(args[0])  # NotFound: 404
             environ["QUERY_STRING"] = checked_query(environ.get("QUERY_STRING", ""), record)
-        request = Request(environ)
-        api = self.api()
-        api_request = APIRequest.from_flask(request, api.locales)
-        headers, status, content = handler(api, api_request, *args)
-        body = (
-            content
-            if isinstance(content, bytes)
-            else (
-                content.encode("utf-8")
-                if isinstance(content, str)
-                else json.dumps(content).encode()
-            )
-        )
-        phrase = HTTPStatus(status).phrase
-        start_response(f"{status} {phrase}", list(headers.items()))
-        return [body]
+        return call_handler(self.api(), handler, args, environ, start_response)
 
 
 def make_app(settings: Settings) -> CoveragesApiApp:
