@@ -81,7 +81,9 @@ def test_url_input_is_refused_by_default(tmp_path: Path, http_server: str) -> No
 def test_redirects_missing_files_and_size_limits(tmp_path: Path, http_server: str) -> None:
     settings = processing_settings(tmp_path / "var", security={"allow_private_urls": True})
     registry, description = _scale(settings)
-    with pytest.raises(InvalidParameterValue, match="redirects"):
+    # even with private addresses allowed, a redirect to a link-local (cloud metadata)
+    # address is refused before any connection
+    with pytest.raises(Forbidden, match="link-local"):
         resolve_inputs(
             registry, description, {"image": f"{http_server}/redirect"}, settings, tmp_path
         )  # type: ignore[arg-type]

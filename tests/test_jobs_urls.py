@@ -160,3 +160,10 @@ def test_size_limit_and_deadline_hold(tmp_path: Path) -> None:
         with pytest.raises(InvalidParameterValue, match="too long|cannot fetch"):
             fetch(slow.url, io.BytesIO(), settings, timeout_s=1)
         assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/"])
+def test_link_local_is_refused_even_when_private_urls_are_allowed(tmp_path: Path, url: str) -> None:
+    settings = processing_settings(tmp_path / "var", security={"allow_private_urls": True})
+    with pytest.raises(Forbidden, match="link-local"):
+        check_url(url, settings)

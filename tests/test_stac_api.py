@@ -15,8 +15,8 @@ from werkzeug.test import Client
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings
 from ogcsdl.schema import create_schema
-from ogcsdl.stac.app import make_app
 from ogcsdl.stac.openapi import MEDIA_TYPE
+from tests.edge_support import behind_edge
 from tests.stac_support import COLLECTION, five_records
 
 OPENAPI_30_SCHEMA = Path(pygeoapi.__file__).parent / "schemas/openapi/openapi-3.0.x.json"
@@ -31,7 +31,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Client:
     store = product_store(settings)
     for record in five_records(settings.cog_dir):
         store.upsert(record)
-    return Client(make_app(settings))
+    return Client(behind_edge(settings, "/stac"))
 
 
 def _get(client: Client, path: str, **params: Any) -> Any:
@@ -552,7 +552,7 @@ def test_search_extensions_on_postgis(postgis_url: str, tmp_path: Path) -> None:
             )
         )
     settings = Settings(data_dir=tmp_path / "var", public_url="http://example.test")
-    pg = Client(StacApi(settings, store))
+    pg = Client(behind_edge(settings, "/stac", StacApi(settings, store)))
     ids = _ids(
         _get(
             pg,

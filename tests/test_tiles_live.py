@@ -505,5 +505,5 @@ def test_checks_run_through_the_suite_runner(view: ViewServices) -> None:
     finally:
         runner.CHECK_MODULES[:] = saved
     table = runner.format_table(outcomes)
-    assert len(outcomes) == 20, table
+    assert len(outcomes) == 21, table
     assert all(outcome.result.status == "pass" for outcome in outcomes), table

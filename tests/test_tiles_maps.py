@@ -21,6 +21,7 @@ from ogcsdl.tiles.app import MapsApp
 from ogcsdl.tiles.checks import check_wms_getmap
 from ogcsdl.tiles.layers import LayerModel, canonical_time
 from ogcsdl.tiles.mapproxy_config import build_config
+from tests.edge_support import behind_edge
 from tests.view_fixtures import make_s1_product, make_s2_product
 
 T1 = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
@@ -43,7 +44,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def maps(settings: Settings) -> Iterator[Client]:
-    yield Client(MapsApp(settings))
+    yield Client(behind_edge(settings, "/maps"))
 
 
 def test_one_model_gives_mapproxy_layers_styles_and_times(settings: Settings) -> None:
@@ -167,7 +168,7 @@ def test_new_product_rebuilds_mapproxy_in_memory(settings: Settings, maps: Clien
     store = product_store(settings)
     record = make_s2_product(settings.data_dir / "src", "s2-new", start=T1, size=32, seed=9)
     store.upsert(replace(record, collection="fresh"))
-    app = maps.application
+    app = maps.application.app.app  # edge -> number checks -> the maps service
     assert isinstance(app, MapsApp)
     app.refresh(force=True)
     response = maps.get("/wmts/1.0.0/WMTSCapabilities.xml")

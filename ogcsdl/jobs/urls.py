@@ -105,6 +105,14 @@ def resolve(url: str, settings: Settings, locator: str = "href", trusted: bool =
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
         raise InvalidParameterValue(f"the host of {url!r} cannot be resolved", locator)
+    if any(address.is_link_local for address in addresses):
+        # Link-local holds cloud metadata services (169.254.169.254): never, whatever
+        # allow_private_urls says.
+        raise Forbidden(
+            f"the reference {url!r} points to a link-local address; the server refuses "
+            "to fetch it",
+            locator,
+        )
     if not (trusted or settings.security.allow_private_urls):
         if not all(is_public(address) for address in addresses):
             # Which address it was stays in the server: it maps the internal network.
