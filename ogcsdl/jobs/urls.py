@@ -109,8 +109,7 @@ def resolve(url: str, settings: Settings, locator: str = "href", trusted: bool =
         # Link-local holds cloud metadata services (169.254.169.254): never, whatever
         # allow_private_urls says.
         raise Forbidden(
-            f"the reference {url!r} points to a link-local address; the server refuses "
-            "to fetch it",
+            f"the reference {url!r} points to a link-local address; the server refuses to fetch it",
             locator,
         )
     if not (trusted or settings.security.allow_private_urls):
