@@ -197,11 +197,12 @@ def test_a_replaced_product_file_is_read_afresh(tmp_path: Path) -> None:
     assert not np.array_equal(first, second)
 
 
-def test_a_tile_whose_cache_directory_was_removed_is_served_not_cached(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_tile_whose_cache_directory_was_removed_is_served_not_cached(  # type: ignore[no-untyped-def]
+    tmp_path, monkeypatch
+) -> None:
     """A product invalidated while a worker writes its tile: no 500, no stale tile."""
-    import shutil
-
-    from mapproxy.cache.file import FileCache
+    import mapproxy.cache.file as file_cache
+    import mapproxy.cache.path as cache_path
     from mapproxy.cache.tile import Tile
     from mapproxy.image import ImageResult
     from mapproxy.image.opts import ImageOptions
@@ -210,14 +211,20 @@ def test_a_tile_whose_cache_directory_was_removed_is_served_not_cached(tmp_path)
     from ogcsdl.tiles.cache_store import tolerate_removed_cache_dirs
 
     tolerate_removed_cache_dirs()
-    cache = FileCache(str(tmp_path / "cache"), "png")
-    tile = Tile(
-        (1, 2, 3),
-        ImageResult(
-            Image.new("RGBA", (4, 4), (1, 2, 3, 255)), image_opts=ImageOptions(format="image/png")
-        ),
-    )
-    location = cache.tile_location(tile, create_dir=True)
-    shutil.rmtree(tmp_path / "cache")  # the invalidation, between mkdir and write
-    cache._store(tile, location)  # raised FileNotFoundError before the patch
-    assert not (tmp_path / "cache").exists()
+    cache = file_cache.FileCache(str(tmp_path / "cache"), "png")
+    image = Image.new("RGBA", (4, 4), (1, 2, 3, 255))
+
+    def tile() -> Tile:
+        return Tile((1, 2, 3), ImageResult(image, image_opts=ImageOptions(format="image/png")))
+
+    def removed(*_args: object, **_kwargs: object) -> None:
+        raise FileNotFoundError(2, "No such file or directory")  # the invalidation won the race
+
+    with monkeypatch.context() as patch:  # removed between mkdir and the temp file
+        patch.setattr(file_cache, "write_atomic", removed)
+        assert cache.store_tile(tile()) is False
+    with monkeypatch.context() as patch:  # removed while the tile's directories were made
+        patch.setattr(cache_path, "ensure_directory", removed)
+        assert cache.store_tile(tile()) is False
+    assert not list((tmp_path / "cache").rglob("*.png"))
+    assert cache.store_tile(tile()) is not False and list((tmp_path / "cache").rglob("*.png"))

@@ -20,13 +20,15 @@ LOG = logging.getLogger(__name__)
 def tolerate_removed_cache_dirs() -> None:
     if getattr(FileCache, "_ogcsdl_patched", False):
         return
-    store = FileCache._store
+    store_tile = FileCache.store_tile
 
-    def _store(self: FileCache, tile: Any, location: str) -> None:
+    def tolerant_store_tile(self: FileCache, tile: Any, dimensions: Any = None) -> Any:
+        # Both the directory creation and the temp-file write can meet the removal.
         try:
-            store(self, tile, location)
+            return store_tile(self, tile, dimensions=dimensions)
         except FileNotFoundError:
-            LOG.debug("cache directory of %s removed while writing; tile not cached", location)
+            LOG.debug("cache directory of tile %s removed while writing; not cached", tile.coord)
+            return False
 
-    FileCache._store = _store
+    FileCache.store_tile = tolerant_store_tile
     FileCache._ogcsdl_patched = True
