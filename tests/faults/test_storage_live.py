@@ -31,7 +31,7 @@ def read_only_cogs(tmp_path: Path) -> Iterator[Settings]:
     if mounted.returncode != 0:
         if os.environ.get("OGCSDL_REQUIRE_MOUNT") == "1":
             pytest.fail(f"mount is required but failed: {mounted.stderr.strip()}")
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+        pytest.skip(reason=f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
         tiny_product(settings, "RO_SOURCE")  # written while the storage is still writable
         assert _mount("-o", "remount,ro", str(cogs)).returncode == 0
