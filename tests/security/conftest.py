@@ -17,8 +17,8 @@ from rasterio.warp import transform_bounds
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import Band, ProductRecord
+from tests.canary import Canary, canary_server
 from tests.live import LiveSuite
-from tests.security.support import Canary
 
 PRODUCT = "hostile-corpus-s2"
 # Where the product was "ingested from": a server path no answer may show.
@@ -91,6 +91,7 @@ def corpus(suite: LiveSuite) -> Iterator[Corpus]:
         f"127.0.0.1:{settings.render.port}",
         f"127.0.0.1:{settings.cluster.port}",
     ]
-    with Canary() as canary:  # each case checks the canary saw nothing of its own
+    xml = (200, {"Content-Type": "text/xml"}, b"<canary/>")
+    with canary_server(responder=lambda _path: xml) as canary:  # each case: no hit of its own
         yield Corpus(suite, canary, PRODUCT, secrets)
     store.delete(PRODUCT)

@@ -6,10 +6,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -97,48 +95,6 @@ def send(base_url: str, case: Case, canary: str, product: str, timeout_s: float 
         )
     finally:
         connection.close()
-
-
-class Canary:
-    """A loopback HTTP server that records every request made to it: the server under
-    test must never fetch from it."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        canary = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                canary.hits.append(f"GET {self.path}")
-                self._answer()
-
-            def do_POST(self) -> None:  # noqa: N802
-                canary.hits.append(f"POST {self.path}")
-                self._answer()
-
-            def _answer(self) -> None:
-                body = b"<canary/>"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Canary:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
