@@ -55,7 +55,7 @@ def predict_probability(booster: Any, features: np.ndarray, num_threads: int = 1
     valid = np.isfinite(flat).all(axis=0)
     out = np.full(height * width, np.nan, dtype=np.float32)
     if valid.any():
-        rows = np.ascontiguousarray(flat[:, valid].T)
+        rows = np.ascontiguousarray(flat.T[valid])  # one copy, row-major as LightGBM wants
         out[valid] = booster.predict(
             rows,
             num_threads=num_threads,
