@@ -135,6 +135,15 @@ def test_opensearch_eo_cloud_cover_values_and_intervals(catalogue: Catalogue) ->
     assert cloudy("{5,80}") == {"S2A-STHLM-0601", "S2B-UMEA-1201"}
     both = opensearch(catalogue, bbox="16.5,58.5,18.5,60.5", **{"eo:cloudCover": "[0,20]"})
     assert atom_ids(both) == {"S2A-STHLM-0601"}
+    # geo AND time AND an interval: pycsw's own And gets the interval's predicates (a
+    # nested And was refused as "document not valid").
+    every = opensearch(
+        catalogue,
+        bbox="16.5,58.5,18.5,60.5",
+        time="2024-06-02/2024-06-30",
+        **{"eo:cloudCover": "[40,60]"},
+    )
+    assert atom_ids(every) == {"S2B-STHLM-0610"}
     response = requests.get(
         catalogue.url,
         params={

@@ -98,6 +98,11 @@ def add_numeric_intervals():
         parser = etree.XMLParser(resolve_entities=False, no_network=True)
         root = etree.fromstring(text, parser) if text else etree.Element(f"{{{OGC}}}Filter")
         existing = list(root)
+        if len(existing) == 1 and existing[0].tag == f"{{{OGC}}}And":
+            # pycsw's own And (geo and time): ours join it; pycsw 2.6 refuses an And
+            # nested directly in an And ("document not valid").
+            existing[0].extend(extra)
+            return etree.tostring(root, encoding="unicode")
         for node in existing:
             root.remove(node)
         predicates = existing + extra
