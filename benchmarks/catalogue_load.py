@@ -121,11 +121,12 @@ def load(
     transaction, ``jobs`` loader processes, with a progress line."""
     settings = load_settings(config_file)
     present = count(settings.database_url)
-    start = (
-        min(present - present % page, total)
-        if jobs == 1
-        else _first_missing(settings, total, page, seed, prefix)
-    )
+    if present >= total:
+        start = total
+    elif jobs == 1:
+        start = present - present % page
+    else:
+        start = _first_missing(settings, total, page, seed, prefix)
     tasks = [(first, min(page, total - first), seed, prefix) for first in range(start, total, page)]
     if not tasks:
         return LoadResult(0, 0.0, 0.0)
