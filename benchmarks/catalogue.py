@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +41,9 @@ from lxml import etree
 from benchmarks.catalogue_data import DAYS, EUROPE, FIRST_DAY, synthetic_records
 from benchmarks.catalogue_load import count, load, postgis, prepare
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.config import PROJECT_ROOT, load_settings
+from ogcsdl.config import load_settings
+from ogcsdl.harvest.model import HarvestSource
+from ogcsdl.harvest.runner import delete_source, run_harvest
 from ogcsdl.schema import create_schema
 from tests.live import start_suite, stop_suite, write_config
 
@@ -326,6 +327,7 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
             f" (pages of {args.page}, {args.jobs} job(s); inside upsert_many"
             f" {result.records / result.upsert_s * args.jobs:.0f} records/s)"
         )
+    if result.records or not args.load_only:  # what autovacuum does sooner or later
         started = time.perf_counter()
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE ogcsdl_products")
@@ -395,7 +397,9 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
 
 def harvest_rates(config_file: Path, workdir: Path, records: int) -> dict[str, float]:
     """A second suite (SQLite, its own store with ``records`` records) harvested by ours
-    with ``ogcsdl harvest``, over CSW then (after deleting that source) over STAC."""
+    through the harvest runner (what ``ogcsdl harvest`` and the scheduler run, timed
+    without the interpreter's start-up), over CSW then, after deleting that source and
+    its records, over STAC."""
     remote_dir = workdir / "remote"
     remote_dir.mkdir(exist_ok=True)
     remote_config = write_config(remote_dir, {"log_level": "WARNING"})  # fresh ports
@@ -407,37 +411,22 @@ def harvest_rates(config_file: Path, workdir: Path, records: int) -> dict[str, f
     for first in range(present, records, 2000):
         store.upsert_many(list(synthetic_records(min(2000, records - first), 2, "remote-", first)))
     rates: dict[str, float] = {}
+    ours = load_settings(config_file)
     suite = start_suite(remote_config, timeout_s=300)
     try:
         for protocol, path in (("csw", "csw"), ("stac", "stac")):
-            name = f"bench-{protocol}"
-            command = [
-                sys.executable,
-                "-m",
-                "ogcsdl",
-                "--config",
-                str(config_file),
-                "harvest",
-                f"{suite.base_url}/{path}",
-                "--protocol",
-                protocol,
-                "--name",
-                name,
-            ]
+            source = HarvestSource(f"bench-{protocol}", f"{suite.base_url}/{path}", protocol)
             started = time.perf_counter()
-            done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
+            result = run_harvest(ours, source)  # what `ogcsdl harvest` and the scheduler run
             seconds = time.perf_counter() - started
-            if done.returncode != 0:
-                raise RuntimeError(f"harvest over {protocol} failed:\n{done.stderr[-2000:]}")
-            added = int(done.stdout.split(": ", 1)[1].split(" added")[0])
-            print(f"harvest {protocol}: {done.stdout.strip()} in {seconds:.1f} s")
-            rates[protocol] = added / seconds
-            subprocess.run(
-                [*command[:5], "harvest", "--delete-source", name],
-                capture_output=True,
-                check=True,
-                cwd=PROJECT_ROOT,
+            if not result.ok:
+                raise RuntimeError(f"harvest over {protocol} failed: {result.error}")
+            print(
+                f"harvest {protocol}: {result.added} added, {len(result.rejected)} rejected,"
+                f" {result.pages} page(s) in {seconds:.1f} s"
             )
+            rates[protocol] = result.added / seconds
+            delete_source(ours, source.name)
     finally:
         stop_suite(suite)
     return rates

@@ -167,7 +167,36 @@ _GML32 = "http://www.opengis.net/gml/3.2"
 _GML311 = "http://www.opengis.net/gml"
 
 
+def _csw2_request_schemas_compiled_once() -> None:
+    """pycsw's CSW 2.0.2 compiles ``CSW-discovery.xsd`` (with FES, GML and OWS) to check
+    every POST request: about half a second, most of a GetRecords whatever the
+    catalogue's size. Each schema file is compiled once per process instead (the
+    request is still validated against it)."""
+    from functools import lru_cache
+
+    from pycsw.ogc.csw import csw2
+
+    @lru_cache(maxsize=8)
+    def compiled(path: str) -> etree.XMLSchema:
+        return etree.XMLSchema(file=path)
+
+    class _Etree:
+        """lxml.etree as pycsw's CSW 2 module sees it, its schemas compiled once."""
+
+        def __getattr__(self, name: str):
+            return getattr(etree, name)
+
+        @staticmethod
+        def XMLSchema(*args, file=None, **kwargs):  # noqa: N802 - lxml's name
+            if file and not args and not kwargs:
+                return compiled(os.path.abspath(file))
+            return etree.XMLSchema(*args, file=file, **kwargs)
+
+    csw2.etree = _Etree()
+
+
 _csw3_filters_take_gml()
+_csw2_request_schemas_compiled_once()
 
 _GEO_TIME_PARAMETERS = {"q", "bbox", "time", "start", "stop"}
 
