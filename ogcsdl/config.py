@@ -227,7 +227,7 @@ class HarvestSourceSettings(_Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     url: str
-    protocol: Literal["csw", "opensearch", "stac"]
+    protocol: Literal["csw", "opensearch", "stac", "iso"]  # iso: one ISO 19139 document
     interval_s: int = Field(3600, ge=1)
     # How often a run lists the whole source to find records deleted there (an
     # incremental CSW/STAC/OpenSearch query by modification date cannot show them).

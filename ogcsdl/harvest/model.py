@@ -14,7 +14,7 @@ from shapely.geometry import box
 from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.config import Settings
 
-PROTOCOLS = ("csw", "opensearch", "stac")
+PROTOCOLS = ("csw", "opensearch", "stac", "iso")  # iso: one ISO 19139 document
 
 
 @dataclass(frozen=True)

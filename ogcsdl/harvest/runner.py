@@ -29,6 +29,7 @@ from ogcsdl.config import Settings
 from ogcsdl.db import Connection
 from ogcsdl.errors import NotFound
 from ogcsdl.harvest.csw import CswHarvester
+from ogcsdl.harvest.iso import IsoDocumentHarvester
 from ogcsdl.harvest.model import Harvester, HarvestSource, Page
 from ogcsdl.harvest.opensearch import OpenSearchHarvester
 from ogcsdl.harvest.stac import StacHarvester
@@ -41,6 +42,7 @@ HARVESTERS: dict[str, Harvester] = {
     "csw": CswHarvester(),
     "opensearch": OpenSearchHarvester(),
     "stac": StacHarvester(),
+    "iso": IsoDocumentHarvester(),
 }
 
 
@@ -52,7 +54,7 @@ class HarvestResult:
     unchanged: int = 0
     deleted: int = 0  # records gone at the source, removed here
     pages: int = 0
-    added_ids: list[str] = field(default_factory=list)
+    inserted: list[tuple[str, str]] = field(default_factory=list)  # (identifier, title)
     conflicts: list[str] = field(default_factory=list)  # ids held locally or by another source
     rejected: list[str] = field(default_factory=list)  # entries the source sent unusable
     listed: bool = False  # the run saw a complete listing of the source
@@ -108,7 +110,7 @@ def _select(
             result.updated += 1
         elif record.identifier not in chosen:
             result.added += 1
-            result.added_ids.append(record.identifier)
+            result.inserted.append((record.identifier, record.title))
         chosen[record.identifier] = record
     return list(chosen.values())
 

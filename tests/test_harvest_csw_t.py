@@ -1,0 +1,167 @@
+"""CSW-T at the catalogue edge, in-process (the /csw mount behind its edge, no pycsw
+needed: these requests never reach it): Harvest only for administrators, its request
+checked, its answers valid against CSW-publication.xsd; Transaction refused. The
+harvest of a real second instance through OWSLib is in ``test_harvest_live.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from werkzeug.test import Client
+
+from conformance.xmlcheck import schema
+from ogcsdl.config import Settings
+from ogcsdl.harvest.csw_t import (
+    CSW,
+    HarvestRequest,
+    acknowledgement,
+    harvest_response,
+    request_document,
+)
+from ogcsdl.schema import create_schema
+from ogcsdl.security.identity import IDENTITY_KEY, Identity
+from tests.catalogue_fixtures import require_catalogue_env
+from tests.edge_support import behind_edge
+
+OWS = "http://www.opengis.net/ows/1.1"
+ADMIN = Identity("key:root", "admin")
+USER = Identity("key:alice", "user")
+STAC_TYPE = "https://api.stacspec.org/v1.0.0/core"
+
+
+def _client(tmp_path: Path, **harvest: object) -> Client:
+    settings = Settings(data_dir=tmp_path / "var", harvest=harvest)
+    settings.ensure_dirs()
+    create_schema(settings)
+    return Client(behind_edge(settings, "/csw"))
+
+
+def _kvp(**params: str) -> dict[str, str]:
+    return {"service": "CSW", "version": "2.0.2", "request": "Harvest", **params}
+
+
+def _exception(response: object) -> tuple[int, str, str]:
+    root = etree.fromstring(response.data)  # type: ignore[attr-defined]
+    assert root.tag == f"{{{OWS}}}ExceptionReport", response.data  # type: ignore[attr-defined]
+    node = root.find(f"{{{OWS}}}Exception")
+    assert node is not None
+    return (
+        response.status_code,  # type: ignore[attr-defined]
+        node.get("exceptionCode", ""),
+        node.get("locator", ""),
+    )
+
+
+def test_harvest_needs_an_administrator(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    query = _kvp(source="https://peer.example/stac", resourcetype=STAC_TYPE)
+    assert _exception(client.get("/", query_string=query))[:2] == (401, "NotAuthenticated")
+    user = client.get("/", query_string=query, environ_overrides={IDENTITY_KEY: USER})
+    assert _exception(user)[:2] == (403, "AccessDenied")
+
+
+def test_harvest_disabled_in_the_configuration_is_refused(tmp_path: Path) -> None:
+    client = _client(tmp_path, csw_harvest=False)
+    query = _kvp(source="https://peer.example/stac", resourcetype=STAC_TYPE)
+    answer = client.get("/", query_string=query, environ_overrides={IDENTITY_KEY: ADMIN})
+    assert _exception(answer)[:2] == (400, "OperationNotSupported")
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "locator"),
+    [  # a loopback Source is the URL check's 403 (see jobs/urls.py); the rest 400
+        ({"resourcetype": STAC_TYPE}, "MissingParameterValue", "Source"),
+        (
+            {"source": "file:///etc/passwd", "resourcetype": STAC_TYPE},
+            "InvalidParameterValue",
+            "Source",
+        ),
+        (
+            {"source": "http://127.0.0.1:9/csw", "resourcetype": STAC_TYPE},
+            "InvalidParameterValue",
+            "Source",
+        ),
+        ({"source": "https://peer.example/x"}, "MissingParameterValue", "ResourceType"),
+        (
+            {"source": "https://peer.example/x", "resourcetype": "urn:x-fgdc"},
+            "InvalidParameterValue",
+            "ResourceType",
+        ),
+        (
+            {"source": "https://peer.example/x", "resourcetype": CSW, "harvestinterval": "P1D"},
+            "InvalidParameterValue",
+            "HarvestInterval",
+        ),
+        (
+            {
+                "source": "https://peer.example/x",
+                "resourcetype": CSW,
+                "responsehandler": "mailto:a@b",
+            },
+            "InvalidParameterValue",
+            "ResponseHandler",
+        ),
+        (
+            {"source": "https://peer.example/x", "resourcetype": CSW, "version": "3.0.0"},
+            "InvalidParameterValue",
+            "version",
+        ),
+    ],
+)
+def test_harvest_requests_are_checked(
+    tmp_path: Path, params: dict[str, str], code: str, locator: str
+) -> None:
+    client = _client(tmp_path)
+    answer = client.get("/", query_string=_kvp(**params), environ_overrides={IDENTITY_KEY: ADMIN})
+    expected = 403 if "127.0.0.1" in params.get("source", "") else 400
+    assert _exception(answer) == (expected, code, locator)
+
+
+def test_harvest_of_an_unreachable_source_is_a_gateway_error_and_xml_post_is_read(
+    tmp_path: Path,
+) -> None:
+    """Port 9 on a listed host: the URL check passes, the fetch fails (502, no trace)."""
+    client = _client(tmp_path, allowed_hosts=["127.0.0.1"], timeout_s=2)
+    body = request_document(HarvestRequest("http://127.0.0.1:9/stac", STAC_TYPE))
+    answer = client.post(
+        "/",
+        data=body,
+        content_type="application/xml",
+        environ_overrides={IDENTITY_KEY: ADMIN},
+    )
+    status, code, locator = _exception(answer)
+    assert (status, code, locator) == (502, "NoApplicableCode", "Source")
+    assert b"127.0.0.1:9" in answer.data and b"Traceback" not in answer.data
+
+
+def test_transaction_is_refused_for_everyone(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    body = (
+        f'<csw:Transaction xmlns:csw="{CSW}" service="CSW" version="2.0.2">'
+        '<csw:Delete typeName="csw:Record"><csw:Constraint version="1.1.0"/></csw:Delete>'
+        "</csw:Transaction>"
+    ).encode()
+    answer = client.post(
+        "/", data=body, content_type="application/xml", environ_overrides={IDENTITY_KEY: ADMIN}
+    )
+    status, code, _ = _exception(answer)
+    assert (status, code) == (400, "OperationNotSupported")
+    assert b"product store" in answer.data
+
+
+def test_harvest_answers_are_valid_csw_publication_documents() -> None:
+    require_catalogue_env()  # the CSW schemas come with pycsw
+    xsd = schema("csw202-publication")
+    summary = etree.fromstring(
+        harvest_response([("S2-1", "A scene"), ("S2-2", "Another")], updated=3, deleted=1)
+    )
+    assert xsd.validate(summary), xsd.error_log.last_error
+    assert summary.findtext(f".//{{{CSW}}}totalInserted") == "2"
+    assert summary.findtext(f".//{{{CSW}}}totalDeleted") == "1"
+    nothing_new = etree.fromstring(harvest_response([], updated=0, deleted=0))
+    assert xsd.validate(nothing_new), xsd.error_log.last_error
+    request = HarvestRequest("https://peer.example/stac", STAC_TYPE, "https://me.example/hook")
+    ack = etree.fromstring(acknowledgement(request_document(request), "urn:uuid:1"))
+    assert xsd.validate(ack), xsd.error_log.last_error
