@@ -5,6 +5,9 @@ harvest of a real second instance through OWSLib is in ``test_harvest_live.py``.
 
 from __future__ import annotations
 
+import queue
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from werkzeug.test import Client
 
 from conformance.xmlcheck import schema
 from ogcsdl.config import Settings
+from ogcsdl.harvest import runner
 from ogcsdl.harvest.csw_t import (
     CSW,
     HarvestRequest,
@@ -20,10 +24,12 @@ from ogcsdl.harvest.csw_t import (
     harvest_response,
     request_document,
 )
+from ogcsdl.harvest.model import HarvestSource
 from ogcsdl.schema import create_schema
 from ogcsdl.security.identity import IDENTITY_KEY, Identity
 from tests.catalogue_fixtures import require_catalogue_env
 from tests.edge_support import behind_edge
+from tests.harvest_support import TEN, ScriptedRemote
 
 OWS = "http://www.opengis.net/ows/1.1"
 ADMIN = Identity("key:root", "admin")
@@ -165,3 +171,41 @@ def test_harvest_answers_are_valid_csw_publication_documents() -> None:
     request = HarvestRequest("https://peer.example/stac", STAC_TYPE, "https://me.example/hook")
     ack = etree.fromstring(acknowledgement(request_document(request), "urn:uuid:1"))
     assert xsd.validate(ack), xsd.error_log.last_error
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """A ResponseHandler endpoint: keeps what the catalogue POSTs to it."""
+
+    received: queue.Queue[bytes] = queue.Queue()
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        _Handler.received.put(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_harvest_with_a_response_handler_acknowledges_then_posts_the_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = ScriptedRemote(HarvestSource("x", "http://127.0.0.1:9/stac", "stac"), TEN)
+    monkeypatch.setitem(runner.HARVESTERS, "stac", remote)  # the remote archive
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = _client(tmp_path, allowed_hosts=["127.0.0.1"])
+        handler = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        query = _kvp(
+            source="http://127.0.0.1:9/stac", resourcetype=STAC_TYPE, responsehandler=handler
+        )
+        answer = client.get("/", query_string=query, environ_overrides={IDENTITY_KEY: ADMIN})
+        assert answer.status_code == 200, answer.data
+        ack = etree.fromstring(answer.data)
+        assert ack.find(f"{{{CSW}}}Acknowledgement/{{{CSW}}}RequestId") is not None
+        outcome = etree.fromstring(_Handler.received.get(timeout=30))
+        assert outcome.findtext(f".//{{{CSW}}}totalInserted") == "10"
+    finally:
+        server.shutdown()
