@@ -96,6 +96,7 @@ def test_opensearch_geojson_and_description(catalogue: Catalogue) -> None:
             "{eo:productType?}",
             "{eo:cloudCover?}",
             "{eo:orbitNumber?}",
+            "{eo:modificationDate?}",
         ):
             assert parameter in template, (kind, parameter)
         assert "%%" not in template
@@ -147,6 +148,30 @@ def test_opensearch_eo_cloud_cover_values_and_intervals(catalogue: Catalogue) ->
         timeout=10,
     )
     assert response.status_code == 400 and b"eo:cloudCover" in response.content
+
+
+def test_opensearch_eo_modification_date_selects_by_last_change(catalogue: Catalogue) -> None:
+    """What an incremental harvester asks: records changed since its last run."""
+
+    def changed(value: str) -> set[str]:
+        return atom_ids(opensearch(catalogue, **{"eo:modificationDate": value}))
+
+    assert changed("[2000-01-01T00:00:00Z") == SAMPLE_IDS
+    assert changed("[2999-01-01T00:00:00Z") == set()
+    assert changed("[2000-01-01,2999-01-01]") == SAMPLE_IDS
+    assert changed("2000-01-01]") == set()
+    response = requests.get(
+        catalogue.url,
+        params={
+            "mode": "opensearch",
+            "service": "CSW",
+            "version": "3.0.0",
+            "request": "GetRecords",
+            "eo:modificationDate": "[yesterday",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 400 and b"eo:modificationDate" in response.content
 
 
 def test_oai_pmh(catalogue: Catalogue) -> None:

@@ -47,7 +47,11 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 from pycsw import oaipmh, server
 from pycsw_atom import enrich_atom_entries
-from pycsw_eo_intervals import add_numeric_intervals, invalid_parameter
+from pycsw_eo_intervals import (
+    add_numeric_intervals,
+    advertise_modification_date,
+    invalid_parameter,
+)
 from pycsw_federation import bound_distributed_search
 from pycsw_geojson import GEOJSON, advertise_geojson, atom_to_geojson, wants_geojson
 from pycsw_oai import expand_resumption_token, fix_oai_paging
@@ -285,7 +289,7 @@ def application(environ, start_response):
         # pycsw 2.6.2 leaves a "%%" of its own string formatting in the CSW 3.0 Atom
         # template (outputformat=application/atom%%2Bxml): clients following it get 400.
         contents = contents.replace(b"application/atom%%2Bxml", b"application/atom%2Bxml")
-        contents = advertise_geojson(contents)
+        contents = advertise_geojson(advertise_modification_date(contents))
     content_type = str(csw.contenttype)
     converted = atom_to_geojson(contents) if geojson else None
     if converted is not None:  # an exception report stays XML
