@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ogcsdl.harvest.csw_t import (
     request_document,
 )
 from ogcsdl.harvest.model import HarvestSource
+from ogcsdl.harvest.state import HarvestState
 from ogcsdl.schema import create_schema
 from ogcsdl.security.identity import IDENTITY_KEY, Identity
 from tests.catalogue_fixtures import require_catalogue_env
@@ -209,3 +211,37 @@ def test_harvest_with_a_response_handler_acknowledges_then_posts_the_outcome(
         assert outcome.findtext(f".//{{{CSW}}}totalInserted") == "10"
     finally:
         server.shutdown()
+
+
+def test_a_harvest_outlasting_the_request_budget_is_acknowledged_and_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """server.timeout_s 5: after 3.75 s the answer is an Acknowledgement, and the
+    harvest, released later, still lands every record."""
+    release = threading.Event()
+
+    class SlowRemote(ScriptedRemote):
+        def pages(self, source: HarvestSource, since: object, settings: Settings):  # type: ignore[no-untyped-def, override]
+            release.wait(30)
+            return super().pages(source, None, settings)
+
+    remote = SlowRemote(HarvestSource("x", "http://127.0.0.1:9/stac", "stac"), TEN)
+    monkeypatch.setitem(runner.HARVESTERS, "stac", remote)
+    settings = Settings(
+        data_dir=tmp_path / "var", harvest={"allowed_hosts": ["127.0.0.1"]}, server={"timeout_s": 5}
+    )
+    settings.ensure_dirs()
+    create_schema(settings)
+    client = Client(behind_edge(settings, "/csw"))
+    query = _kvp(source="http://127.0.0.1:9/stac", resourcetype=STAC_TYPE)
+    answer = client.get("/", query_string=query, environ_overrides={IDENTITY_KEY: ADMIN})
+    assert answer.status_code == 200, answer.data
+    assert etree.fromstring(answer.data).find(f"{{{CSW}}}Acknowledgement") is not None
+    release.set()
+    owned: list[str] = []
+    for _ in range(100):
+        owned = HarvestState(settings.database_url).owned("stac-127.0.0.1-9")
+        if len(owned) == 10:
+            break
+        time.sleep(0.1)
+    assert sorted(owned) == TEN

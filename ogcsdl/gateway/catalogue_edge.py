@@ -190,5 +190,5 @@ def publication(
     if request.response_handler:
         document = csw_t.start_async(request, settings)
     else:
-        document = csw_t.run(request, settings)
+        document = csw_t.run_within_request(request, settings)
     return respond(start_response, 200, document, "application/xml; charset=UTF-8")

@@ -6,10 +6,13 @@ product store does not (pycsw 2.6's harvest would write only its own table).
 The gateway's access control classifies ``Harvest`` as an administrator's operation
 (401/403 otherwise); this module checks that again, reads the request (KVP or XML POST),
 maps ``ResourceType`` to one of our protocols, runs the harvest synchronously and
-answers a ``csw:HarvestResponse`` holding a ``csw:TransactionResponse``. With a
-``ResponseHandler`` (an http(s) URL) it answers a ``csw:Acknowledgement`` at once,
-harvests in a background thread and POSTs the ``csw:HarvestResponse`` to the handler
-through the checked fetcher. ``HarvestInterval`` is refused: periodic harvests are
+answers a ``csw:HarvestResponse`` holding a ``csw:TransactionResponse``. A harvest still
+running when three quarters of the gateway's request timeout (``server.timeout_s``)
+have passed goes on in the background and the answer is a ``csw:Acknowledgement``
+(gunicorn would otherwise kill the worker mid-harvest; its outcome shows in
+``ogcsdl harvest --list``). With a ``ResponseHandler`` (an http(s) URL) it answers a
+``csw:Acknowledgement`` at once, harvests in a background thread and POSTs the
+``csw:HarvestResponse`` to the handler through the checked fetcher. ``HarvestInterval`` is refused: periodic harvests are
 ``harvest.sources`` in the configuration, where the operator sees them.
 """
 
@@ -164,6 +167,31 @@ def run(request: HarvestRequest, settings: Settings) -> bytes:
     if not result.ok:
         raise HarvestFailed(f"harvesting {request.source} failed: {result.error}", "Source")
     return harvest_response(result.inserted, result.updated, result.deleted)
+
+
+def run_within_request(request: HarvestRequest, settings: Settings) -> bytes:
+    """:func:`run`, or an Acknowledgement when it outlasts the request's time budget
+    (the harvest then finishes in the background)."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["document"] = run(request, settings)
+        except Exception as exc:  # noqa: BLE001 - handed to the request thread below
+            outcome["error"] = exc
+            if "late" in outcome:
+                log.warning("background harvest of %s failed: %s", request.source, exc)
+
+    thread = threading.Thread(target=work, name="csw-harvest", daemon=True)
+    thread.start()
+    thread.join(settings.server.timeout_s * 0.75)
+    if thread.is_alive():
+        outcome["late"] = True
+        log.info("harvest of %s continues in the background", request.source)
+        return acknowledgement(request_document(request), f"urn:uuid:{uuid.uuid4()}")
+    if "error" in outcome:
+        raise outcome["error"]
+    return bytes(outcome["document"])
 
 
 def harvest_response(inserted: list[tuple[str, str]], updated: int, deleted: int) -> bytes:
