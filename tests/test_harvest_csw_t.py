@@ -144,6 +144,16 @@ def test_harvest_of_an_unreachable_source_is_a_gateway_error_and_xml_post_is_rea
     assert b"127.0.0.1:9" in answer.data and b"Traceback" not in answer.data
 
 
+def test_a_csw_3_harvest_body_is_refused_by_version(tmp_path: Path) -> None:
+    body = request_document(HarvestRequest("https://peer.example/csw", CSW)).replace(
+        CSW.encode(), b"http://www.opengis.net/cat/csw/3.0"
+    )
+    answer = _client(tmp_path).post(
+        "/", data=body, content_type="application/xml", environ_overrides={IDENTITY_KEY: ADMIN}
+    )
+    assert _exception(answer) == (400, "InvalidParameterValue", "version")
+
+
 def test_transaction_is_refused_for_everyone(tmp_path: Path) -> None:
     client = _client(tmp_path)
     body = (

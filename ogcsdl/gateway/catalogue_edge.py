@@ -140,6 +140,7 @@ def is_unknown_record(params: dict[str, str], body: bytes) -> bool:
 
 
 CSW_NS = "http://www.opengis.net/cat/csw/2.0.2"
+CSW30_NS = "http://www.opengis.net/cat/csw/3.0"
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -152,15 +153,17 @@ def _post_body(environ: dict[str, Any]) -> bytes:
 
 
 def _root_operation(body: bytes) -> str | None:
-    """``Harvest`` or ``Transaction`` when the body is that CSW 2.0.2 request."""
+    """``Harvest`` or ``Transaction`` when the body is that CSW 2.0.2 or 3.0 request
+    (a 3.0 Harvest is then refused by version, not handed to pycsw)."""
     if not body.strip():
         return None
     try:
         root = etree.fromstring(body, _SAFE_PARSER)
     except etree.XMLSyntaxError:
         return None  # pycsw answers what it cannot parse
-    if root.tag in (f"{{{CSW_NS}}}Harvest", f"{{{CSW_NS}}}Transaction"):
-        return etree.QName(root).localname
+    name = etree.QName(root)
+    if name.namespace in (CSW_NS, CSW30_NS) and name.localname in ("Harvest", "Transaction"):
+        return name.localname
     return None
 
 

@@ -84,7 +84,9 @@ def _xml(body: bytes) -> dict[str, str]:
     except etree.XMLSyntaxError as exc:
         raise InvalidParameterValue(f"the Harvest request is not well-formed XML: {exc}") from None
     if root.tag != f"{{{CSW}}}Harvest":
-        raise InvalidParameterValue("the request body is not a CSW 2.0.2 csw:Harvest", "request")
+        raise InvalidParameterValue(
+            "Harvest is offered for CSW 2.0.2 (a csw:Harvest of that namespace)", "version"
+        )
     values = {key.lower(): value for key, value in root.attrib.items()}
     for child in root:
         if isinstance(child.tag, str) and child.tag.startswith(f"{{{CSW}}}"):
