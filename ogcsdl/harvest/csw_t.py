@@ -163,9 +163,13 @@ def check_source(request: HarvestRequest, settings: Settings) -> None:
 
 def run(request: HarvestRequest, settings: Settings) -> bytes:
     """Harvest now; the ``csw:HarvestResponse`` document, or :class:`HarvestFailed`."""
+    from ogcsdl.config import HarvestSourceSettings
     from ogcsdl.harvest.runner import run_harvest
 
-    result = run_harvest(settings, _source(request))
+    # Repeated Harvest requests of a source are incremental; like a configured source,
+    # it is listed completely (remote deletions) once per default full_every_s.
+    full_every_s = HarvestSourceSettings.model_fields["full_every_s"].default
+    result = run_harvest(settings, _source(request), full_every_s=full_every_s)
     if not result.ok:
         raise HarvestFailed(f"harvesting {request.source} failed: {result.error}", "Source")
     return harvest_response(result.inserted, result.updated, result.deleted)
