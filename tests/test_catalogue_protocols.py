@@ -160,18 +160,22 @@ def test_opensearch_eo_modification_date_selects_by_last_change(catalogue: Catal
     assert changed("[2999-01-01T00:00:00Z") == set()
     assert changed("[2000-01-01,2999-01-01]") == SAMPLE_IDS
     assert changed("2000-01-01]") == set()
-    response = requests.get(
-        catalogue.url,
-        params={
-            "mode": "opensearch",
-            "service": "CSW",
-            "version": "3.0.0",
-            "request": "GetRecords",
-            "eo:modificationDate": "[yesterday",
-        },
-        timeout=10,
-    )
-    assert response.status_code == 400 and b"eo:modificationDate" in response.content
+    assert changed("[2000-01-01T02:00:00+02:00") == SAMPLE_IDS  # offsets read as UTC
+    assert changed("[2999-01-01T02:00:00+02:00") == set()
+    for bad in ("[yesterday", "[2024-02-30", "[2024-01-01T25:00:00Z"):
+        response = requests.get(
+            catalogue.url,
+            params={
+                "mode": "opensearch",
+                "service": "CSW",
+                "version": "3.0.0",
+                "request": "GetRecords",
+                "eo:modificationDate": bad,
+            },
+            timeout=10,
+        )
+        assert response.status_code == 400, (bad, response.text)
+        assert b"eo:modificationDate" in response.content
 
 
 def test_oai_pmh(catalogue: Catalogue) -> None:

@@ -14,6 +14,7 @@ for what changed since its last run (``[2024-06-01T00:00:00Z``).
 """
 
 import re
+from datetime import UTC, date, datetime
 
 from lxml import etree
 from pycsw import opensearch
@@ -63,7 +64,7 @@ def invalid_parameter(kvp):
         if key.lower() not in INTERVAL_PARAMETERS or not value:
             continue
         token = INTERVAL_PARAMETERS[key.lower()][1]
-        if comparisons(value, token) is None:
+        if comparisons(value, token) is None or not _real_dates(value, token):
             name = PARAMETER_NAMES[key.lower()]
             kind = "a number" if token == NUMBER else "an ISO 8601 date"
             return name, (
@@ -71,6 +72,32 @@ def invalid_parameter(kvp):
                 f"({{a,b}}): {value!r}"
             )
     return None
+
+
+def _as_stored(value, token):
+    """A date-time with an offset as UTC ``...Z``, the form the catalogue stores and
+    compares as text; numbers and plain dates as given."""
+    if token != DATETIME or "T" not in value:
+        return value
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _real_dates(value, token):
+    """Whether every date in a date parameter exists (2024-02-30 does not)."""
+    if token != DATETIME:
+        return True
+    for text in re.findall(DATETIME, value):
+        try:
+            if "T" in text:
+                datetime.fromisoformat(text.replace("Z", "+00:00"))
+            else:
+                date.fromisoformat(text)
+        except ValueError:
+            return False
+    return True
 
 
 def _predicate(operator, queryable, number):
@@ -85,9 +112,11 @@ def _predicates(queryable, value, token=NUMBER):
     if isinstance(found, tuple):
         either = etree.Element(f"{{{OGC}}}Or")
         for number in found[1]:
-            either.append(_predicate("PropertyIsEqualTo", queryable, number))
+            either.append(_predicate("PropertyIsEqualTo", queryable, _as_stored(number, token)))
         return [either] if len(found[1]) > 1 else list(either)
-    return [_predicate(operator, queryable, number) for operator, number in found]
+    return [
+        _predicate(operator, queryable, _as_stored(number, token)) for operator, number in found
+    ]
 
 
 def add_numeric_intervals():
