@@ -12,7 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 from lxml import etree
+from owslib.catalogue.csw2 import CatalogueServiceWeb
 from werkzeug.test import Client
 
 from conformance.xmlcheck import schema
@@ -20,6 +22,7 @@ from ogcsdl.config import Settings
 from ogcsdl.harvest import runner
 from ogcsdl.harvest.csw_t import (
     CSW,
+    RESOURCE_TYPES,
     HarvestRequest,
     acknowledgement,
     harvest_response,
@@ -29,7 +32,7 @@ from ogcsdl.harvest.model import HarvestSource
 from ogcsdl.harvest.state import HarvestState
 from ogcsdl.schema import create_schema
 from ogcsdl.security.identity import IDENTITY_KEY, Identity
-from tests.catalogue_fixtures import require_catalogue_env
+from tests.catalogue_fixtures import Catalogue, require_catalogue_env
 from tests.edge_support import behind_edge
 from tests.harvest_support import TEN, ScriptedRemote
 
@@ -255,3 +258,25 @@ def test_a_harvest_outlasting_the_request_budget_is_acknowledged_and_finishes(
             break
         time.sleep(0.1)
     assert sorted(owned) == TEN
+
+
+def test_capabilities_advertise_harvest_with_its_resource_types(catalogue: Catalogue) -> None:
+    """pycsw's transactions are off; its CSW 2.0.2 capabilities still list Harvest (the
+    gateway's), with the resource types it takes, and stay schema-valid."""
+    csw = CatalogueServiceWeb(catalogue.url)
+    harvest = csw.get_operation_by_name("Harvest")
+    assert set(harvest.parameters["ResourceType"]["values"]) == set(RESOURCE_TYPES)
+    answer = requests.get(
+        catalogue.url,
+        params={"service": "CSW", "version": "2.0.2", "request": "GetCapabilities"},
+        timeout=10,
+    )
+    root = etree.fromstring(answer.content)
+    xsd = schema("csw202")
+    assert xsd.validate(root), xsd.error_log.last_error
+    types = root.xpath(
+        "//ows:Operation[@name='Harvest']/ows:Parameter[@name='ResourceType']/ows:Value/text()",
+        namespaces={"ows": "http://www.opengis.net/ows"},
+    )
+    assert set(types) == set(RESOURCE_TYPES)
+    assert harvest.methods and harvest.methods[0]["url"] == catalogue.url
