@@ -84,7 +84,8 @@ def harvest(
             status = f"failing ({row.failures}x: {row.last_error})" if row.failures else "ok"
             click.echo(
                 f"{row.name}\t{row.protocol}\t{row.url}\t{row.records} record(s)\t"
-                f"last success {row.last_success or 'never'}\t{status}"
+                f"last success {row.last_success or 'never'}\t"
+                f"last full listing {row.last_full or 'never'}\t{status}"
             )
         return
     if not url or not protocol:
