@@ -26,6 +26,7 @@ def scripted_record(source: HarvestSource, identifier: str) -> ProductRecord:
         end=datetime(2024, 6, 1, tzinfo=UTC),
         bbox=(17.0, 59.0, 18.0, 60.0),
         updated=datetime(2024, 6, 2, tzinfo=UTC),
+        assets=[{"href": f"https://{source.name}.example/{identifier}.tif"}],
     )
 
 
