@@ -47,13 +47,19 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 from pycsw import oaipmh, server
 from pycsw_atom import enrich_atom_entries
-from pycsw_eo_intervals import add_numeric_intervals, invalid_parameter
+from pycsw_eo_intervals import (
+    add_numeric_intervals,
+    advertise_modification_date,
+    invalid_parameter,
+)
 from pycsw_federation import bound_distributed_search
 from pycsw_geojson import GEOJSON, advertise_geojson, atom_to_geojson, wants_geojson
+from pycsw_harvest_caps import advertise_harvest, resource_types
 from pycsw_oai import expand_resumption_token, fix_oai_paging
 
 CONFIG_PATH = os.environ["PYCSW_CONFIG"]
 PYCSW_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(server.__file__)))
+HARVEST_RESOURCE_TYPES = resource_types(CONFIG_PATH)  # empty: Harvest is disabled
 
 _EXCEPTION_CODE = re.compile(rb'<(?:\w+:)?Exception\s[^>]*exceptionCode="([A-Za-z]+)"')
 _STATUS_BY_CODE = {
@@ -357,7 +363,8 @@ def application(environ, start_response):
         # pycsw 2.6.2 leaves a "%%" of its own string formatting in the CSW 3.0 Atom
         # template (outputformat=application/atom%%2Bxml): clients following it get 400.
         contents = contents.replace(b"application/atom%%2Bxml", b"application/atom%2Bxml")
-        contents = advertise_geojson(contents)
+        contents = advertise_geojson(advertise_modification_date(contents))
+    contents = advertise_harvest(contents, HARVEST_RESOURCE_TYPES)
     content_type = str(csw.contenttype)
     converted = atom_to_geojson(contents) if geojson else None
     if converted is not None:  # an exception report stays XML
