@@ -59,9 +59,12 @@ class JobContext:
 
     def __init__(self, store: JobStore, job_id: str) -> None:
         self.store, self.job_id = store, job_id
+        self._percent = 0.0
 
     def progress(self, percent: float, message: str = "") -> None:
-        if not self.store.set_progress(self.job_id, percent, message):
+        # only ever forward: a processor's "done" (100) comes before "publishing" (95)
+        self._percent = max(self._percent, percent)
+        if not self.store.set_progress(self.job_id, self._percent, message):
             raise JobDismissed(f"job {self.job_id} was dismissed")
 
 
