@@ -113,6 +113,23 @@ def _worker_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _follow(runner: Any, job_id: str, started: float) -> list[tuple[str, float]]:
+    """Poll the job's status (as a client would) until it ends: (message, seconds) of
+    each phase it reported."""
+    phases: list[tuple[str, float]] = []
+    last_message, since = "", started
+    while True:
+        job = runner.store.get(job_id)
+        now = time.perf_counter()
+        if job.message != last_message or job.is_finished:
+            if last_message:
+                phases.append((last_message, now - since))
+            last_message, since = job.message or "", now
+        if job.is_finished or now - started > 7200:
+            return phases
+        time.sleep(0.2)
+
+
 def run_job(
     settings: Any, workers: int, process: str, inputs: dict[str, Any]
 ) -> tuple[float, float, float, str]:
@@ -146,12 +163,14 @@ def run_job(
             cpu_before = sum(client.run(_worker_cpu_s).values())
             started = time.perf_counter()
             job = runner.start(process, inputs, "ogcapi")
-            finished = runner.wait(job.job_id, timeout_s=7200)
+            phases = _follow(runner, job.job_id, started)
+            finished = runner.store.get(job.job_id)
             elapsed = time.perf_counter() - started
             cpu = sum(client.run(_worker_cpu_s).values()) - cpu_before
             peak = max(client.run(_worker_peak_rss).values()) / 1024**3
         runner.close()
         status = finished.status if finished.status == "successful" else finished.message
+        print("  phases: " + ", ".join(f"{m} {d:.1f} s" for m, d in phases), flush=True)
         return elapsed, peak, cpu, str(status)
     finally:
         cluster.close()

@@ -19,7 +19,6 @@ from typing import Any
 import dask.array as dsa
 import numpy as np
 import shapely
-import shapely.affinity
 import shapely.geometry
 import xarray as xr
 from affine import Affine
@@ -28,7 +27,6 @@ from rasterio import features
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping
-from shapely.geometry.polygon import orient
 
 from processes.base import BoundingBox, ProcessContext, Raster
 from processes.blocks import as_blocks, block_reduce, compute
@@ -308,25 +306,34 @@ def polygons_by_block(
         haloed,
     )
     inner: list[Any] = []
-    whole_pieces: list[Any] = []
+    whole_pieces: list[dict[str, Any]] = []
     for block_pieces in pieces:
         for geometry, touches_inner_edge in block_pieces:
-            (inner if touches_inner_edge else whole_pieces).append(geometry)
-    if inner:
+            if touches_inner_edge:
+                inner.append(shapely.geometry.shape(geometry))
+            else:
+                whole_pieces.append(geometry)
+    if inner:  # pixel coordinates are whole numbers: pieces meet exactly at block edges
         joined = shapely.union_all(inner)
-        whole_pieces.extend(getattr(joined, "geoms", [joined]))
-    affine = [transform.a, transform.b, transform.d, transform.e, transform.xoff, transform.yoff]
-    out = []
-    for geometry in whole_pieces:
-        in_crs = orient(shapely.affinity.affine_transform(geometry, affine), sign=1.0)
-        out.append(
-            {
-                "type": "Feature",
-                "geometry": transform_geom(crs, "EPSG:4326", mapping(in_crs)),
-                "properties": dict(properties),
-            }
-        )
-    return out
+        whole_pieces.extend(mapping(g) for g in getattr(joined, "geoms", [joined]))
+    in_crs = [_pixel_to_crs(geometry, transform) for geometry in whole_pieces]
+    geographic = transform_geom(crs, "EPSG:4326", in_crs) if in_crs else []
+    return [
+        {"type": "Feature", "geometry": geometry, "properties": dict(properties)}
+        for geometry in geographic
+    ]
+
+
+def _pixel_to_crs(geometry: dict[str, Any], transform: Affine) -> dict[str, Any]:
+    """A GeoJSON polygon in pixel (col, row) coordinates mapped by the raster's
+    transform."""
+    rings = []
+    for ring in geometry["coordinates"]:
+        cols, rows = np.asarray(ring, dtype=np.float64).T
+        xs = transform.a * cols + transform.b * rows + transform.c
+        ys = transform.d * cols + transform.e * rows + transform.f
+        rings.append(list(zip(xs.tolist(), ys.tolist(), strict=True)))
+    return {"type": "Polygon", "coordinates": rings}
 
 
 def _block_polygons(
@@ -365,15 +372,14 @@ def _block_polygons(
     ):
         if value != 1:
             continue
-        polygon = shapely.geometry.shape(geometry)
-        minx, miny, maxx, maxy = polygon.bounds
+        cols, rows = np.asarray(geometry["coordinates"][0]).T  # the outer ring bounds it
         touches = (
-            miny == inner_edges[0]
-            or maxy == inner_edges[1]
-            or minx == inner_edges[2]
-            or maxx == inner_edges[3]
+            rows.min() == inner_edges[0]
+            or rows.max() == inner_edges[1]
+            or cols.min() == inner_edges[2]
+            or cols.max() == inner_edges[3]
         )
-        out.append((polygon, bool(touches)))
+        out.append((geometry, bool(touches)))
     return out
 
 
