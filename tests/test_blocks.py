@@ -186,3 +186,12 @@ def test_polygons_by_block_sieve_and_join_as_the_whole_mask():
     # parts joined only through corner pixels may come apart where a union was needed
     assert len(whole) <= len(blocks)
     assert all(f["properties"] == {"class": "water"} for f in blocks)
+
+
+def test_full_tiles_are_processed_in_blocks_of_whole_read_chunks():
+    from processes.flood_mapping import coarser_blocks
+
+    tile = xr.DataArray(dsa.zeros((1, 5000, 5000), chunks=(1, 1024, 1024)), dims=("band", "y", "x"))
+    assert coarser_blocks(tile).data.chunks[1] == (2048, 2048, 904)
+    small = xr.DataArray(dsa.zeros((1, 300, 300), chunks=(1, 48, 48)), dims=("band", "y", "x"))
+    assert coarser_blocks(small).data.chunks == small.data.chunks  # tests keep small blocks
