@@ -112,6 +112,18 @@ def _wait_reporting(client: Any, collections: Sequence[Any], report: _Reporter) 
         raise
 
 
+def _evaluate(report: _Reporter, collections: Sequence[Any], *, keep: bool) -> tuple:
+    """``collections`` persisted (``keep``: their blocks stay in memory) or computed,
+    on the job's cluster when there is one, reporting blocks as they complete."""
+    with cluster_client() as client:
+        if client is None:
+            with _ThreadedProgress(report):
+                return tuple((dask.persist if keep else dask.compute)(*collections))
+        futures = (client.persist if keep else client.compute)(list(collections))
+        _wait_reporting(client, futures, report)
+        return tuple(futures) if keep else tuple(client.gather(futures))
+
+
 def persist(context: ProcessContext, start: float, end: float, message: str, *arrays: Any) -> tuple:
     """Evaluate lazy arrays (xarray/dask) once and keep their blocks, in the workers'
     memory on a cluster or in this process otherwise, so later steps (a statistic, then
@@ -123,14 +135,7 @@ def persist(context: ProcessContext, start: float, end: float, message: str, *ar
     indexes = [i for i, value in enumerate(lazy) if dask.is_dask_collection(value)]
     done = list(lazy)
     if indexes:
-        wanted = [lazy[i] for i in indexes]
-        with cluster_client() as client:
-            if client is None:
-                with _ThreadedProgress(report):
-                    evaluated = dask.persist(*wanted)
-            else:
-                evaluated = client.persist(wanted)
-                _wait_reporting(client, evaluated, report)
+        evaluated = _evaluate(report, [lazy[i] for i in indexes], keep=True)
         for i, value in zip(indexes, evaluated, strict=True):
             done[i] = value
     context.progress(end, message)
@@ -197,15 +202,7 @@ def _compute_tasks(
     context: ProcessContext, span: tuple[float, float], message: str, tasks: list[Any]
 ) -> tuple:
     context.progress(span[0], message)
-    report = _Reporter(context, span[0], span[1], message)
-    with cluster_client() as client:
-        if client is None:
-            with _ThreadedProgress(report):
-                results = dask.compute(*tasks)
-        else:
-            futures = client.compute(tasks)
-            _wait_reporting(client, futures, report)
-            results = tuple(client.gather(futures))
+    results = _evaluate(_Reporter(context, span[0], span[1], message), tasks, keep=False)
     context.progress(span[1], message)
     return tuple(results)
 
