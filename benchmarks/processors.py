@@ -4,9 +4,10 @@ For each case (cloud-mask with its default method, flood-mapping on S1, change-d
 on two optical dates) the inputs are written as synthetic scenes, ingested by the suite's
 own pipeline (analysis-ready COGs + records), then run as jobs by ``JobRunner`` on a Dask
 LocalCluster with 1 and with 2 worker processes (1 thread each, as the suite's default).
-The baseline, measured in the same run: rasterio reading every band of the same COGs
-(block by block, as the job reads them). Printed: wall time, ratio to the read time,
-Mpx/s, peak RSS over the workers, and the 2-worker speed-up.
+The baseline, measured right before each job run: rasterio reading every band of the
+same COGs (block by block, as the job reads them). Printed: wall time, ratio to the read
+time, Mpx/s, peak RSS over the workers, the workers' CPU seconds against the read's
+(the figure that holds on a busy shared machine), and the 2-worker speed-up.
 
     nice -n 10 .venv/bin/python -m benchmarks.processors [--size 10980] [--only cloud flood]
 
@@ -92,24 +93,50 @@ def write_cog(path: Path, size: int, kind: str, seed: int) -> Path:
     return path
 
 
-def read_time(paths: list[str]) -> float:
-    """Seconds to read every band of the files with rasterio, block row by block row."""
-    started = time.perf_counter()
+def read_time(paths: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds to read every band of the files with rasterio, block row by
+    block row."""
+    started, cpu = time.perf_counter(), time.process_time()
     for path in paths:
         with rasterio.open(path) as src:
             for row in range(0, src.height, BLOCK):
                 src.read(window=Window(0, row, src.width, min(BLOCK, src.height - row)))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def _worker_peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _worker_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _follow(runner: Any, job_id: str, started: float) -> list[tuple[str, float]]:
+    """Poll the job's status (as a client would) until it ends: (message, seconds) of
+    each phase it reported."""
+    phases: list[tuple[str, float]] = []
+    last_message, since = "", started
+    while True:
+        job = runner.store.get(job_id)
+        now = time.perf_counter()
+        if job.message != last_message or job.is_finished:
+            if last_message:
+                phases.append((last_message, now - since))
+            last_message, since = job.message or "", now
+        if job.is_finished or now - started > 7200:
+            return phases
+        time.sleep(0.2)
+
+
 def run_job(
     settings: Any, workers: int, process: str, inputs: dict[str, Any]
-) -> tuple[float, float, str]:
-    """(wall seconds, peak worker RSS in GiB, status) of one job on a fresh cluster."""
+) -> tuple[float, float, float, str]:
+    """(wall seconds, peak worker RSS in GiB, worker CPU seconds, status) of one job on a
+    fresh cluster. CPU seconds are summed over the workers (the scheduler's are not):
+    on a shared machine they say what the job cost when wall times say more about the
+    neighbours."""
     from distributed import Client, LocalCluster
 
     from ogcsdl.jobs.executor import JobRunner
@@ -133,14 +160,18 @@ def run_job(
         runner = JobRunner(job_settings)
         with Client(cluster, set_as_default=False) as client:
             client.run(lambda: __import__("processes.registry"))  # imports are not the job
+            cpu_before = sum(client.run(_worker_cpu_s).values())
             started = time.perf_counter()
             job = runner.start(process, inputs, "ogcapi")
-            finished = runner.wait(job.job_id, timeout_s=7200)
+            phases = _follow(runner, job.job_id, started)
+            finished = runner.store.get(job.job_id)
             elapsed = time.perf_counter() - started
+            cpu = sum(client.run(_worker_cpu_s).values()) - cpu_before
             peak = max(client.run(_worker_peak_rss).values()) / 1024**3
         runner.close()
         status = finished.status if finished.status == "successful" else finished.message
-        return elapsed, peak, str(status)
+        print("  phases: " + ", ".join(f"{m} {d:.1f} s" for m, d in phases), flush=True)
+        return elapsed, peak, cpu, str(status)
     finally:
         cluster.close()
 
@@ -188,15 +219,18 @@ def main() -> None:
                 continue
             records = {name: product(*value) for name, value in spec.items()}
             inputs = {name: record.identifier for name, record in records.items()}
-            read_s = read_time([record.file_path for record in records.values()])
+            paths = [record.file_path for record in records.values()]
             timings = {}
             for workers in args.workers:
-                wall, peak, status = run_job(settings, workers, process, inputs)
+                read_s, read_cpu = read_time(paths)  # beside each run: the load changes
+                wall, peak, cpu, status = run_job(settings, workers, process, inputs)
                 timings[workers] = wall
                 print(
                     f"{process:17s} {workers} worker(s): {wall:7.1f} s, read {read_s:6.1f} s, "
                     f"ratio {wall / read_s:5.2f}, {mpx / wall:6.2f} Mpx/s, peak worker RSS "
-                    f"{peak:.2f} GiB, {status}"
+                    f"{peak:.2f} GiB, worker CPU {cpu:6.1f} s (read CPU {read_cpu:5.1f} s, "
+                    f"ratio {cpu / read_cpu:5.2f}), {status}",
+                    flush=True,
                 )
             if 1 in timings and 2 in timings:
                 print(f"{process:17s} speed-up 2 vs 1 worker: {timings[1] / timings[2]:.2f}x")

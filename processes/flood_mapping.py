@@ -24,9 +24,11 @@ Inputs not on the grid of the first given one are aligned onto it (processes/ali
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
+import dask.array as dsa
 import numpy as np
 import xarray as xr
 from scipy import ndimage
@@ -43,19 +45,21 @@ from processes.base import (
     RasterInput,
     RasterOutput,
 )
+from processes.blocks import as_blocks, block_reduce, keep_seeded_components, persist
 from processes.change_detection import sar_in_db
 from processes.cloud_detectors import RULE_BANDS, rule_classes_lazy
 from processes.errors import MissingProcessInput, ProcessInputError
 from processes.raster_ops import (
-    area_km2,
+    bounded_histogram,
     class_raster,
     compute,
     feature_collection,
     find_band,
     map_pixels,
-    otsu_threshold,
+    otsu_of_histogram,
     pixel_size_m,
-    polygons,
+    polygons_by_block,
+    rows_area_km2,
     select_bands,
     to_reflectance,
     valid_mask,
@@ -77,35 +81,114 @@ WATER_MEAN_MAX_DB = -15.0  # the dark mode of a selected tile must be dark enoug
 GROW_REACH_PX = 8  # ... and within 8 px of a seed: no walking into a dark dry field next door
 TILE_MIN = 32  # tile side (px) bounds: enough pixels for a histogram
 GROW_MARGIN_DB = 1.0  # region growing reaches connected pixels up to Otsu + this
+BLOCK_PX = 2048  # block side for full tiles (see coarser_blocks)
 
 
 def speckle_filter(block_db: np.ndarray, window: int) -> np.ndarray:
     """Boxcar mean of a (band, y, x) dB block in linear power, ignoring NaNs; back to dB.
-    A small window (3) calms speckle without erasing water bodies two pixels wide."""
+    A small window (3) calms speckle without erasing water bodies two pixels wide.
+    float32 throughout; image edges mirrored (as scipy's ``uniform_filter``)."""
     if window <= 1:
         return block_db.astype(np.float32)
-    linear = np.power(np.float32(10.0), block_db.astype(np.float32) / np.float32(10.0))
+    linear = np.exp(block_db.astype(np.float32) * np.float32(np.log(10) / 10))
     valid = np.isfinite(linear)
-    size = (1, window, window)
-    summed = ndimage.uniform_filter(np.where(valid, linear, 0).astype(np.float32), size=size)
-    counts = ndimage.uniform_filter(valid.astype(np.float32), size=size)
+    if valid.all():  # the usual block: every window holds window² values
+        mean = box_sum(linear, window)
+        mean *= np.float32(1 / window**2)
+    else:
+        summed = box_sum(np.where(valid, linear, np.float32(0)), window)
+        counts = box_sum(valid.astype(np.float32), window)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(valid & (counts > 0), summed / counts, np.float32(np.nan))
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(valid & (counts > 0), summed / counts, np.nan)
-        return (10 * np.log10(mean)).astype(np.float32)
+        out = np.log10(mean)
+    out *= np.float32(10)
+    return out
 
 
-def _tile_histograms(values: np.ndarray, valid: np.ndarray, tile: int) -> np.ndarray:
-    """(tiles, bins) histograms of ``values`` over tile x tile blocks, in one bincount."""
+def box_sum(values: np.ndarray, window: int) -> np.ndarray:
+    """Sum over a window x window box around each pixel of a (band, y, x) float32
+    array, edges mirrored: shifted-slice additions (window - 1 per axis), no Python loop
+    over pixels."""
+    half = window // 2
+    padded = np.pad(values, ((0, 0), (half, half), (half, half)), mode="symmetric")
+    h, w = values.shape[1:]
+    rows = padded[:, :h].copy()
+    for k in range(1, window):
+        rows += padded[:, k : k + h]
+    out = rows[:, :, :w].copy()
+    for k in range(1, window):
+        out += rows[:, :, k : k + w]
+    return out
+
+
+def dilate_cross(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """``scipy.ndimage.binary_dilation(mask, iterations=n)`` (4-neighbour cross,
+    outside the array False): every pixel within ``n`` steps (Manhattan) of a True one,
+    by shifted-slice ORs."""
+    out = mask.copy()
+    for _ in range(iterations):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
+def _tile_side(shape: tuple[int, int]) -> int:
+    return int(np.clip(min(shape) // 8, TILE_MIN, 256))
+
+
+def _block_histograms(
+    offset: tuple[int, int],
+    valid: np.ndarray,
+    *bands: np.ndarray,
+    tile: int,
+) -> list[tuple[int, int, np.ndarray]]:
+    """Per band of one block: (first tile row, first tile column, (tile rows, tile
+    columns, bins) histograms of the tiles the block touches). Tiles cut by block edges
+    are completed by the other blocks' shares when the caller adds them up."""
+    row, col = offset
+    h, w = valid.shape
+    ty, tx = np.arange(row, row + h) // tile, np.arange(col, col + w) // tile
+    ty0, tx0 = int(ty[0]), int(tx[0])
+    nty, ntx = int(ty[-1]) - ty0 + 1, int(tx[-1]) - tx0 + 1
+    tiles = ((ty - ty0)[:, None] * (ntx * HISTOGRAM_BINS) + (tx - tx0)[None, :] * HISTOGRAM_BINS)[
+        valid
+    ].astype(np.int32)
     low, high = HISTOGRAM_DB
-    h, w = values.shape
-    ny, nx = -(-h // tile), -(-w // tile)
-    rows = (np.arange(h) // tile)[:, None] * nx
-    tile_index = rows + (np.arange(w) // tile)[None, :]
-    scaled = (values - low) * (HISTOGRAM_BINS / (high - low))
-    bins = np.clip(np.nan_to_num(scaled, nan=0), 0, HISTOGRAM_BINS - 1).astype(np.int64)
-    flat = (tile_index * HISTOGRAM_BINS + bins)[valid]
-    counts = np.bincount(flat, minlength=ny * nx * HISTOGRAM_BINS)
-    return counts.reshape(ny * nx, HISTOGRAM_BINS).astype(np.float64)
+    out = []
+    for values in bands:
+        scaled = values[valid] - np.float32(low)
+        scaled *= np.float32(HISTOGRAM_BINS / (high - low))
+        np.clip(scaled, 0, HISTOGRAM_BINS - 1, out=scaled)
+        index = scaled.astype(np.int32)
+        index += tiles
+        counts = np.bincount(index, minlength=nty * ntx * HISTOGRAM_BINS)
+        out.append((ty0, tx0, counts.reshape(nty, ntx, HISTOGRAM_BINS)))
+    return out
+
+
+def _bounded_histograms(
+    _: tuple[int, int],
+    valid: np.ndarray,
+    *bands: np.ndarray,
+    bounds: tuple[tuple[float, float], ...],
+) -> list[np.ndarray]:
+    return [bounded_histogram(v[valid], b) for v, b in zip(bands, bounds, strict=True)]
+
+
+def _tile_histograms(
+    parts: list[tuple[int, int, np.ndarray]], shape: tuple[int, int], tile: int
+) -> np.ndarray:
+    """(tiles, bins) histograms of the whole image from the blocks' parts."""
+    ny, nx = -(-shape[0] // tile), -(-shape[1] // tile)
+    hist = np.zeros((ny, nx, HISTOGRAM_BINS), dtype=np.float64)
+    for ty0, tx0, counts in parts:
+        hist[ty0 : ty0 + counts.shape[0], tx0 : tx0 + counts.shape[1]] += counts
+    return hist.reshape(ny * nx, HISTOGRAM_BINS)
 
 
 def _two_class_rows(hist: np.ndarray, method: str = "ki") -> dict[str, np.ndarray]:
@@ -151,8 +234,12 @@ def _two_class_rows(hist: np.ndarray, method: str = "ki") -> dict[str, np.ndarra
     }
 
 
-def split_based_thresholds(
-    values: np.ndarray, valid: np.ndarray, bounds: tuple[float, float], seed_max: float
+def thresholds_from_histograms(
+    hist: np.ndarray,
+    whole: Callable[[], np.ndarray],
+    tile: int,
+    bounds: tuple[float, float],
+    seed_max: float,
 ) -> tuple[float, float, dict[str, Any]]:
     """(seed, relaxed) scene thresholds from the tiles whose histogram is clearly bimodal
     (split-based thresholding after Martinis et al. 2009/2015): water is a few % of a
@@ -161,10 +248,11 @@ def split_based_thresholds(
     below -15 dB. On the pooled histogram of those tiles, Kittler-Illingworth's
     minimum-error threshold (close under the narrow water mode: confident seeds) and
     Otsu's (half-way to the land mode: how far seeds may grow). Without such tiles: Otsu
-    on the whole image within ``bounds`` for both."""
-    h, w = values.shape
-    tile = int(np.clip(min(h, w) // 8, TILE_MIN, 256))
-    hist = _tile_histograms(values, valid, tile)
+    on the whole image's histogram within ``bounds`` (``whole()``: another pass, only
+    then) for both.
+
+    ``hist``: (tiles, bins) histograms of tile x tile pixel tiles; both are sums of
+    per-block parts, so a chunked image gives the same numbers as an in-memory one."""
     stats = _two_class_rows(hist, "otsu")
     with np.errstate(divide="ignore", invalid="ignore"):
         ashman = (
@@ -186,7 +274,7 @@ def split_based_thresholds(
     }
     if not selected.any():
         info["method"] = "global Otsu (no bimodal tile)"
-        threshold = otsu_threshold(values[valid], bounds)
+        threshold = otsu_of_histogram(whole(), bounds)
         return min(threshold, seed_max), threshold, info
     pooled = hist[selected].sum(axis=0, keepdims=True)
     minimum_error, otsu = _two_class_rows(pooled, "ki"), _two_class_rows(pooled, "otsu")
@@ -198,9 +286,22 @@ def split_based_thresholds(
     return seed, relaxed, info
 
 
+def split_based_thresholds(
+    values: np.ndarray, valid: np.ndarray, bounds: tuple[float, float], seed_max: float
+) -> tuple[float, float, dict[str, Any]]:
+    """:func:`thresholds_from_histograms` of an in-memory (y, x) dB image."""
+    tile = _tile_side(values.shape)
+    hist = _tile_histograms(_block_histograms((0, 0), valid, values, tile=tile), values.shape, tile)
+    return thresholds_from_histograms(
+        hist, lambda: bounded_histogram(values[valid], bounds), tile, bounds, seed_max
+    )
+
+
 def grow_regions(seeds: np.ndarray, candidates: np.ndarray, reach_px: int = 0) -> np.ndarray:
     """Connected regions (8-neighbourhood) of ``candidates`` that contain a seed; with
-    ``reach_px``, only candidates within that many pixels of a seed."""
+    ``reach_px``, only candidates within that many pixels of a seed. In memory: the
+    reference the block-wise path (:func:`_s1_codes` + ``keep_seeded_components``)
+    must equal."""
     if reach_px:
         candidates = candidates & ndimage.binary_dilation(seeds, iterations=reach_px)
     labels, count = ndimage.label(candidates | seeds, structure=np.ones((3, 3), bool))
@@ -208,6 +309,40 @@ def grow_regions(seeds: np.ndarray, candidates: np.ndarray, reach_px: int = 0) -
     keep[np.unique(labels[seeds])] = True
     keep[0] = False
     return keep[labels]
+
+
+def _s1_codes(
+    block: np.ndarray, seed_db: float, grow_db: float, vh_seed_db: float | None
+) -> np.ndarray:
+    """Per pixel of a filtered (pol, y, x) block: 0 nodata, 1 dry, 2 may grow (below the
+    growing threshold and within GROW_REACH_PX of a seed), 3 seed. Needs a halo of
+    GROW_REACH_PX."""
+    valid = np.isfinite(block).all(axis=0)
+    vv = block[0]
+    seeds = valid & (vv < seed_db)
+    if vh_seed_db is not None:
+        seeds &= block[1] < vh_seed_db
+    near = dilate_cross(seeds, GROW_REACH_PX)
+    codes = valid.astype(np.uint8)
+    codes[valid & (vv < grow_db) & near] = 2
+    codes[seeds] = 3
+    return codes
+
+
+def coarser_blocks(data: xr.DataArray) -> xr.DataArray:
+    """A dask-backed image larger than 2 x BLOCK_PX, in blocks of whole read chunks up
+    to BLOCK_PX: the flood steps are cheap per pixel, so with 1024 px chunks dask's own
+    per-task work was about a third of the job's CPU; 2048 px blocks quarter it."""
+    if (
+        not isinstance(data.data, dsa.Array)
+        or max(data.sizes["y"], data.sizes["x"]) <= 2 * BLOCK_PX
+    ):
+        return data
+    chunks = data.data.chunks
+    sizes = {}
+    for axis, dim in ((1, "y"), (2, "x")):
+        sizes[dim] = max(BLOCK_PX // chunks[axis][0], 1) * chunks[axis][0]
+    return data.chunk(sizes)
 
 
 def s1_water(
@@ -218,70 +353,118 @@ def s1_water(
     vv_threshold: float | None,
     context: ProcessContext,
     span: tuple[float, float],
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(water, valid, details) from a VV[/VH] dB (or linear) raster: split-based
-    thresholds on speckle-filtered VV; pixels below the strict (minimum-error) one seed
-    region growing into connected pixels up to GROW_MARGIN_DB above the relaxed (Otsu)
-    one: flooded fields are brighter than open water at their vegetated or wind-roughened
-    parts, but dark dry fields away from water stay dry. A given ``vv_threshold`` is used
-    as it is (no growing). With ``use_vh`` seeds must also be below VH's strict threshold."""
+) -> tuple[dsa.Array, dsa.Array, dict[str, Any]]:
+    """Lazy (water, valid) and details from a VV[/VH] dB (or linear) raster:
+    split-based thresholds on speckle-filtered VV; pixels below the strict
+    (minimum-error) one seed region growing into connected pixels up to GROW_MARGIN_DB
+    above the relaxed (Otsu) one: flooded fields are brighter than open water at their
+    vegetated or wind-roughened parts, but dark dry fields away from water stay dry. A
+    given ``vv_threshold`` is used as it is (no growing). With ``use_vh`` seeds must
+    also be below VH's strict threshold.
+
+    Block by block: the filtered image is computed once and kept (where the blocks
+    were read), the tile histograms are summed from per-block parts, each pixel is
+    coded (seed / may grow / dry) per block with a halo, and the growing keeps the
+    connected regions holding a seed across block edges."""
     if find_band(raster, "vv") is None:
         raise ProcessInputError(
             f"Input '{locator}' has no VV band; it has {', '.join(raster.band_names)}.",
             locator=locator,
         )
     pols = ("vv", "vh") if use_vh and find_band(raster, "vh") is not None else ("vv",)
-    db = sar_in_db(raster, pols, locator, "auto")
+    db = coarser_blocks(sar_in_db(raster, pols, locator, "auto"))
     filtered = map_pixels(
         lambda b: speckle_filter(b, window), db, depth=window, dtype=np.float32, n_out=len(pols)
     )
-    (values,) = compute(context, span[0], span[1], f"speckle filter ({locator})", filtered)
-    valid = np.isfinite(values).all(axis=0)
-    vv = values[0]
+    # progress: filtering (reading) the bulk, then histograms, codes, growing
+    steps = [span[0] + (span[1] - span[0]) * f for f in (0.0, 0.55, 0.65, 0.8, 1.0)]
+    (filtered,) = persist(context, steps[0], steps[1], f"speckle filter ({locator})", filtered)
+    bands = [as_blocks(filtered[i]) for i in range(len(pols))]
+    valid = dsa.isfinite(as_blocks(filtered)).all(axis=0)
     details: dict[str, Any] = {}
+    thresholds: dict[str, float] = {}
+    vh_seed: float | None = None
     if vv_threshold is not None:
         seed_db = relaxed_db = grow_db = float(vv_threshold)
     else:
-        seed_db, relaxed_db, details["vv_split"] = split_based_thresholds(
-            vv, valid, VV_BOUNDS, VV_SEED_MAX_DB
+        shape = (int(filtered.sizes["y"]), int(filtered.sizes["x"]))
+        tile = _tile_side(shape)
+        parts = block_reduce(
+            context,
+            (steps[1], steps[2]),
+            f"tile histograms ({locator})",
+            partial(_block_histograms, tile=tile),
+            valid,
+            *bands,
+        )
+
+        def whole(band: int) -> np.ndarray:
+            bounded = partial(_bounded_histograms, bounds=((VV_BOUNDS, VH_BOUNDS)[band],))
+            found = block_reduce(
+                context, (steps[2], steps[2]), "image histogram", bounded, valid, bands[band]
+            )
+            return np.sum([counts for (counts,) in found], axis=0)
+
+        hists = [_tile_histograms([p[k] for p in parts], shape, tile) for k in range(len(pols))]
+        seed_db, relaxed_db, details["vv_split"] = thresholds_from_histograms(
+            hists[0], partial(whole, 0), tile, VV_BOUNDS, VV_SEED_MAX_DB
         )
         grow_db = relaxed_db + GROW_MARGIN_DB
-    thresholds = {"vv_db": relaxed_db, "vv_seed_db": seed_db, "vv_grow_db": grow_db}
-    seeds = valid & (vv < seed_db)
-    if len(pols) == 2:
-        vh_seed, thresholds["vh_db"], details["vh_split"] = split_based_thresholds(
-            values[1], valid, VH_BOUNDS, VH_SEED_MAX_DB
-        )
-        thresholds["vh_seed_db"] = vh_seed
-        seeds &= values[1] < vh_seed
-    del values
-    water = grow_regions(seeds, valid & (vv < grow_db), GROW_REACH_PX)
+        if len(pols) == 2:
+            vh_seed, thresholds["vh_db"], details["vh_split"] = thresholds_from_histograms(
+                hists[1], partial(whole, 1), tile, VH_BOUNDS, VH_SEED_MAX_DB
+            )
+            thresholds["vh_seed_db"] = vh_seed
+    thresholds.update({"vv_db": relaxed_db, "vv_seed_db": seed_db, "vv_grow_db": grow_db})
+    codes = map_pixels(
+        lambda b: _s1_codes(b, seed_db, grow_db, vh_seed),
+        filtered,
+        depth=GROW_REACH_PX,
+        dtype=np.uint8,
+    )
+    (codes,) = persist(context, steps[2], steps[3], f"seeds ({locator})", codes)
+    code_blocks = as_blocks(codes)
+    water = keep_seeded_components(
+        code_blocks >= 2, code_blocks == 3, context, (steps[3], steps[4])
+    )
     details["thresholds_db"] = {k: round(v, 3) for k, v in thresholds.items()}
-    return water, valid, details
+    return water, code_blocks > 0, details
+
+
+def _clear_histogram(_: tuple[int, int], index: np.ndarray, clear: np.ndarray) -> np.ndarray:
+    return bounded_histogram(index[clear], INDEX_BOUNDS)
 
 
 def s2_water(
     raster: Raster, locator: str, context: ProcessContext, span: tuple[float, float]
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """(water, valid, threshold): MNDWI (or NDWI) above Otsu's threshold within
-    INDEX_BOUNDS, clouds and shadows left unclassified."""
+) -> tuple[dsa.Array, dsa.Array, float]:
+    """Lazy (water, valid) and the threshold: MNDWI (or NDWI) above Otsu's threshold
+    within INDEX_BOUNDS, clouds and shadows left unclassified. The index is computed
+    once and kept; its histogram is summed from per-block parts."""
     second = "swir1" if find_band(raster, "swir1") else "nir"
     needed = ("green", second)
     bands = to_reflectance(select_bands(raster, needed, locator))
     valid = valid_mask(select_bands(raster, needed, locator), raster.nodata)
     green, other = bands.sel(band="green"), bands.sel(band=second)
-    index = (green - other) / (green + other)
-    arrays: list[xr.DataArray] = [index, valid]
+    index = ((green - other) / (green + other)).astype("float32")
+    ok = valid & np.isfinite(index)
     if all(find_band(raster, b) for b in RULE_BANDS):
         pixel_m = pixel_size_m(raster.crs, raster.transform, raster.data.sizes["y"])
         six = to_reflectance(select_bands(raster, RULE_BANDS, locator)).where(valid)
-        arrays.append(rule_classes_lazy(six, pixel_m))
-    computed = compute(context, span[0], span[1], f"water index ({locator})", *arrays)
-    ok = computed[1].astype(bool) & np.isfinite(computed[0])
-    if len(computed) == 3:
-        ok &= computed[2] == classes.CLEAR
-    threshold = otsu_threshold(computed[0][ok], INDEX_BOUNDS)
-    return ok & (computed[0] > threshold), ok, threshold
+        ok = ok & (rule_classes_lazy(six, pixel_m) == classes.CLEAR)
+    middle = (span[0] + span[1]) / 2
+    index, ok = persist(context, span[0], middle, f"water index ({locator})", index, ok)
+    index_blocks, ok_blocks = as_blocks(index), as_blocks(ok)
+    parts = block_reduce(
+        context,
+        (middle, span[1]),
+        f"index histogram ({locator})",
+        _clear_histogram,
+        index_blocks,
+        ok_blocks,
+    )
+    threshold = otsu_of_histogram(np.sum(parts, axis=0), INDEX_BOUNDS)
+    return ok_blocks & (index_blocks > np.float32(threshold)), ok_blocks, threshold
 
 
 class FloodMapping:
@@ -377,11 +560,14 @@ class FloodMapping:
         s2_id: str,
         context: ProcessContext,
         span: tuple[float, float],
-    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        water: np.ndarray | None = None
-        valid: np.ndarray | None = None
+    ) -> tuple[dsa.Array, dsa.Array, dict[str, Any], dict[str, dsa.Array]]:
+        """Lazy (water, valid), details, and lazy figures for the details (computed with
+        the map in one pass)."""
+        water: dsa.Array | None = None
+        valid: dsa.Array | None = None
         details: dict[str, Any] = {}
-        middle = (span[0] + span[1]) / 2
+        figures: dict[str, dsa.Array] = {}
+        middle = (span[0] + span[1]) / 2 if inputs.get(s2_id) is not None else span[1]
         if inputs.get(s1_id) is not None:
             water, valid, s1_details = s1_water(
                 inputs[s1_id],
@@ -395,23 +581,24 @@ class FloodMapping:
             details[f"{s1_id}_thresholds_db"] = s1_details.pop("thresholds_db")
             details[f"{s1_id}_details"] = s1_details
         if inputs.get(s2_id) is not None:
+            start = middle if water is not None else span[0]
             water2, clear2, index_threshold = s2_water(
-                inputs[s2_id], s2_id, context, (middle, span[1])
+                inputs[s2_id], s2_id, context, (start, span[1])
             )
             details[f"{s2_id}_index_threshold"] = round(index_threshold, 4)
-            details[f"{s2_id}_water_fraction"] = float(water2.sum() / max(clear2.sum(), 1))
+            figures[f"{s2_id}_water_fraction"] = water2.sum() / dsa.maximum(clear2.sum(), 1)
             if water is None or valid is None:
                 water, valid = water2, clear2
             else:
                 both = valid & clear2
-                details["s1_s2_agreement"] = float(
-                    ((water == water2) & both).sum() / max(both.sum(), 1)
+                figures["s1_s2_agreement"] = ((water == water2) & both).sum() / dsa.maximum(
+                    both.sum(), 1
                 )
-                details["s2_clear_fraction"] = float(clear2.sum() / max((valid | clear2).sum(), 1))
-                water = np.where(clear2, water2, water & valid)
+                figures["s2_clear_fraction"] = clear2.sum() / dsa.maximum((valid | clear2).sum(), 1)
+                water = dsa.where(clear2, water2, water & valid)
                 valid = valid | clear2
         assert water is not None and valid is not None
-        return water, valid, details
+        return water, valid, details, figures
 
     def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
         given = [k for k in ("s1", "s2") if inputs.get(k) is not None]
@@ -425,34 +612,60 @@ class FloodMapping:
             if inputs.get(key) is not None and key != given[0]:
                 inputs[key] = align_to_grid(inputs[key], reference, key, given[0])
         pre_given = [k for k in ("pre_s1", "pre_s2") if inputs.get(k) is not None]
-        water, valid, details = self._water(
-            inputs, "s1", "s2", context, (2, 45 if pre_given else 85)
+        water, valid, details, figures = self._water(
+            inputs, "s1", "s2", context, (2, 40 if pre_given else 75)
         )
-        out = np.where(water, classes.WATER, classes.DRY).astype(np.uint8)
-        flood = water
+        # water lies inside valid (every source classifies valid pixels only)
+        out = dsa.where(water, classes.WATER, classes.DRY).astype(np.uint8)
         if pre_given:
-            water_before, valid_before, details_before = self._water(
-                inputs, "pre_s1", "pre_s2", context, (45, 85)
+            water_before, valid_before, details_before, figures_before = self._water(
+                inputs, "pre_s1", "pre_s2", context, (40, 75)
             )
             details.update(details_before)
+            figures.update(figures_before)
             flood = water & valid_before & ~water_before
-            out[flood] = classes.NEW_WATER
-        out[~valid] = classes.NODATA
-        context.progress(88, "polygons")
+            out = dsa.where(flood, classes.NEW_WATER, out)
+        out = dsa.where(valid, out, classes.NODATA).astype(np.uint8)
+        # the map (and the figures sharing its graph) once, kept where its blocks were
+        # computed: polygons, sums and the gathered raster all read it
+        names = list(figures)
+        out, *figure_values = persist(context, 75, 84, "water map", out, *figures.values())
         crs, transform = reference.crs, reference.transform
-        min_pixels = int(inputs.get("min_polygon_pixels", 10))
         kind = "new water" if pre_given else "water"
-        features = polygons(flood, crs, transform, {"class": kind}, min_pixels=min_pixels)
-        water_km2, flood_km2 = (
-            area_km2(water & valid, crs, transform),
-            area_km2(flood, crs, transform),
+        flood_mask = out == (classes.NEW_WATER if pre_given else classes.WATER)
+        water_mask = (out == classes.WATER) | (out == classes.NEW_WATER)
+        features = polygons_by_block(
+            flood_mask,
+            crs,
+            transform,
+            {"class": kind},
+            int(inputs.get("min_polygon_pixels", 10)),
+            context,
+            (84, 94),
         )
+        computed = compute(
+            context,
+            94,
+            98,
+            "water map",
+            out,
+            water_mask.sum(axis=1),
+            flood_mask.sum(axis=1),
+            (out != classes.NODATA).sum(),
+            *figure_values,
+        )
+        out, water_rows, flood_rows, valid_count = computed[:4]
+        details.update({name: float(v) for name, v in zip(names, computed[4:], strict=True)})
+        water_km2 = rows_area_km2(water_rows, crs, transform)
+        flood_km2 = rows_area_km2(flood_rows, crs, transform)
         sources = [inputs[k] for k in ("s1", "s2", "pre_s1", "pre_s2") if inputs.get(k) is not None]
+        valid_pixels = int(valid_count)
+        water_pixels = int(water_rows.sum())
         statistics = {
             **details,
-            "valid_pixels": int(valid.sum()),
-            "water_pixels": int((water & valid).sum()),
-            "water_fraction": float((water & valid).sum() / max(valid.sum(), 1)),
+            "valid_pixels": valid_pixels,
+            "water_pixels": water_pixels,
+            "water_fraction": float(water_pixels / max(valid_pixels, 1)),
             "water_area_km2": round(water_km2, 6),
             "flooded_area_km2": round(flood_km2, 6),
             "polygons": len(features),

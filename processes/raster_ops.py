@@ -11,21 +11,25 @@ both paths give the same answer and a 10980 x 10980 tile never sits in memory as
 from __future__ import annotations
 
 import math
-import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
-import dask
 import dask.array as dsa
 import numpy as np
+import shapely
+import shapely.geometry
 import xarray as xr
 from affine import Affine
-from dask.callbacks import Callback
 from pyproj import CRS, Geod, Transformer
 from rasterio import features
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import transform_geom
+from shapely.geometry import mapping
 
 from processes.base import BoundingBox, ProcessContext, Raster
+from processes.blocks import as_blocks, block_reduce, compute
 from processes.errors import ProcessInputError
 
 # Canonical band name -> accepted names (case-insensitive). Sentinel-2 names first, then
@@ -167,47 +171,33 @@ def _merge_small_chunks(halo: int, chunks: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(dsa.overlap.ensure_minimum_chunksize(max(halo, 1), chunks))
 
 
-class _DaskProgress(Callback):
-    """Forward dask's local-scheduler task progress to the job's context (which raises
-    when the job was dismissed: the exception aborts the computation)."""
-
-    def __init__(self, context: ProcessContext, start: float, end: float, message: str):
-        super().__init__()
-        self._context, self._from, self._to, self._message = context, start, end, message
-        self._last = 0.0
-
-    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        now = time.monotonic()
-        if now - self._last < 0.5:
-            return
-        self._last = now
-        done = len(state["finished"])
-        total = done + sum(len(state[k]) for k in ("ready", "waiting", "running"))
-        fraction = done / total if total else 1.0
-        self._context.progress(self._from + (self._to - self._from) * fraction, self._message)
-
-
-def compute(context: ProcessContext, start: float, end: float, message: str, *arrays: Any) -> tuple:
-    """Compute (xarray/dask/numpy) values, reporting progress from ``start`` to ``end`` %."""
-    context.progress(start, message)
-    with _DaskProgress(context, start, end, message):
-        values = dask.compute(*[a.data if isinstance(a, xr.DataArray) else a for a in arrays])
-    context.progress(end, message)
-    return tuple(np.asarray(v) for v in values)
-
-
 def otsu_threshold(values: np.ndarray, bounds: tuple[float, float], bins: int = 256) -> float:
     """Otsu's between-class-variance threshold of the finite values clipped to ``bounds``
     (the bounds keep a one-class image from producing a nonsense threshold). Callers
-    compute the (2-D, uint8/float32) values first: one histogram pass in memory."""
-    low, high = bounds
+    compute the (2-D, uint8/float32) values first: one histogram pass in memory; for
+    dask-backed values, sum :func:`bounded_histogram` per block and use
+    :func:`otsu_of_histogram`."""
+    return otsu_of_histogram(bounded_histogram(values, bounds, bins), bounds)
+
+
+def bounded_histogram(
+    values: np.ndarray, bounds: tuple[float, float], bins: int = 256
+) -> np.ndarray:
+    """Counts of the finite values clipped to ``bounds`` in ``bins`` equal bins: additive
+    over blocks, so a block-wise sum is the histogram of the whole image."""
     flat = np.asarray(values).ravel()
-    hist_counts, edges = np.histogram(
-        flat[np.isfinite(flat)].clip(low, high), bins=bins, range=(low, high)
-    )
-    hist = hist_counts.astype("float64")
+    counts, _ = np.histogram(flat[np.isfinite(flat)].clip(*bounds), bins=bins, range=bounds)
+    return counts
+
+
+def otsu_of_histogram(counts: np.ndarray, bounds: tuple[float, float]) -> float:
+    """Otsu's threshold (the upper edge of the last bin of the lower class) of a
+    :func:`bounded_histogram`."""
+    low, high = bounds
+    hist = np.asarray(counts, dtype="float64")
     if hist.sum() == 0:
         return (low + high) / 2
+    edges = np.linspace(low, high, len(hist) + 1)
     centers = (edges[:-1] + edges[1:]) / 2
     weight1 = np.cumsum(hist)
     weight2 = hist.sum() - weight1
@@ -243,8 +233,13 @@ def pixel_area_km2(crs: str, transform: Affine, height: int) -> np.ndarray:
 
 def area_km2(mask: np.ndarray, crs: str, transform: Affine) -> float:
     """Total area in km² of the True pixels of a (y, x) boolean mask."""
-    per_row = np.count_nonzero(mask, axis=1)
-    return float(np.dot(per_row, pixel_area_km2(crs, transform, mask.shape[0])))
+    return rows_area_km2(np.count_nonzero(mask, axis=1), crs, transform)
+
+
+def rows_area_km2(per_row: np.ndarray, crs: str, transform: Affine) -> float:
+    """Area in km² of ``per_row[r]`` pixels in each row ``r`` (block-wise: the row sums
+    of a dask mask)."""
+    return float(np.dot(per_row, pixel_area_km2(crs, transform, len(per_row))))
 
 
 def pixel_size_m(crs: str, transform: Affine, height: int) -> float:
@@ -269,6 +264,135 @@ def polygons(
         geometry = transform_geom(crs, "EPSG:4326", geometry)
         out.append({"type": "Feature", "geometry": geometry, "properties": dict(properties)})
     return out
+
+
+SIEVE_HALO_MAX = 256  # larger sieves need the whole mask in one piece (one worker)
+
+
+def polygons_by_block(
+    mask: Any,
+    crs: str,
+    transform: Affine,
+    properties: dict[str, Any],
+    min_pixels: int,
+    context: ProcessContext,
+    span: tuple[float, float],
+) -> list[dict[str, Any]]:
+    """:func:`polygons` of a (dask) mask, block by block on the workers: each block is
+    sieved with a halo of ``min_pixels`` (a region smaller than that lies wholly inside
+    the halo, a larger one reaches its edge, so the sieve decides as on the whole
+    mask), its core polygonised; the pieces that touch an inner block edge are joined
+    (one union of those pieces). The one difference to the whole mask: two pieces
+    meeting only at a corner across a block edge stay two polygons."""
+    blocks = as_blocks(mask)
+    halo = max(int(min_pixels), 1)
+    if halo > SIEVE_HALO_MAX:
+        (whole,) = compute(context, span[0], span[1], "polygons", blocks)
+        return polygons(whole, crs, transform, properties, min_pixels)
+    blocks = blocks.rechunk(
+        {axis: _merge_small_chunks(halo, blocks.chunks[axis]) for axis in (0, 1)}
+    )
+    cores = [blocks.chunks[0], blocks.chunks[1]]
+    depth = {axis: halo if len(cores[axis]) > 1 else 0 for axis in (0, 1)}
+    haloed = (
+        dsa.overlap.overlap(blocks, depth=depth, boundary="none") if any(depth.values()) else blocks
+    )
+    shape = blocks.shape
+    pieces = block_reduce(
+        context,
+        span,
+        "polygons",
+        partial(_block_polygons, cores=cores, depth=depth, shape=shape, min_pixels=int(min_pixels)),
+        haloed,
+    )
+    inner: list[Any] = []
+    whole_pieces: list[dict[str, Any]] = []
+    for block_pieces in pieces:
+        for geometry, touches_inner_edge in block_pieces:
+            if touches_inner_edge:
+                inner.append(shapely.geometry.shape(geometry))
+            else:
+                whole_pieces.append(geometry)
+    if inner:  # pixel coordinates are whole numbers: pieces meet exactly at block edges
+        joined = shapely.union_all(inner)
+        whole_pieces.extend(mapping(g) for g in getattr(joined, "geoms", [joined]))
+    in_crs = [_pixel_to_crs(geometry, transform) for geometry in whole_pieces]
+    geographic = transform_geom(crs, "EPSG:4326", in_crs) if in_crs else []
+    return [
+        {"type": "Feature", "geometry": geometry, "properties": dict(properties)}
+        for geometry in geographic
+    ]
+
+
+def _pixel_to_crs(geometry: dict[str, Any], transform: Affine) -> dict[str, Any]:
+    """A GeoJSON polygon in pixel (col, row) coordinates mapped by the raster's
+    transform."""
+    rings = []
+    for ring in geometry["coordinates"]:
+        cols, rows = np.asarray(ring, dtype=np.float64).T
+        xs = transform.a * cols + transform.b * rows + transform.c
+        ys = transform.d * cols + transform.e * rows + transform.f
+        rings.append(list(zip(xs.tolist(), ys.tolist(), strict=True)))
+    return {"type": "Polygon", "coordinates": rings}
+
+
+def _block_polygons(
+    offset: tuple[int, int],
+    block: np.ndarray,
+    *,
+    cores: list[tuple[int, ...]],
+    depth: dict[int, int],
+    shape: tuple[int, ...],
+    min_pixels: int,
+) -> list[tuple[Any, bool]]:
+    """(polygon in pixel coordinates of the image, touches an inner block edge) of the
+    sieved core of one haloed block. ``offset`` is in the haloed array: the block's
+    place in the image comes from ``cores``."""
+    i = _block_index(offset[0], cores[0], depth[0])
+    j = _block_index(offset[1], cores[1], depth[1])
+    row0, col0 = sum(cores[0][:i]), sum(cores[1][:j])
+    height, width = cores[0][i], cores[1][j]
+    top = depth[0] if i > 0 else 0
+    left = depth[1] if j > 0 else 0
+    raster = np.ascontiguousarray(block, dtype=np.uint8)
+    if min_pixels > 1:
+        with warnings.catch_warnings():  # a bare array has no georeference: none needed
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            raster = features.sieve(raster, size=min_pixels, connectivity=8)
+    core = np.ascontiguousarray(raster[top : top + height, left : left + width])
+    inner_edges = (
+        row0 if row0 > 0 else None,
+        row0 + height if row0 + height < shape[0] else None,
+        col0 if col0 > 0 else None,
+        col0 + width if col0 + width < shape[1] else None,
+    )
+    out = []
+    for geometry, value in features.shapes(
+        core, mask=core == 1, transform=Affine.translation(col0, row0), connectivity=8
+    ):
+        if value != 1:
+            continue
+        cols, rows = np.asarray(geometry["coordinates"][0]).T  # the outer ring bounds it
+        touches = (
+            rows.min() == inner_edges[0]
+            or rows.max() == inner_edges[1]
+            or cols.min() == inner_edges[2]
+            or cols.max() == inner_edges[3]
+        )
+        out.append((geometry, bool(touches)))
+    return out
+
+
+def _block_index(start: int, chunks: tuple[int, ...], depth: int) -> int:
+    """Which block of ``chunks`` (before a halo of ``depth`` was added to inner edges)
+    starts at ``start`` in the haloed array."""
+    position = 0
+    for index, size in enumerate(chunks):
+        if position == start:
+            return index
+        grown = size + (depth if index > 0 else 0) + (depth if index < len(chunks) - 1 else 0)
+        position += grown
+    raise ValueError(f"no block starts at {start}")
 
 
 def feature_collection(features_: list[dict[str, Any]]) -> dict[str, Any]:

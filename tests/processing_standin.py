@@ -1,5 +1,6 @@
 """Test-only processors, added to the real registry through its dotted-path extras
-(``processing.extra_processors``): ``slow`` (for dismiss and restart), ``scale`` (a
+(``processing.extra_processors``): ``slow`` (for dismiss and restart), ``blocks`` (a
+dask graph computed on the job's cluster), ``scale`` (a
 raster in, a raster out) and ``difference`` (two rasters that must share a grid)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import dask.array as dsa
 import numpy as np
 import xarray as xr
 from affine import Affine
@@ -21,6 +23,7 @@ from processes.base import (
     RasterInput,
     RasterOutput,
 )
+from processes.blocks import compute
 from processes.errors import ProcessInputError
 
 
@@ -120,7 +123,36 @@ class Pair:
         return {"first": first, "second": second}
 
 
+def _slow_block(block: np.ndarray, seconds: float) -> np.ndarray:
+    time.sleep(seconds)
+    return block
+
+
+class Blocks:
+    """A dask graph of slow blocks computed on the job's cluster (as the processors do
+    for full tiles), reporting progress as blocks complete."""
+
+    description = ProcessDescription(
+        id="blocks",
+        version="1.0.0",
+        title="Blocks",
+        abstract="Computes slow blocks on the job's cluster.",
+        inputs=(
+            LiteralInput("blocks", "Blocks", "integer", default=20, min_occurs=0),
+            LiteralInput("seconds", "Seconds per block", "float", default=0.05, min_occurs=0),
+        ),
+        outputs=(LiteralOutput("total", "Sum of all pixels", "float"),),
+    )
+
+    def run(self, inputs: Mapping[str, Any], context: ProcessContext) -> dict[str, Any]:
+        n, seconds = int(inputs.get("blocks", 20)), float(inputs.get("seconds", 0.05))
+        data = dsa.ones((n * 4, 4), chunks=4).map_blocks(_slow_block, seconds, dtype=float)
+        (values,) = compute(context, 5, 95, "blocks", data)
+        return {"total": float(values.sum())}
+
+
 EXTRA = [
+    "tests.processing_standin:Blocks",
     "tests.processing_standin:Pair",
     "tests.processing_standin:Slow",
     "tests.processing_standin:Scale",

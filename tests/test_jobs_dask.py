@@ -99,6 +99,33 @@ def test_dismiss_stops_the_running_task(tmp_path: Path, scheduler: str) -> None:
         runner.close()
 
 
+def test_blocks_run_and_report_progress_while_more_jobs_wait_than_threads(
+    tmp_path: Path, scheduler: str
+) -> None:
+    """2 workers x 1 thread, one job at a time, four jobs computing dask blocks: the
+    waiting jobs must not hold the threads the running job's blocks need (they did: a
+    deadlock), and the running job's progress advances as its blocks complete."""
+    runner = JobRunner(
+        processing_settings(tmp_path / "var", scheduler, processing={"max_concurrent_jobs": 1})
+    )
+    try:
+        jobs = [runner.start("blocks", {"blocks": 40, "seconds": 0.05}, "ogcapi") for _ in range(4)]
+        seen: set[float] = set()
+
+        def finished() -> bool:
+            job = runner.store.get(jobs[0].job_id)
+            seen.add(job.progress)
+            return job.is_finished
+
+        wait_for(finished, timeout_s=60, interval_s=0.05)
+        done = [runner.wait(job.job_id, timeout_s=60) for job in jobs]
+        assert [job.status for job in done] == ["successful"] * 4, [job.message for job in done]
+        assert all(job.outputs and job.outputs["total"].value == 640.0 for job in done)
+        assert any(5 < p < 95 for p in seen), sorted(seen)  # not only at start and end
+    finally:
+        runner.close()
+
+
 def test_raster_output_is_published_as_cog_with_lineage(runner: JobRunner) -> None:
     settings = runner.settings
     source = tiny_product(settings, "S2_TEST_SOURCE")

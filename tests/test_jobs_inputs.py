@@ -105,14 +105,15 @@ def test_redirects_missing_files_and_size_limits(tmp_path: Path, http_server: st
 def test_big_rasters_are_read_lazily_in_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = processing_settings(tmp_path / "var")
+    settings = processing_settings(tmp_path / "var", ingest={"blocksize": 64})
     record = tiny_product(settings, "BIG", size=256)
     eager = read_raster(record.file_path, ["B04"])
     monkeypatch.setattr(inputs_module, "_LAZY_PIXELS", 100)
-    monkeypatch.setattr(inputs_module, "_CHUNK", 100)
+    monkeypatch.setattr(inputs_module, "_CHUNK", 150)
     lazy = read_raster(record.file_path, ["B04"])
     assert isinstance(lazy.data.data, dask.array.Array)
-    assert lazy.data.data.chunks == ((1,), (100, 100, 56), (100, 100, 56))
+    # whole 64 px COG blocks per chunk (2 x 64 <= 150), all bands in one chunk
+    assert lazy.data.data.chunks == ((1,), (128, 128), (128, 128))
     np.testing.assert_array_equal(lazy.data.values, eager.data.values)
     assert lazy.band_names == ["B04"]
 

@@ -87,3 +87,20 @@ def test_restart_recovery_fails_unfinished_and_keeps_finished(tmp_path: Path) ->
         "successful",
         {"message": JobOutput.literal("kept", "string")},
     )
+
+
+def test_job_progress_only_advances(tmp_path: Path) -> None:
+    """A processor reports 100 % "done", then the executor 95 % "publishing": the
+    status a client polls must not jump back."""
+    from ogcsdl.jobs.executor import JobContext
+
+    store = _store(tmp_path)
+    job = store.create("echo", "1.0.0", "ogcapi", {})
+    assert store.mark_running(job.job_id)
+    context = JobContext(store, job.job_id)
+    seen = []
+    for percent, message in ((10, "reading"), (60, "growing"), (100, "done"), (95, "publishing")):
+        context.progress(percent, message)
+        seen.append((store.get(job.job_id).progress, store.get(job.job_id).message))
+    assert [p for p, _ in seen] == [10, 60, 99, 99]
+    assert seen[-1][1] == "publishing"  # the message still says what happens now

@@ -59,9 +59,12 @@ class JobContext:
 
     def __init__(self, store: JobStore, job_id: str) -> None:
         self.store, self.job_id = store, job_id
+        self._percent = 0.0
 
     def progress(self, percent: float, message: str = "") -> None:
-        if not self.store.set_progress(self.job_id, percent, message):
+        # only ever forward: a processor's "done" (100) comes before "publishing" (95)
+        self._percent = max(self._percent, percent)
+        if not self.store.set_progress(self.job_id, self._percent, message):
             raise JobDismissed(f"job {self.job_id} was dismissed")
 
 
@@ -223,8 +226,13 @@ def _run_guarded(job_id: str, settings: Settings) -> str:
 
 def run_job(job_id: str, settings_json: str) -> str:
     """The Dask task: run one job under the cluster-wide concurrency limit."""
-    from distributed import Semaphore
+    from distributed import Semaphore, secede
 
+    # The job's task only steers: it leaves the worker's thread pool at once, so the
+    # worker's threads run blocks (of this job and others), and jobs waiting for a
+    # lease below hold no thread that a running job's blocks would need (with every
+    # thread held by waiting jobs, running jobs could never finish: a deadlock).
+    secede()
     settings = Settings(**json.loads(settings_json))
     store = JobStore(settings.database_url)
     if store.get(job_id).status == RUNNING:

@@ -31,7 +31,11 @@ from ogcsdl.jobs.registry import Registry
 from ogcsdl.jobs.urls import check_url, fetch_to_file, own_product_id
 from processes.base import ComplexInput, InputDescription, ProcessDescription, Raster, RasterInput
 
-# Above this many pixels per band an input is read lazily in dask chunks.
+# Above this many pixels per band an input is read lazily in dask chunks: every band
+# of a window in one read (a pixel-interleaved COG decompresses all bands of a block at
+# once: one chunk per band would decompress each block once per band), about _CHUNK
+# pixels square and a whole number of the file's blocks, each read by the worker that
+# computes it.
 _LAZY_PIXELS = 4096 * 4096
 _CHUNK = 1024
 
@@ -129,8 +133,14 @@ def read_raster(
         names = band_names or [d or f"band_{i + 1}" for i, d in enumerate(src.descriptions)]
         shape = (src.count, src.height, src.width)
         if src.height * src.width > _LAZY_PIXELS:
+            block_h, block_w = src.block_shapes[0]
+            chunks = (
+                src.count,
+                max(_CHUNK // block_h, 1) * block_h,
+                max(_CHUNK // block_w, 1) * block_w,
+            )
             array: Any = dask.array.from_array(
-                _WindowReader(path, shape, src.dtypes[0]), chunks=(1, _CHUNK, _CHUNK)
+                _WindowReader(path, shape, src.dtypes[0]), chunks=chunks
             )
         else:
             array = src.read()
