@@ -52,6 +52,7 @@ from processes.change_features import (
     feature_statistics,
     normalise,
     sample_chunks,
+    sampled_feature_statistics,
     scene_statistics,
 )
 from processes.change_model import CLEANUP_REACH, ChangeModel, shipped_model
@@ -221,7 +222,7 @@ def learned_probability(
         )
         stats = _scene_statistics(sample)
         sample = np.where(sample_valid, sample, np.nan).astype(np.float32)
-        feature_stats = feature_statistics(block_features(sample, stats))
+        feature_stats = sampled_feature_statistics(sample, stats)
 
         def block(b: np.ndarray) -> np.ndarray:
             features = normalise(block_features(b, stats), feature_stats)

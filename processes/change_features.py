@@ -137,6 +137,22 @@ def normalise(features: np.ndarray, stats: np.ndarray) -> np.ndarray:
     return features
 
 
+def sampled_feature_statistics(
+    sample: np.ndarray, stats: np.ndarray, tile: int = 1024, stride: int = 4
+) -> np.ndarray:
+    """:func:`feature_statistics` of a large (12, y, x) sample (the chunks of
+    :func:`sample_chunks`), with features computed tile by tile and every ``stride``-th
+    pixel kept: the features of a whole 4096 x 4096 sample at once would take ~4 GiB."""
+    if sample.shape[1] <= tile and sample.shape[2] <= tile:
+        stride = 1  # one tile: exactly the in-memory statistics
+    kept = []
+    for row in range(0, sample.shape[1], tile):
+        for col in range(0, sample.shape[2], tile):
+            features = block_features(sample[:, row : row + tile, col : col + tile], stats)
+            kept.append(features[:, ::stride, ::stride].reshape(len(features), -1))
+    return feature_statistics(np.concatenate(kept, axis=1)[:, np.newaxis, :])
+
+
 def _robust(flat: np.ndarray, iqr_only: bool = False) -> np.ndarray:
     flat = flat[:, np.isfinite(flat).all(axis=0)]
     if flat.shape[1] == 0:
