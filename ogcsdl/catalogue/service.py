@@ -19,7 +19,7 @@ from ogcsdl.catalogue.pycsw_setup import (
 )
 from ogcsdl.config import Settings
 from ogcsdl.errors import ServiceUnavailable
-from ogcsdl.server.children import ChildSpec
+from ogcsdl.server.children import ChildSpec, gunicorn_argv
 
 CAPABILITIES_QUERY = "?service=CSW&request=GetCapabilities"
 
@@ -41,21 +41,14 @@ def catalogue_child(settings: Settings, server_url: str | None = None) -> ChildS
     """
     python = catalogue_python(settings)
     prepare_catalogue(settings, server_url)
-    argv = [
+    argv = gunicorn_argv(
         str(python),
-        "-m",
-        "gunicorn",
-        "--bind",
         f"127.0.0.1:{settings.catalogue.port}",
-        "--workers",
-        str(settings.catalogue.workers),
-        "--timeout",
-        str(settings.server.timeout_s),
-        "--no-control-socket",  # gunicorn 27's default socket is one shared path
-        "--pythonpath",
-        str(WSGI_DIR),
+        settings.catalogue.workers,
+        settings.server.timeout_s,
         "pycsw_wsgi:application",
-    ]
+        *("--pythonpath", str(WSGI_DIR)),
+    )
     return ChildSpec(
         name="catalogue",
         argv=argv,

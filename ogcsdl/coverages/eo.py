@@ -23,6 +23,7 @@ from shapely.geometry import box
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.coverages.errors import InvalidSubsetting
 from ogcsdl.coverages.instants import instant_seconds, unix_seconds
+from ogcsdl.coverages.values import parse_number
 from ogcsdl.errors import InvalidParameterValue, MissingParameterValue, NotFound
 
 WCSEO = "http://www.opengis.net/wcs/wcseo/1.0"
@@ -51,13 +52,7 @@ class DescribeEOCoverageSetRequest:
 
 
 def _number(text: str, axis: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidSubsetting(f"subset {axis}: {text!r} is not a number", "subset") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InvalidSubsetting(f"subset {axis}: {text!r} is not a finite number", "subset")
-    return value
+    return parse_number(text, "subset", InvalidSubsetting, f"subset {axis}")
 
 
 def parse_describe_eo(

@@ -36,6 +36,7 @@ from ogcsdl.coverages.errors import (
     SubsettingCrsNotSupported,
 )
 from ogcsdl.coverages.request import FORMATS, GetCoverageRequest, Scaling, Subset
+from ogcsdl.coverages.values import parse_number
 from ogcsdl.errors import PayloadTooLarge
 
 EPSILON = 1e-6  # pixel-edge tolerance for subsets given in CRS units
@@ -62,13 +63,7 @@ def _epsg(uri: str | None, default: int, error: type[Exception]) -> int:
 
 
 def _number(text: str, axis: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidSubsetting(f"subset on {axis}: {text!r} is not a number", axis) from None
-    if not math.isfinite(value):  # NaN, inf, 1e400
-        raise InvalidSubsetting(f"subset on {axis}: {text!r} is not a finite number", axis)
-    return value
+    return parse_number(text, axis, InvalidSubsetting, f"subset on {axis}")
 
 
 def requested_bounds(
@@ -186,6 +181,20 @@ class OutputPlan:
     indexes: list[int]
     window: Window | None
 
+    def warped(
+        self, dataset: rasterio.DatasetReader, resampling: Resampling, nodata: float | None = None
+    ) -> WarpedVRT:
+        """``dataset`` resampled onto this plan's grid (a virtual dataset: read it)."""
+        return WarpedVRT(
+            dataset,
+            crs=self.crs,
+            transform=self.transform,
+            width=self.width,
+            height=self.height,
+            resampling=resampling,
+            nodata=nodata,
+        )
+
 
 def check_format(media_type: str) -> None:
     if media_type not in FORMATS:
@@ -248,14 +257,7 @@ def get_coverage(settings: Settings, coverage: Coverage, request: GetCoverageReq
                 resampling=Resampling.nearest,
             )
         else:
-            with WarpedVRT(
-                dataset,
-                crs=plan.crs,
-                transform=plan.transform,
-                width=plan.width,
-                height=plan.height,
-                resampling=Resampling.bilinear,
-            ) as vrt:
+            with plan.warped(dataset, Resampling.bilinear) as vrt:
                 data = vrt.read(plan.indexes)
     names = [coverage.record.band_names[i - 1] for i in plan.indexes]
     return encode(request.format, data, plan.transform, plan.crs, coverage, names)

@@ -6,7 +6,6 @@ extensions; XML follows the wcs:GetCoverage schema, parsed with entities and net
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,6 +14,7 @@ from lxml import etree
 
 from ogcsdl.coverages.eo import DescribeEOCoverageSetRequest, parse_describe_eo
 from ogcsdl.coverages.errors import InvalidEncodingSyntax, InvalidScaleFactor, InvalidSubsetting
+from ogcsdl.coverages.values import parse_number
 from ogcsdl.errors import (
     InvalidParameterValue,
     MissingParameterValue,
@@ -98,16 +98,6 @@ def _subset_from_text(text: str) -> Subset:
     raise InvalidSubsetting(f"SUBSET {text!r} has more than two values", "subset")
 
 
-def _float(text: str, locator: str, error: type[Exception] = InvalidParameterValue) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise error(f"{locator}: {text!r} is not a number", locator) from None
-    if not math.isfinite(value):  # NaN, inf, 1e400
-        raise error(f"{locator}: {text!r} is not a finite number", locator)
-    return value
-
-
 def _axis_values(text: str, locator: str) -> dict[str, str]:
     """``E(2),N(3)`` -> {"E": "2", "N": "3"}."""
     values: dict[str, str] = {}
@@ -132,7 +122,7 @@ def _scaling_from_kvp(params: dict[str, list[str]]) -> Scaling | None:
     key = given[0]
     text = params[key][0]
     if key == "scalefactor":
-        factor = _float(text, "SCALEFACTOR", InvalidScaleFactor)
+        factor = parse_number(text, "SCALEFACTOR", InvalidScaleFactor)
         if factor <= 0:
             raise InvalidScaleFactor("SCALEFACTOR must be > 0", "SCALEFACTOR")
         return Scaling("factor", factor=factor)
@@ -140,9 +130,9 @@ def _scaling_from_kvp(params: dict[str, list[str]]) -> Scaling | None:
     for axis, value in _axis_values(text, key.upper()).items():
         if key == "scaleextent":
             low, _, high = value.partition(":")
-            per_axis[axis] = (_float(low, key), _float(high, key))
+            per_axis[axis] = (parse_number(low, key), parse_number(high, key))
         else:
-            number = _float(value, key.upper(), InvalidScaleFactor)
+            number = parse_number(value, key.upper(), InvalidScaleFactor)
             if number <= 0:
                 raise InvalidScaleFactor(f"{key.upper()} values must be > 0", key.upper())
             per_axis[axis] = (number, number)

@@ -21,7 +21,6 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.vrt import WarpedVRT
 
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
@@ -145,15 +144,7 @@ def _read_onto(member: Coverage, names: list[str], plan: OutputPlan) -> np.ndarr
     indexes = [member.record.band_names.index(n) + 1 for n in names]
     with (
         rasterio.open(member.record.file_path) as dataset,
-        WarpedVRT(
-            dataset,
-            crs=plan.crs,
-            transform=plan.transform,
-            width=plan.width,
-            height=plan.height,
-            resampling=Resampling.nearest,
-            nodata=member.nodata,
-        ) as vrt,
+        plan.warped(dataset, Resampling.nearest, member.nodata) as vrt,
     ):
         return np.asarray(vrt.read(indexes))
 

@@ -4,6 +4,7 @@ input/output objects (from the registry's process descriptions)."""
 from __future__ import annotations
 
 import configparser
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,11 @@ def write_pywps_config(settings: Settings) -> Path:
     return target
 
 
+def _formats(media_types: Sequence[str]) -> list[Format]:
+    """pywps formats of a document input/output; JSON when the description names none."""
+    return [Format(media) for media in media_types] or [Format("application/json")]
+
+
 def pywps_input(item: InputDescription) -> Any:
     if isinstance(item, LiteralInput):
         allowed: Any = [AnyValue()]  # WPS 1.0.0 requires AnyValue when nothing restricts
@@ -152,8 +158,7 @@ def pywps_input(item: InputDescription) -> Any:
     return ReferenceOnlyInput(
         item.id,
         item.title,
-        supported_formats=[Format(media) for media in item.media_types]
-        or [Format("application/json")],
+        supported_formats=_formats(item.media_types),
         abstract=item.abstract,
         min_occurs=item.min_occurs,
         max_occurs=item.max_occurs,
@@ -176,7 +181,6 @@ def pywps_output(item: OutputDescription) -> Any:
     return PywpsComplexOutput(
         item.id,
         item.title,
-        supported_formats=[Format(media) for media in item.media_types]
-        or [Format("application/json")],
+        supported_formats=_formats(item.media_types),
         abstract=item.abstract,
     )

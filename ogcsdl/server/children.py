@@ -13,3 +13,24 @@ class ChildSpec:
     env: dict[str, str] = field(default_factory=dict)  # added to the parent's environment
     ready_url: str | None = None  # polled until it answers 200 before the suite is "up"
     cwd: str | None = None
+
+
+def gunicorn_argv(
+    python: str, bind: str, workers: int, timeout_s: int, app: str, *options: str
+) -> list[str]:
+    """The command line of one of our gunicorn servers (gateway, pycsw, renderer): the
+    options every one of them needs, then ``options``, then the WSGI ``app``."""
+    return [
+        python,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--timeout",
+        str(timeout_s),
+        "--no-control-socket",  # gunicorn 27's default socket is one path shared by every instance
+        *options,
+        app,
+    ]

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from ogcsdl.config import CONFIG_ENV, Settings
 from ogcsdl.errors import OgcsdlError
 from ogcsdl.jobs.cluster import JobWatchdog
-from ogcsdl.server.children import ChildSpec
+from ogcsdl.server.children import ChildSpec, gunicorn_argv
 from ogcsdl.server.components import CHILDREN
 from ogcsdl.startup import prepare
 
@@ -47,25 +47,15 @@ def gateway_child(settings: Settings) -> ChildSpec:
     server = settings.server
     return ChildSpec(
         name="gateway",
-        argv=[
+        argv=gunicorn_argv(
             sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
             f"{server.host}:{server.port}",
-            "--workers",
-            str(server.workers),
-            "--timeout",
-            str(server.timeout_s),
-            "--graceful-timeout",
-            "10",
-            "--no-control-socket",  # gunicorn 27's default is one path shared by every instance
-            "--access-logfile",
-            "-",
-            "--log-level",
-            settings.log_level.lower(),
+            server.workers,
+            server.timeout_s,
             "ogcsdl.gateway.app:create_app()",
-        ],
+            *("--graceful-timeout", "10", "--access-logfile", "-"),
+            *("--log-level", settings.log_level.lower()),
+        ),
         ready_url=f"http://{_connect_host(server.host)}:{server.port}/",
     )
 

@@ -41,7 +41,7 @@ from ogcsdl.errors import (
     ServiceUnavailable,
 )
 from ogcsdl.gateway.edge import ServiceEdge
-from ogcsdl.server.children import ChildSpec
+from ogcsdl.server.children import ChildSpec, gunicorn_argv
 from ogcsdl.tiles.layers import CURRENT, instant, parse_time
 from ogcsdl.tiles.readers import open_reader
 from ogcsdl.tiles.styles import Style, resolve_style
@@ -266,19 +266,13 @@ def renderer_child(settings: Settings) -> ChildSpec:
     """gunicorn serving the renderer on loopback (``settings.render``)."""
     return ChildSpec(
         name="renderer",
-        argv=[
+        argv=gunicorn_argv(
             sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
             f"127.0.0.1:{settings.render.port}",
-            "--workers",
-            str(settings.render.workers),
-            "--timeout",
-            str(settings.server.timeout_s),
-            "--no-control-socket",
+            settings.render.workers,
+            settings.server.timeout_s,
             "ogcsdl.tiles.wsgi:renderer_app()",
-        ],
+        ),
         ready_url=f"http://127.0.0.1:{settings.render.port}/health",
     )
 
