@@ -38,6 +38,7 @@ NS = {
 # Schema documents, relative to the pycsw package directory.
 SCHEMAS = {
     "csw202": "core/schemas/ogc/csw/2.0.2/CSW-discovery.xsd",
+    "csw202-publication": "core/schemas/ogc/csw/2.0.2/CSW-publication.xsd",
     "csw30": "core/schemas/ogc/cat/csw/3.0/cswAll.xsd",
     "ows100-exception": "core/schemas/ogc/ows/1.0.0/owsExceptionReport.xsd",
     "ows200-exception": "core/schemas/ogc/ows/2.0/owsExceptionReport.xsd",

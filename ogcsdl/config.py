@@ -227,8 +227,11 @@ class HarvestSourceSettings(_Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     url: str
-    protocol: Literal["csw", "opensearch", "stac"]
+    protocol: Literal["csw", "opensearch", "stac", "iso"]  # iso: one ISO 19139 document
     interval_s: int = Field(3600, ge=1)
+    # How often a run lists the whole source to find records deleted there (an
+    # incremental CSW/STAC/OpenSearch query by modification date cannot show them).
+    full_every_s: int = Field(86400, ge=1)
     collection: str | None = None  # only this remote collection (parent identifier)
     bbox: tuple[float, float, float, float] | None = None  # WGS84 minx, miny, maxx, maxy
 
@@ -247,6 +250,12 @@ class HarvestSettings(_Section):
     max_page_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     retry_base_s: int = Field(60, ge=1)  # first retry after a failure; doubles each time
     retry_max_s: int = Field(6 * 3600, ge=1)
+    # A complete listing that would delete more than this share of a source's records
+    # is refused and reported (a source in trouble answering few or no records looks
+    # like a source that deleted them); ``ogcsdl harvest --full --force-deletions``.
+    max_delete_percent: float = Field(20.0, ge=0, le=100)
+    # CSW-T Harvest (``request=Harvest``) at /csw, for callers with the admin role.
+    csw_harvest: bool = True
 
 
 class Settings(BaseSettings):

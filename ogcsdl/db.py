@@ -44,6 +44,16 @@ class Connection:
         cursor.execute(sql, tuple(params))
         return cursor
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many parameter rows (psycopg pipelines them: one round trip
+        per batch, not per row)."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            sql = sql.replace("?", "%s")
+        cursor = self.raw.cursor()
+        cursor.executemany(sql, [tuple(row) for row in rows])
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.execute(sql, params).fetchall())
 

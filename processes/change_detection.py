@@ -5,8 +5,8 @@
   with spatial context (:mod:`processes.change_features`: standardised band differences,
   log-ratios, indices of both dates, multi-scale neighbourhood means and texture), trained
   on the labelled OSCD Sentinel-2 city pairs (:mod:`processes.change_training`) and
-  shipped in the package. The probability is smoothed over 3 x 3 pixels and thresholded
-  at the value chosen by cross-validation over the training cities.
+  shipped in the package. The probability is averaged over a small window and
+  thresholded; window and threshold are chosen by cross-validation over the training cities.
 - optical, method ``cva``: classic change vector analysis. Each band of each date is
   standardised over the pixels valid on both dates, magnitude = root-mean-square
   difference over the bands, threshold = Otsu's.
@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
@@ -53,7 +54,7 @@ from processes.change_features import (
     sample_chunks,
     scene_statistics,
 )
-from processes.change_model import CLEANUP_REACH, ChangeModel, shipped_model, smooth_probability
+from processes.change_model import CLEANUP_REACH, ChangeModel, shipped_model
 from processes.cloud_detectors import S2CloudlessDetector, SclDetector
 from processes.errors import ProcessInputError
 from processes.raster_ops import (
@@ -183,6 +184,15 @@ def require_bands(raster: Raster, bands: tuple[str, ...], locator: str, hint: st
         )
 
 
+def _scene_statistics(stack: np.ndarray) -> np.ndarray:
+    """Per-band statistics of a (12, y, x) stack of both dates."""
+    dims = ("band", "y", "x")
+    half = len(stack) // 2
+    return scene_statistics(
+        xr.DataArray(stack[:half], dims=dims), xr.DataArray(stack[half:], dims=dims)
+    )
+
+
 def learned_probability(
     before: Raster, after: Raster, mask_clouds: bool, model: ChangeModel, context: ProcessContext
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -196,21 +206,26 @@ def learned_probability(
         before, after, FEATURE_BANDS, mask_clouds
     )
     context.progress(4, "scene statistics")
-    stats = scene_statistics(first.where(has_data), second.where(has_data))
-    stack = xr.concat([first, second], dim="band").where(valid)
+    with_data = xr.concat([first, second], dim="band").where(has_data)
+    stack = with_data.where(valid)
     if not isinstance(stack.data, dsa.Array):  # in memory: features once, whole scene
+        stats = _scene_statistics(np.asarray(with_data.values))
         features = block_features(np.asarray(stack.values), stats)
         normalise(features, feature_statistics(features))
         context.progress(30, "learned change detection")
-        probability = smooth_probability(model.probability(features))
+        probability = model.decide(model.probability(features))
         context.progress(90, "learned change detection")
-    else:  # chunked: feature spread from a sample of chunks, then block by block
-        sample = sample_chunks(stack.data.rechunk({0: -1})).compute()
-        feature_stats = feature_statistics(block_features(np.asarray(sample), stats))
+    else:  # chunked: statistics from one sample of chunks, then block by block
+        sample, sample_valid = dask.compute(
+            sample_chunks(with_data.data.rechunk({0: -1})), sample_chunks(valid.data[np.newaxis])
+        )
+        stats = _scene_statistics(sample)
+        sample = np.where(sample_valid, sample, np.nan).astype(np.float32)
+        feature_stats = feature_statistics(block_features(sample, stats))
 
         def block(b: np.ndarray) -> np.ndarray:
             features = normalise(block_features(b, stats), feature_stats)
-            return smooth_probability(model.probability(features))
+            return model.decide(model.probability(features))
 
         lazy = map_pixels(block, stack, depth=FEATURE_REACH + CLEANUP_REACH, dtype=np.float32)
         (probability,) = compute(context, 10, 90, "learned change detection", lazy)
@@ -342,7 +357,9 @@ class ChangeDetection:
             "of 'before', and pixels it does not cover are nodata. Optical (default method "
             "'learned'): a LightGBM classifier over multi-scale spatial features of both dates "
             "(band differences and log-ratios, NDVI/NDBI/MNDWI/brightness, neighbourhood means "
-            "and texture), trained on the labelled OSCD Sentinel-2 city pairs; needs B02, B03, "
+            "and texture), trained on the labelled OSCD Sentinel-2 city pairs; the probability is "
+            "averaged over a window and thresholded, both chosen by leave-one-city-out "
+            "cross-validation; needs B02, B03, "
             "B04, B08, B11, B12 (L1C or L2A, ~10 m pixels); magnitude = change probability. "
             "Method 'cva': change vector analysis on standardised reflectance with an Otsu "
             "threshold. Clouds and shadows are masked with s2cloudless (L1C) or SCL (L2A). SAR "

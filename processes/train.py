@@ -3,8 +3,9 @@
     python -m processes.train change-detection [--data ../shared/data/oscd] [--seed N]
 
 Same data and seed -> byte-identical model file. ``change-detection`` trains on every
-labelled OSCD city (threshold from leave-one-city-out over them) and records the
-leave-one-city-out F1 of models that never saw the scored city in the metadata.
+labelled OSCD city (smoothing and threshold from leave-one-city-out over them) and records
+in the metadata, per city, the decision and scores of the model that never saw it
+(leave-one-city-out, its decision chosen by inner cross-validation on the other cities).
 """
 
 from __future__ import annotations
@@ -12,34 +13,51 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from processes import change_model, change_training
 
 
-def train_change_detection(data: Path, seed: int, out_dir: Path) -> dict[str, float]:
-    cities = change_training.load_oscd(data)
-    models = change_training.leave_one_city_out(cities, seed)
+def loco_figures(
+    cities: list[change_training.City], trainer: change_training.Trainer
+) -> dict[str, Any]:
+    """Per city: the held-out model's decision and its F1/precision/recall; pooled F1."""
+    models = change_training.leave_one_city_out(cities, trainer.seed, trainer.per_class, trainer)
     total = np.zeros(4, dtype=np.int64)
     per_city = {}
     for city in cities:
         model = models[city.name]
-        probability = change_training.predict_city(model.booster, city)
-        c = change_training.counts(
-            np.nan_to_num(probability, nan=0.0) > model.threshold, city.label, city.valid
-        )
-        per_city[city.name] = round(change_training.scores(c)["f1"], 4)
+        others = [c for c in cities if c is not city]
+        c = change_training.decision_counts(model, trainer.held_out(others, city), city)
+        s = change_training.scores(c)
+        per_city[city.name] = {
+            "smoothing": model.smoothing,
+            "threshold": model.threshold,
+            **{k: round(s[k], 4) for k in ("f1", "precision", "recall")},
+        }
         total += c
-    pooled = round(change_training.scores(total)["f1"], 4)
-    final = change_training.fit(cities, seed)
+    pooled = change_training.scores(total)
+    return {
+        "loco": per_city,
+        "loco_pooled": {k: round(pooled[k], 4) for k in ("f1", "precision", "recall")},
+        "loco_pooled_f1": round(pooled["f1"], 4),
+    }
+
+
+def train_change_detection(data: Path, seed: int, out_dir: Path) -> dict[str, Any]:
+    cities = change_training.load_oscd(data)
+    trainer = change_training.Trainer(seed)
+    figures = loco_figures(cities, trainer)
+    final = change_training.fit(cities, seed, trainer=trainer)
     change_training.save_model(
         final,
         out_dir / change_model.MODEL_FILE.name,
         out_dir / change_model.META_FILE.name,
-        {"loco_f1": per_city, "loco_pooled_f1": pooled},
+        figures,
     )
-    return {"pooled": pooled, **per_city}
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=change_model.MODEL_DIR)
     args = parser.parse_args(argv)
     figures = train_change_detection(args.data, args.seed, args.out)
-    print("leave-one-city-out F1:", ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    print("leave-one-city-out (each city scored by a model that never saw it):")
+    for name, f in figures["loco"].items():
+        print(
+            f"  {name:<10} F1 {f['f1']:.3f}  precision {f['precision']:.3f}  "
+            f"recall {f['recall']:.3f}  (smoothing {f['smoothing']}, threshold "
+            f"{f['threshold']:.2f})"
+        )
+    pooled = figures["loco_pooled"]
+    print(
+        f"  pooled     F1 {pooled['f1']:.3f}  precision {pooled['precision']:.3f}  "
+        f"recall {pooled['recall']:.3f}"
+    )
     print(f"wrote {args.out / change_model.MODEL_FILE.name}")
     return 0
 

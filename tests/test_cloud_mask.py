@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 from affine import Affine
 
-from processes import classes
+from processes import classes, cloud_learned
 from processes.base import Raster
 from processes.cloud_mask import CloudMask, sun_angles
 from processes.cloud_shadows import (
@@ -138,3 +138,17 @@ def test_learned_beats_the_baselines_on_landsat7_and_stays_quiet_on_a_clear_scen
     alarms = spain_false_alarms(shared_data)["learned"]
     print(alarms)
     assert alarms["cloud %"] < 1.0 and alarms["shadow %"] < 1.0  # was 17 % shadow before geometry
+
+
+def test_cloud_training_is_reproducible_and_learns_the_synthetic_cloud():
+    """Same data and seed -> the same model text; the model separates what it saw."""
+    img, cloud, shadow, _ = cloud_and_shadow_scene(size=240, pixel_m=30.0)
+    img = img.astype(np.float32)
+    labels = np.select([cloud, shadow], [cloud_learned.CLOUD, cloud_learned.SHADOW], 0)
+    use = np.ones(labels.shape, dtype=bool)
+    first = cloud_learned.train(img, labels.astype(np.int32), 30.0, use)
+    second = cloud_learned.train(img, labels.astype(np.int32), 30.0, use)
+    assert first.model_to_string() == second.model_to_string()
+    probability = cloud_learned.probabilities(img, 30.0, first)
+    assert probability[cloud_learned.CLOUD][cloud].mean() > 0.8
+    assert probability[cloud_learned.CLOUD][~cloud & ~shadow].mean() < 0.2

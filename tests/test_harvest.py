@@ -19,7 +19,7 @@ from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.db import Connection
 from ogcsdl.errors import InvalidParameterValue
-from ogcsdl.harvest.model import HarvestSource, RejectedEntry, remote_record
+from ogcsdl.harvest.model import HarvestSource, RejectedEntry
 from ogcsdl.harvest.opensearch import atom_record, fill_template
 from ogcsdl.harvest.runner import delete_source
 from ogcsdl.harvest.stac import stac_record
@@ -28,6 +28,7 @@ from ogcsdl.jobs.inputs import resolve_inputs
 from ogcsdl.jobs.registry import load
 from ogcsdl.schema import create_schema
 from tests.catalogue_fixtures import require_catalogue_env
+from tests.harvest_support import scripted_record
 from tests.processing_support import processing_settings, tiny_product
 
 SOURCE = HarvestSource("peer", "http://peer.example/csw", "opensearch")
@@ -117,17 +118,7 @@ def test_stac_item_becomes_a_remote_record() -> None:
 
 
 def _remote(identifier: str) -> ProductRecord:
-    return remote_record(
-        SOURCE,
-        identifier=identifier,
-        title=identifier,
-        collection="sentinel-2-l1c",
-        start=datetime(2024, 6, 1, tzinfo=UTC),
-        end=datetime(2024, 6, 1, tzinfo=UTC),
-        bbox=(17.0, 59.0, 18.0, 60.0),
-        updated=datetime(2024, 6, 2, tzinfo=UTC),
-        assets=[{"href": f"https://peer.example/{identifier}.tif"}],
-    )
+    return scripted_record(SOURCE, identifier)  # its data at https://peer.example/<id>.tif
 
 
 def test_harvested_records_stay_out_of_local_views_and_processes(tmp_path: Path) -> None:

@@ -23,7 +23,10 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.cli import _register_subcommands, cli
 from ogcsdl.config import PROJECT_ROOT
+from ogcsdl.harvest.model import default_name
+from ogcsdl.harvest.runner import delete_source
 from ogcsdl.harvest.state import HarvestState
+from ogcsdl.security.keys import digest
 from tests.catalogue_fixtures import NS, product, require_catalogue_env
 from tests.live import LiveSuite, run_suite
 
@@ -32,6 +35,8 @@ pytestmark = pytest.mark.live
 OPTICAL = "sentinel-2-l1c"
 RADAR = "sentinel-1-grd"  # harvested by the scheduled source only
 PAGE_SIZE = 4  # small pages: every protocol pages through the remote's 9 optical products
+# Our instance has access control on: CSW-T Harvest needs the admin role.
+KEYS = {"root": ("ogk_r00t00_" + "r" * 43, "admin"), "alice": ("ogk_a11ce0_" + "a" * 43, "user")}
 
 
 def remote_products() -> list[ProductRecord]:
@@ -108,7 +113,12 @@ def slow_peer() -> Iterator[str]:
 def ours(
     remote: LiveSuite, slow_peer: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveSuite]:
+    api_keys = [
+        {"id": key.split("_")[1], "user": user, "role": role, "sha256": digest(key)}
+        for user, (key, role) in KEYS.items()
+    ]
     extra = {
+        "security": {"auth": {"api_keys": api_keys}},
         "catalogue": {
             "federated_catalogues": [remote.url("csw"), slow_peer],
             "federation_timeout_s": 3,
@@ -480,3 +490,164 @@ def test_distributed_search_merges_peers_and_respects_hop_count(
     forwarded = _SlowPeer.received[-1]
     assert b'hopCount="1"' in forwarded  # 2 -> 1: the peer answers, forwards no further
     product_store(ours.settings).delete("OURS-S2-LOCAL")
+
+
+DELETIONS = "sentinel-2-l2a"  # a collection of its own: the other tests never see it
+
+
+@pytest.mark.parametrize("protocol", ["csw", "opensearch", "stac"])
+def test_a_record_deleted_at_the_source_goes_on_a_full_run(
+    remote: LiveSuite, ours: LiveSuite, protocol: str
+) -> None:
+    name = f"deletions-{protocol}"
+    remote_store = product_store(remote.settings)
+    template = remote_products()[0]
+    mine = [
+        dataclasses.replace(
+            template,
+            identifier=f"GONE-{protocol}-{n}",
+            title=f"L2A {n}",
+            collection=DELETIONS,
+            updated=datetime(2024, 7, 1, tzinfo=UTC) + timedelta(seconds=n),
+        )
+        for n in range(5)
+    ]
+    remote_store.upsert_many(mine)
+    url = source_url(remote, protocol)
+    args = [url, "--protocol", protocol, "--name", name, "--collection", DELETIONS]
+    try:
+        assert "5 added" in harvest_cli(ours, *args).stdout
+        remote_store.delete(mine[0].identifier)
+
+        # The incremental run selects by modification date (CSW apiso:Modified, STAC
+        # Filter extension on ``updated``, OpenSearch eo:modificationDate), which
+        # cannot show a deletion; a full run lists the whole source.
+        plain = harvest_cli(ours, *args)
+        assert plain.returncode == 0 and "0 added, 0 updated" in plain.stdout, plain.stdout
+        # only the newest record (at the high-water mark) came back
+        assert "1 unchanged, 0 deleted" in plain.stdout, plain.stdout
+
+        full = harvest_cli(ours, *args, "--full")
+        assert full.returncode == 0, full.stdout + full.stderr
+        assert "1 deleted" in full.stdout, full.stdout + full.stderr
+        expected = {record.identifier for record in mine[1:]}
+        assert set(harvested(ours, name)) == expected
+        assert csw_ids_from_source(ours, f"harvest:{name}") == expected  # the projection too
+        assert mine[0].identifier not in {
+            r.identifier for r in product_store(ours.settings).list(include_remote=True)
+        }
+    finally:
+        remote_store.delete_many([record.identifier for record in mine])
+        harvest_cli(ours, "--delete-source", name)
+
+
+class _EmptyCsw(BaseHTTPRequestHandler):
+    """A CSW in trouble: a well-formed GetRecords answer with no records at all."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = (
+            b'<csw:GetRecordsResponse xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" '
+            b'version="2.0.2"><csw:SearchStatus timestamp="2024-06-01T00:00:00Z"/>'
+            b'<csw:SearchResults numberOfRecordsMatched="0" numberOfRecordsReturned="0" '
+            b'nextRecord="0" recordSchema="http://www.isotc211.org/2005/gmd" '
+            b'elementSet="brief"/></csw:GetRecordsResponse>'
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_source_answering_no_records_deletes_nothing(remote: LiveSuite, ours: LiveSuite) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyCsw)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    name = "outage-csw"
+    try:
+        args = ["--protocol", "csw", "--name", name, "--collection", OPTICAL]
+        assert harvest_cli(ours, remote.url("csw"), *args).returncode == 0
+        before = harvested(ours, name)
+        assert len(before) == 9
+        empty = f"http://127.0.0.1:{server.server_address[1]}/csw"
+        outage = harvest_cli(ours, empty, *args, "--full")
+        assert outage.returncode == 0, outage.stderr
+        assert "0 deleted" in outage.stdout
+        assert "no longer lists 9 of our 9" in outage.stderr
+        assert harvested(ours, name) == before
+        assert csw_ids_from_source(ours, f"harvest:{name}") == set(before)
+    finally:
+        server.shutdown()
+        harvest_cli(ours, "--delete-source", name)
+
+
+CSW_TYPE = "http://www.opengis.net/cat/csw/2.0.2"
+
+
+def test_csw_t_harvest_needs_the_admin_credential(remote: LiveSuite, ours: LiveSuite) -> None:
+    body = (
+        f'<csw:Harvest xmlns:csw="{CSW_TYPE}" service="CSW" version="2.0.2">'
+        f"<csw:Source>{remote.url('csw')}</csw:Source>"
+        f"<csw:ResourceType>{CSW_TYPE}</csw:ResourceType></csw:Harvest>"
+    )
+    headers = {"Content-Type": "application/xml"}
+    anonymous = requests.post(ours.url("csw"), data=body, headers=headers, timeout=20)
+    user = requests.post(
+        ours.url("csw"),
+        data=body,
+        headers={**headers, "Authorization": f"Bearer {KEYS['alice'][0]}"},
+        timeout=20,
+    )
+    for answer, status in ((anonymous, 401), (user, 403)):
+        assert answer.status_code == status, answer.text
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        root = etree.fromstring(answer.content)
+        assert etree.QName(root).localname == "ExceptionReport", answer.text
+    assert (
+        HarvestState(ours.settings.database_url).get(default_name(remote.url("csw"), "csw")) is None
+    )  # nothing ran
+
+
+def test_owslib_harvests_the_remote_through_csw_t(remote: LiveSuite, ours: LiveSuite) -> None:
+    """A real CSW-T client: OWSLib's CatalogueServiceWeb.harvest with the admin key."""
+    from owslib.catalogue.csw2 import CatalogueServiceWeb
+
+    from conformance.xmlcheck import schema
+
+    source = remote.url("csw")
+    name = default_name(source, "csw")
+    held = {r.identifier for r in product_store(ours.settings).list(include_remote=True)}
+    expected = {r.identifier for r in product_store(remote.settings).list()} - held
+    assert expected
+    csw = CatalogueServiceWeb(
+        ours.url("csw"),
+        skip_caps=True,
+        timeout=120,
+        headers={"Authorization": f"Bearer {KEYS['root'][0]}"},
+    )
+    try:
+        csw.harvest(source=source, resourcetype=CSW_TYPE)
+        assert csw.results["inserted"] == len(expected), csw.response[:2000]
+        assert set(csw.results["insertresults"]) == expected
+        assert (csw.results["updated"], csw.results["deleted"]) == (0, 0)
+        xsd = schema("csw202-publication")
+        assert xsd.validate(etree.fromstring(csw.response)), xsd.error_log.last_error
+
+        # Through the product store and its projection: in our CSW under the source.
+        assert set(harvested(ours, name)) == expected
+        assert csw_ids_from_source(ours, f"harvest:{name}") == expected
+
+        again = CatalogueServiceWeb(
+            ours.url("csw"),
+            skip_caps=True,
+            timeout=120,
+            headers={"Authorization": f"Bearer {KEYS['root'][0]}"},
+        )
+        again.harvest(source=source, resourcetype=CSW_TYPE)
+        assert again.results["inserted"] == 0 and "insertresults" in again.results
+    finally:
+        if HarvestState(ours.settings.database_url).get(name):
+            delete_source(ours.settings, name)

@@ -153,6 +153,8 @@ def test_zipped_safe_is_read_in_place_as_the_same_product(
     from_folder = ingest_product(settings, safe)
     assert from_zip.identifier == from_folder.identifier
     assert from_zip.extra["layout"] == "SAFE (zip)"
+    # the sun angles of GRANULE/*/MTD_TL.xml reach the record from the zip too
+    assert from_zip.extra["sun_azimuth"] == from_folder.extra["sun_azimuth"] > 0
     with rasterio.open(from_folder.file_path) as cog:
         np.testing.assert_array_equal(cog.read(), zipped_pixels)
     assert len(product_store(settings).list()) == 1

@@ -48,6 +48,8 @@ def test_safe_l2a_metadata_comes_from_the_mtd_xml(tmp_path: Path) -> None:
     assert by_name["B04"].band.center_wavelength_um == pytest.approx(0.665)
     assert product.extra["tile_id"] == "33VXF"
     assert product.extra["relative_orbit"] == 65
+    # MTD_TL.xml's mean sun angles (cloud shadows): mid-August, ~10:20 UTC, 59 N
+    assert 140 < product.extra["sun_azimuth"] < 175 and 40 < product.extra["sun_zenith"] < 55
 
 
 def test_safe_l1c_has_13_bands_and_accepts_the_mtd_file_itself(tmp_path: Path) -> None:

@@ -115,3 +115,18 @@ def test_big_rasters_are_read_lazily_in_chunks(
     assert lazy.data.data.chunks == ((1,), (100, 100, 56), (100, 100, 56))
     np.testing.assert_array_equal(lazy.data.values, eager.data.values)
     assert lazy.band_names == ["B04"]
+
+
+def test_product_input_carries_the_records_sun_angles(tmp_path: Path) -> None:
+    from ogcsdl.ingest.pipeline import ingest_product
+    from tests import rasters
+
+    settings = processing_settings(tmp_path / "var")
+    record = ingest_product(settings, rasters.write_s2_safe_product(tmp_path / "in", "L1C", 60))
+    registry = load(settings)
+    description = registry.get("cloud-mask").description
+    product = resolve_inputs(
+        registry, description, {"product": record.identifier}, settings, tmp_path
+    )["product"]  # type: ignore[arg-type]
+    assert product.metadata["sun_azimuth"] == record.extra["sun_azimuth"]
+    assert product.metadata["sun_zenith"] == record.extra["sun_zenith"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,3 +99,125 @@ def test_change_stamp_moves_on_every_change(store: ProductStore) -> None:
     store.delete(first.identifier)
     stamps.append(store.change_stamp())
     assert len(set(stamps)) == len(stamps), stamps
+
+
+def test_cloud_cover_is_a_sql_column_filtered_in_sql(store: ProductStore) -> None:
+    """``eo:cloud_cover`` bounds are decided by SQL on the ``cloud_cover`` column; a
+    record without a cloud cover (SAR) matches no bound; a batch upsert keeps the last
+    occurrence of an identifier."""
+    collection = f"cc-{uuid.uuid4().hex[:8]}"
+    clear, cloudy, radar = (
+        dataclasses.replace(_record(collection, name, day=day, lon=0.0), cloud_cover=cover)
+        for name, day, cover in (("clear", 1, 5.0), ("cloudy", 2, 50.0), ("radar", 3, None))
+    )
+    store.upsert_many([dataclasses.replace(clear, cloud_cover=90.0), cloudy, radar, clear])
+
+    def ids(*bounds: tuple[str, float]) -> list[str]:
+        query = ProductQuery(collections=(collection,), cloud_cover=bounds, limit=10)
+        return [record.identifier.split("-")[-1] for record in store.search(query)[0]]
+
+    assert ids() == ["radar", "cloudy", "clear"]
+    assert ids(("<=", 20.0)) == ["clear"]
+    assert ids((">", 5.0)) == ["cloudy"]
+    assert ids((">=", 5.0), ("<", 50.0)) == ["clear"]
+    assert ids(("=", 50.0)) == ["cloudy"]
+    with pytest.raises(ValueError):
+        ids(("; DROP TABLE x; --", 1.0))
+
+
+_OLD_SCHEMA = """CREATE TABLE ogcsdl_products (identifier TEXT PRIMARY KEY, collection TEXT NOT
+    NULL, start_time TEXT NOT NULL, end_time TEXT NOT NULL, minx DOUBLE PRECISION NOT NULL,
+    miny DOUBLE PRECISION NOT NULL, maxx DOUBLE PRECISION NOT NULL, maxy DOUBLE PRECISION
+    NOT NULL, file_path TEXT NOT NULL, updated TEXT NOT NULL, record TEXT NOT NULL)"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database without the suite's tables (PostgreSQL: a new one on the session's
+    server, dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    import psycopg
+
+    server_url = str(request.getfixturevalue("postgis_url"))
+    name = f"migrate_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{server_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_start_up_adds_and_backfills_cloud_cover_on_an_older_table(empty_database: str) -> None:
+    """A database made before the ``cloud_cover`` column: ``ensure_schema`` (run at
+    start-up) adds it and fills it from the stored records, then SQL filters on it."""
+    from ogcsdl.db import connect
+
+    old = [
+        dataclasses.replace(_record("old", name, day=day, lon=0.0), cloud_cover=cover)
+        for name, day, cover in (("a", 1, 12.5), ("b", 2, None), ("c", 3, 80.0))
+    ]
+    with connect(empty_database) as conn:
+        conn.execute(_OLD_SCHEMA)
+        for record in old:
+            conn.execute(
+                "INSERT INTO ogcsdl_products VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.identifier,
+                    record.collection,
+                    record.start.isoformat(),
+                    record.end.isoformat(),
+                    *record.bbox,
+                    record.file_path,
+                    record.updated.isoformat(),
+                    record.to_json(),
+                ),
+            )
+    store = ProductStore(empty_database)
+    store.ensure_schema()
+    store.ensure_schema()  # idempotent
+    with connect(empty_database) as conn:
+        rows = conn.query("SELECT identifier, cloud_cover FROM ogcsdl_products ORDER BY 1")
+    assert rows == [("old-a", 12.5), ("old-b", None), ("old-c", 80.0)]
+    found, matched = store.search(ProductQuery(cloud_cover=(("<", 50.0),)))
+    assert matched == 1 and [record.identifier for record in found] == ["old-a"]
+
+
+@pytest.mark.postgis
+def test_postgis_searches_can_use_the_indexes(postgis_url: str) -> None:
+    """The bbox, time and cloud-cover predicates the store writes match its indexes
+    (with sequential scans off, so a tiny table still shows which index serves them)."""
+    import psycopg
+
+    from ogcsdl.catalogue.store import TABLE, _where
+
+    store = ProductStore(postgis_url)
+    store.ensure_schema()
+    query = ProductQuery(
+        bbox=(10.0, 50.0, 11.0, 51.0),
+        start=datetime(2022, 3, 1, tzinfo=UTC),
+        end=datetime(2022, 3, 2, tzinfo=UTC),
+        cloud_cover=(("<=", 20.0),),
+    )
+    clause, params = _where(query, postgis_url)
+    with psycopg.connect(postgis_url) as conn:
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(
+            str(row[0])
+            for row in conn.execute(
+                f"EXPLAIN SELECT record FROM {TABLE}{clause.replace('?', '%s')}"
+                " ORDER BY start_time DESC, identifier LIMIT 10",
+                params,
+            )
+        )
+        cloud_only = "\n".join(
+            str(row[0])
+            for row in conn.execute(
+                f"EXPLAIN SELECT record FROM {TABLE} WHERE cloud_cover <= %s", (5.0,)
+            )
+        )
+    assert f"{TABLE}_envelope_idx" in plan and "Seq Scan" not in plan, plan
+    assert f"{TABLE}_cloud_idx" in cloud_only, cloud_only

@@ -305,6 +305,42 @@ def test_cql2_text_filter(client: Client, text: str, expected: set[str]) -> None
     )
 
 
+@pytest.mark.parametrize(
+    ("params", "bounds"),
+    [
+        ({"filter": "eo:cloud_cover < 15"}, (("<", 15.0),)),
+        ({"filter": "15 > eo:cloud_cover AND id LIKE 'stac%'"}, (("<", 15.0),)),
+        ({"filter": "eo:cloud_cover BETWEEN 5 AND 25"}, ((">=", 5.0), ("<=", 25.0))),
+        ({"filter": "eo:cloud_cover < 15 OR eo:cloud_cover IS NULL"}, ()),
+        ({"filter": "NOT eo:cloud_cover < 15"}, ()),
+        ({"filter": "eo:cloud_cover NOT BETWEEN 5 AND 25"}, ()),
+        ({"filter": "eo:cloud_cover <> 10"}, ()),
+        (
+            {"query": '{"eo:cloud_cover": {"gte": 10, "lt": 20, "neq": 15}}'},
+            ((">=", 10.0), ("<", 20.0)),
+        ),
+        ({"query": '{"properties.eo:cloud_cover": {"eq": "10"}}'}, ()),  # text: judged per item
+    ],
+)
+def test_cloud_cover_bounds_are_decided_in_sql(
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    params: dict[str, str],
+    bounds: tuple[tuple[str, float], ...],
+) -> None:
+    """What the filter or query implies about ``eo:cloud_cover`` goes to SQL (the store's
+    ``cloud_cover`` column); the answers are the same as judging every item in Python."""
+    from ogcsdl.stac import cql2, extensions
+    from ogcsdl.stac.params import parse_search
+
+    assert parse_search(params).query.cloud_cover == bounds
+    in_sql = _ids(_get(client, "search", **params))
+    monkeypatch.setattr(cql2, "numeric_bounds", lambda node, name: ())
+    monkeypatch.setattr(extensions, "query_bounds", lambda value, name: ())
+    assert parse_search(params).query.cloud_cover == ()
+    assert in_sql == _ids(_get(client, "search", **params))
+
+
 def test_cql2_json_filter_get_and_post(client: Client) -> None:
     cql = {
         "op": "and",

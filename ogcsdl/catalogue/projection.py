@@ -10,6 +10,7 @@ made queryable by ``pycsw_mappings``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,10 @@ from ogcsdl.catalogue.iso19139 import (
     OnlineLink,
     anytext,
     iso_datetime,
-    iso_document,
+    iso_tree,
     now_iso,
     product_keywords,
+    serialize,
 )
 from ogcsdl.catalogue.record import ProductRecord, product_href
 from ogcsdl.config import Settings
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RECORDS_TABLE = "records"
+# Records written per statement when the whole projection is rebuilt.
+RESYNC_BATCH = 1000
 
 # Columns added to pycsw's base table (name -> "text" | "float"); pycsw 3 names.
 EXTRA_COLUMNS: dict[str, str] = {
@@ -132,7 +136,8 @@ def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
     cat = settings.catalogue
     contact = MetadataContact(cat.organisation, cat.contact_name, cat.contact_email)
     links = online_links(settings, record)
-    document = iso_document(record, links, contact)
+    tree = iso_tree(record, links, contact)
+    document = serialize(tree)
     keywords = product_keywords(record)
     code = record.crs.partition(":")[2]
     return {
@@ -142,7 +147,7 @@ def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
         "mdsource": "local",
         "insert_date": now_iso(),
         "xml": document.decode("utf-8"),
-        "anytext": anytext(document),
+        "anytext": anytext(tree),
         "language": "eng",
         "type": "dataset",
         "title": record.title,
@@ -186,17 +191,21 @@ class CatalogueProjection:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def upsert(self, conn: Connection, record: ProductRecord) -> None:
+    def upsert(self, conn: Connection, records: Sequence[ProductRecord]) -> None:
+        """Write the rows of ``records`` (a batch: two statements, whatever its size)."""
         if not _table_exists(conn):
-            log.debug("no pycsw records table yet; %s is projected later", record.identifier)
+            log.debug("no pycsw records table yet; %d record(s) projected later", len(records))
             return
-        row = records_row(self.settings, record)
-        names = list(row)
-        conn.execute(f"DELETE FROM {RECORDS_TABLE} WHERE identifier = ?", (record.identifier,))
-        conn.execute(
+        latest = {record.identifier: record for record in records}  # the last one wins
+        rows = [records_row(self.settings, record) for record in latest.values()]
+        names = list(rows[0])
+        conn.executemany(
+            f"DELETE FROM {RECORDS_TABLE} WHERE identifier = ?", [(ident,) for ident in latest]
+        )
+        conn.executemany(
             f"INSERT INTO {RECORDS_TABLE} ({', '.join(names)}) "
             f"VALUES ({', '.join('?' for _ in names)})",
-            [row[name] for name in names],
+            [[row[name] for name in names] for row in rows],
         )
 
     def delete(self, conn: Connection, identifier: str) -> None:
@@ -211,6 +220,6 @@ class CatalogueProjection:
             if not _table_exists(conn):
                 return 0
             conn.execute(f"DELETE FROM {RECORDS_TABLE} WHERE mdsource = ?", ("local",))
-            for record in products:
-                self.upsert(conn, record)
+            for start in range(0, len(products), RESYNC_BATCH):
+                self.upsert(conn, products[start : start + RESYNC_BATCH])
         return len(products)

@@ -83,7 +83,13 @@ def pycsw_config_text(settings: Settings, server_url: str | None = None) -> str:
     if cat.federated_catalogues:
         parser["server"]["federatedcatalogues"] = ",".join(cat.federated_catalogues)
         parser["server"]["federatedtimeout"] = str(cat.federation_timeout_s)
+    # pycsw's own transactions stay off: the gateway answers CSW-T Harvest with the
+    # suite's harvest runner (ogcsdl.harvest.csw_t); pycsw only advertises it.
     parser["manager"] = {"transactions": "false", "allowed_ips": "127.0.0.1"}
+    if settings.harvest.csw_harvest:
+        from ogcsdl.harvest.csw_t import RESOURCE_TYPES
+
+        parser["manager"]["ogcsdl_harvest_resource_types"] = ",".join(RESOURCE_TYPES)
     parser["metadata:main"] = {
         "identification_title": cat.title,
         "identification_abstract": cat.abstract,

@@ -4,7 +4,7 @@ coverages, processes) reads. It is the one contract between the parts of the sui
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +84,10 @@ class ProductRecord:
         return [band.name for band in self.bands]
 
     def to_json(self) -> str:
-        data = asdict(self)
+        # What ``asdict`` gives, without its deep copy (json.dumps only reads): bulk
+        # loads and harvests serialise every record.
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
+        data["bands"] = [asdict(band) for band in self.bands]
         for key in ("start", "end", "updated"):
             data[key] = getattr(self, key).isoformat()
         return json.dumps(data, sort_keys=True)
@@ -98,3 +101,6 @@ class ProductRecord:
         data["bbox"] = tuple(data["bbox"])
         data["resolution"] = tuple(data["resolution"])
         return cls(**data)
+
+
+_FIELD_NAMES = tuple(item.name for item in fields(ProductRecord))

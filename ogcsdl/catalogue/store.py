@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ogcsdl.catalogue.record import ProductRecord
-from ogcsdl.db import Connection, connect
+from ogcsdl.db import Connection, connect, dialect_of
 from ogcsdl.errors import NotFound
 
 TABLE = "ogcsdl_products"
@@ -30,9 +30,38 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     maxy DOUBLE PRECISION NOT NULL,
     file_path TEXT NOT NULL,
     updated TEXT NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    cloud_cover DOUBLE PRECISION
 )
 """
+
+# The envelope as a PostgreSQL ``box`` (core PostgreSQL, no PostGIS needed): a GiST index
+# on this expression answers bbox searches; queries must spell it exactly like this.
+_PG_ENVELOPE = "box(point(minx, miny), point(maxx, maxy))"
+
+# name -> indexed columns (both dialects); time ranges, cloud cover, newest-first order.
+_INDEXES = {
+    f"{TABLE}_collection_idx": "collection, start_time",
+    f"{TABLE}_start_idx": "start_time, identifier",
+    f"{TABLE}_end_idx": "end_time",
+    f"{TABLE}_cloud_idx": "cloud_cover",
+}
+
+_COLUMNS = (
+    "identifier, collection, start_time, end_time, minx, miny, maxx, maxy, file_path, "
+    "updated, record, cloud_cover"
+)
+_UPSERT = f"""INSERT INTO {TABLE} ({_COLUMNS})
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (identifier) DO UPDATE SET
+        collection = excluded.collection, start_time = excluded.start_time,
+        end_time = excluded.end_time, minx = excluded.minx,
+        miny = excluded.miny, maxx = excluded.maxx, maxy = excluded.maxy,
+        file_path = excluded.file_path, updated = excluded.updated,
+        record = excluded.record, cloud_cover = excluded.cloud_cover"""
+
+# Comparison operators a cloud-cover bound may use (SQL text is fixed, values are params).
+CLOUD_OPERATORS = ("<", "<=", ">", ">=", "=")
 
 
 @dataclass(frozen=True)
@@ -46,6 +75,9 @@ class ProductQuery:
     end: datetime | None = None
     limit: int = 10
     offset: int = 0
+    # ANDed bounds on the cloud cover (percent), e.g. (("<=", 20.0),); a record without
+    # a cloud cover matches none.
+    cloud_cover: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,8 +88,9 @@ class CollectionExtent:
     end: datetime
 
 
-# Hooks run inside the upsert/delete transaction, e.g. to write the pycsw projection.
-UpsertHook = Callable[[Connection, ProductRecord], None]
+# Hooks run inside the upsert/delete transaction, e.g. to write the pycsw projection;
+# an upsert hook gets the whole batch (so it can write it with one statement).
+UpsertHook = Callable[[Connection, Sequence[ProductRecord]], None]
 DeleteHook = Callable[[Connection, str], None]
 
 
@@ -73,11 +106,20 @@ class ProductStore:
         self.on_delete = on_delete or []
 
     def ensure_schema(self) -> None:
+        """Create the table and its indexes; migrate older tables (the ``cloud_cover``
+        column, back-filled from the stored records)."""
         with connect(self.database_url) as conn:
             conn.execute(_SCHEMA)
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {TABLE}_collection_idx ON {TABLE} (collection, start_time)"
-            )
+            if "cloud_cover" not in _columns(conn):
+                conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cloud_cover DOUBLE PRECISION")
+                _backfill_cloud_cover(conn)
+            for name, columns in _INDEXES.items():
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {TABLE} ({columns})")
+            if conn.dialect == "postgresql":
+                conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {TABLE}_envelope_idx ON {TABLE}"
+                    f" USING gist ({_PG_ENVELOPE})"
+                )
 
     def upsert(self, record: ProductRecord) -> None:
         """Insert or replace by identifier: re-ingesting a product never duplicates it."""
@@ -89,37 +131,16 @@ class ProductStore:
         also: Callable[[Connection], None] | None = None,
     ) -> None:
         """Upsert every record in ONE transaction (all are stored, or none), running ``also``
-        (e.g. harvest bookkeeping) inside the same transaction."""
+        (e.g. harvest bookkeeping) inside the same transaction. The rows go as one
+        batched statement (a harvest page or a bulk load is one round trip, not one per
+        record); a record repeated in ``records`` ends as its last occurrence."""
         with connect(self.database_url) as conn:
-            for record in records:
-                self._upsert(conn, record)
+            conn.executemany(_UPSERT, [_row(record) for record in records])
+            if records:
+                for hook in self.on_upsert:
+                    hook(conn, records)
             if also is not None:
                 also(conn)
-
-    def _upsert(self, conn: Connection, record: ProductRecord) -> None:
-        conn.execute(
-            f"""INSERT INTO {TABLE} (identifier, collection, start_time, end_time,
-                    minx, miny, maxx, maxy, file_path, updated, record)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (identifier) DO UPDATE SET
-                    collection = excluded.collection, start_time = excluded.start_time,
-                    end_time = excluded.end_time, minx = excluded.minx,
-                    miny = excluded.miny, maxx = excluded.maxx, maxy = excluded.maxy,
-                    file_path = excluded.file_path, updated = excluded.updated,
-                    record = excluded.record""",
-            (
-                record.identifier,
-                record.collection,
-                record.start.isoformat(),
-                record.end.isoformat(),
-                *record.bbox,
-                record.file_path,
-                record.updated.isoformat(),
-                record.to_json(),
-            ),
-        )
-        for hook in self.on_upsert:
-            hook(conn, record)
 
     def get(self, identifier: str) -> ProductRecord:
         with connect(self.database_url) as conn:
@@ -147,32 +168,21 @@ class ProductStore:
             rows = conn.query(sql, params)
         return [ProductRecord.from_json(row[0]) for row in rows]
 
-    def search(self, query: ProductQuery) -> tuple[builtins.list[ProductRecord], int]:
-        """Records matching every given criterion, newest first, and the total matched.
+    def search(
+        self, query: ProductQuery, *, count: bool = True
+    ) -> tuple[builtins.list[ProductRecord], int | None]:
+        """Records matching every given criterion, newest first, and the total matched
+        (None with ``count=False``: a scan over batches needs no total each time).
 
-        The bbox test runs in SQL on the stored envelopes; callers refine with the
-        footprint where exactness matters."""
-        where: builtins.list[str] = []
-        params: builtins.list[Any] = []
-        if query.collections:
-            where.append(f"collection IN ({', '.join('?' * len(query.collections))})")
-            params.extend(query.collections)
-        if query.ids:
-            where.append(f"identifier IN ({', '.join('?' * len(query.ids))})")
-            params.extend(query.ids)
-        if query.bbox is not None:
-            minx, miny, maxx, maxy = query.bbox
-            where.append("maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?")
-            params.extend([minx, maxx, miny, maxy])
-        if query.start is not None:
-            where.append("end_time >= ?")
-            params.append(query.start.isoformat())
-        if query.end is not None:
-            where.append("start_time <= ?")
-            params.append(query.end.isoformat())
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        The bbox test runs in SQL on the stored envelopes (a GiST index on PostgreSQL);
+        callers refine with the footprint where exactness matters."""
+        clause, params = _where(query, self.database_url)
         with connect(self.database_url) as conn:
-            matched = int(conn.query(f"SELECT COUNT(*) FROM {TABLE}{clause}", params)[0][0])
+            matched = (
+                int(conn.query(f"SELECT COUNT(*) FROM {TABLE}{clause}", params)[0][0])
+                if count
+                else None
+            )
             rows = conn.query(
                 f"SELECT record FROM {TABLE}{clause}"
                 " ORDER BY start_time DESC, identifier LIMIT ? OFFSET ?",
@@ -238,3 +248,73 @@ class ProductStore:
                 raise NotFound(f"no product with identifier {identifier!r}", locator="identifier")
             for hook in self.on_delete:
                 hook(conn, identifier)
+
+
+def _row(record: ProductRecord) -> tuple[Any, ...]:
+    return (
+        record.identifier,
+        record.collection,
+        record.start.isoformat(),
+        record.end.isoformat(),
+        *record.bbox,
+        record.file_path,
+        record.updated.isoformat(),
+        record.to_json(),
+        record.cloud_cover,
+    )
+
+
+def _where(query: ProductQuery, database_url: str) -> tuple[str, builtins.list[Any]]:
+    """The WHERE clause (with its parameters) of a :class:`ProductQuery`."""
+    where: builtins.list[str] = []
+    params: builtins.list[Any] = []
+    if query.collections:
+        where.append(f"collection IN ({', '.join('?' * len(query.collections))})")
+        params.extend(query.collections)
+    if query.ids:
+        where.append(f"identifier IN ({', '.join('?' * len(query.ids))})")
+        params.extend(query.ids)
+    if query.bbox is not None:
+        minx, miny, maxx, maxy = (float(value) for value in query.bbox)
+        if dialect_of(database_url) == "postgresql":  # the same test, through the GiST index
+            where.append(f"{_PG_ENVELOPE} && box(point(?, ?), point(?, ?))")
+            params.extend([minx, miny, maxx, maxy])
+        where.append("maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?")
+        params.extend([minx, maxx, miny, maxy])
+    if query.start is not None:
+        where.append("end_time >= ?")
+        params.append(query.start.isoformat())
+    if query.end is not None:
+        where.append("start_time <= ?")
+        params.append(query.end.isoformat())
+    for operator, value in query.cloud_cover:
+        if operator not in CLOUD_OPERATORS:
+            raise ValueError(f"not a cloud-cover comparison: {operator!r}")
+        where.append(f"cloud_cover {operator} ?")
+        params.append(float(value))
+    return (f" WHERE {' AND '.join(where)}" if where else ""), params
+
+
+def _columns(conn: Connection) -> set[str]:
+    if conn.dialect == "sqlite":
+        return {str(row[1]) for row in conn.query(f"PRAGMA table_info({TABLE})")}
+    rows = conn.query(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_name = ? AND table_schema = current_schema()",
+        (TABLE,),
+    )
+    return {str(row[0]) for row in rows}
+
+
+def _backfill_cloud_cover(conn: Connection) -> None:
+    """Fill the new column from the stored JSON records (a table made before it)."""
+    if conn.dialect == "sqlite":
+        conn.execute(
+            f"UPDATE {TABLE} SET cloud_cover = json_extract(record, '$.cloud_cover')"
+            " WHERE json_type(record, '$.cloud_cover') IN ('integer', 'real')"
+        )
+    else:
+        conn.execute(
+            f"UPDATE {TABLE} SET cloud_cover = (record::jsonb ->> 'cloud_cover')::float8"
+            " WHERE jsonb_typeof(record::jsonb -> 'cloud_cover') = 'number'"
+        )

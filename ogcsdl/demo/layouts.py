@@ -19,6 +19,7 @@ from ogcsdl.ingest.bands import S2_BY_NAME
 CRS = "EPSG:32633"  # UTM 33N: Mälaren, west of Stockholm (MGRS tile 33VXF)
 TILE = "33VXF"
 ORIGIN = (660000.0, 6580000.0)  # upper-left corner of the demo area, metres
+_TILE_CENTRE_LONLAT = (17.8, 59.3)  # about the demo area (for the sun angles of MTD_TL.xml)
 _NS = {
     "L1C": "https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-1C.xsd",
     "L2A": "https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-2A.xsd",
@@ -193,7 +194,23 @@ def write_s2_safe(
         level, product_name, acquisition, scene.cloud_cover_percent, relative_files
     )
     (safe / f"MTD_MSI{level}.xml").write_bytes(metadata)
+    (granule.parent / "MTD_TL.xml").write_bytes(_tile_metadata_xml(acquisition))
     return safe
+
+
+def _tile_metadata_xml(acquisition: S2Acquisition) -> bytes:
+    """A minimal MTD_TL.xml: the mean sun angles (at the tile centre, from the time)."""
+    from processes.cloud_shadows import sun_position
+
+    lon, lat = _TILE_CENTRE_LONLAT
+    azimuth, zenith = sun_position(acquisition.sensed, lon, lat)
+    ns = "https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_Level-1C_Tile_Metadata.xsd"
+    root = etree.Element(f"{{{ns}}}Level-1C_Tile_ID", nsmap={"n1": ns})
+    angles = etree.SubElement(etree.SubElement(root, "Geometric_Info"), "Tile_Angles")
+    mean = etree.SubElement(angles, "Mean_Sun_Angle")
+    etree.SubElement(mean, "ZENITH_ANGLE", unit="deg").text = f"{zenith:.6f}"
+    etree.SubElement(mean, "AZIMUTH_ANGLE", unit="deg").text = f"{azimuth:.6f}"
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def write_s1_grd(

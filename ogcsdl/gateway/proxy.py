@@ -98,9 +98,13 @@ class CatalogueProxy(ReverseProxy):
             "catalogue",
             max_body_bytes=settings.security.max_request_bytes,
         )
+        self.settings = settings
         self.public_url = settings.url("csw")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        answered = catalogue_edge.publication(environ, start_response, self.settings)
+        if answered is not None:  # CSW-T: Harvest by our runner, Transaction refused
+            return answered
         query = environ.get("QUERY_STRING") or ""
         params = catalogue_edge.lowered(query)
         if params.get("mode", "").lower() != "oaipmh":

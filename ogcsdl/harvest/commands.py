@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import click
 
 from ogcsdl.cli_context import CliContext, pass_context
-from ogcsdl.harvest.model import PROTOCOLS, HarvestSource
+from ogcsdl.harvest.model import PROTOCOLS, HarvestSource, default_name
 from ogcsdl.harvest.runner import delete_source, run_harvest
 from ogcsdl.harvest.state import HarvestState
 from ogcsdl.schema import create_schema
-
-
-def _default_name(url: str, protocol: str) -> str:
-    parts = urlsplit(url)
-    host = (parts.hostname or "source").replace(":", "-")
-    return f"{protocol}-{host}-{parts.port}" if parts.port else f"{protocol}-{host}"
 
 
 def _since(value: str | None) -> datetime | None:
@@ -46,6 +39,16 @@ def _since(value: str | None) -> datetime | None:
     help="Only records intersecting this WGS84 box.",
 )
 @click.option("--since", help="Only records modified since (ISO 8601); default: last run.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Also list the whole source and remove records deleted there.",
+)
+@click.option(
+    "--force-deletions",
+    is_flag=True,
+    help="Apply remote deletions even above harvest.max_delete_percent.",
+)
 @click.option("--delete-source", "delete", metavar="NAME", help="Remove a source and its records.")
 @click.option("--list", "list_sources", is_flag=True, help="List harvest sources and their state.")
 @pass_context
@@ -57,11 +60,14 @@ def harvest(
     collection: str | None,
     bbox: tuple[float, float, float, float] | None,
     since: str | None,
+    full: bool,
+    force_deletions: bool,
     delete: str | None,
     list_sources: bool,
 ) -> None:
     """Harvest a CSW, OpenSearch or STAC API catalogue into ours (only new or changed
-    records since the last successful run), list sources, or delete one with its records."""
+    records since the last successful run; records deleted at the source go when the
+    run lists the whole source), list sources, or delete one with its records."""
     settings = context.settings
     settings.ensure_dirs()
     create_schema(settings)  # a start-up, like ingest
@@ -78,18 +84,29 @@ def harvest(
             status = f"failing ({row.failures}x: {row.last_error})" if row.failures else "ok"
             click.echo(
                 f"{row.name}\t{row.protocol}\t{row.url}\t{row.records} record(s)\t"
-                f"last success {row.last_success or 'never'}\t{status}"
+                f"last success {row.last_success or 'never'}\t"
+                f"last full listing {row.last_full or 'never'}\t{status}"
             )
         return
     if not url or not protocol:
         raise click.UsageError("give a URL and --protocol (or --delete-source NAME, or --list)")
-    source = HarvestSource(name or _default_name(url, protocol), url, protocol, collection, bbox)
-    result = run_harvest(settings, source, since=_since(since), progress=True)
+    source = HarvestSource(name or default_name(url, protocol), url, protocol, collection, bbox)
+    result = run_harvest(
+        settings,
+        source,
+        since=_since(since),
+        full=full,
+        force_deletions=force_deletions,
+        progress=True,
+    )
     click.echo(
         f"{source.name}: {result.added} added, {result.updated} updated, "
-        f"{result.unchanged} unchanged, {len(result.conflicts)} skipped (identifier held "
-        f"elsewhere), {len(result.rejected)} rejected, {result.pages} page(s)"
+        f"{result.unchanged} unchanged, {result.deleted} deleted, {len(result.conflicts)} "
+        f"skipped (identifier held elsewhere), {len(result.rejected)} rejected, "
+        f"{result.pages} page(s)"
     )
+    if result.deletions_refused:
+        click.echo(f"  remote deletions not applied: {result.deletions_refused}", err=True)
     for why in result.rejected[:10]:
         click.echo(f"  rejected {why}", err=True)
     if not result.ok:

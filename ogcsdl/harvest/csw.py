@@ -90,41 +90,91 @@ def _constraints(source: HarvestSource, since: datetime | None) -> list[Any]:
     return parts
 
 
+CSW_RECORD = "http://www.opengis.net/cat/csw/2.0.2"
+
+
 class CswHarvester:
     def pages(
         self, source: HarvestSource, since: datetime | None, settings: Settings
     ) -> Iterator[Page]:
-        csw = CheckedCatalogueServiceWeb(source.url, settings)
-        position = 1
-        while True:
-            try:
-                csw.getrecords2(
-                    constraints=_constraints(source, since),
-                    sortby=SortBy([SortProperty("apiso:Modified", "ASC")]),
-                    typenames="gmd:MD_Metadata",
-                    esn="full",
-                    outputschema=GMD,
-                    startposition=position,
-                    maxrecords=settings.harvest.page_size,
-                )
-            except ExceptionReport as exc:
-                raise SourceError(f"{source.url} answered an exception: {exc}") from None
-            except (ValueError, TypeError, AttributeError) as exc:  # OWSLib on odd answers
-                raise SourceError(f"{source.url} answered an unusable page: {exc}") from None
-            page = Page([], matched=csw.results.get("matches"))
-            for identifier, metadata in csw.records.items():
+        for page, entries in _paged(
+            source,
+            settings,
+            constraints=_constraints(source, since),
+            sort="apiso:Modified",
+            esn="full",
+            schema=GMD,
+        ):
+            for identifier, metadata in entries.items():
                 try:
                     page.records.append(iso_record(source, metadata))
                 except RejectedEntry as why:
                     page.rejected.append(f"{identifier}: {why}")
+            page.since_applied = since is not None
             yield page
-            returned = int(csw.results.get("returned") or 0)
-            following = csw.results.get("nextrecord")
-            if returned == 0 or not following or following <= position:
-                return
-            if page.matched is not None and following > page.matched:
-                return
-            position = following
+
+    def listing(self, source: HarvestSource, settings: Settings) -> Iterator[Page]:
+        """Every identifier in scope, as brief Dublin Core records sorted by identifier
+        (a stable order while paging): a few hundred bytes per record, not the ISO
+        document."""
+        for page, _entries in _paged(
+            source,
+            settings,
+            constraints=_constraints(source, None),
+            sort="apiso:Identifier",
+            esn="brief",
+            schema=CSW_RECORD,
+        ):
+            yield page
+
+
+def _paged(
+    source: HarvestSource,
+    settings: Settings,
+    *,
+    constraints: list[Any],
+    sort: str,
+    esn: str,
+    schema: str,
+) -> Iterator[tuple[Page, dict[str, Any]]]:
+    """GetRecords pages: the page (``seen``: every identifier in it) and its entries
+    as OWSLib parsed them, by identifier."""
+    csw = CheckedCatalogueServiceWeb(source.url, settings)
+    position = 1
+    while True:
+        try:
+            csw.getrecords2(
+                constraints=constraints,
+                sortby=SortBy([SortProperty(sort, "ASC")]),
+                typenames="gmd:MD_Metadata",
+                esn=esn,
+                outputschema=schema,
+                startposition=position,
+                maxrecords=settings.harvest.page_size,
+            )
+        except ExceptionReport as exc:
+            raise SourceError(f"{source.url} answered an exception: {exc}") from None
+        except (ValueError, TypeError, AttributeError) as exc:  # OWSLib on odd answers
+            raise SourceError(f"{source.url} answered an unusable page: {exc}") from None
+        root = csw._exml.getroot()
+        if root.tag != util.nspath_eval("csw:GetRecordsResponse", namespaces):
+            raise SourceError(f"{source.url} answered {etree.QName(root).localname}, not records")
+        if csw.results.get("matches") is None:
+            raise SourceError(f"{source.url} answered records without numberOfRecordsMatched")
+        page = Page([], matched=csw.results.get("matches"))
+        page.seen = [
+            identifier
+            for identifier in csw.records
+            if not identifier.startswith("owslib_random_")  # OWSLib's key for "none"
+        ]
+        yield page, dict(csw.records)
+        returned = int(csw.results.get("returned") or 0)
+        following = csw.results.get("nextrecord")
+        if returned == 0 or not following or following <= position:
+            return
+        if page.matched is not None and following > page.matched:
+            return
+        position = following
 
 
 def _float(text: str | None) -> float | None:

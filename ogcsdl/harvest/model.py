@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from shapely.geometry import box
 
 from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.config import Settings
 
-PROTOCOLS = ("csw", "opensearch", "stac")
+PROTOCOLS = ("csw", "opensearch", "stac", "iso")  # iso: one ISO 19139 document
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,13 @@ class HarvestSource:
         return f"harvest:{self.name}"
 
 
+def default_name(url: str, protocol: str) -> str:
+    """Our name for a source given only by URL: ``protocol-host[-port]``."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "source").replace(":", "-")
+    return f"{protocol}-{host}-{parts.port}" if parts.port else f"{protocol}-{host}"
+
+
 @dataclass
 class Page:
     """One answer of the remote catalogue, fully parsed before anything is written."""
@@ -37,6 +45,12 @@ class Page:
     records: list[ProductRecord]
     matched: int | None = None  # how many the remote says match in total
     rejected: list[str] = field(default_factory=list)  # why entries were skipped
+    # Identifiers of every entry the page listed, rejected ones included: what a
+    # reconciliation compares with the records we hold (a rejected entry still exists).
+    seen: list[str] = field(default_factory=list)
+    # The remote filtered by modification time (``since``): the pages are then not a
+    # listing of everything the source holds and cannot show deletions.
+    since_applied: bool = False
 
 
 class Harvester(Protocol):
@@ -45,6 +59,11 @@ class Harvester(Protocol):
     ) -> Iterator[Page]:
         """Pages of records new or changed since ``since`` (all when None); a page
         that cannot be fetched or parsed raises :class:`~.transport.SourceError`."""
+        ...
+
+    def listing(self, source: HarvestSource, settings: Settings) -> Iterator[Page]:
+        """Pages listing every entry of the source (``seen``; ``records`` may be empty
+        when the protocol can list identifiers alone), for a reconciliation."""
         ...
 
 

@@ -6,8 +6,14 @@ Entries give the identifier (``dc:identifier`` or ``atom:id``), title, ``updated
 acquisition time (``dc:date`` ``start/end``), footprint (``georss:polygon``,
 ``georss:box`` or a GML envelope/polygon in ``georss:where``), data links
 (``rel="enclosure"``) and EO attributes (``eo:*`` elements or ``eo:NAME:VALUE``
-categories). The template rarely filters by modification time, so incremental
-harvests skip unchanged records by their ``updated`` (in the runner).
+categories).
+
+Incremental: when the template offers ``{eo:modificationDate}`` (OpenSearch EO, OGC
+13-026r9) it gets ``[since`` (on or after). ``{time:start}``/``{time:end}`` are the
+acquisition time, not the modification time: a reprocessed old product would be
+missed, so they are not used for that. Without the parameter every run pages through
+everything and the runner skips unchanged records by their ``updated`` (such a run is
+also a complete listing, which shows remote deletions).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from urllib.parse import quote
 from lxml import etree
 from shapely.geometry import Polygon
 
+from ogcsdl.catalogue.iso19139 import iso_datetime
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.harvest.model import HarvestSource, Page, RejectedEntry, parse_time, remote_record
@@ -38,6 +45,7 @@ NS = {
 ATOM = "application/atom+xml"
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 _PARAMETER = re.compile(r"\{([^{}?]+)\??\}")
+MODIFIED = "eo:modificationDate"
 # Template parameter -> what we fill in (others stay empty and are dropped).
 _EO_ELEMENTS = {
     "platform": "platform",
@@ -79,14 +87,37 @@ def fill_template(template: str, values: dict[str, str]) -> str:
     return f"{base}?{'&'.join(kept)}" if kept else base
 
 
+def offers(template: str, parameter: str) -> bool:
+    return any(match.group(1) == parameter for match in _PARAMETER.finditer(template))
+
+
 class OpenSearchHarvester:
     def pages(
         self, source: HarvestSource, since: datetime | None, settings: Settings
     ) -> Iterator[Page]:
         template, offset = atom_template(source.url, settings)
+        values = {}
+        if since is not None and offers(template, MODIFIED):
+            values[MODIFIED] = f"[{iso_datetime(since)}"
+        return self._pages(source, template, offset, values, settings)
+
+    def listing(self, source: HarvestSource, settings: Settings) -> Iterator[Page]:
+        """Every entry (Atom has no identifiers-only form): the runner also writes what
+        an incremental run missed."""
+        template, offset = atom_template(source.url, settings)
+        return self._pages(source, template, offset, {}, settings)
+
+    def _pages(
+        self,
+        source: HarvestSource,
+        template: str,
+        offset: int,
+        values: dict[str, str],
+        settings: Settings,
+    ) -> Iterator[Page]:
         count = settings.harvest.page_size
         index = offset
-        values = {"count": str(count)}
+        values = {**values, "count": str(count)}
         if source.bbox:
             values["geo:box"] = ",".join(str(value) for value in source.bbox)
         if source.collection:
@@ -97,21 +128,34 @@ class OpenSearchHarvester:
             if root.tag != f"{{{NS['atom']}}}feed":
                 raise SourceError(f"{url} answered {etree.QName(root).localname}, not an Atom feed")
             total = root.findtext("os:totalResults", namespaces=NS)
-            page = Page([], matched=int(total) if total and total.isdigit() else None)
+            page = Page(
+                [],
+                matched=int(total) if total and total.isdigit() else None,
+                since_applied=MODIFIED in values,
+            )
             entries = root.findall("atom:entry", NS)
             for entry in entries:
+                name = (
+                    entry.findtext("dc:identifier", namespaces=NS)
+                    or entry.findtext("atom:id", namespaces=NS)
+                    or ""
+                ).strip()
+                if name:
+                    page.seen.append(name)
                 try:
                     record = atom_record(source, entry)
                 except RejectedEntry as why:
-                    page.rejected.append(f"{entry.findtext('atom:id', namespaces=NS)}: {why}")
+                    page.rejected.append(f"{name or '?'}: {why}")
                     continue
                 if not source.collection or record.collection == source.collection:
                     page.records.append(record)
             yield page
             index += len(entries)
-            if len(entries) < count or (
-                page.matched is not None and index - offset >= page.matched
-            ):
+            # A server may cap ``count`` below what was asked: only the total (when
+            # given) or an empty page ends the paging.
+            if not entries or (page.matched is not None and index - offset >= page.matched):
+                return
+            if page.matched is None and len(entries) < count:
                 return
 
 

@@ -5,13 +5,21 @@ source's high-water mark only when the whole run succeeded.
 A source that is down, slow or answers garbage raises :class:`SourceError` before
 anything of that page is written; the failure is recorded with the next attempt time
 (exponential backoff) and existing records are left as they are.
+
+Remote deletions: a run that listed the whole source (no modification-date filter was
+applied by the remote, or a reconciliation listing ran because ``--full`` was asked or
+``full_every_s`` has passed) removes the records this source brought that the listing
+no longer has — only when the listing ended without error and holds at least as many
+identifiers as the source said match, and only up to ``harvest.max_delete_percent`` of
+the source's records (a source in trouble that answers few or no records must not
+empty our catalogue). Records of other sources and local products are never touched.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from tqdm import tqdm
 
@@ -21,10 +29,11 @@ from ogcsdl.config import Settings
 from ogcsdl.db import Connection
 from ogcsdl.errors import NotFound
 from ogcsdl.harvest.csw import CswHarvester
-from ogcsdl.harvest.model import Harvester, HarvestSource
+from ogcsdl.harvest.iso import IsoDocumentHarvester
+from ogcsdl.harvest.model import Harvester, HarvestSource, Page
 from ogcsdl.harvest.opensearch import OpenSearchHarvester
 from ogcsdl.harvest.stac import StacHarvester
-from ogcsdl.harvest.state import HarvestState
+from ogcsdl.harvest.state import HarvestState, SourceState
 from ogcsdl.harvest.transport import SourceError
 
 log = logging.getLogger(__name__)
@@ -33,6 +42,7 @@ HARVESTERS: dict[str, Harvester] = {
     "csw": CswHarvester(),
     "opensearch": OpenSearchHarvester(),
     "stac": StacHarvester(),
+    "iso": IsoDocumentHarvester(),
 }
 
 
@@ -42,15 +52,42 @@ class HarvestResult:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    deleted: int = 0  # records gone at the source, removed here
     pages: int = 0
+    inserted: list[tuple[str, str]] = field(default_factory=list)  # (identifier, title)
     conflicts: list[str] = field(default_factory=list)  # ids held locally or by another source
     rejected: list[str] = field(default_factory=list)  # entries the source sent unusable
+    listed: bool = False  # the run saw a complete listing of the source
+    deletions_refused: str | None = None  # why remote deletions were not applied
     error: str | None = None  # set when the run failed (earlier pages stay written)
     retry_at: datetime | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass
+class _Listing:
+    """What the pages of one pass showed: every identifier, and the remote's total."""
+
+    seen: set[str] = field(default_factory=set)
+    matched: int | None = None
+    filtered: bool = False  # the remote applied a modification-date filter
+
+    def add(self, page: Page) -> None:
+        if self.matched is None and page.matched is not None:
+            self.matched = page.matched  # the total when the paging began
+        self.seen.update(page.seen)
+        self.filtered = self.filtered or page.since_applied
+
+    def incomplete(self) -> str | None:
+        """Why this pass does not list the whole source (None: it does)."""
+        if self.filtered:
+            return "the pages were filtered by modification date"
+        if self.matched is not None and len(self.seen) < self.matched:
+            return f"the source said {self.matched} match but listed {len(self.seen)}"
+        return None
 
 
 def _select(
@@ -71,10 +108,19 @@ def _select(
                 result.unchanged += 1
                 continue
             result.updated += 1
-        else:
+        elif record.identifier not in chosen:
             result.added += 1
+            result.inserted.append((record.identifier, record.title))
         chosen[record.identifier] = record
     return list(chosen.values())
+
+
+def _full_due(previous: SourceState | None, full_every_s: int | None) -> bool:
+    if previous is None or full_every_s is None:
+        return False
+    if previous.last_full is None:
+        return True
+    return datetime.now(UTC) - previous.last_full >= timedelta(seconds=full_every_s)
 
 
 def run_harvest(
@@ -83,34 +129,53 @@ def run_harvest(
     *,
     since: datetime | None = None,
     interval_s: int | None = None,
+    full: bool = False,
+    full_every_s: int | None = None,
+    force_deletions: bool = False,
     progress: bool = False,
 ) -> HarvestResult:
-    """Harvest ``source`` once. ``since`` overrides the stored high-water mark."""
+    """Harvest ``source`` once. ``since`` overrides the stored high-water mark; ``full``
+    (or ``full_every_s`` passed since the last complete listing) lists the whole source
+    to apply remote deletions; ``force_deletions`` lifts the mass-deletion guard."""
     store = product_store(settings)
     state = HarvestState(settings.database_url)
     state.register(source)
     previous = state.get(source.name)
     since = since or (previous.high_water if previous else None)
+    reconcile = full or _full_due(previous, full_every_s)
+    harvester = HARVESTERS[source.protocol]
     result = HarvestResult(source.name)
     high_water: datetime | None = None
     bar = tqdm(desc=f"harvest {source.name}", unit="record", disable=not progress)
+
+    def write(page: Page) -> None:
+        nonlocal high_water
+        result.pages += 1
+        result.rejected.extend(page.rejected)
+        if bar.total is None and page.matched is not None:
+            bar.total = page.matched
+        known = state.known(record.identifier for record in page.records)
+        chosen = _select(source, page.records, known, result)
+
+        def own(conn: Connection, chosen: list[ProductRecord] = chosen) -> None:
+            state.own(conn, source.name, chosen)
+
+        store.upsert_many(chosen, also=own)
+        for record in page.records:
+            if high_water is None or record.updated > high_water:
+                high_water = record.updated
+        bar.update(len(page.records) + len(page.rejected))
+
+    listing = _Listing()
     try:
-        for page in HARVESTERS[source.protocol].pages(source, since, settings):
-            result.pages += 1
-            result.rejected.extend(page.rejected)
-            if bar.total is None and page.matched is not None:
-                bar.total = page.matched
-            known = state.known(record.identifier for record in page.records)
-            chosen = _select(source, page.records, known, result)
-
-            def own(conn: Connection, chosen: list[ProductRecord] = chosen) -> None:
-                state.own(conn, source.name, chosen)
-
-            store.upsert_many(chosen, also=own)
-            for record in page.records:
-                if high_water is None or record.updated > high_water:
-                    high_water = record.updated
-            bar.update(len(page.records) + len(page.rejected))
+        for page in harvester.pages(source, since, settings):
+            listing.add(page)
+            write(page)
+        if reconcile and listing.filtered:
+            listing = _Listing()
+            for page in harvester.listing(source, settings):
+                listing.add(page)
+                write(page)
     except SourceError as error:
         result.error = error.message
         result.retry_at = state.mark_failure(source.name, error.message, settings.harvest)
@@ -118,17 +183,56 @@ def run_harvest(
         return result
     finally:
         bar.close()
-    state.mark_success(source.name, high_water, interval_s)
+    why_not = listing.incomplete()
+    result.listed = why_not is None
+    if why_not is None:
+        _apply_deletions(settings, source, listing, result, force_deletions)
+    elif reconcile:
+        result.deletions_refused = f"no complete listing: {why_not}"
+    state.mark_success(source.name, high_water, interval_s, listed_completely=result.listed)
     log.info(
-        "harvest of %s: %d added, %d updated, %d unchanged, %d conflicts, %d rejected",
+        "harvest of %s: %d added, %d updated, %d unchanged, %d deleted, %d conflicts, "
+        "%d rejected%s",
         source.name,
         result.added,
         result.updated,
         result.unchanged,
+        result.deleted,
         len(result.conflicts),
         len(result.rejected),
+        f"; deletions refused: {result.deletions_refused}" if result.deletions_refused else "",
     )
     return result
+
+
+def _apply_deletions(
+    settings: Settings,
+    source: HarvestSource,
+    listing: _Listing,
+    result: HarvestResult,
+    force: bool,
+) -> None:
+    """Remove this source's records the complete listing no longer has, in one
+    transaction (product rows, pycsw projection, ownership), within the guard."""
+    state = HarvestState(settings.database_url)
+    held = state.owned_harvested(source.name)
+    gone = [identifier for identifier in held if identifier not in listing.seen]
+    if not gone:
+        return
+    share = 100.0 * len(gone) / len(held)
+    limit = settings.harvest.max_delete_percent
+    if share > limit and not force:
+        result.deletions_refused = (
+            f"the source no longer lists {len(gone)} of our {len(held)} record(s) "
+            f"({share:.0f} %, more than harvest.max_delete_percent = {limit:g} %); "
+            "nothing deleted. If the source really removed them: "
+            f"ogcsdl harvest --full --force-deletions --name {source.name} ..."
+        )
+        log.warning("harvest of %s: %s", source.name, result.deletions_refused)
+        return
+    result.deleted = product_store(settings).delete_many(
+        gone, also=lambda conn: state.disown(conn, source.name, gone)
+    )
 
 
 def delete_source(settings: Settings, name: str) -> int:

@@ -45,7 +45,12 @@ def run_due(settings: Settings, state: HarvestState) -> int:
             continue
         ran += 1
         try:
-            run_harvest(settings, _source(entry), interval_s=entry.interval_s)
+            run_harvest(
+                settings,
+                _source(entry),
+                interval_s=entry.interval_s,
+                full_every_s=entry.full_every_s,
+            )
         except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
             log.exception("harvest of %s failed unexpectedly", entry.name)
             state.mark_failure(entry.name, f"{exc.__class__.__name__}: {exc}", settings.harvest)

@@ -1,6 +1,7 @@
 """Per-source harvest state in the suite's database: which records each source owns
 (and their remote modification time), the high-water mark of the last successful run,
-and failures with the time of the next attempt (exponential backoff)."""
+when the source was last listed completely (reconciliation), and failures with the time
+of the next attempt (exponential backoff)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class SourceState:
     protocol: str
     high_water: datetime | None
     last_success: datetime | None
+    last_full: datetime | None  # last complete listing (remote deletions applied)
     last_error: str | None
     failures: int
     next_attempt: datetime | None
@@ -70,6 +72,16 @@ class HarvestState:
         with connect(self.database_url) as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
+        self._add_last_full_column()
+
+    def _add_last_full_column(self) -> None:
+        """Tables made before reconciliation existed get the column."""
+        try:
+            with connect(self.database_url) as conn:
+                conn.query(f"SELECT last_full FROM {SOURCES} LIMIT 0")
+        except Exception:  # noqa: BLE001 - sqlite3/psycopg: no such column
+            with connect(self.database_url) as conn:
+                conn.execute(f"ALTER TABLE {SOURCES} ADD COLUMN last_full TEXT")
 
     def register(self, source: HarvestSource) -> None:
         """Remember the source; a changed URL, protocol or filter starts it afresh
@@ -94,8 +106,8 @@ class HarvestState:
     def get(self, name: str) -> SourceState | None:
         with connect(self.database_url) as conn:
             rows = conn.query(
-                f"""SELECT name, url, protocol, high_water, last_success, last_error, failures,
-                        next_attempt,
+                f"""SELECT name, url, protocol, high_water, last_success, last_full,
+                        last_error, failures, next_attempt,
                         (SELECT COUNT(*) FROM {OWNED} WHERE source = {SOURCES}.name)
                     FROM {SOURCES} WHERE name = ?""",
                 (name,),
@@ -109,10 +121,11 @@ class HarvestState:
             row[2],
             _time(row[3]),
             _time(row[4]),
-            row[5],
-            int(row[6]),
-            _time(row[7]),
-            int(row[8]),
+            _time(row[5]),
+            row[6],
+            int(row[7]),
+            _time(row[8]),
+            int(row[9]),
         )
 
     def names(self) -> list[str]:
@@ -152,23 +165,50 @@ class HarvestState:
             )
         return [row[0] for row in rows]
 
+    def owned_harvested(self, source: str) -> list[str]:
+        """The records of ``source`` that are still harvested copies (no local file):
+        what a reconciliation may delete. A local product that took an identifier over
+        is never among them."""
+        with connect(self.database_url) as conn:
+            rows = conn.query(
+                f"""SELECT o.identifier FROM {OWNED} o
+                    JOIN {PRODUCTS} p ON p.identifier = o.identifier
+                    WHERE o.source = ? AND p.file_path = '' ORDER BY o.identifier""",
+                (source,),
+            )
+        return [row[0] for row in rows]
+
+    def disown(self, conn: Connection, source: str, identifiers: Iterable[str]) -> None:
+        """Inside the deletion's transaction: ``source`` no longer holds these."""
+        for identifier in identifiers:
+            conn.execute(
+                f"DELETE FROM {OWNED} WHERE identifier = ? AND source = ?", (identifier, source)
+            )
+
     def forget(self, conn: Connection, source: str) -> None:
         conn.execute(f"DELETE FROM {OWNED} WHERE source = ?", (source,))
         conn.execute(f"DELETE FROM {SOURCES} WHERE name = ?", (source,))
 
-    def mark_success(self, name: str, high_water: datetime | None, interval_s: int | None) -> None:
+    def mark_success(
+        self,
+        name: str,
+        high_water: datetime | None,
+        interval_s: int | None,
+        listed_completely: bool = False,
+    ) -> None:
         now = datetime.now(UTC)
         following = now + timedelta(seconds=interval_s) if interval_s else None
         with connect(self.database_url) as conn:
             conn.execute(
                 f"""UPDATE {SOURCES} SET high_water = COALESCE(?, high_water),
                         last_success = ?, last_attempt = ?, last_error = NULL, failures = 0,
-                        next_attempt = ? WHERE name = ?""",
+                        next_attempt = ?, last_full = COALESCE(?, last_full) WHERE name = ?""",
                 (
                     high_water.isoformat() if high_water else None,
                     now.isoformat(),
                     now.isoformat(),
                     following.isoformat() if following else None,
+                    now.isoformat() if listed_completely else None,
                     name,
                 ),
             )

@@ -25,7 +25,7 @@ class SourceError(OgcsdlError):
     """The remote catalogue is down, slow, refused or answered something unusable."""
 
 
-def _trusted(url: str, settings: Settings) -> bool:
+def trusted(url: str, settings: Settings) -> bool:
     """Private hosts are fetched only when the operator listed this host in
     ``harvest.allowed_hosts`` (the fetcher's ``trusted``: operator-configured)."""
     host = (urlsplit(url).hostname or "").lower()
@@ -42,7 +42,7 @@ def fetch(
 ) -> bytes:
     """GET (or POST ``body``) ``url`` and return the answer's bytes; raise
     :class:`SourceError` for anything but a complete 200 answer."""
-    trusted = _trusted(url, settings)
+    trusted_host = trusted(url, settings)
     if body is None:
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
@@ -55,13 +55,13 @@ def fetch(
                 locator="url",
                 max_bytes=settings.harvest.max_page_bytes,
                 timeout_s=settings.harvest.timeout_s,
-                trusted=trusted,
+                trusted=trusted_host,
             )
         except OgcsdlError as error:
             raise SourceError(f"cannot harvest {url}: {error.message}") from None
         return sink.getvalue()
     try:
-        urls.resolve(url, settings, "url", trusted)
+        urls.resolve(url, settings, "url", trusted_host)
     except OgcsdlError as error:
         raise SourceError(f"refused to fetch {url}: {error.message}") from None
     limit = settings.harvest.max_page_bytes

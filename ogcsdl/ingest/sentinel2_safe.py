@@ -30,6 +30,7 @@ _BAND_FILE = re.compile(
 )
 _TILE = re.compile(r"(?:^|_)T(\d\d[A-Z]{3})(?:_|$)")
 _ZIPPED_MTD = re.compile(r"^[^/]+\.SAFE/MTD_MSIL(?:1C|2A)\.xml$")
+_ZIPPED_TILE_MTD = re.compile(r"^[^/]+\.SAFE/GRANULE/[^/]+/MTD_TL\.xml$")
 _MAX_METADATA_BYTES = 50 * 1024 * 1024  # real MTD files are < 1 MB: refuse zip bombs
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
@@ -43,6 +44,7 @@ class _SafeContents:
     product_name: str  # the .SAFE folder name
     files: list[tuple[str, str]]  # (path inside the SAFE, GDAL dataset name)
     source: str
+    tile_metadata: bytes | None = None  # GRANULE/*/MTD_TL.xml (sun angles), when present
 
 
 def _metadata_file(path: Path) -> Path | None:
@@ -75,8 +77,18 @@ def _folder_contents(path: Path) -> _SafeContents:
         for file in sorted(product_dir.glob("GRANULE/*/IMG_DATA/**/*"))
         if file.is_file()
     ]
+    tile_files = [
+        f
+        for f in sorted(product_dir.glob("GRANULE/*/MTD_TL.xml"))
+        if f.is_file() and f.stat().st_size <= _MAX_METADATA_BYTES
+    ]
     return _SafeContents(
-        metadata_file.name, metadata_file.read_bytes(), product_dir.name, files, str(product_dir)
+        metadata_file.name,
+        metadata_file.read_bytes(),
+        product_dir.name,
+        files,
+        str(product_dir),
+        tile_files[0].read_bytes() if tile_files else None,
     )
 
 
@@ -91,13 +103,22 @@ def _zip_contents(path: Path) -> _SafeContents:
     with zipfile.ZipFile(path) as archive:
         metadata = archive.read(info)
         names = sorted(archive.namelist())
+        tile_info = next(
+            (
+                i
+                for i in archive.infolist()
+                if _ZIPPED_TILE_MTD.match(i.filename) and i.file_size <= _MAX_METADATA_BYTES
+            ),
+            None,
+        )
+        tile_metadata = archive.read(tile_info) if tile_info else None
     prefix = f"{product_name}/"
     files = [
         (name[len(prefix) :], f"/vsizip/{path.resolve()}/{name}")
         for name in names
         if name.startswith(prefix + "GRANULE/") and "/IMG_DATA/" in name
     ]
-    return _SafeContents(metadata_name, metadata, product_name, files, str(path))
+    return _SafeContents(metadata_name, metadata, product_name, files, str(path), tile_metadata)
 
 
 def _band_files(files: list[tuple[str, str]]) -> dict[str, str]:
@@ -145,6 +166,28 @@ def _number(text: str | None, what: str) -> float | None:
         return float(text)
     except ValueError:
         raise IngestError(f"{what} {text!r} is not a number") from None
+
+
+def sun_angles(tile_metadata: bytes | None) -> dict[str, float]:
+    """``sun_zenith``/``sun_azimuth`` (degrees) from MTD_TL.xml's
+    ``Tile_Angles/Mean_Sun_Angle``; empty when absent or unreadable (they only refine the
+    cloud-shadow geometry, which falls back to the acquisition time)."""
+    if not tile_metadata:
+        return {}
+    try:
+        root = etree.fromstring(tile_metadata, _SAFE_PARSER)
+    except etree.XMLSyntaxError:
+        return {}
+    out = {}
+    for key, name in (("sun_zenith", "ZENITH_ANGLE"), ("sun_azimuth", "AZIMUTH_ANGLE")):
+        found = root.xpath(f"//*[local-name()='Mean_Sun_Angle']/*[local-name()='{name}']")
+        try:
+            value = float(str(found[0].text).strip()) if found else None
+        except ValueError:
+            value = None
+        if value is not None and (0 <= value <= 90 if key == "sun_zenith" else 0 <= value <= 360):
+            out[key] = value
+    return out
 
 
 def _spectral_info(root: etree._Element) -> dict[str, tuple[float, float | None]]:
@@ -222,6 +265,7 @@ class Sentinel2SafeReader:
             or _text(root, "QUANTIFICATION_VALUE"),
             "layout": "SAFE (zip)" if contents.source.lower().endswith(".zip") else "SAFE",
         }
+        extra.update(sun_angles(contents.tile_metadata))
         offsets = root.xpath(
             "//*[local-name()='BOA_ADD_OFFSET' or local-name()='RADIO_ADD_OFFSET']"
         )

@@ -155,6 +155,10 @@ def _resolve_raster(value: Any, settings: Settings, workdir: Path, locator: str)
                 "platform": record.platform,
             }
         )
+        # the processors' view of the record's sun angles (MTD_TL.xml), e.g. cloud shadows
+        for key in ("sun_azimuth", "sun_zenith"):
+            if record.extra.get(key) is not None:
+                raster.metadata[key] = record.extra[key]
         return raster
     target = Path(tempfile.mkstemp(suffix=".tif", dir=workdir)[1])
     fetch_to_file(source, target, settings)

@@ -10,6 +10,7 @@ maxy]}`` into an ``Envelope(x1, x2, y1, y2)`` in the wrong order."""
 from __future__ import annotations
 
 import json
+import math
 import operator
 import os
 import re
@@ -271,6 +272,42 @@ def _compare(check: Callable[[Any, Any], bool], lhs: Any, rhs: Any) -> bool:
         return bool(check(lhs, rhs))
     except TypeError:  # e.g. a number compared with a string: no match, not an error
         return False
+
+
+_SQL_OPERATORS: dict[type, tuple[str, str]] = {  # node -> (attribute op value, flipped)
+    ast.Equal: ("=", "="),
+    ast.LessThan: ("<", ">"),
+    ast.LessEqual: ("<=", ">="),
+    ast.GreaterThan: (">", "<"),
+    ast.GreaterEqual: (">=", "<="),
+}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def numeric_bounds(node: Any, name: str) -> tuple[tuple[str, float], ...]:
+    """Comparisons of queryable ``name`` with a number that the whole filter implies
+    (the top-level AND's operands), for SQL to pre-select with, e.g.
+    ``eo:cloud_cover <= 20 AND ...`` -> ``(("<=", 20.0),)``. Anything else (OR, NOT,
+    other operators) gives nothing: the predicate still judges every item, SQL only
+    narrows what it is shown."""
+    operands = _chain(node) if isinstance(node, ast.And) else [node]
+    bounds: list[tuple[str, float]] = []
+    for operand in operands:
+        if type(operand) in _SQL_OPERATORS:
+            straight, flipped = _SQL_OPERATORS[type(operand)]
+            lhs, rhs = operand.lhs, operand.rhs
+            if isinstance(lhs, ast.Attribute) and lhs.name == name and _number(rhs):
+                bounds.append((straight, float(rhs)))
+            elif isinstance(rhs, ast.Attribute) and rhs.name == name and _number(lhs):
+                bounds.append((flipped, float(lhs)))
+        elif isinstance(operand, ast.Between) and not operand.not_:
+            if isinstance(operand.lhs, ast.Attribute) and operand.lhs.name == name:
+                if _number(operand.low) and _number(operand.high):
+                    bounds += [(">=", float(operand.low)), ("<=", float(operand.high))]
+    return tuple(bounds)
 
 
 def compile_filter(node: Any) -> Predicate:

@@ -4,6 +4,7 @@ and applying them to items (their ``queryables.values_of``)."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,26 @@ _QUERY_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "contains": lambda a, b: isinstance(a, str) and b in a,
     "in": lambda a, b: bool(set(a) & set(b)) if isinstance(a, list) else a in b,
 }
+
+
+_SQL_QUERY_OPERATORS = {"eq": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def query_bounds(value: Any, name: str) -> tuple[tuple[str, float], ...]:
+    """The numeric comparisons a ``query`` (already checked by :func:`parse_query`)
+    makes on queryable ``name``, for SQL to pre-select with; the predicate still
+    judges every item."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    bounds: list[tuple[str, float]] = []
+    for field, operators in value.items():
+        if _field_name(field) != name:
+            continue
+        for operator, operand in operators.items():
+            number = isinstance(operand, int | float) and not isinstance(operand, bool)
+            if operator in _SQL_QUERY_OPERATORS and number and math.isfinite(operand):
+                bounds.append((_SQL_QUERY_OPERATORS[operator], float(operand)))
+    return tuple(bounds)
 
 
 def _query_value(name: str, operator: str, value: Any) -> Any:

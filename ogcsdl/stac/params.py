@@ -24,6 +24,8 @@ from ogcsdl.stac.rfc3339 import parse_interval
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 10
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+# The queryable the product store holds as a SQL column (filters on it pre-select in SQL).
+CLOUD_COVER = "eo:cloud_cover"
 _GEOMETRY_TYPES = {
     "Point",
     "MultiPoint",
@@ -190,6 +192,16 @@ def parse_search(
         bbox = intersects.bounds  # the envelope pre-selects in SQL, the shape decides
     if params.get("filter-crs") not in (None, CRS84):
         raise InvalidParameterValue(f"filter-crs must be {CRS84}", "filter-crs")
+    filter_node = (
+        cql2.parse_filter(params["filter"], params.get("filter-lang"))
+        if params.get("filter") not in (None, "")
+        else None
+    )
+    query = params.get("query")
+    property_query = extensions.parse_query(query) if query is not None else None
+    cloud_cover = (
+        cql2.numeric_bounds(filter_node, CLOUD_COVER) if filter_node is not None else ()
+    ) + (extensions.query_bounds(query, CLOUD_COVER) if query is not None else ())
     return SearchRequest(
         query=ProductQuery(
             collections=collections,
@@ -199,16 +211,11 @@ def parse_search(
             end=end,
             limit=parse_limit(params.get("limit", DEFAULT_LIMIT)),
             offset=_offset(params.get("token", 0)),
+            cloud_cover=cloud_cover,
         ),
         intersects=intersects,
-        filter=(
-            cql2.compile_filter(cql2.parse_filter(params["filter"], params.get("filter-lang")))
-            if params.get("filter") not in (None, "")
-            else None
-        ),
-        property_query=(
-            extensions.parse_query(params["query"]) if params.get("query") is not None else None
-        ),
+        filter=cql2.compile_filter(filter_node) if filter_node is not None else None,
+        property_query=property_query,
         sortby=(
             extensions.parse_sortby(params["sortby"], from_json)
             if params.get("sortby") not in (None, "", [])

@@ -74,6 +74,7 @@ def run(store: ProductStore, request: SearchRequest) -> SearchResult:
         return _sorted(store, request)
     if not request.decided_per_item:
         records, matched = store.search(request.query)
+        assert matched is not None  # counted by default
         following, previous = _paged(request.query.offset, request.query.limit, matched)
         return SearchResult(records, matched, following, previous)
     return _scanned(store, request)
@@ -85,7 +86,7 @@ def _scanned(store: ProductStore, request: SearchRequest) -> SearchResult:
     page: list[ProductRecord] = []
     batch = min(2 * limit + 1, BATCH)
     while True:
-        records, _ = store.search(replace(request.query, limit=batch, offset=position))
+        records, _ = store.search(replace(request.query, limit=batch, offset=position), count=False)
         for index, record in enumerate(records):
             if _judge(request, record) is None:
                 continue
@@ -103,7 +104,7 @@ def _scanned(store: ProductStore, request: SearchRequest) -> SearchResult:
 
 def _sorted(store: ProductStore, request: SearchRequest) -> SearchResult:
     candidates, matched = store.search(replace(request.query, limit=MAX_CANDIDATES, offset=0))
-    if matched > MAX_CANDIDATES:
+    if matched is not None and matched > MAX_CANDIDATES:
         raise InvalidParameterValue(
             f"sortby over {matched} records (at most {MAX_CANDIDATES} are sorted in one"
             " search); narrow it with collections, bbox or datetime",

@@ -6,45 +6,54 @@ interval forms of the OpenSearch EO extension (OGC 13-026r9, used by brokers: ``
 ``]10,20[``, ``[50``, ``20]``, ``{5,80}``) matched nothing. Here such a value is taken
 out of the request before pycsw builds its filter and added back as comparison
 predicates on ``apiso:CloudCover``, ANDed with the rest of the query.
+
+``eo:modificationDate`` (same specification: when the metadata last changed, a date or
+an interval of dates) is not offered by pycsw at all; it is added to the description's
+templates here and becomes comparisons on ``apiso:Modified``, so a harvester can ask
+for what changed since its last run (``[2024-06-01T00:00:00Z``).
 """
 
 import re
+from datetime import UTC, date, datetime
 
 from lxml import etree
 from pycsw import opensearch
 
 OGC = "http://www.opengis.net/ogc"
 NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
-# OpenSearch parameter (lowercase, as pycsw keeps it) -> queryable.
-NUMERIC_PARAMETERS = {"eo:cloudcover": "apiso:CloudCover"}
-PARAMETER_NAMES = {"eo:cloudcover": "eo:cloudCover"}  # as the description spells them
+DATETIME = r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?"
+# OpenSearch parameter (lowercase, as pycsw keeps it) -> (queryable, value pattern).
+INTERVAL_PARAMETERS = {
+    "eo:cloudcover": ("apiso:CloudCover", NUMBER),
+    "eo:modificationdate": ("apiso:Modified", DATETIME),
+}
+NUMERIC_PARAMETERS = {key: queryable for key, (queryable, _) in INTERVAL_PARAMETERS.items()}
+PARAMETER_NAMES = {  # as the description spells them
+    "eo:cloudcover": "eo:cloudCover",
+    "eo:modificationdate": "eo:modificationDate",
+}
 
 _LOWER = {"[": "PropertyIsGreaterThanOrEqualTo", "]": "PropertyIsGreaterThan"}
 _UPPER = {"]": "PropertyIsLessThanOrEqualTo", "[": "PropertyIsLessThan"}
-_RANGE = re.compile(rf"^([\[\]])\s*({NUMBER})\s*,\s*({NUMBER})\s*([\[\]])$")
-_FROM = re.compile(rf"^([\[\]])\s*({NUMBER})$")
-_UNTIL = re.compile(rf"^({NUMBER})\s*([\[\]])$")
-_SET = re.compile(rf"^\{{\s*{NUMBER}(?:\s*,\s*{NUMBER})*\s*\}}$")
-_VALUE = re.compile(rf"^{NUMBER}$")
 
 
-def comparisons(value):
-    """``[(operator, number), ...]`` ANDed, or ``("or", [numbers])`` for a set; None
-    when ``value`` is not a number, interval or set (an invalid parameter)."""
+def comparisons(value, token=NUMBER):
+    """``[(operator, value), ...]`` ANDed, or ``("or", [values])`` for a set; None
+    when ``value`` is not a value, interval or set of ``token`` (invalid parameter)."""
     text = value.strip()
-    if _VALUE.match(text):
+    if re.fullmatch(token, text):
         return [("PropertyIsEqualTo", text)]
-    match = _RANGE.match(text)
+    match = re.fullmatch(rf"([\[\]])\s*({token})\s*,\s*({token})\s*([\[\]])", text)
     if match:
         low_bracket, low, high, high_bracket = match.groups()
         return [(_LOWER[low_bracket], low), (_UPPER[high_bracket], high)]
-    match = _FROM.match(text)
+    match = re.fullmatch(rf"([\[\]])\s*({token})", text)
     if match:
         return [(_LOWER[match.group(1)], match.group(2))]
-    match = _UNTIL.match(text)
+    match = re.fullmatch(rf"({token})\s*([\[\]])", text)
     if match:
         return [(_UPPER[match.group(2)], match.group(1))]
-    if _SET.match(text):
+    if re.fullmatch(rf"\{{\s*{token}(?:\s*,\s*{token})*\s*\}}", text):
         return ("or", [part.strip() for part in text.strip("{}").split(",")])
     return None
 
@@ -52,13 +61,43 @@ def comparisons(value):
 def invalid_parameter(kvp):
     """(locator, message) for a malformed numeric EO parameter, else None."""
     for key, value in kvp.items():
-        if key.lower() in NUMERIC_PARAMETERS and comparisons(value) is None:
+        if key.lower() not in INTERVAL_PARAMETERS or not value:
+            continue
+        token = INTERVAL_PARAMETERS[key.lower()][1]
+        if comparisons(value, token) is None or not _real_dates(value, token):
             name = PARAMETER_NAMES[key.lower()]
+            kind = "a number" if token == NUMBER else "an ISO 8601 date"
             return name, (
-                f"{name} must be a number, an interval ([a,b], ]a,b[, [a, a]) or a set "
+                f"{name} must be {kind}, an interval ([a,b], ]a,b[, [a, a]) or a set "
                 f"({{a,b}}): {value!r}"
             )
     return None
+
+
+def _as_stored(value, token):
+    """A date-time with an offset as UTC ``...Z``, the form the catalogue stores and
+    compares as text; numbers and plain dates as given."""
+    if token != DATETIME or "T" not in value:
+        return value
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _real_dates(value, token):
+    """Whether every date in a date parameter exists (2024-02-30 does not)."""
+    if token != DATETIME:
+        return True
+    for text in re.findall(DATETIME, value):
+        try:
+            if "T" in text:
+                datetime.fromisoformat(text.replace("Z", "+00:00"))
+            else:
+                date.fromisoformat(text)
+        except ValueError:
+            return False
+    return True
 
 
 def _predicate(operator, queryable, number):
@@ -68,14 +107,16 @@ def _predicate(operator, queryable, number):
     return node
 
 
-def _predicates(queryable, value):
-    found = comparisons(value)
+def _predicates(queryable, value, token=NUMBER):
+    found = comparisons(value, token)
     if isinstance(found, tuple):
         either = etree.Element(f"{{{OGC}}}Or")
         for number in found[1]:
-            either.append(_predicate("PropertyIsEqualTo", queryable, number))
+            either.append(_predicate("PropertyIsEqualTo", queryable, _as_stored(number, token)))
         return [either] if len(found[1]) > 1 else list(either)
-    return [_predicate(operator, queryable, number) for operator, number in found]
+    return [
+        _predicate(operator, queryable, _as_stored(number, token)) for operator, number in found
+    ]
 
 
 def add_numeric_intervals():
@@ -90,14 +131,18 @@ def add_numeric_intervals():
             return original(kvp, context, profiles, fes_version)
         rest = {key: value for key, value in kvp.items() if key not in ours}
         text = original(rest, context, profiles, fes_version)
-        extra = [
-            node
-            for key, value in ours.items()
-            for node in _predicates(NUMERIC_PARAMETERS[key], value)
-        ]
+        extra = []
+        for key, value in ours.items():
+            queryable, token = INTERVAL_PARAMETERS[key]
+            extra += _predicates(queryable, value, token)
         parser = etree.XMLParser(resolve_entities=False, no_network=True)
         root = etree.fromstring(text, parser) if text else etree.Element(f"{{{OGC}}}Filter")
         existing = list(root)
+        if len(existing) == 1 and existing[0].tag == f"{{{OGC}}}And":
+            # pycsw's own And (geo and time): ours join it; pycsw 2.6 refuses an And
+            # nested directly in an And ("document not valid").
+            existing[0].extend(extra)
+            return etree.tostring(root, encoding="unicode")
         for node in existing:
             root.remove(node)
         predicates = existing + extra
@@ -110,3 +155,14 @@ def add_numeric_intervals():
 
     opensearch.kvp2filterxml = kvp2filterxml
     opensearch._ogcsdl_intervals = True
+
+
+def advertise_modification_date(description):
+    """Add ``eo:modificationDate`` to each Atom template of a description."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    root = etree.fromstring(description, parser)
+    for url in root.iterfind("{http://a9.com/-/spec/opensearch/1.1/}Url"):
+        template = url.get("template", "")
+        if "{eo:modificationDate" not in template and "{eo:cloudCover" in template:
+            url.set("template", template + "&eo:modificationDate={eo:modificationDate?}")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -47,13 +47,19 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 from pycsw import oaipmh, server
 from pycsw_atom import enrich_atom_entries
-from pycsw_eo_intervals import add_numeric_intervals, invalid_parameter
+from pycsw_eo_intervals import (
+    add_numeric_intervals,
+    advertise_modification_date,
+    invalid_parameter,
+)
 from pycsw_federation import bound_distributed_search
 from pycsw_geojson import GEOJSON, advertise_geojson, atom_to_geojson, wants_geojson
+from pycsw_harvest_caps import advertise_harvest, resource_types
 from pycsw_oai import expand_resumption_token, fix_oai_paging
 
 CONFIG_PATH = os.environ["PYCSW_CONFIG"]
 PYCSW_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(server.__file__)))
+HARVEST_RESOURCE_TYPES = resource_types(CONFIG_PATH)  # empty: Harvest is disabled
 
 _EXCEPTION_CODE = re.compile(rb'<(?:\w+:)?Exception\s[^>]*exceptionCode="([A-Za-z]+)"')
 _STATUS_BY_CODE = {
@@ -167,7 +173,79 @@ _GML32 = "http://www.opengis.net/gml/3.2"
 _GML311 = "http://www.opengis.net/gml"
 
 
+def _csw2_request_schemas_compiled_once() -> None:
+    """pycsw's CSW 2.0.2 compiles ``CSW-discovery.xsd`` (with FES, GML and OWS) to check
+    every POST request: about half a second, most of a GetRecords whatever the
+    catalogue's size. Each schema file is compiled once per process instead (the
+    request is still validated against it)."""
+    from functools import lru_cache
+
+    from pycsw.ogc.csw import csw2
+
+    @lru_cache(maxsize=8)
+    def compiled(path: str) -> etree.XMLSchema:
+        return etree.XMLSchema(file=path)
+
+    class _Etree:
+        """lxml.etree as pycsw's CSW 2 module sees it, its schemas compiled once."""
+
+        def __getattr__(self, name: str):
+            return getattr(etree, name)
+
+        @staticmethod
+        def XMLSchema(*args, file=None, **kwargs):  # noqa: N802 - lxml's name
+            if file and not args and not kwargs:
+                return compiled(os.path.abspath(file))
+            return etree.XMLSchema(*args, file=file, **kwargs)
+
+    csw2.etree = _Etree()
+
+
+def _repository_reflected_once() -> None:
+    """pycsw builds a ``Repository`` for every request, and with it reflects the records
+    table from the database (about 60 columns and 60 indexes) and probes for PostGIS:
+    0.1-0.4 s before any query, whatever the catalogue's size. The reflected mapping and
+    the probe results are kept per process (and database, table); every request still
+    gets its own session, filter and queryables from its own context."""
+    from pycsw.core import repository
+    from sqlalchemy.orm import create_session
+
+    if getattr(repository.Repository, "_ogcsdl_reflected_once", False):
+        return
+    original = repository.Repository.__init__
+    known: dict = {}
+    kept = ("engine", "dataset", "dbtype", "postgis_geometry_column", "fts")
+
+    def __init__(self, database, context, app_root=None, table="records", repo_filter=None):
+        key = (database, app_root, table)
+        if key not in known:
+            original(self, database, context, app_root, table, repo_filter)
+            known[key] = {name: getattr(self, name) for name in kept}
+            return
+        self.context = context
+        self.filter = repo_filter
+        for name, value in known[key].items():
+            setattr(self, name, value)
+        self.session = create_session(self.engine)
+        # As pycsw's __init__ ends: the queryables of this request's context.
+        self.queryables = {}
+        for tname in self.context.model["typenames"]:
+            for qname in self.context.model["typenames"][tname]["queryables"]:
+                self.queryables[qname] = dict(
+                    self.context.model["typenames"][tname]["queryables"][qname]
+                )
+        self.queryables["_all"] = {}
+        for qbl in self.queryables:
+            self.queryables["_all"].update(self.queryables[qbl])
+        self.queryables["_all"].update(self.context.md_core_model["mappings"])
+
+    repository.Repository.__init__ = __init__
+    repository.Repository._ogcsdl_reflected_once = True
+
+
 _csw3_filters_take_gml()
+_csw2_request_schemas_compiled_once()
+_repository_reflected_once()
 
 _GEO_TIME_PARAMETERS = {"q", "bbox", "time", "start", "stop"}
 
@@ -285,7 +363,8 @@ def application(environ, start_response):
         # pycsw 2.6.2 leaves a "%%" of its own string formatting in the CSW 3.0 Atom
         # template (outputformat=application/atom%%2Bxml): clients following it get 400.
         contents = contents.replace(b"application/atom%%2Bxml", b"application/atom%2Bxml")
-        contents = advertise_geojson(contents)
+        contents = advertise_geojson(advertise_modification_date(contents))
+    contents = advertise_harvest(contents, HARVEST_RESOURCE_TYPES)
     content_type = str(csw.contenttype)
     converted = atom_to_geojson(contents) if geojson else None
     if converted is not None:  # an exception report stays XML

@@ -1,0 +1,468 @@
+"""The catalogue at scale: N synthetic records (default 1,000,000) in PostGIS, loaded
+through the product store's upsert path, then searched through the real services.
+
+Measured, each against the equivalent hand-written SQL on the same tables in the same
+run (psycopg directly):
+
+- CSW GetRecords (POST, ogc:Filter BBOX + TempExtent + CloudCover, ISO records),
+- STAC item search (GET, bbox + datetime + CQL2 ``eo:cloud_cover <= X``),
+- OpenSearch (bbox + time + ``eo:cloudCover=[0,X]``, Atom),
+- OAI-PMH ListRecords paging through 10,000 records with resumption tokens,
+- harvest throughput: a second suite with its own store (SQLite, 20,000 records) is
+  harvested by ours (``ogcsdl harvest``) over CSW and over STAC.
+
+Every service is the real one over HTTP: the whole suite (``ogcsdl serve``: gateway,
+pycsw under gunicorn, ...) on the PostGIS database. Queries are random (seeded) boxes of
+0.5-2 degrees over Europe, 30-day windows in the five years and a cloud-cover limit.
+Targets (issue 11): search p50 <= 100 ms and <= 2x the raw SQL; harvest >= 500 records/s.
+
+Run: ``PYTHONPATH=$PWD nice -n 10 .venv/bin/python -m benchmarks.catalogue
+[--records 1000000] [--workdir DIR]`` (``--workdir`` keeps the cluster: a second run
+skips the load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+from lxml import etree
+
+from benchmarks.catalogue_data import DAYS, EUROPE, FIRST_DAY, synthetic_records
+from benchmarks.catalogue_load import count, load, postgis, prepare
+from ogcsdl.catalogue.factory import product_store
+from ogcsdl.config import load_settings
+from ogcsdl.harvest.model import HarvestSource
+from ogcsdl.harvest.runner import delete_source, run_harvest
+from ogcsdl.schema import create_schema
+from tests.live import start_suite, stop_suite, write_config
+
+TARGET_P50_MS = 100.0
+TARGET_RATIO = 2.0
+TARGET_HARVEST = 500.0
+PAGE = 10  # records per search page (CSW maxRecords, STAC limit, OpenSearch maxRecords)
+SAFE = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+NS = {
+    "csw": "http://www.opengis.net/cat/csw/2.0.2",
+    "oai": "http://www.openarchives.org/OAI/2.0/",
+    "atom": "http://www.w3.org/2005/Atom",
+    "os": "http://a9.com/-/spec/opensearch/1.1/",
+}
+
+
+@dataclass(frozen=True)
+class Query:
+    bbox: tuple[float, float, float, float]
+    start: datetime
+    end: datetime
+    max_cloud: float
+
+    @property
+    def interval(self) -> str:
+        return f"{_z(self.start)}/{_z(self.end)}"
+
+
+def _z(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def queries(count_: int, seed: int = 7) -> list[Query]:
+    rng = random.Random(seed)
+    west, south, east, north = EUROPE
+    found = []
+    for _ in range(count_):
+        size = rng.uniform(0.5, 2.0)
+        x, y = rng.uniform(west, east - size), rng.uniform(south, north - size)
+        start = FIRST_DAY + timedelta(days=rng.randrange(DAYS - 30))
+        found.append(
+            Query(
+                (round(x, 4), round(y, 4), round(x + size, 4), round(y + size, 4)),
+                start,
+                start + timedelta(days=30),
+                float(rng.choice((10, 20, 30, 50))),
+            )
+        )
+    return found
+
+
+# --- the services, over HTTP ------------------------------------------------------
+
+
+def _ok(response: requests.Response) -> None:
+    if response.status_code != 200:
+        raise RuntimeError(f"{response.url} answered {response.status_code}: {response.text[:800]}")
+
+
+def csw_body(query: Query) -> bytes:
+    minx, miny, maxx, maxy = query.bbox
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<csw:GetRecords xmlns:csw="http://www.opengis.net/cat/csw/2.0.2"
+    xmlns:ogc="http://www.opengis.net/ogc" xmlns:gml="http://www.opengis.net/gml"
+    service="CSW" version="2.0.2" resultType="results" maxRecords="{PAGE}"
+    outputSchema="http://www.isotc211.org/2005/gmd">
+  <csw:Query typeNames="csw:Record">
+    <csw:ElementSetName>full</csw:ElementSetName>
+    <csw:Constraint version="1.1.0"><ogc:Filter><ogc:And>
+      <ogc:BBOX><ogc:PropertyName>ows:BoundingBox</ogc:PropertyName>
+        <gml:Envelope srsName="urn:ogc:def:crs:EPSG::4326">
+          <gml:lowerCorner>{miny} {minx}</gml:lowerCorner>
+          <gml:upperCorner>{maxy} {maxx}</gml:upperCorner>
+        </gml:Envelope></ogc:BBOX>
+      <ogc:PropertyIsGreaterThanOrEqualTo><ogc:PropertyName>apiso:TempExtent_end</ogc:PropertyName>
+        <ogc:Literal>{_z(query.start)}</ogc:Literal></ogc:PropertyIsGreaterThanOrEqualTo>
+      <ogc:PropertyIsLessThanOrEqualTo><ogc:PropertyName>apiso:TempExtent_begin</ogc:PropertyName>
+        <ogc:Literal>{_z(query.end)}</ogc:Literal></ogc:PropertyIsLessThanOrEqualTo>
+      <ogc:PropertyIsLessThanOrEqualTo><ogc:PropertyName>apiso:CloudCover</ogc:PropertyName>
+        <ogc:Literal>{query.max_cloud}</ogc:Literal></ogc:PropertyIsLessThanOrEqualTo>
+    </ogc:And></ogc:Filter></csw:Constraint>
+  </csw:Query>
+</csw:GetRecords>""".encode()
+
+
+def csw_search(session: requests.Session, base: str, query: Query) -> int:
+    response = session.post(
+        f"{base}/csw", data=csw_body(query), headers={"Content-Type": "application/xml"}
+    )
+    _ok(response)
+    root = etree.fromstring(response.content, SAFE)
+    results = root.find(".//csw:SearchResults", NS)
+    if results is None:
+        raise RuntimeError(f"CSW answered no SearchResults: {response.text[:500]}")
+    return int(results.get("numberOfRecordsMatched") or 0)
+
+
+def stac_search(session: requests.Session, base: str, query: Query) -> int:
+    params = {
+        "bbox": ",".join(str(value) for value in query.bbox),
+        "datetime": query.interval,
+        "filter": f"eo:cloud_cover <= {query.max_cloud}",
+        "filter-lang": "cql2-text",
+        "limit": PAGE,
+    }
+    response = session.get(f"{base}/stac/search", params=params)
+    _ok(response)
+    return len(response.json()["features"])
+
+
+def opensearch(session: requests.Session, base: str, query: Query) -> int:
+    params = {
+        "mode": "opensearch",
+        "service": "CSW",
+        "version": "3.0.0",
+        "request": "GetRecords",
+        "elementsetname": "full",
+        "typenames": "csw:Record",
+        "resulttype": "results",
+        "bbox": ",".join(str(value) for value in query.bbox),
+        "time": query.interval,
+        "eo:cloudCover": f"[0,{query.max_cloud}]",
+        "maxrecords": PAGE,
+    }
+    response = session.get(f"{base}/csw", params=params)
+    _ok(response)
+    root = etree.fromstring(response.content, SAFE)
+    total = root.find("os:totalResults", NS)
+    if total is None:
+        raise RuntimeError(f"OpenSearch answered no totalResults: {response.text[:500]}")
+    return int(total.text or 0)
+
+
+def oai_pages(session: requests.Session, base: str, wanted: int) -> tuple[int, list[float]]:
+    """ListRecords from the start, following resumption tokens until ``wanted`` records
+    (each exactly once); the seconds each page took."""
+    params: dict[str, str] = {"mode": "oaipmh", "verb": "ListRecords", "metadataPrefix": "iso19139"}
+    seen: set[str] = set()
+    times: list[float] = []
+    while len(seen) < wanted:
+        started = time.perf_counter()
+        response = session.get(f"{base}/csw", params=params)
+        _ok(response)
+        times.append(time.perf_counter() - started)
+        root = etree.fromstring(response.content, SAFE)
+        for header in root.iterfind(".//oai:header/oai:identifier", NS):
+            if header.text in seen:
+                raise RuntimeError(f"OAI-PMH listed {header.text} twice")
+            seen.add(str(header.text))
+        token = root.find(".//oai:resumptionToken", NS)
+        if token is None or not (token.text or "").strip():
+            break
+        params = {"mode": "oaipmh", "verb": "ListRecords", "resumptionToken": token.text.strip()}
+    return len(seen), times
+
+
+# --- the same questions in hand-written SQL ---------------------------------------
+
+CSW_WHERE = """ST_Intersects(wkb_geometry, ST_MakeEnvelope(%s, %s, %s, %s, 4326))
+    AND time_end >= %s AND time_begin <= %s AND cloudcover <= %s"""
+STAC_WHERE = """box(point(minx, miny), point(maxx, maxy)) && box(point(%s, %s), point(%s, %s))
+    AND end_time >= %s AND start_time <= %s AND cloud_cover <= %s"""
+
+
+def _csw_params(query: Query) -> tuple[Any, ...]:
+    return (*query.bbox, _z(query.start), _z(query.end), query.max_cloud)
+
+
+def _stac_params(query: Query) -> tuple[Any, ...]:
+    return (*query.bbox, query.start.isoformat(), query.end.isoformat(), query.max_cloud)
+
+
+def sql_csw(conn: psycopg.Connection[Any], query: Query) -> int:
+    """What a CSW GetRecords answer needs: the number matched and a page of ISO records."""
+    params = _csw_params(query)
+    matched = conn.execute(f"SELECT count(*) FROM records WHERE {CSW_WHERE}", params).fetchone()
+    conn.execute(f"SELECT xml FROM records WHERE {CSW_WHERE} LIMIT {PAGE}", params).fetchall()
+    return int(matched[0]) if matched else 0
+
+
+def sql_stac(conn: psycopg.Connection[Any], query: Query) -> int:
+    """A page of items, newest first (the STAC search pages without a total)."""
+    rows = conn.execute(
+        f"SELECT record FROM ogcsdl_products WHERE {STAC_WHERE}"
+        f" ORDER BY start_time DESC, identifier LIMIT {PAGE}",
+        _stac_params(query),
+    ).fetchall()
+    return len(rows)
+
+
+def sql_oai(conn: psycopg.Connection[Any], wanted: int, page: int) -> list[float]:
+    """The OAI-PMH pages as SQL: the list size and a page in identifier order."""
+    times = []
+    for offset in range(0, wanted, page):
+        started = time.perf_counter()
+        conn.execute("SELECT count(*) FROM records").fetchone()
+        conn.execute(
+            "SELECT identifier, xml FROM records ORDER BY identifier LIMIT %s OFFSET %s",
+            (page, offset),
+        ).fetchall()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+# --- measuring --------------------------------------------------------------------
+
+
+def timed(call: Callable[[Query], int], items: Sequence[Query]) -> tuple[list[float], int]:
+    """Seconds per call (after one warm-up call each of the first three) and the sum of
+    what the calls returned (matches: a check that both sides found the same)."""
+    for query in items[:3]:
+        call(query)
+    times, found = [], 0
+    for query in items:
+        started = time.perf_counter()
+        found += call(query)
+        times.append(time.perf_counter() - started)
+    return times, found
+
+
+def p(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+def explain(conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> str:
+    """The plan's node lines (index use) and its execution time."""
+    rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS OFF) {sql}", tuple(params)).fetchall()
+    lines = [str(row[0]) for row in rows]
+    keep = [
+        line.strip()
+        for line in lines
+        if any(word in line for word in ("Scan", "Limit", "Sort", "Execution", "BitmapAnd"))
+    ]
+    return "\n    ".join(keep)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--page", type=int, default=2000, help="records per upsert_many")
+    parser.add_argument("--jobs", type=int, default=1, help="loader processes")
+    parser.add_argument("--queries", type=int, default=100, help="searches per service")
+    parser.add_argument("--oai-records", type=int, default=10_000)
+    parser.add_argument("--harvest-records", type=int, default=20_000)
+    parser.add_argument("--workdir", type=Path, help="keep the cluster here (reused)")
+    parser.add_argument(
+        "--database-url", help="an existing PostGIS database instead of a private cluster"
+    )
+    parser.add_argument("--load-only", action="store_true")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ogcsdl-catbench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    if args.database_url:
+        run(args, args.database_url, workdir)
+        return
+    with postgis(workdir / "postgis") as server:
+        run(args, server.url, workdir)
+
+
+def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
+    suite_dir = workdir / "suite"
+    suite_dir.mkdir(exist_ok=True)
+    config_file = write_config(  # fresh ports every run; the data is in the database
+        suite_dir,
+        {
+            "log_level": "WARNING",
+            "database": {"url": database_url},
+            "harvest": {"allowed_hosts": ["127.0.0.1"]},
+        },
+    )
+    settings = load_settings(config_file)
+    prepare(settings)
+    print(f"records in the store before: {count(database_url):,}", file=sys.stderr)
+    result = load(config_file, args.records, page=args.page, jobs=args.jobs)
+    if result.records:
+        print(
+            f"load: {result.records:,} records in {result.wall_s:.0f} s ="
+            f" {result.per_second:.0f} records/s through ProductStore.upsert_many"
+            f" (pages of {args.page}, {args.jobs} job(s); inside upsert_many"
+            f" {result.records / result.upsert_s * args.jobs:.0f} records/s)"
+        )
+    if result.records or not args.load_only:  # what autovacuum does sooner or later
+        started = time.perf_counter()
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE ogcsdl_products")
+            conn.execute("VACUUM ANALYZE records")
+        print(f"VACUUM ANALYZE after the load: {time.perf_counter() - started:.0f} s")
+    total = count(database_url)
+    print(f"records in the store: {total:,} (pycsw records: {count(database_url, 'records'):,})")
+    if not args.load_only:
+        measure(args, config_file, database_url, workdir)
+
+
+def measure(args: argparse.Namespace, config_file: Path, database_url: str, workdir: Path) -> None:
+    items = queries(args.queries)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        print("\nEXPLAIN ANALYZE (first query):")
+        print(
+            "  STAC:\n    "
+            + explain(
+                conn,
+                f"SELECT record FROM ogcsdl_products WHERE {STAC_WHERE}"
+                f" ORDER BY start_time DESC, identifier LIMIT {2 * PAGE + 1}",
+                _stac_params(items[0]),
+            )
+        )
+        print(
+            "  CSW count:\n    "
+            + explain(
+                conn, f"SELECT count(*) FROM records WHERE {CSW_WHERE}", _csw_params(items[0])
+            )
+        )
+        sql_times = {
+            "csw": timed(lambda q: sql_csw(conn, q), items),
+            "stac": timed(lambda q: sql_stac(conn, q), items),
+        }
+        oai_sql = sql_oai(conn, args.oai_records, load_settings(config_file).catalogue.max_records)
+    suite = start_suite(config_file, timeout_s=300)
+    rows: list[tuple[str, list[float], list[float] | None]] = []
+    try:
+        session = requests.Session()
+        base = suite.base_url
+        csw = timed(lambda q: csw_search(session, base, q), items)
+        stac = timed(lambda q: stac_search(session, base, q), items)
+        osearch = timed(lambda q: opensearch(session, base, q), items)
+        print(
+            f"records matched, summed over the queries: CSW {csw[1]}, its SQL"
+            f" {sql_times['csw'][1]}, OpenSearch {osearch[1]}; STAC items returned"
+            f" {stac[1]}, its SQL {sql_times['stac'][1]}"
+        )
+        rows += [
+            ("CSW GetRecords bbox+time+cloud", csw[0], sql_times["csw"][0]),
+            ("STAC search bbox+datetime+cloud", stac[0], sql_times["stac"][0]),
+            ("OpenSearch bbox+time+cloud", osearch[0], sql_times["csw"][0]),
+        ]
+        started = time.perf_counter()
+        listed, pages = oai_pages(session, base, args.oai_records)
+        oai_total = time.perf_counter() - started
+        rows.append(("OAI-PMH ListRecords page", pages, oai_sql))
+        harvest = (
+            harvest_rates(config_file, workdir, args.harvest_records)
+            if args.harvest_records
+            else {}
+        )
+    finally:
+        stop_suite(suite)
+    report(rows, listed, oai_total, sum(oai_sql), harvest, args.check)
+
+
+def harvest_rates(config_file: Path, workdir: Path, records: int) -> dict[str, float]:
+    """A second suite (SQLite, its own store with ``records`` records) harvested by ours
+    through the harvest runner (what ``ogcsdl harvest`` and the scheduler run, timed
+    without the interpreter's start-up), over CSW then, after deleting that source and
+    its records, over STAC."""
+    remote_dir = workdir / "remote"
+    remote_dir.mkdir(exist_ok=True)
+    remote_config = write_config(remote_dir, {"log_level": "WARNING"})  # fresh ports
+    remote = load_settings(remote_config)
+    remote.ensure_dirs()
+    create_schema(remote)
+    store = product_store(remote)
+    present = sum(extent.count for extent in store.collection_extents().values())
+    for first in range(present, records, 2000):
+        store.upsert_many(list(synthetic_records(min(2000, records - first), 2, "remote-", first)))
+    rates: dict[str, float] = {}
+    ours = load_settings(config_file)
+    suite = start_suite(remote_config, timeout_s=300)
+    try:
+        for protocol, path in (("csw", "csw"), ("stac", "stac")):
+            source = HarvestSource(f"bench-{protocol}", f"{suite.base_url}/{path}", protocol)
+            started = time.perf_counter()
+            result = run_harvest(ours, source)  # what `ogcsdl harvest` and the scheduler run
+            seconds = time.perf_counter() - started
+            if not result.ok:
+                raise RuntimeError(f"harvest over {protocol} failed: {result.error}")
+            print(
+                f"harvest {protocol}: {result.added} added, {len(result.rejected)} rejected,"
+                f" {result.pages} page(s) in {seconds:.1f} s"
+            )
+            rates[protocol] = result.added / seconds
+            delete_source(ours, source.name)
+    finally:
+        stop_suite(suite)
+    return rates
+
+
+def report(
+    rows: list[tuple[str, list[float], list[float] | None]],
+    listed: int,
+    oai_total: float,
+    oai_sql_total: float,
+    harvest: dict[str, float],
+    check: bool,
+) -> None:
+    missed = []
+    print(f"\n{'query':34} {'p50 ms':>8} {'p95 ms':>8} {'SQL p50':>8} {'ratio':>6}")
+    for name, times, baseline in rows:
+        p50, p95 = p(times, 0.5), p(times, 0.95)
+        raw = p(baseline, 0.5) if baseline else float("nan")
+        ratio = p50 / raw if baseline else float("nan")
+        print(f"{name:34} {p50:8.1f} {p95:8.1f} {raw:8.1f} {ratio:6.1f}")
+        if "search" in name.lower() or "GetRecords" in name:
+            if p50 > TARGET_P50_MS or ratio > TARGET_RATIO:
+                missed.append(f"{name}: p50 {p50:.1f} ms, {ratio:.1f}x SQL")
+    print(
+        f"OAI-PMH: {listed:,} records in {oai_total:.1f} s ({len(rows[-1][1])} pages;"
+        f" SQL {oai_sql_total:.1f} s)"
+    )
+    for protocol, rate in harvest.items():
+        print(f"harvest over {protocol}: {rate:.0f} records/s (target >= {TARGET_HARVEST:.0f})")
+        if rate < TARGET_HARVEST:
+            missed.append(f"harvest {protocol}: {rate:.0f} records/s")
+    if missed:
+        print("targets missed: " + "; ".join(missed))
+        if check:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
