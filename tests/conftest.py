@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 
 from ogcsdl.config import PROJECT_ROOT
-from tests.live import LiveSuite, run_suite
+from tests.live import LiveSuite, run_suite, wait_for_stopping
 from tests.processing_standin import EXTRA
+from tests.processing_support import external_dask_cluster
 
 # postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products;
 # secured_suite: the suite with access control on, on its own PostGIS (secured_database).
 pytest_plugins = ["tests.postgis", "tests.catalogue_fixtures", "tests.secured"]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Shared suites were only sent SIGTERM at their fixture's end: wait for them here."""
+    wait_for_stopping()
 
 
 @pytest.fixture(scope="session")
@@ -32,15 +38,25 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
-    """The whole suite on SQLite + embedded cluster, shared by the session's live tests.
-    Tests must only assert on products and jobs they created themselves."""
-    with run_suite(tmp_path_factory.mktemp("suite")) as live:
+    """The whole suite on SQLite + embedded cluster, with the processing tests' extra
+    processors (pair, slow, scale, difference), shared by the session's live tests: one
+    boot for all of them. Tests must only assert on products and jobs they created
+    themselves."""
+    extra = {"processing": {"extra_processors": EXTRA}}
+    with run_suite(tmp_path_factory.mktemp("suite"), extra, stop_in_background=True) as live:
         yield live
 
 
 @pytest.fixture(scope="session")
-def processing_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
-    """The suite with the processing tests' extra processors (slow, scale, difference)."""
-    extra = {"processing": {"extra_processors": EXTRA}}
-    with run_suite(tmp_path_factory.mktemp("processing-suite"), extra) as live:
-        yield live
+def processing_suite(suite: LiveSuite) -> LiveSuite:
+    """The session suite, named for the processing tests that need its extra processors."""
+    return suite
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real external ``dask scheduler`` + two ``dask worker`` processes for the session's
+    job tests (each job carries its own settings, so one cluster serves them all; the
+    fault tests kill workers, whose nannies restart them)."""
+    with external_dask_cluster(tmp_path_factory.mktemp("dask")) as address:
+        yield address

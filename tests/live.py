@@ -80,17 +80,35 @@ def write_config(directory: Path, extra: dict[str, Any] | None = None) -> Path:
 
 @contextmanager
 def run_suite(
-    directory: Path, extra: dict[str, Any] | None = None, timeout_s: float = 120
+    directory: Path,
+    extra: dict[str, Any] | None = None,
+    timeout_s: float = 120,
+    stop_in_background: bool = False,
 ) -> Iterator[LiveSuite]:
     """Run the suite until the ``with`` block ends; fail with the server log if it does
-    not come up."""
+    not come up. With ``stop_in_background`` (shared fixtures) the end only sends SIGTERM
+    and the stop is awaited at the end of the session (:func:`wait_for_stopping`): the
+    suites of several fixtures then shut down together instead of one after the other."""
     directory.mkdir(parents=True, exist_ok=True)
     config_file = write_config(directory, extra)
     suite = start_suite(config_file, timeout_s)
     try:
         yield suite
     finally:
-        stop_suite(suite)
+        if stop_in_background and suite.process.poll() is None:
+            suite.process.send_signal(signal.SIGTERM)
+            _STOPPING.append(suite)
+        else:
+            stop_suite(suite)
+
+
+_STOPPING: list[LiveSuite] = []
+
+
+def wait_for_stopping() -> None:
+    """Wait for the suites stopped in the background (see :func:`run_suite`)."""
+    while _STOPPING:
+        stop_suite(_STOPPING.pop())
 
 
 def start_suite(

@@ -43,5 +43,5 @@ def secured_suite(
         "processing": {"extra_processors": PROCESSORS},
         "security": {"auth": {"api_keys": api_keys, "quotas": {"concurrent_jobs": 1}}},
     }
-    with run_suite(tmp_path_factory.mktemp("secured"), extra) as suite:
+    with run_suite(tmp_path_factory.mktemp("secured"), extra, stop_in_background=True) as suite:
         yield suite

@@ -75,24 +75,26 @@ def test_demo_is_deterministic(tmp_path: Path) -> None:
     np.testing.assert_array_equal(_band(one[0], "B02_10m"), _band(two[0], "B02_10m"))
 
 
-def test_demo_command_generates_and_ingests_without_serving(tmp_path: Path) -> None:
-    config = tmp_path / "ogcsdl.yml"
-    config.write_text(f"data_dir: {tmp_path / 'var'}\n", encoding="utf-8")
+@pytest.mark.live
+def test_demo_command_generates_ingests_and_serves(tmp_path: Path) -> None:
+    """``ogcsdl demo --no-serve`` generates and ingests; ``ogcsdl demo`` again on the same
+    data directory reuses the set, updates the same records and serves them with the
+    real suite: the products are in the CSW catalogue and their COGs download with
+    ranges through the gateway. (One data directory for both runs: a demo set is
+    generated once per test run, not once per command.)"""
+    config = live.write_config(tmp_path)
     extra = tmp_path / "extra"
     rasters.write_s2_band_folder(extra / "imgs_2", prefix="T30UWU_20170621T110651")
-    command = [
-        sys.executable,
-        "-m",
-        "ogcsdl",
-        "--config",
-        str(config),
-        "demo",
-        "--no-serve",
-        "--data",
-        str(extra),
-    ]
+    demo = [sys.executable, "-m", "ogcsdl", "--config", str(config), "demo", "--data", str(extra)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OGCSDL_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     completed = subprocess.run(
-        command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300
+        [*demo, "--no-serve"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
     assert "generated 4 synthetic products" in completed.stdout
@@ -100,33 +102,21 @@ def test_demo_command_generates_and_ingests_without_serving(tmp_path: Path) -> N
     settings = load_settings(config)
     collections = product_store(settings).collections()
     assert collections == ["sentinel-1-grd", "sentinel-2-l1c", "sentinel-2-l2a"]
-    # A second run reuses the generated set and updates the same records.
-    again = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300)
-    assert "generated" not in again.stdout and "5 ingested" in again.stdout
-    assert len(product_store(settings).list()) == 5
-    assert not [p for p in (tmp_path / "var").iterdir() if p.name.startswith(".")]  # no staging
+    assert not [p for p in settings.data_dir.iterdir() if p.name.startswith(".")]  # no staging
 
-
-@pytest.mark.live
-def test_demo_command_serves_what_it_ingested(tmp_path: Path) -> None:
-    """``ogcsdl demo`` = generate + ingest + the real suite: the products are in the CSW
-    catalogue and their COGs download with ranges through the gateway."""
-    config_file = live.write_config(tmp_path)
-    settings = load_settings(config_file)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OGCSDL_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    # A second run reuses the generated set, updates the same records, and serves.
     log_file = tmp_path / "demo.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ogcsdl", "--config", str(config_file), "demo"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
+            demo, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
         )
-    suite = live.LiveSuite(settings.public_url, settings, config_file, log_file, process)
+    suite = live.LiveSuite(settings.public_url, settings, config, log_file, process)
     try:
         live._wait_until_up(suite, timeout_s=180)
+        assert "generated" not in suite.log_tail(400) and "5 ingested, 0 failed" in suite.log_tail(
+            400
+        )
+        assert len(product_store(settings).list()) == 5
         records = product_store(settings).list("sentinel-2-l2a")
         assert len(records) == 1
         identifier = records[0].identifier
@@ -146,6 +136,6 @@ def test_demo_command_serves_what_it_ingested(tmp_path: Path) -> None:
             timeout=30,
         )
         assert csw.status_code == 200 and identifier in csw.text, csw.text[:500]
-        assert "4 ingested, 0 failed" in suite.log_tail(200)
     finally:
         assert live.stop_suite(suite) == 0, suite.log_tail()
+    assert not [p for p in settings.data_dir.iterdir() if p.name.startswith(".")]

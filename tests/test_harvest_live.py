@@ -78,7 +78,7 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
     require_catalogue_env()
     # small pages: OAI-PMH needs resumption tokens for the remote's 11 products
     extra = {"catalogue": {"max_records": 4}}
-    with run_suite(tmp_path_factory.mktemp("remote"), extra) as live:
+    with run_suite(tmp_path_factory.mktemp("remote"), extra, stop_in_background=True) as live:
         store = product_store(live.settings)
         for record in remote_products():
             store.upsert(record)
@@ -138,7 +138,7 @@ def ours(
             ],
         },
     }
-    with run_suite(tmp_path_factory.mktemp("ours"), extra) as live:
+    with run_suite(tmp_path_factory.mktemp("ours"), extra, stop_in_background=True) as live:
         yield live
 
 

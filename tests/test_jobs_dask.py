@@ -22,7 +22,6 @@ from ogcsdl.jobs.store import job_store
 from tests.live import free_port
 from tests.processing_standin import EXTRA
 from tests.processing_support import (
-    external_dask_cluster,
     processing_settings,
     subprocess_env,
     tiny_product,
@@ -32,10 +31,9 @@ from tests.processing_support import (
 pytestmark = pytest.mark.live
 
 
-@pytest.fixture(scope="module")
-def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with external_dask_cluster(tmp_path_factory.mktemp("dask")) as address:
-        yield address
+@pytest.fixture
+def scheduler(dask_scheduler: str) -> str:
+    return dask_scheduler  # the session's external cluster (tests/conftest.py)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from ogcsdl.jobs.cluster import INTERRUPTED, recover_interrupted
 from ogcsdl.jobs.executor import JobRunner
 from ogcsdl.jobs.store import job_store
-from tests.processing_support import external_dask_cluster, processing_settings
+from tests.processing_support import processing_settings
 
 pytestmark = [pytest.mark.postgis, pytest.mark.live]
 
@@ -31,26 +31,20 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
         conn.execute("DROP TABLE IF EXISTS ogcsdl_jobs")
 
 
-def test_jobs_on_postgis(tmp_path: Path, database_url: str) -> None:
+def test_jobs_on_postgis(tmp_path: Path, database_url: str, dask_scheduler: str) -> None:
     settings = processing_settings(tmp_path / "var", database={"url": database_url})
     store = job_store(settings.database_url)
     orphan = store.create("echo", "1.0.0", "wps", {"message": "x"})
     store.mark_running(orphan.job_id)
     assert recover_interrupted(settings) == 1
     assert store.get(orphan.job_id).error == INTERRUPTED
-    with external_dask_cluster(tmp_path) as address:
-        runner = JobRunner(
-            settings.model_copy(
-                update={
-                    "cluster": settings.cluster.model_copy(update={"scheduler_address": address})
-                }
-            )
-        )
-        try:
-            jobs = [runner.start("echo", {"stringInput": f"pg{i}"}, "ogcapi") for i in range(10)]
-            finished = [runner.wait(job.job_id, timeout_s=120) for job in jobs]
-        finally:
-            runner.close()
+    cluster = settings.cluster.model_copy(update={"scheduler_address": dask_scheduler})
+    runner = JobRunner(settings.model_copy(update={"cluster": cluster}))
+    try:
+        jobs = [runner.start("echo", {"stringInput": f"pg{i}"}, "ogcapi") for i in range(10)]
+        finished = [runner.wait(job.job_id, timeout_s=120) for job in jobs]
+    finally:
+        runner.close()
     assert [job.status for job in finished] == ["successful"] * 10
     assert [job.outputs["stringOutput"].value for job in finished if job.outputs] == [
         f"pg{i}" for i in range(10)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,16 @@ from ogcsdl.jobs.cluster import LOST, WORKER_DIED, JobWatchdog
 from ogcsdl.jobs.executor import JobRunner
 from ogcsdl.jobs.store import Job
 from tests.live import LiveSuite
-from tests.processing_support import external_dask_cluster, processing_settings, wait_for
+from tests.processing_support import processing_settings, wait_for
 
 pytestmark = pytest.mark.live
 FAST_WATCHDOG = {"watchdog_interval_s": 0.5, "lost_job_grace_s": 3}
 BOUND_S = 120  # a job must end this soon after its worker died (a loaded 2-core CI)
 
 
-@pytest.fixture(scope="module")
-def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with external_dask_cluster(tmp_path_factory.mktemp("dask-faults")) as address:
-        yield address
+@pytest.fixture
+def scheduler(dask_scheduler: str) -> str:
+    return dask_scheduler  # the session's external cluster (tests/conftest.py)
 
 
 def _running(runner: JobRunner) -> Job:
