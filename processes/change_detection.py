@@ -87,6 +87,9 @@ OPTICAL_BANDS = (
 SAR_BANDS = ("vv", "vh")
 OTSU_BOUNDS = {"optical": (0.0, 6.0), "sar": (0.0, 12.0)}
 METHODS = ("auto", "learned", "cva")
+# Above this many pixels an in-memory pair is still processed in blocks of BLOCK_PIXELS.
+IN_MEMORY_PIXELS = 2048 * 2048
+BLOCK_PIXELS = 1024
 CLOUD_PROCESSING_M = 160.0  # s2cloudless on 160 m block means, as its authors run it
 SAR_SIGMAS = 4.0  # robust standard deviations of the no-change log-ratio
 SAR_MIN_DB = 1.5  # below this, calibration and incidence differences dominate
@@ -208,6 +211,10 @@ def learned_probability(
     )
     context.progress(4, "scene statistics")
     with_data = xr.concat([first, second], dim="band").where(has_data)
+    if not isinstance(with_data.data, dsa.Array) and valid.size > IN_MEMORY_PIXELS:
+        # 62 float32 features of a whole 4096 x 4096 scene would take ~4 GiB: block by block
+        with_data = with_data.chunk({"band": -1, "y": BLOCK_PIXELS, "x": BLOCK_PIXELS})
+        valid = valid.chunk({"y": BLOCK_PIXELS, "x": BLOCK_PIXELS})
     stack = with_data.where(valid)
     if not isinstance(stack.data, dsa.Array):  # in memory: features once, whole scene
         stats = _scene_statistics(np.asarray(with_data.values))
