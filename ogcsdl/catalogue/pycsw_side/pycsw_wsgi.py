@@ -201,6 +201,14 @@ def _csw2_request_schemas_compiled_once() -> None:
     csw2.etree = _Etree()
 
 
+def _database_answers(engine) -> None:
+    """Raise sqlalchemy's error unless the database answers a trivial query."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
 def _repository_reflected_once() -> None:
     """pycsw builds a ``Repository`` for every request, and with it reflects the records
     table from the database (about 60 columns and 60 indexes) and probes for PostGIS:
@@ -208,6 +216,7 @@ def _repository_reflected_once() -> None:
     the probe results are kept per process (and database, table); every request still
     gets its own session, filter and queryables from its own context."""
     from pycsw.core import repository
+    from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.orm import create_session
 
     if getattr(repository.Repository, "_ogcsdl_reflected_once", False):
@@ -226,6 +235,11 @@ def _repository_reflected_once() -> None:
         self.filter = repo_filter
         for name, value in known[key].items():
             setattr(self, name, value)
+        try:  # as pycsw's own __init__ would fail: a database that is down -> 503, not 400
+            _database_answers(self.engine)
+        except SQLAlchemyError:
+            self.engine.dispose()  # pooled connections of a database that restarted
+            _database_answers(self.engine)  # raises: "could not load repository"
         self.session = create_session(self.engine)
         # As pycsw's __init__ ends: the queryables of this request's context.
         self.queryables = {}
