@@ -271,3 +271,21 @@ def test_keys_command(tmp_path: Path) -> None:
     assert KeyStore(settings).identify(key) is not None
     revoked = runner.invoke(cli, ["--config", str(config), "keys", "revoke", key_id])
     assert revoked.exit_code == 0 and KeyStore(settings).identify(key) is None
+
+
+def test_open_requests_go_on_when_the_key_store_is_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/health must be able to say the database is down to a caller that sends a key."""
+    from ogcsdl.errors import ServiceUnavailable
+
+    def unreachable(self: KeyStore, credential: str) -> None:
+        raise ServiceUnavailable("cannot reach the database")
+
+    monkeypatch.setattr(KeyStore, "identify", unreachable)
+    client = Client(create_app(_settings(tmp_path)))
+    health = client.get("/health", headers=_bearer(CONFIG_KEY))
+    assert health.status_code in (200, 503)
+    assert "components" in health.get_json()
+    refused = client.get("/jobs", headers=_bearer(CONFIG_KEY))  # not open: still refused
+    assert refused.status_code == 503

@@ -45,6 +45,7 @@ from ogcsdl.errors import (
     InvalidParameterValue,
     OgcsdlError,
     PayloadTooLarge,
+    ServiceUnavailable,
     render_error,
 )
 from ogcsdl.gateway.mounts import error_style
@@ -280,8 +281,8 @@ class AccessControl:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         try:
-            identity = self.identify(environ)
             action = classify(environ, self.settings.security.max_request_bytes)
+            identity = self._identity(environ, action)
             self.authorize(identity, action)
             if action != "open":
                 self.enforce_quotas(environ, identity, action)
@@ -289,6 +290,16 @@ class AccessControl:
             return self._refuse(environ, start_response, error)
         environ[IDENTITY_KEY] = identity
         return self.app(environ, start_response)
+
+    def _identity(self, environ: dict[str, Any], action: str) -> Identity:
+        """Who calls; an open request (/health, landing pages) goes on as anonymous when
+        the key store cannot be reached, so /health can say that the database is down."""
+        try:
+            return self.identify(environ)
+        except ServiceUnavailable:
+            if action != "open":
+                raise
+            return Identity(ANONYMOUS, ANONYMOUS)
 
     @staticmethod
     def _refuse(
