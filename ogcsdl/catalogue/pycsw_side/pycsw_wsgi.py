@@ -206,7 +206,7 @@ def _database_answers(engine) -> None:
     from sqlalchemy import text
 
     with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+        connection.execute(text("SELECT 1")).scalar()  # consumed: no statement left open
 
 
 def _repository_reflected_once() -> None:
