@@ -269,7 +269,9 @@ def test_harvest_by_protocol(remote: LiveSuite, ours: LiveSuite, protocol: str) 
         expected[some],
         title=f"{expected[some].title} (reprocessed for {protocol})",
         cloud_cover=42.0,
-        updated=datetime.now(UTC) + timedelta(seconds=2),
+        # Later than the record's current time by whole seconds (Atom and ISO dates have
+        # second resolution): the previous protocol's run may have changed it < 1 s ago.
+        updated=max(datetime.now(UTC), expected[some].updated) + timedelta(seconds=2),
     )
     remote_store.upsert(changed)
     third = harvest_cli(ours, url, "--protocol", protocol, "--name", name, "--collection", OPTICAL)
