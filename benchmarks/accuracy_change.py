@@ -27,6 +27,7 @@ import rasterio
 import xarray as xr
 from PIL import Image
 
+from ogcsdl.ingest.bands import S2_BANDS as S2_BAND_TABLE
 from processes import classes
 from processes.base import Raster
 from processes.change_detection import OTSU_BOUNDS, ChangeDetection
@@ -43,21 +44,7 @@ from processes.cloud_detectors import RULE_BANDS, rule_classes_lazy
 from processes.raster_ops import otsu_threshold, pixel_size_m, to_reflectance, valid_mask
 from processes.validation import validate_inputs
 
-S2_BANDS = [
-    "B01",
-    "B02",
-    "B03",
-    "B04",
-    "B05",
-    "B06",
-    "B07",
-    "B08",
-    "B8A",
-    "B09",
-    "B10",
-    "B11",
-    "B12",
-]
+S2_BANDS = [band.name for band in S2_BAND_TABLE]  # all 13 bands, product order
 OUT = Path(__file__).resolve().parent / "out"
 METHODS = (
     "learned (default)",

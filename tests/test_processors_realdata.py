@@ -21,6 +21,7 @@ from ogcsdl.ingest.bands import S2_BANDS as S2_BAND_INFO
 from processes import classes
 from processes.base import Raster
 from processes.change_detection import ChangeDetection
+from processes.change_training import scores
 from processes.cloud_mask import CloudMask
 from processes.flood_mapping import FloodMapping
 from processes.registry import validate_inputs
@@ -49,17 +50,7 @@ def run(processor, raw):
 def f1_scores(predicted: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> dict[str, float]:
     p, t = predicted & valid, truth & valid
     tp, fp, fn = int((p & t).sum()), int((p & ~t).sum()), int((~p & t & valid).sum())
-    tn = int(valid.sum()) - tp - fp - fn
-    n = tp + fp + fn + tn
-    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    observed = (tp + tn) / n
-    expected = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / n**2
-    return {
-        "f1": 2 * precision * recall / max(precision + recall, 1e-12),
-        "precision": precision,
-        "recall": recall,
-        "kappa": (observed - expected) / (1 - expected),
-    }
+    return scores(np.array([tp, fp, fn, int(valid.sum()) - tp - fp - fn]))
 
 
 def npz_raster(path: Path, pixel_m: float) -> tuple[Raster, np.lib.npyio.NpzFile]:
