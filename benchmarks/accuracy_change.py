@@ -51,6 +51,7 @@ METHODS = (
     "learned, no cloud mask",
     "CVA+Otsu B02-B08 (baseline)",
     "old default (CVA+rules mask)",
+    "learned, block-wise (as full tiles)",
 )
 
 
@@ -73,6 +74,12 @@ def oscd_raster(city_dir: Path, folder: str, shape: tuple[int, int]) -> Raster:
 def run_processor(processor: ChangeDetection, raw: dict[str, Any]) -> np.ndarray:
     out = processor.run(validate_inputs(processor.description, raw), Context())
     return np.asarray(out["change"].data.values[0])
+
+
+def chunked(raster: Raster, size: int = 256) -> Raster:
+    """The same raster, dask-backed in small chunks: the path a full tile takes."""
+    data = raster.data.chunk({"band": -1, "y": size, "x": size})
+    return Raster(data, raster.crs, raster.transform, nodata=raster.nodata)
 
 
 def four_bands(raster: Raster) -> Raster:
@@ -181,6 +188,11 @@ def run(data: Path | None = None) -> dict[str, float]:
                 },
             ),
             METHODS[3]: old_default(before, after),
+            # dask chunks: statistics from a chunk sample, features per block with halo
+            METHODS[4]: run_processor(
+                ChangeDetection(models[city.name]),
+                {"before": chunked(before), "after": chunked(after)},
+            ),
         }
         model = models[city.name]
         print(

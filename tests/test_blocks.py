@@ -16,7 +16,7 @@ from shapely.geometry import shape
 
 from benchmarks.accuracy_flood import flooded_fields, run_process, utm_raster, with_cloud
 from processes.blocks import block_reduce, compute, keep_seeded_components, persist
-from processes.flood_mapping import grow_regions
+from processes.flood_thresholds import grow_regions
 
 S2_SIX = ["B02", "B03", "B04", "B08", "B11", "B12"]
 

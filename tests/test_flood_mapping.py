@@ -17,7 +17,7 @@ from benchmarks.accuracy_flood import (
     water_of,
     with_cloud,
 )
-from processes.flood_mapping import speckle_filter, split_based_thresholds
+from processes.flood_thresholds import speckle_filter, split_based_thresholds
 
 S2_SIX = ["B02", "B03", "B04", "B08", "B11", "B12"]
 
