@@ -224,9 +224,11 @@ def learned_probability(
         probability = model.decide(model.probability(features))
         context.progress(90, "learned change detection")
     else:  # chunked: statistics from one sample of chunks, then block by block
-        sample, sample_valid = dask.compute(
-            sample_chunks(with_data.data.rechunk({0: -1})), sample_chunks(valid.data[np.newaxis])
-        )
+        data = with_data.data.rechunk({0: -1})
+        # the cloud mask may come in other chunks (s2cloudless runs on a coarser grid):
+        # sample the same windows of both
+        valid_data = dsa.asarray(valid.data).rechunk(data.chunks[1:])[np.newaxis]
+        sample, sample_valid = dask.compute(sample_chunks(data), sample_chunks(valid_data))
         stats = _scene_statistics(sample)
         sample = np.where(sample_valid, sample, np.nan).astype(np.float32)
         feature_stats = sampled_feature_statistics(sample, stats)

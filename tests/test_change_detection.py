@@ -405,3 +405,19 @@ def test_decision_smooths_speckle_when_that_scores_better():
     assert smoothing > 1 and f1 > 0.95
     model = ChangeModel(None, threshold, {}, smoothing)
     assert scores(decision_counts(model, probabilities[0], cities[0]))["f1"] > 0.95
+
+
+def test_chunked_learned_path_takes_a_cloud_mask_in_other_chunks(monkeypatch):
+    """s2cloudless masks come on their own (coarser) chunks: the chunk sample the
+    statistics are taken from must see the same windows of data and mask."""
+    from processes import change_detection
+
+    def mask_in_other_chunks(raster, valid, locator, pixel_m):
+        return valid.chunk({"y": 24, "x": 24}), "a mask in 24 px chunks"
+
+    before, after = changed_pair(chunks=16)
+    same = run(ChangeDetection(), {"before": before, "after": after})
+    monkeypatch.setattr(change_detection, "_cloud_free", mask_in_other_chunks)
+    other = run(ChangeDetection(), {"before": before, "after": after})
+    assert other["statistics"]["cloud_mask"]["before"] == "a mask in 24 px chunks"
+    np.testing.assert_array_equal(other["change"].data.values, same["change"].data.values)
