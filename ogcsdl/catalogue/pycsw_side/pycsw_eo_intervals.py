@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 
 from lxml import etree
 from pycsw import opensearch
+from pycsw_xml import parse
 
 OGC = "http://www.opengis.net/ogc"
 NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
@@ -135,8 +136,7 @@ def add_numeric_intervals():
         for key, value in ours.items():
             queryable, token = INTERVAL_PARAMETERS[key]
             extra += _predicates(queryable, value, token)
-        parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        root = etree.fromstring(text, parser) if text else etree.Element(f"{{{OGC}}}Filter")
+        root = parse(text) if text else etree.Element(f"{{{OGC}}}Filter")
         existing = list(root)
         if len(existing) == 1 and existing[0].tag == f"{{{OGC}}}And":
             # pycsw's own And (geo and time): ours join it; pycsw 2.6 refuses an And
@@ -159,8 +159,7 @@ def add_numeric_intervals():
 
 def advertise_modification_date(description):
     """Add ``eo:modificationDate`` to each Atom template of a description."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    root = etree.fromstring(description, parser)
+    root = parse(description)
     for url in root.iterfind("{http://a9.com/-/spec/opensearch/1.1/}Url"):
         template = url.get("template", "")
         if "{eo:modificationDate" not in template and "{eo:cloudCover" in template:

@@ -19,6 +19,7 @@ import requests
 from lxml import etree
 from owslib import csw as owslib_csw
 from owslib.catalogue import csw2
+from pycsw_xml import parse
 
 CSW = "http://www.opengis.net/cat/csw/2.0.2"
 DEFAULT_HOPS = 2  # CSW 2.0.2: hopCount defaults to 2
@@ -27,8 +28,7 @@ DEFAULT_HOPS = 2  # CSW 2.0.2: hopCount defaults to 2
 def one_hop_less(request):
     """The GetRecords document to send on: hopCount decremented, or the
     DistributedSearch element removed when this was the last hop."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    root = etree.fromstring(request if isinstance(request, bytes) else request.encode(), parser)
+    root = parse(request)
     for element in root.iter(f"{{{CSW}}}DistributedSearch"):
         try:
             hops = int(element.get("hopCount") or DEFAULT_HOPS) - 1

@@ -10,10 +10,12 @@ GeoJSON FeatureCollection in the shape of the OpenSearch EO GeoJSON encoding
 ``startIndex`` and ``itemsPerPage`` at the top. The description document advertises it.
 """
 
+import copy
 import json
 from urllib.parse import parse_qsl, urlencode
 
 from lxml import etree
+from pycsw_xml import parse, parse_or_none
 
 GEOJSON = "application/geo+json"
 NS = {
@@ -92,12 +94,8 @@ def _feature(entry):
 def atom_to_geojson(atom):
     """The GeoJSON FeatureCollection of an OpenSearch Atom feed (bytes in, bytes out);
     None when ``atom`` is not a feed (an exception report stays as it is)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    try:
-        feed = etree.fromstring(atom, parser)
-    except etree.XMLSyntaxError:
-        return None
-    if feed.tag != f"{{{NS['atom']}}}feed":
+    feed = parse_or_none(atom)
+    if feed is None or feed.tag != f"{{{NS['atom']}}}feed":
         return None
 
     def number(path):
@@ -121,12 +119,11 @@ def atom_to_geojson(atom):
 
 def advertise_geojson(description):
     """Add a GeoJSON URL template next to each Atom template of a description."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    root = etree.fromstring(description, parser)
+    root = parse(description)
     for url in root.findall("os:Url", NS):
         if url.get("type") != "application/atom+xml":
             continue
-        clone = etree.fromstring(etree.tostring(url), parser)
+        clone = copy.deepcopy(url)
         template = clone.get("template", "").replace(
             "outputformat=application/atom%2Bxml", "outputformat=application/geo%2Bjson"
         )

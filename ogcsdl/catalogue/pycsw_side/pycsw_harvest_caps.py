@@ -13,6 +13,7 @@ import configparser
 import copy
 
 from lxml import etree
+from pycsw_xml import parse_or_none
 
 OWS = "http://www.opengis.net/ows"
 CSW = "http://www.opengis.net/cat/csw/2.0.2"
@@ -30,12 +31,8 @@ def advertise_harvest(contents, types):
     """The capabilities with a Harvest operation (other documents unchanged)."""
     if not types or b"Capabilities" not in contents[:1000]:
         return contents
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    try:
-        root = etree.fromstring(contents, parser)
-    except etree.XMLSyntaxError:
-        return contents
-    if root.tag != f"{{{CSW}}}Capabilities":
+    root = parse_or_none(contents)
+    if root is None or root.tag != f"{{{CSW}}}Capabilities":
         return contents
     metadata = root.find(f"{{{OWS}}}OperationsMetadata")
     if metadata is None:

@@ -56,6 +56,7 @@ from pycsw_federation import bound_distributed_search
 from pycsw_geojson import GEOJSON, advertise_geojson, atom_to_geojson, wants_geojson
 from pycsw_harvest_caps import advertise_harvest, resource_types
 from pycsw_oai import expand_resumption_token, fix_oai_paging
+from pycsw_xml import parse, parse_or_none
 
 CONFIG_PATH = os.environ["PYCSW_CONFIG"]
 PYCSW_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(server.__file__)))
@@ -136,8 +137,7 @@ def _csw3_filters_take_gml() -> None:
             'targetNamespace="http://www.opengis.net/cat/csw/3.0" elementFormDefault="qualified">'
             f"<xsd:include schemaLocation={quoteattr(path)}/>{imports}</xsd:schema>"
         )
-        parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        return etree.XMLSchema(etree.fromstring(wrapper, parser, base_url=path + ".with-gml.xsd"))
+        return etree.XMLSchema(parse(wrapper, base_url=path + ".with-gml.xsd"))
 
     class _Etree:
         """lxml.etree as pycsw's CSW 3 module sees it, but for its request schemas."""
@@ -336,11 +336,7 @@ def _gdal_version_fix(environ) -> None:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
     if _CSW202 in body[:2000] and b'version="3.0.0"' in body[:2000]:
-        try:
-            parser = etree.XMLParser(resolve_entities=False, no_network=True)
-            root = etree.fromstring(body, parser)
-        except etree.XMLSyntaxError:
-            root = None  # pycsw reports the syntax error itself
+        root = parse_or_none(body)  # None: pycsw reports the syntax error itself
         if root is not None and root.tag.startswith("{http://www.opengis.net/cat/csw/2.0.2}"):
             if root.get("version") == "3.0.0":
                 root.set("version", "2.0.2")
