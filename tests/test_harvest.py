@@ -15,6 +15,7 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.iso19139 import GMD_SCHEMA as GMD
 from ogcsdl.catalogue.iso19139 import MetadataContact, iso_document
 from ogcsdl.catalogue.projection import online_links
+from ogcsdl.catalogue.pycsw_setup import WSGI_DIR
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.db import Connection
@@ -180,8 +181,10 @@ def test_a_failing_page_writes_nothing_and_delete_removes_only_the_source(
     assert state.get(SOURCE.name) is None
 
 
-def test_distributed_search_forwards_one_hop_less() -> None:
-    from ogcsdl.catalogue.pycsw_side.pycsw_federation import one_hop_less
+def test_distributed_search_forwards_one_hop_less(monkeypatch: pytest.MonkeyPatch) -> None:
+    # imported as pycsw's gunicorn imports it: the pycsw_side folder is on the path
+    monkeypatch.syspath_prepend(str(WSGI_DIR))
+    from pycsw_federation import one_hop_less  # type: ignore[import-not-found]
 
     def forwarded(hops: str) -> bytes:
         attribute = f' hopCount="{hops}"' if hops else ""
