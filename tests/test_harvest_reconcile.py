@@ -80,12 +80,17 @@ def test_empty_partial_or_short_listings_delete_nothing(
     assert result.ok and result.deleted == 0
     assert result.deletions_refused is not None and why in result.deletions_refused
     assert _ids(settings) == set(TEN)
+    kept = HarvestState(settings.database_url).get(SOURCE.name)  # shown by harvest --list
+    assert kept is not None and kept.failures == 0
+    assert kept.last_error is not None and why in kept.last_error
 
     if claimed is None:  # the operator confirms the source really removed them
         forced = _harvest(
             settings, monkeypatch, ScriptedRemote(SOURCE, held), full=True, force_deletions=True
         )
         assert forced.deleted == 8 and _ids(settings) == set(held)
+        cleared = HarvestState(settings.database_url).get(SOURCE.name)
+        assert cleared is not None and cleared.last_error is None
 
 
 def test_filtered_runs_list_the_source_only_when_a_full_run_is_due(

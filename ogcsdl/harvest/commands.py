@@ -81,7 +81,10 @@ def harvest(
             row = state.get(source_name)
             if row is None:
                 continue
-            status = f"failing ({row.failures}x: {row.last_error})" if row.failures else "ok"
+            if row.failures:
+                status = f"failing ({row.failures}x: {row.last_error})"
+            else:
+                status = f"ok ({row.last_error})" if row.last_error else "ok"
             click.echo(
                 f"{row.name}\t{row.protocol}\t{row.url}\t{row.records} record(s)\t"
                 f"last success {row.last_success or 'never'}\t"

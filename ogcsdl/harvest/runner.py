@@ -189,7 +189,14 @@ def run_harvest(
         _apply_deletions(settings, source, listing, result, force_deletions)
     elif reconcile:
         result.deletions_refused = f"no complete listing: {why_not}"
-    state.mark_success(source.name, high_water, interval_s, listed_completely=result.listed)
+    deletions = result.deletions_refused
+    state.mark_success(
+        source.name,
+        high_water,
+        interval_s,
+        listed_completely=result.listed,
+        warning=f"remote deletions not applied: {deletions}" if deletions else None,
+    )
     log.info(
         "harvest of %s: %d added, %d updated, %d unchanged, %d deleted, %d conflicts, "
         "%d rejected%s",

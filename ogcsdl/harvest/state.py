@@ -195,18 +195,22 @@ class HarvestState:
         high_water: datetime | None,
         interval_s: int | None,
         listed_completely: bool = False,
+        warning: str | None = None,
     ) -> None:
+        """A run that succeeded; ``warning`` (e.g. why remote deletions were not applied)
+        is kept in ``last_error`` with no failure counted, so ``harvest --list`` shows it."""
         now = datetime.now(UTC)
         following = now + timedelta(seconds=interval_s) if interval_s else None
         with connect(self.database_url) as conn:
             conn.execute(
                 f"""UPDATE {SOURCES} SET high_water = COALESCE(?, high_water),
-                        last_success = ?, last_attempt = ?, last_error = NULL, failures = 0,
+                        last_success = ?, last_attempt = ?, last_error = ?, failures = 0,
                         next_attempt = ?, last_full = COALESCE(?, last_full) WHERE name = ?""",
                 (
                     high_water.isoformat() if high_water else None,
                     now.isoformat(),
                     now.isoformat(),
+                    warning,
                     following.isoformat() if following else None,
                     now.isoformat() if listed_completely else None,
                     name,
