@@ -76,8 +76,9 @@ def run_processor(processor: ChangeDetection, raw: dict[str, Any]) -> np.ndarray
     return np.asarray(out["change"].data.values[0])
 
 
-def chunked(raster: Raster, size: int = 256) -> Raster:
-    """The same raster, dask-backed in small chunks: the path a full tile takes."""
+def chunked(raster: Raster, size: int = 128) -> Raster:
+    """The same raster, dask-backed in chunks small enough that the statistics come from
+    a sample of 4 x 4 of them, as on a full tile (4 x 4 of its 11 x 11 chunks)."""
     data = raster.data.chunk({"band": -1, "y": size, "x": size})
     return Raster(data, raster.crs, raster.transform, nodata=raster.nodata)
 
