@@ -7,7 +7,8 @@ share them instead of booting six times):
    interrupted is failed with its reason (not re-queued);
 3. ``ogcsdl serve`` killed by SIGKILL (no clean-up at all) comes back at once on the same
    ports (its children died with it; connections in TIME-WAIT do not block), and the job
-   the crash interrupted is failed with its reason instead of staying ``running``;
+   the crash interrupted is failed with its reason (the restart's, or the dead worker's
+   when the worker died first) instead of staying ``running``;
 4. /health is 503 naming the component when a child dies (the renderer), while the rest
    of the suite keeps serving.
 
@@ -22,7 +23,7 @@ import psutil
 import pytest
 import requests
 
-from ogcsdl.jobs.cluster import INTERRUPTED
+from ogcsdl.jobs.cluster import INTERRUPTED, WORKER_DIED
 from tests.live import LiveSuite, start_suite, stop_suite, write_config
 from tests.processing_standin import EXTRA as PROCESSORS
 from tests.processing_support import wait_for
@@ -126,7 +127,11 @@ def test_stop_restart_crash_and_a_dead_component(tmp_path: Path) -> None:
         # Boot 3: right after the crash, on the same ports.
         suite = start_suite(config_file)  # no "already in use", no wait for ports
         job = requests.get(crashed_url, timeout=30).json()
-        assert (job["status"], job["message"]) == ("failed", INTERRUPTED)
+        # The crash kills the cluster's processes in no fixed order: when the worker
+        # dies before its scheduler, the job is failed as WORKER_DIED before the
+        # restart can fail it as INTERRUPTED. Either way it ended with its reason.
+        assert job["status"] == "failed"
+        assert job["message"] in (INTERRUPTED, WORKER_DIED)
         _connections(suite.base_url, 3)
         _health_is_503_when_a_component_dies(suite)
     finally:
