@@ -3,6 +3,7 @@ processes) on free loopback ports in a temporary data directory, for live tests.
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import socket
@@ -54,6 +55,18 @@ def _port_sections() -> dict[str, dict[str, int]]:
             if "port" in annotation.model_fields:
                 sections[name] = {"port": free_port()}
     return sections
+
+
+def one_worker_each(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``extra`` with one process per server and one Dask worker, for a suite whose tests
+    are about its life cycle, harvesting or the demo rather than serving requests in
+    parallel: every further worker is one more interpreter importing the stack at each
+    boot (~1.5 CPU-s on 2 cores). The session suites (conftest.py, secured.py) keep the
+    defaults (two of each)."""
+    lean: dict[str, Any] = {
+        section: {"workers": 1} for section in ("server", "catalogue", "render", "cluster")
+    }
+    return _merge(lean, copy.deepcopy(extra or {}))
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -4,9 +4,6 @@ fail with reasons against a target that answers garbage."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,22 +13,14 @@ import pytest
 
 from conformance.runner import REGISTRY, format_table, load_checks, run_checks
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.config import PROJECT_ROOT
 from tests.catalogue_fixtures import sample_products
+from tests.cli_support import CliResult, run_cli
 from tests.live import LiveSuite
 from tests.view_fixtures import make_s2_product
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "ogcsdl", "conformance", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env=env,
-    )
+def _cli(*args: str) -> CliResult:
+    return run_cli("conformance", *args)
 
 
 def test_checks_are_registered_per_module() -> None:

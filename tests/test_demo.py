@@ -82,7 +82,7 @@ def test_demo_command_generates_ingests_and_serves(tmp_path: Path) -> None:
     real suite: the products are in the CSW catalogue and their COGs download with
     ranges through the gateway. (One data directory for both runs: a demo set is
     generated once per test run, not once per command.)"""
-    config = live.write_config(tmp_path)
+    config = live.write_config(tmp_path, live.one_worker_each())
     extra = tmp_path / "extra"
     rasters.write_s2_band_folder(extra / "imgs_2", prefix="T30UWU_20170621T110651")
     demo = [sys.executable, "-m", "ogcsdl", "--config", str(config), "demo", "--data", str(extra)]

@@ -5,8 +5,6 @@ STAC with ``ogcsdl harvest`` (the real CLI), and on a schedule while it serves."
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,13 +20,13 @@ from lxml import etree
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.cli import _register_subcommands, cli
-from ogcsdl.config import PROJECT_ROOT
 from ogcsdl.harvest.model import default_name
 from ogcsdl.harvest.runner import delete_source
 from ogcsdl.harvest.state import HarvestState
 from ogcsdl.security.keys import digest
 from tests.catalogue_fixtures import NS, product, require_catalogue_env
-from tests.live import LiveSuite, run_suite
+from tests.cli_support import run_cli
+from tests.live import LiveSuite, one_worker_each, run_suite
 
 pytestmark = pytest.mark.live
 
@@ -77,7 +75,7 @@ def remote_products() -> list[ProductRecord]:
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSuite]:
     require_catalogue_env()
     # small pages: OAI-PMH needs resumption tokens for the remote's 11 products
-    extra = {"catalogue": {"max_records": 4}}
+    extra = one_worker_each({"catalogue": {"max_records": 4}})
     with run_suite(tmp_path_factory.mktemp("remote"), extra, stop_in_background=True) as live:
         store = product_store(live.settings)
         for record in remote_products():
@@ -117,27 +115,29 @@ def ours(
         {"id": key.split("_")[1], "user": user, "role": role, "sha256": digest(key)}
         for user, (key, role) in KEYS.items()
     ]
-    extra = {
-        "security": {"auth": {"api_keys": api_keys}},
-        "catalogue": {
-            "federated_catalogues": [remote.url("csw"), slow_peer],
-            "federation_timeout_s": 3,
-        },
-        "harvest": {
-            "allowed_hosts": ["127.0.0.1"],
-            "page_size": PAGE_SIZE,
-            "timeout_s": 10,
-            "sources": [
-                {
-                    "name": "scheduled-radar",
-                    "url": remote.url("stac"),
-                    "protocol": "stac",
-                    "collection": RADAR,
-                    "interval_s": 3600,
-                }
-            ],
-        },
-    }
+    extra = one_worker_each(
+        {
+            "security": {"auth": {"api_keys": api_keys}},
+            "catalogue": {
+                "federated_catalogues": [remote.url("csw"), slow_peer],
+                "federation_timeout_s": 3,
+            },
+            "harvest": {
+                "allowed_hosts": ["127.0.0.1"],
+                "page_size": PAGE_SIZE,
+                "timeout_s": 10,
+                "sources": [
+                    {
+                        "name": "scheduled-radar",
+                        "url": remote.url("stac"),
+                        "protocol": "stac",
+                        "collection": RADAR,
+                        "interval_s": 3600,
+                    }
+                ],
+            },
+        }
+    )
     with run_suite(tmp_path_factory.mktemp("ours"), extra, stop_in_background=True) as live:
         yield live
 
@@ -359,15 +359,7 @@ def test_refuses_hosts_not_allowed(remote: LiveSuite, tmp_path: Path) -> None:
     """Without harvest.allowed_hosts, loopback sources are refused by the URL check."""
     config = tmp_path / "ogcsdl.yml"
     config.write_text(f"data_dir: {tmp_path / 'var'}\n", encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "ogcsdl", "--config", str(config), "harvest"]
-        + [remote.url("stac"), "--protocol", "stac"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=PROJECT_ROOT,
-        check=False,
-    )
+    result = run_cli("--config", str(config), "harvest", remote.url("stac"), "--protocol", "stac")
     assert result.returncode != 0
     assert "loopback" in result.stderr
 

@@ -24,12 +24,12 @@ import pytest
 import requests
 
 from ogcsdl.jobs.cluster import INTERRUPTED, WORKER_DIED
-from tests.live import LiveSuite, start_suite, stop_suite, write_config
+from tests.live import LiveSuite, one_worker_each, start_suite, stop_suite, write_config
 from tests.processing_standin import EXTRA as PROCESSORS
 from tests.processing_support import wait_for
 
 pytestmark = pytest.mark.live
-EXTRA = {"processing": {"extra_processors": PROCESSORS}}
+EXTRA = one_worker_each({"processing": {"extra_processors": PROCESSORS}})
 
 
 def _connections(base_url: str, count: int = 30) -> None:

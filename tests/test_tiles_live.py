@@ -8,7 +8,6 @@ import io
 import math
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from PIL import Image
 from conformance.wcs import validate_xml
 from conformance.wmts import WMTS_CHECKS
 from ogcsdl.catalogue.factory import product_store
+from tests.cli_support import run_cli
 from tests.view_fixtures import ViewServices, make_s1_product, make_s2_product, start_view_services
 
 pytestmark = pytest.mark.live
@@ -379,47 +379,17 @@ def test_seed_command_line(view: ViewServices, tmp_path: Path) -> None:
         f"data_dir: {view.settings.data_dir}\npublic_url: {view.settings.public_url}\n"
         f"render:\n  port: {view.settings.render.port}\n"
     )
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ogcsdl",
-            "--config",
-            str(config),
-            "seed",
-            "--layer",
-            "s2-late.swir",
-            "--levels",
-            "10",
-            "--concurrency",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-    )
+    seed = ("--config", str(config), "seed")
+    completed = run_cli(*seed, "--layer", "s2-late.swir", "--levels", "10", "--concurrency", "1")
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "seeding done" in completed.stdout and "100.00%" in completed.stdout
     assert any(
         (view.settings.cache_dir / "mapproxy").glob("s2-late.swir_cache_EPSG3006/time-*/**/*.png")
     )
-    unknown = subprocess.run(
-        [sys.executable, "-m", "ogcsdl", "--config", str(config), "seed", "--layer", "nope"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-    )
+    unknown = run_cli(*seed, "--layer", "nope")
     assert unknown.returncode != 0 and "no layer 'nope'" in (unknown.stderr + unknown.stdout)
     config.write_text(f"data_dir: {view.settings.data_dir}\nrender:\n  port: 9\n")
-    down = subprocess.run(
-        [sys.executable, "-m", "ogcsdl", "--config", str(config), "seed"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-    )
+    down = run_cli(*seed)
     assert down.returncode != 0 and "start the suite first" in down.stderr
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from ogcsdl.config import Settings
 from ogcsdl.jobs.executor import JobRunner
-from tests.processing_support import external_dask_cluster, processing_settings, tiny_product
+from tests.processing_support import processing_settings, tiny_product
 
 pytestmark = pytest.mark.live
 
@@ -41,24 +41,24 @@ def read_only_cogs(tmp_path: Path) -> Iterator[Settings]:
 
 
 def test_read_only_output_storage_fails_the_job_clearly(
-    tmp_path: Path, read_only_cogs: Settings
+    read_only_cogs: Settings, dask_scheduler: str
 ) -> None:
-    (tmp_path / "dask").mkdir()
-    with external_dask_cluster(tmp_path / "dask", workers=1) as scheduler:
-        settings = read_only_cogs.model_copy(
-            update={
-                "cluster": read_only_cogs.cluster.model_copy(
-                    update={"scheduler_address": scheduler}
-                )
-            }
-        )
-        runner = JobRunner(settings)
-        try:
-            job = runner.wait(runner.start("scale", {"image": "RO_SOURCE"}, "ogcapi").job_id, 120)
-            assert job.status == "failed"
-            assert "read-only" in job.message and "could not write its outputs" in job.message
-            assert str(settings.data_dir) not in job.message
-            echo = runner.wait(runner.start("echo", {"stringInput": "ok"}, "ogcapi").job_id, 60)
-            assert echo.status == "successful"
-        finally:
-            runner.close()
+    # The session's external cluster: each job carries its own settings, so its workers
+    # write under this test's read-only folder; afterwards they must still run jobs.
+    settings = read_only_cogs.model_copy(
+        update={
+            "cluster": read_only_cogs.cluster.model_copy(
+                update={"scheduler_address": dask_scheduler}
+            )
+        }
+    )
+    runner = JobRunner(settings)
+    try:
+        job = runner.wait(runner.start("scale", {"image": "RO_SOURCE"}, "ogcapi").job_id, 120)
+        assert job.status == "failed"
+        assert "read-only" in job.message and "could not write its outputs" in job.message
+        assert str(settings.data_dir) not in job.message
+        echo = runner.wait(runner.start("echo", {"stringInput": "ok"}, "ogcapi").job_id, 60)
+        assert echo.status == "successful"
+    finally:
+        runner.close()
