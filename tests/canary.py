@@ -50,7 +50,8 @@ def canary_server(
     server = ThreadingHTTPServer((host, 0), Handler)
     server.daemon_threads = True
     canary.url = f"http://{host}:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the next poll: 0.5 s by default, at the end of every test
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield canary

@@ -75,7 +75,7 @@ class _Garbage(BaseHTTPRequestHandler):
 @pytest.fixture
 def garbage_url() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -209,7 +209,7 @@ def test_harvest_with_a_response_handler_acknowledges_then_posts_the_outcome(
     remote = ScriptedRemote(HarvestSource("x", "http://127.0.0.1:9/stac", "stac"), TEN)
     monkeypatch.setitem(runner.HARVESTERS, "stac", remote)  # the remote archive
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     try:
         client = _client(tmp_path, allowed_hosts=["127.0.0.1"])
         handler = f"http://127.0.0.1:{server.server_address[1]}/hook"
