@@ -123,6 +123,18 @@ def test_an_existing_catalogue_gets_the_index_at_its_next_start(
     assert _index_definition(private_postgis) is not None
 
 
+@pytest.mark.postgis
+def test_a_records_table_without_the_eo_columns_gets_no_index_and_starts(
+    private_postgis: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(tmp_path, private_postgis)
+    with psycopg.connect(private_postgis, autocommit=True) as conn:
+        conn.execute("CREATE TABLE records (identifier text PRIMARY KEY, wkb_geometry geometry)")
+    assert ensure_search_index(settings) is False
+    assert _index_definition(private_postgis) is None
+    assert "lacks ['cloudcover', 'time_begin', 'time_end']" in caplog.text
+
+
 def test_sqlite_catalogues_get_no_search_index(tmp_path: Path) -> None:
     require_catalogue_env()
     settings = _settings(tmp_path)
