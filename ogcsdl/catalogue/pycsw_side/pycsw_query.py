@@ -18,10 +18,11 @@ request, more than the database spends on both queries once they are indexed.
 Here the same two statements are written as text around pycsw's own WHERE clause, with
 the same bound values, sort and paging: ``SELECT count(*) FROM records WHERE ...`` and
 ``SELECT <the table's columns> FROM records WHERE ... [ORDER BY ...] LIMIT .. OFFSET ..``
-loaded into pycsw's ORM class. The rows, the count and their order are pycsw's; only
-the SQL text is built differently. Requests this does not cover (spatial ranking, a
-spatial sort, a repository filter, a sort on something that is not a column) go to
-pycsw's own ``query``.
+loaded into pycsw's ORM class (for an Atom answer without the ISO document, which it
+does not show: loaded on access should it be read). The rows, the count and their
+order are pycsw's; only the SQL text is built differently. Requests this does not
+cover (spatial ranking, a spatial sort, a repository filter, a sort on something that
+is not a column) go to pycsw's own ``query``.
 """
 
 from pycsw.core import repository, util
@@ -45,17 +46,34 @@ def autocommit_reads():
     repository.Repository._ogcsdl_autocommit = True
 
 
-def _select_list(repo):
-    """``"identifier", "typename", ...`` of the mapped table (built once per ORM class),
-    and its columns in that order, which type the result."""
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def _select_list(repo, without=()):
+    """``"identifier", "typename", ...`` of the mapped table but ``without`` (built once
+    per ORM class), and those columns in that order, which type the result."""
     dataset = repo.dataset
-    cached = dataset.__dict__.get("_ogcsdl_select_list")
-    if cached is None:
+    lists = dataset.__dict__.get("_ogcsdl_select_lists")
+    if lists is None:
+        lists = dataset._ogcsdl_select_lists = {}
+    if without not in lists:
         quote = repo.engine.dialect.identifier_preparer.quote
-        columns = list(dataset.__table__.columns)
-        cached = (", ".join(quote(column.name) for column in columns), columns)
-        dataset._ogcsdl_select_list = cached
-    return cached
+        columns = [column for column in dataset.__table__.columns if column.name not in without]
+        lists[without] = (", ".join(quote(column.name) for column in columns), columns)
+    return lists[without]
+
+
+def _not_shown(repo):
+    """Columns this request's answer never reads: an Atom answer (OpenSearch, and the
+    GeoJSON made from it) is written from the columns, not from the ISO document, which
+    is about 20 kB per record to read and send. pycsw's Atom writer reads the document
+    only for records stored as Atom entries; the ORM then loads it on that access."""
+    server = getattr(repo.context, "server", None)
+    kvp = getattr(server, "kvp", None) or {}
+    xml = repo.context.md_core_model["mappings"].get("pycsw:XML")
+    if kvp.get("outputschema") == ATOM and xml:
+        return (xml,)
+    return ()
 
 
 def _table_name(repo):
@@ -87,7 +105,7 @@ def lean_getrecords_query():
         order = _order_by(self, sortby)
         if util.ranking_pass or self.filter is not None or order is None:
             return original(self, constraint, sortby, typenames, maxrecords, startposition)
-        names, columns = _select_list(self)
+        names, columns = _select_list(self, _not_shown(self))
         where, values = "", {}
         if "where" in constraint:
             where = f" WHERE {constraint['where']}"
