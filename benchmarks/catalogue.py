@@ -460,7 +460,7 @@ def harvest_rates(config_file: Path, workdir: Path, records: int) -> dict[str, f
                 f"harvest {protocol}: {result.added} added, {len(result.rejected)} rejected,"
                 f" {result.pages} page(s) in {seconds:.1f} s"
                 f" (load average {os.getloadavg()[0]:.1f}); CPU s: ours {cpu[0]:.1f},"
-                f" remote suite {cpu[1]:.1f}, PostgreSQL {cpu[2]:.1f}"
+                f" remote web servers {cpu[1]:.1f}, PostgreSQL {cpu[2]:.1f}"
                 f" = {result.added / max(sum(cpu), 1e-9):.0f} records per CPU-second"
             )
             rates[protocol] = result.added / seconds
@@ -489,15 +489,16 @@ def _seconds(process: psutil.Process, children: bool) -> float:
 
 def _cpu(remote_pid: int, postmaster: psutil.Process | None) -> tuple[float, float, float]:
     """CPU seconds so far of this process (every thread: the harvest and its fetch
-    thread), of the remote suite (its process tree) and of the PostgreSQL server (the
-    server and its backends, live or reaped): a figure that does not depend on how busy
-    the machine is, unlike records per wall-clock second."""
+    thread), of the remote suite's web servers (its gunicorn processes: gateway, pycsw;
+    not its idle Dask cluster) and of the PostgreSQL server (the server and its
+    backends, live or reaped): a figure that does not depend on how busy the machine
+    is, unlike records per wall-clock second."""
     ours = _seconds(psutil.Process(), children=False)
     remote = 0.0
     try:
-        root = psutil.Process(remote_pid)
-        for process in [root, *root.children(recursive=True)]:
-            remote += _seconds(process, children=False)
+        for process in psutil.Process(remote_pid).children(recursive=True):
+            if any("gunicorn" in part for part in process.cmdline()):
+                remote += _seconds(process, children=False)
     except psutil.Error:
         pass
     database = 0.0
