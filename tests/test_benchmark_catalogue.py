@@ -64,6 +64,6 @@ def test_catalogue_benchmark_runs_at_a_tiny_size(postgis_url: str, tmp_path: Pat
     )
     assert matched and matched[1] == matched[2] and matched[3] == matched[4], out
     assert matched[5] == matched[6], out
-    for protocol in ("csw", "stac"):
+    for protocol in ("csw", "opensearch", "stac"):
         assert re.search(rf"harvest {protocol}: 60 added, 0 rejected", out), out
         assert re.search(rf"harvest over {protocol}: \d+ records/s", out), out
