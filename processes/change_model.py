@@ -59,13 +59,10 @@ def predict_probability(
     n_features, height, width = features.shape
     flat = features.reshape(n_features, -1)
     valid = np.isfinite(flat).all(axis=0)
-    out = np.full(height * width, np.nan, dtype=np.float32)
-    if valid.any():
-        rows = np.ascontiguousarray(flat.T[valid])  # one copy, row-major as LightGBM wants
-        out[valid] = predict_early_stopped(
-            booster, rows, PREDICT_STOP_EVERY, PREDICT_STOP_MARGIN, compiled
-        )
-    return out.reshape(height, width)
+    probability = predict_early_stopped(
+        booster, flat, PREDICT_STOP_EVERY, PREDICT_STOP_MARGIN, valid, compiled
+    )
+    return probability.astype(np.float32).reshape(height, width)
 
 
 def smooth_probability(probability: np.ndarray, size: int = 3) -> np.ndarray:

@@ -96,7 +96,7 @@ def booster() -> Any:
 def probabilities(six: np.ndarray, pixel_m: float, model: Any = None) -> np.ndarray:
     """(3, y, x) clear / cloud / shadow probabilities of a (6, y, x) reflectance block."""
     stack = features(np.nan_to_num(six, nan=0.0), pixel_m)
-    flat = stack.reshape(stack.shape[0], -1).T
+    flat = stack.reshape(stack.shape[0], -1)
     predicted = compiled_trees.predict(model or booster(), flat)
     return np.asarray(predicted, dtype=np.float32).T.reshape(3, *six.shape[1:])
 

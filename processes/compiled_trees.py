@@ -142,44 +142,87 @@ def _stages(booster: Any, every: int) -> Any:
     return _cached(booster, ("stages", every), build)
 
 
-def _use_compiled(rows: np.ndarray, compiled: bool | None) -> bool:
+def _use_compiled(n_rows: int, compiled: bool | None) -> bool:
     if compiled is None:
-        compiled = len(rows) >= COMPILE_MIN_ROWS
+        compiled = n_rows >= COMPILE_MIN_ROWS
     return compiled and available()
 
 
-def predict(booster: Any, rows: np.ndarray, compiled: bool | None = None) -> np.ndarray:
-    """``booster.predict(rows)`` (one thread). ``compiled``: True / False forces lleaves /
-    LightGBM; None (default) compiles for calls of at least COMPILE_MIN_ROWS rows."""
-    model = _whole(booster) if _use_compiled(rows, compiled) else None
+def _rows(columns: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """Row-major float32 rows of the valid columns, as LightGBM wants them."""
+    return np.ascontiguousarray((columns if valid is None else columns[:, valid]).T)
+
+
+def _batches(columns: np.ndarray, valid: np.ndarray | None) -> Any:
+    """(slice, float64 rows of its valid columns, their mask or None) per batch: transposed
+    and converted batch by batch, which costs a tenth of transposing everything at once."""
+    for start in range(0, columns.shape[1], BATCH_ROWS):
+        part = slice(start, min(start + BATCH_ROWS, columns.shape[1]))
+        keep = None if valid is None or valid[part].all() else valid[part]
+        chunk = columns[:, part] if keep is None else columns[:, part][:, keep]
+        yield part, np.ascontiguousarray(chunk.T, dtype=np.float64), keep
+
+
+def _place(out: np.ndarray, part: slice, keep: np.ndarray | None, values: np.ndarray) -> None:
+    if keep is None:
+        out[part] = values
+    else:
+        out[part][keep] = values
+
+
+def _output(booster: Any, columns: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    classes = booster.num_model_per_iteration()
+    shape = (columns.shape[1],) if classes == 1 else (columns.shape[1], classes)
+    return np.full(shape, np.nan, np.float64)
+
+
+def predict(
+    booster: Any,
+    columns: np.ndarray,
+    valid: np.ndarray | None = None,
+    compiled: bool | None = None,
+) -> np.ndarray:
+    """``booster.predict`` (one thread) of the (features, n) array ``columns`` (feature
+    planes flattened: one column per pixel), NaN for the columns not ``valid``.
+    ``compiled``: True / False forces lleaves / LightGBM; None (default) compiles for
+    calls of at least COMPILE_MIN_ROWS columns."""
+    out = _output(booster, columns, valid)
+    n_rows = columns.shape[1] if valid is None else int(valid.sum())
+    model = _whole(booster) if _use_compiled(n_rows, compiled) else None
     if model is None:
-        return np.asarray(booster.predict(rows, num_threads=1))
-    parts = [
-        model.predict(np.asarray(rows[start : start + BATCH_ROWS], np.float64), n_jobs=1)
-        for start in range(0, len(rows), BATCH_ROWS)
-    ]
-    return np.concatenate(parts) if parts else np.zeros((0,), np.float64)
+        values = booster.predict(_rows(columns, valid), num_threads=1) if n_rows else []
+        _place(out, slice(None), valid, np.asarray(values))
+        return out
+    for part, rows, keep in _batches(columns, valid):
+        _place(out, part, keep, model.predict(rows, n_jobs=1))
+    return out
 
 
 def predict_early_stopped(
-    booster: Any, rows: np.ndarray, every: int, margin: float, compiled: bool | None = None
+    booster: Any,
+    columns: np.ndarray,
+    every: int,
+    margin: float,
+    valid: np.ndarray | None = None,
+    compiled: bool | None = None,
 ) -> np.ndarray:
     """Probabilities of a binary model as LightGBM's prediction early stopping gives them
-    (see the module doc); ``compiled`` as in :func:`predict`."""
-    stages = _stages(booster, every) if _use_compiled(rows, compiled) else None
+    (see the module doc); arguments as for :func:`predict`."""
+    out = _output(booster, columns, valid)
+    n_rows = columns.shape[1] if valid is None else int(valid.sum())
+    stages = _stages(booster, every) if _use_compiled(n_rows, compiled) else None
     if stages is None:
-        return np.asarray(
-            booster.predict(
-                rows,
+        if n_rows:
+            values = booster.predict(
+                _rows(columns, valid),
                 num_threads=1,
                 pred_early_stop=True,
                 pred_early_stop_freq=every,
                 pred_early_stop_margin=margin,
             )
-        )
-    raw = np.empty(len(rows), np.float64)
-    for start in range(0, len(rows), BATCH_ROWS):
-        batch = np.asarray(rows[start : start + BATCH_ROWS], np.float64)
+            _place(out, slice(None), valid, np.asarray(values))
+        return out
+    for part, batch, keep in _batches(columns, valid):
         score = np.zeros(len(batch), np.float64)
         active = np.arange(len(batch))
         for stage in stages:
@@ -190,5 +233,5 @@ def predict_early_stopped(
                 active, batch = active[undecided], batch[undecided]
             if not len(active):
                 break
-        raw[start : start + len(score)] = score
-    return 1.0 / (1.0 + np.exp(-raw))
+        _place(out, part, keep, 1.0 / (1.0 + np.exp(-score)))
+    return out
