@@ -39,7 +39,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-COMPILE_MIN_ROWS = 200_000  # below this many rows per call LightGBM itself is cheaper
+COMPILE_MIN_ROWS = 65_536  # below this many rows per call (tests) LightGBM itself is cheaper
 BATCH_ROWS = 65_536  # rows converted to float64 at a time (lleaves compares in double)
 _compiled: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
