@@ -57,7 +57,7 @@ def sun_angles(raster: Raster, inputs: Mapping[str, Any]) -> tuple[float | None,
         try:
             when = datetime.fromisoformat(str(meta["start"]).replace("Z", "+00:00"))
             h, w = raster.data.sizes["y"], raster.data.sizes["x"]
-            x, y = raster.transform * (w / 2, h / 2)
+            x, y = raster.transform @ (w / 2, h / 2)
             lon, lat = Transformer.from_crs(raster.crs, "EPSG:4326", always_xy=True).transform(x, y)
             computed = sun_position(when, lon, lat)
         except (ValueError, CRSError):

@@ -103,8 +103,8 @@ def requested_bounds(
 def _window(coverage: Coverage, bounds: tuple[float, float, float, float]) -> Window:
     """The pixel window covering ``bounds`` (native CRS); slices give one pixel."""
     inverse = ~coverage.transform
-    col_a, row_a = inverse * (bounds[0], bounds[3])
-    col_b, row_b = inverse * (bounds[2], bounds[1])
+    col_a, row_a = inverse @ (bounds[0], bounds[3])
+    col_b, row_b = inverse @ (bounds[2], bounds[1])
     col0 = max(0, math.floor(min(col_a, col_b) + EPSILON))
     row0 = max(0, math.floor(min(row_a, row_b) + EPSILON))
     col1 = min(coverage.width, max(col0 + 1, math.ceil(max(col_a, col_b) - EPSILON)))
