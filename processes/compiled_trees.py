@@ -24,6 +24,7 @@ saves), as does everything when lleaves cannot be imported or compile.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -98,18 +99,23 @@ def _compile(model_text: str, raw_score: bool) -> Any:
             return model
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            fd, partial = tempfile.mkstemp(dir=directory, prefix=f".{key}.", suffix=".o")
-            os.close(fd)
-            os.unlink(partial)  # lleaves writes the object only where no file is
+            lock = open(directory / f".{key}.lock", "w")  # noqa: SIM115 (held below)
         except OSError:  # no writable cache: compile in memory only
             model.compile(raw_score=raw_score)
             return model
-        try:
-            model.compile(cache=partial, raw_score=raw_score)
-            os.replace(partial, cached)
-        finally:
-            if os.path.exists(partial):
-                os.unlink(partial)
+        with lock:
+            # one process compiles, the others (the workers of a cluster starting their
+            # first job together) wait and load its object
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if cached.exists():
+                model.compile(cache=str(cached), raw_score=raw_score)
+                return model
+            partial = directory / f".{key}.{os.getpid()}.o"
+            try:
+                model.compile(cache=str(partial), raw_score=raw_score)
+                os.replace(partial, cached)
+            finally:
+                partial.unlink(missing_ok=True)
         return model
 
 
