@@ -9,7 +9,8 @@ run (psycopg directly):
 - OpenSearch (bbox + time + ``eo:cloudCover=[0,X]``, Atom),
 - OAI-PMH ListRecords paging through 10,000 records with resumption tokens,
 - harvest throughput: a second suite with its own store (SQLite, 20,000 records) is
-  harvested by ours (``ogcsdl harvest``) over CSW and over STAC.
+  harvested by ours (``ogcsdl harvest``'s runner) over CSW, OpenSearch and STAC; each
+  run must add every record the remote serves.
 
 Every service is the real one over HTTP: the whole suite (``ogcsdl serve``: gateway,
 pycsw under gunicorn, ...) on the PostGIS database. Queries are random (seeded) boxes of
@@ -24,6 +25,7 @@ skips the load).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 import requests
 from lxml import etree
@@ -41,9 +44,10 @@ from lxml import etree
 from benchmarks.catalogue_data import DAYS, EUROPE, FIRST_DAY, synthetic_records
 from benchmarks.catalogue_load import count, load, postgis, prepare
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.config import load_settings
+from ogcsdl.config import Settings, load_settings
 from ogcsdl.harvest.model import HarvestSource
 from ogcsdl.harvest.runner import delete_source, run_harvest
+from ogcsdl.harvest.state import HarvestState
 from ogcsdl.schema import create_schema
 from tests.live import start_suite, stop_suite, write_config
 
@@ -206,6 +210,14 @@ CSW_WHERE = """ST_Intersects(wkb_geometry, ST_MakeEnvelope(%s, %s, %s, %s, 4326)
     AND time_end >= %s AND time_begin <= %s AND cloudcover <= %s"""
 STAC_WHERE = """box(point(minx, miny), point(maxx, maxy)) && box(point(%s, %s), point(%s, %s))
     AND end_time >= %s AND start_time <= %s AND cloud_cover <= %s"""
+# pycsw's OpenSearch reads time=START/END as "within" and eo:cloudCover=[0,X] as a range.
+OPENSEARCH_WHERE = """ST_Intersects(wkb_geometry, ST_MakeEnvelope(%s, %s, %s, %s, 4326))
+    AND time_begin >= %s AND time_end <= %s AND cloudcover >= 0 AND cloudcover <= %s"""
+# What an Atom entry shows (pycsw's atom writer and pycsw_atom): not the ISO document.
+ATOM_COLUMNS = """identifier, typename, title, abstract, keywords, creator, contributor, links,
+    date_modified, insert_date, date_publication, accessconstraints, source, wkt_geometry,
+    time_begin, time_end, platform, instrument, sensortype, cloudcover, producttype,
+    processinglevel, bands"""
 
 
 def _csw_params(query: Query) -> tuple[Any, ...]:
@@ -221,6 +233,18 @@ def sql_csw(conn: psycopg.Connection[Any], query: Query) -> int:
     params = _csw_params(query)
     matched = conn.execute(f"SELECT count(*) FROM records WHERE {CSW_WHERE}", params).fetchone()
     conn.execute(f"SELECT xml FROM records WHERE {CSW_WHERE} LIMIT {PAGE}", params).fetchall()
+    return int(matched[0]) if matched else 0
+
+
+def sql_opensearch(conn: psycopg.Connection[Any], query: Query) -> int:
+    """What an OpenSearch Atom answer needs: the total and a page of entries' columns."""
+    params = _csw_params(query)
+    matched = conn.execute(
+        f"SELECT count(*) FROM records WHERE {OPENSEARCH_WHERE}", params
+    ).fetchone()
+    conn.execute(
+        f"SELECT {ATOM_COLUMNS} FROM records WHERE {OPENSEARCH_WHERE} LIMIT {PAGE}", params
+    ).fetchall()
     return int(matched[0]) if matched else 0
 
 
@@ -294,6 +318,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--database-url", help="an existing PostGIS database instead of a private cluster"
     )
     parser.add_argument("--load-only", action="store_true")
+    parser.add_argument(
+        "--harvest-only", action="store_true", help="no load, no searches: the harvest rates"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ogcsdl-catbench-"))
@@ -319,6 +346,11 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
     settings = load_settings(config_file)
     prepare(settings)
     print(f"records in the store before: {count(database_url):,}", file=sys.stderr)
+    if args.harvest_only:
+        report(
+            [], 0, 0.0, 0.0, harvest_rates(config_file, workdir, args.harvest_records), args.check
+        )
+        return
     result = load(config_file, args.records, page=args.page, jobs=args.jobs)
     if result.records:
         print(
@@ -360,6 +392,7 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
         )
         sql_times = {
             "csw": timed(lambda q: sql_csw(conn, q), items),
+            "opensearch": timed(lambda q: sql_opensearch(conn, q), items),
             "stac": timed(lambda q: sql_stac(conn, q), items),
         }
         oai_sql = sql_oai(conn, args.oai_records, load_settings(config_file).catalogue.max_records)
@@ -373,13 +406,14 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
         osearch = timed(lambda q: opensearch(session, base, q), items)
         print(
             f"records matched, summed over the queries: CSW {csw[1]}, its SQL"
-            f" {sql_times['csw'][1]}, OpenSearch {osearch[1]}; STAC items returned"
+            f" {sql_times['csw'][1]}, OpenSearch {osearch[1]}, its SQL"
+            f" {sql_times['opensearch'][1]}; STAC items returned"
             f" {stac[1]}, its SQL {sql_times['stac'][1]}"
         )
         rows += [
             ("CSW GetRecords bbox+time+cloud", csw[0], sql_times["csw"][0]),
             ("STAC search bbox+datetime+cloud", stac[0], sql_times["stac"][0]),
-            ("OpenSearch bbox+time+cloud", osearch[0], sql_times["csw"][0]),
+            ("OpenSearch bbox+time+cloud", osearch[0], sql_times["opensearch"][0]),
         ]
         started = time.perf_counter()
         listed, pages = oai_pages(session, base, args.oai_records)
@@ -395,11 +429,21 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
     report(rows, listed, oai_total, sum(oai_sql), harvest, args.check)
 
 
+# What ``ogcsdl harvest --protocol P --url`` is given for each protocol, under the
+# remote suite's base URL: its CSW, its OpenSearch description, its STAC API.
+HARVEST_PATHS = {
+    "csw": "csw",
+    "opensearch": "csw?mode=opensearch&service=CSW&version=3.0.0&request=GetCapabilities",
+    "stac": "stac",
+}
+
+
 def harvest_rates(config_file: Path, workdir: Path, records: int) -> dict[str, float]:
-    """A second suite (SQLite, its own store with ``records`` records) harvested by ours
-    through the harvest runner (what ``ogcsdl harvest`` and the scheduler run, timed
-    without the interpreter's start-up), over CSW then, after deleting that source and
-    its records, over STAC."""
+    """A second suite (SQLite, its own store with ``records`` records, served by its own
+    gateway and pycsw) harvested by ours through the harvest runner (what ``ogcsdl
+    harvest`` and the scheduler run, timed without the interpreter's start-up), over
+    each protocol in turn; between protocols the source and its records are deleted, so
+    each run adds every record."""
     remote_dir = workdir / "remote"
     remote_dir.mkdir(exist_ok=True)
     remote_config = write_config(remote_dir, {"log_level": "WARNING"})  # fresh ports
@@ -410,26 +454,89 @@ def harvest_rates(config_file: Path, workdir: Path, records: int) -> dict[str, f
     present = sum(extent.count for extent in store.collection_extents().values())
     for first in range(present, records, 2000):
         store.upsert_many(list(synthetic_records(min(2000, records - first), 2, "remote-", first)))
+    served = sum(extent.count for extent in store.collection_extents().values())
     rates: dict[str, float] = {}
     ours = load_settings(config_file)
+    postmaster = _postmaster(ours.database_url)
     suite = start_suite(remote_config, timeout_s=300)
     try:
-        for protocol, path in (("csw", "csw"), ("stac", "stac")):
+        for protocol, path in HARVEST_PATHS.items():
             source = HarvestSource(f"bench-{protocol}", f"{suite.base_url}/{path}", protocol)
+            cpu_before = _cpu(suite.process.pid, postmaster)
             started = time.perf_counter()
             result = run_harvest(ours, source)  # what `ogcsdl harvest` and the scheduler run
             seconds = time.perf_counter() - started
+            cpu = [
+                after - before
+                for after, before in zip(
+                    _cpu(suite.process.pid, postmaster), cpu_before, strict=True
+                )
+            ]
             if not result.ok:
                 raise RuntimeError(f"harvest over {protocol} failed: {result.error}")
+            if result.added != served or len(ours_of(ours, source.name)) != served:
+                raise RuntimeError(
+                    f"harvest over {protocol} added {result.added} of the {served} records served"
+                )
             print(
                 f"harvest {protocol}: {result.added} added, {len(result.rejected)} rejected,"
                 f" {result.pages} page(s) in {seconds:.1f} s"
+                f" (load average {os.getloadavg()[0]:.1f}); CPU s: ours {cpu[0]:.1f},"
+                f" remote web servers {cpu[1]:.1f}, PostgreSQL {cpu[2]:.1f}"
+                f" = {result.added / max(sum(cpu), 1e-9):.0f} records per CPU-second"
             )
             rates[protocol] = result.added / seconds
             delete_source(ours, source.name)
     finally:
         stop_suite(suite)
     return rates
+
+
+def _postmaster(database_url: str) -> psutil.Process | None:
+    """The PostgreSQL server process when it runs on this machine (its reaped backends'
+    CPU time is added to its children's), else None."""
+    try:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        return psutil.Process(psutil.Process(int(row[0])).ppid()) if row else None
+    except (psutil.Error, psycopg.Error):
+        return None
+
+
+def _seconds(process: psutil.Process, children: bool) -> float:
+    times = process.cpu_times()
+    own = times.user + times.system
+    return own + (times.children_user + times.children_system if children else 0.0)
+
+
+def _cpu(remote_pid: int, postmaster: psutil.Process | None) -> tuple[float, float, float]:
+    """CPU seconds so far of this process (every thread: the harvest and its fetch
+    thread), of the remote suite's web servers (its gunicorn processes: gateway, pycsw;
+    not its idle Dask cluster) and of the PostgreSQL server (the server and its
+    backends, live or reaped): a figure that does not depend on how busy the machine
+    is, unlike records per wall-clock second."""
+    ours = _seconds(psutil.Process(), children=False)
+    remote = 0.0
+    try:
+        for process in psutil.Process(remote_pid).children(recursive=True):
+            if any("gunicorn" in part for part in process.cmdline()):
+                remote += _seconds(process, children=False)
+    except psutil.Error:
+        pass
+    database = 0.0
+    if postmaster is not None:
+        try:
+            database = _seconds(postmaster, children=True)
+            for backend in postmaster.children():
+                database += _seconds(backend, children=False)
+        except psutil.Error:
+            pass
+    return ours, remote, database
+
+
+def ours_of(settings: Settings, source: str) -> list[str]:
+    """The identifiers a harvest source brought into our store."""
+    return HarvestState(settings.database_url).owned(source)
 
 
 def report(
@@ -441,7 +548,8 @@ def report(
     check: bool,
 ) -> None:
     missed = []
-    print(f"\n{'query':34} {'p50 ms':>8} {'p95 ms':>8} {'SQL p50':>8} {'ratio':>6}")
+    if rows:
+        print(f"\n{'query':34} {'p50 ms':>8} {'p95 ms':>8} {'SQL p50':>8} {'ratio':>6}")
     for name, times, baseline in rows:
         p50, p95 = p(times, 0.5), p(times, 0.95)
         raw = p(baseline, 0.5) if baseline else float("nan")
@@ -450,10 +558,11 @@ def report(
         if "search" in name.lower() or "GetRecords" in name:
             if p50 > TARGET_P50_MS or ratio > TARGET_RATIO:
                 missed.append(f"{name}: p50 {p50:.1f} ms, {ratio:.1f}x SQL")
-    print(
-        f"OAI-PMH: {listed:,} records in {oai_total:.1f} s ({len(rows[-1][1])} pages;"
-        f" SQL {oai_sql_total:.1f} s)"
-    )
+    if rows:
+        print(
+            f"OAI-PMH: {listed:,} records in {oai_total:.1f} s ({len(rows[-1][1])} pages;"
+            f" SQL {oai_sql_total:.1f} s)"
+        )
     for protocol, rate in harvest.items():
         print(f"harvest over {protocol}: {rate:.0f} records/s (target >= {TARGET_HARVEST:.0f})")
         if rate < TARGET_HARVEST:

@@ -73,7 +73,10 @@ def stage_raster(
     the publication commits)."""
     identifier = output_identifier(lineage.job_id, description.id, output.id)
     categorical = is_categorical(raster, output)
-    options = cog_options(settings.ingest, categorical)
+    # One GDAL thread: a job publishes on a Dask worker whose cores run blocks (its own
+    # or other jobs'); there GDAL's compression thread pool cost 14x the CPU of one
+    # thread and was slower too (5490² class map: 5.8 s vs 0.4 s CPU, benchmarks/README).
+    options = cog_options(settings.ingest, categorical, threads="1")
     tags = (
         {"classes": json.dumps(raster.metadata["classes"])}
         if categorical and ("classes" in raster.metadata)

@@ -78,10 +78,12 @@ def _mean(plane: np.ndarray, size: int, out: np.ndarray | None = None) -> np.nda
     return ndimage.uniform_filter(plane, size=size, mode="nearest", output=out)
 
 
-def _local_std(plane: np.ndarray, size: int, out: np.ndarray) -> None:
+def _local_std(plane: np.ndarray, square: np.ndarray, size: int, out: np.ndarray) -> None:
+    """Local standard deviation of ``plane`` (``square`` is plane * plane)."""
     mean = _mean(plane, size)
-    _mean(plane * plane, size, out)
-    out -= mean * mean
+    _mean(square, size, out)
+    mean *= mean
+    out -= mean
     np.sqrt(np.maximum(out, 0, out=out), out=out)
 
 
@@ -94,31 +96,39 @@ def block_features(block: np.ndarray, stats: np.ndarray) -> np.ndarray:
     center = stats[0].astype(np.float32)[:, None, None]
     scale = stats[1].astype(np.float32)[:, None, None]
     # Invalid pixels take the scene median: neutral for the neighbourhood means.
-    filled = np.where(valid, block, center)
-    z = (filled - center) / scale
-    x = np.clip(filled, 0, None)
+    # (Written into few, reused buffers: on a full tile the features' memory traffic
+    # costs as much as their arithmetic.)
+    x = np.where(valid, block, center)
     out = np.empty((N_FEATURES, *block.shape[1:]), dtype=np.float32)
     diff = out[0:6]
-    np.subtract(z[6:], z[:6], out=diff)
-    np.log((x[6:] + LOG_EPS) / (x[:6] + LOG_EPS), out=out[6:12])
-    index1, index2 = (np.empty((4, *block.shape[1:]), np.float32) for _ in range(2))
+    work = np.subtract(x, center)
+    work /= scale  # standardised reflectance
+    np.subtract(work[6:], work[:6], out=diff)
+    np.maximum(x, 0, out=x)
+    np.add(x, LOG_EPS, out=work)
+    np.divide(work[6:], work[:6], out=out[6:12])
+    np.log(out[6:12], out=out[6:12])
+    del work
+    index1, index2 = out[12:24:3], out[13:24:3]  # per index: date 1, date 2, difference
     _indices(x[:6], index1)
     _indices(x[6:], index2)
-    out[12:24:3], out[13:24:3] = index1, index2  # per index: date 1, date 2, difference
     np.subtract(index2, index1, out=out[14:24:3])
     magnitude = out[24]
     np.sqrt((diff * diff).mean(axis=0), out=magnitude)
     np.subtract(magnitude, _mean(magnitude, CONTEXT_WINDOW), out=out[25])
+    brightness = (index1[3], index2[3])
+    squares = [b * b for b in brightness]
     i = 26
     for size in SCALES:
         for d in diff:
             _mean(d, size, out[i])
             i += 1
         _mean(magnitude, size, out[i])
-        _local_std(index1[3], size, out[i + 1])
-        _local_std(index2[3], size, out[i + 2])
+        for k in (0, 1):
+            _local_std(brightness[k], squares[k], size, out[i + 1 + k])
         i += 3
-    out[:, ~valid] = np.nan
+    if not valid.all():
+        out[:, ~valid] = np.nan
     return out
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from processes.change_features import feature_names
+from processes.compiled_trees import predict_early_stopped
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_FILE = MODEL_DIR / "change-detection.lgbm.txt"
@@ -28,7 +29,8 @@ SMOOTHINGS = (1, 3, 5, 7)
 CLEANUP_REACH = max(SMOOTHINGS) // 2 + 1
 # Prediction stops adding trees once a pixel's raw score is this far from 0 (checked every
 # PREDICT_STOP_EVERY trees): most pixels are clearly unchanged after a few trees. The
-# cross-validated figures are computed with exactly this prediction.
+# cross-validated figures are computed with exactly this prediction (compiled or not:
+# processes.compiled_trees gives LightGBM's answer).
 PREDICT_STOP_EVERY = 10
 PREDICT_STOP_MARGIN = 4.0
 
@@ -40,30 +42,27 @@ class ChangeModel:
     metadata: dict[str, Any]
     smoothing: int = 3
 
-    def probability(self, features: np.ndarray, num_threads: int = 1) -> np.ndarray:
+    def probability(self, features: np.ndarray) -> np.ndarray:
         """(y, x) float32 change probability of a (F, y, x) feature block (NaN stays NaN)."""
-        return predict_probability(self.booster, features, num_threads)
+        return predict_probability(self.booster, features)
 
     def decide(self, probability: np.ndarray) -> np.ndarray:
         """The smoothed probability the threshold applies to."""
         return smooth_probability(probability, self.smoothing)
 
 
-def predict_probability(booster: Any, features: np.ndarray, num_threads: int = 1) -> np.ndarray:
+def predict_probability(
+    booster: Any, features: np.ndarray, compiled: bool | None = None
+) -> np.ndarray:
+    """(y, x) change probability of a (F, y, x) feature block, NaN where a feature is;
+    ``compiled`` as in :func:`processes.compiled_trees.predict` (the same answer)."""
     n_features, height, width = features.shape
     flat = features.reshape(n_features, -1)
     valid = np.isfinite(flat).all(axis=0)
-    out = np.full(height * width, np.nan, dtype=np.float32)
-    if valid.any():
-        rows = np.ascontiguousarray(flat.T[valid])  # one copy, row-major as LightGBM wants
-        out[valid] = booster.predict(
-            rows,
-            num_threads=num_threads,
-            pred_early_stop=True,
-            pred_early_stop_freq=PREDICT_STOP_EVERY,
-            pred_early_stop_margin=PREDICT_STOP_MARGIN,
-        )
-    return out.reshape(height, width)
+    probability = predict_early_stopped(
+        booster, flat, PREDICT_STOP_EVERY, PREDICT_STOP_MARGIN, valid, compiled
+    )
+    return probability.astype(np.float32).reshape(height, width)
 
 
 def smooth_probability(probability: np.ndarray, size: int = 3) -> np.ndarray:

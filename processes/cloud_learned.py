@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from processes import compiled_trees
+
 WEIGHTS = Path(__file__).parent / "weights" / "cloud_lightgbm.txt"
 PROCESSING_M = 30.0  # the training scene's pixel size
 WINDOWS_M = (90.0, 270.0, 810.0)
@@ -94,8 +96,8 @@ def booster() -> Any:
 def probabilities(six: np.ndarray, pixel_m: float, model: Any = None) -> np.ndarray:
     """(3, y, x) clear / cloud / shadow probabilities of a (6, y, x) reflectance block."""
     stack = features(np.nan_to_num(six, nan=0.0), pixel_m)
-    flat = stack.reshape(stack.shape[0], -1).T
-    predicted = (model or booster()).predict(flat, num_threads=1)
+    flat = stack.reshape(stack.shape[0], -1)
+    predicted = compiled_trees.predict(model or booster(), flat)
     return np.asarray(predicted, dtype=np.float32).T.reshape(3, *six.shape[1:])
 
 

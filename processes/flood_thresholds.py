@@ -93,18 +93,23 @@ def block_histograms(
     ty, tx = np.arange(row, row + h) // tile, np.arange(col, col + w) // tile
     ty0, tx0 = int(ty[0]), int(tx[0])
     nty, ntx = int(ty[-1]) - ty0 + 1, int(tx[-1]) - tx0 + 1
-    tiles = ((ty - ty0)[:, None] * (ntx * HISTOGRAM_BINS) + (tx - tx0)[None, :] * HISTOGRAM_BINS)[
-        valid
-    ].astype(np.int32)
+    # int32 throughout; a block without gaps (the usual one) is taken whole instead of
+    # through a boolean index (same values, a third of the work)
+    tiles = ((ty - ty0) * (ntx * HISTOGRAM_BINS)).astype(np.int32)[:, None] + (
+        (tx - tx0) * HISTOGRAM_BINS
+    ).astype(np.int32)[None, :]
+    whole = bool(valid.all())
+    if not whole:
+        tiles = tiles[valid]
     low, high = HISTOGRAM_DB
     out = []
     for values in bands:
-        scaled = values[valid] - np.float32(low)
+        scaled = (values if whole else values[valid]) - np.float32(low)
         scaled *= np.float32(HISTOGRAM_BINS / (high - low))
         np.clip(scaled, 0, HISTOGRAM_BINS - 1, out=scaled)
-        index = scaled.astype(np.int32)
+        index = scaled.astype(np.intp)  # bincount's own type: no conversion inside
         index += tiles
-        counts = np.bincount(index, minlength=nty * ntx * HISTOGRAM_BINS)
+        counts = np.bincount(index.ravel(), minlength=nty * ntx * HISTOGRAM_BINS)
         out.append((ty0, tx0, counts.reshape(nty, ntx, HISTOGRAM_BINS)))
     return out
 

@@ -302,26 +302,42 @@ def polygons_by_block(
         context,
         span,
         "polygons",
-        partial(_block_polygons, cores=cores, depth=depth, shape=shape, min_pixels=int(min_pixels)),
+        partial(
+            _block_polygons,
+            cores=cores,
+            depth=depth,
+            shape=shape,
+            min_pixels=int(min_pixels),
+            crs=crs,
+            transform=transform,
+        ),
         haloed,
     )
     inner: list[Any] = []
-    whole_pieces: list[dict[str, Any]] = []
+    geographic: list[dict[str, Any]] = []
     for block_pieces in pieces:
         for geometry, touches_inner_edge in block_pieces:
             if touches_inner_edge:
                 inner.append(shapely.geometry.shape(geometry))
             else:
-                whole_pieces.append(geometry)
+                geographic.append(geometry)
     if inner:  # pixel coordinates are whole numbers: pieces meet exactly at block edges
         joined = shapely.union_all(inner)
-        whole_pieces.extend(mapping(g) for g in getattr(joined, "geoms", [joined]))
-    in_crs = [_pixel_to_crs(geometry, transform) for geometry in whole_pieces]
-    geographic = transform_geom(crs, "EPSG:4326", in_crs) if in_crs else []
+        geographic.extend(
+            _to_wgs84([mapping(g) for g in getattr(joined, "geoms", [joined])], crs, transform)
+        )
     return [
         {"type": "Feature", "geometry": geometry, "properties": dict(properties)}
         for geometry in geographic
     ]
+
+
+def _to_wgs84(
+    pixel_geometries: list[dict[str, Any]], crs: str, transform: Affine
+) -> list[dict[str, Any]]:
+    """GeoJSON polygons in pixel (col, row) coordinates -> WGS84 lon/lat."""
+    in_crs = [_pixel_to_crs(geometry, transform) for geometry in pixel_geometries]
+    return list(transform_geom(crs, "EPSG:4326", in_crs)) if in_crs else []
 
 
 def _pixel_to_crs(geometry: dict[str, Any], transform: Affine) -> dict[str, Any]:
@@ -344,10 +360,13 @@ def _block_polygons(
     depth: dict[int, int],
     shape: tuple[int, ...],
     min_pixels: int,
+    crs: str,
+    transform: Affine,
 ) -> list[tuple[Any, bool]]:
-    """(polygon in pixel coordinates of the image, touches an inner block edge) of the
-    sieved core of one haloed block. ``offset`` is in the haloed array: the block's
-    place in the image comes from ``cores``."""
+    """(polygon, touches an inner block edge) of the sieved core of one haloed block:
+    in pixel coordinates of the image where it touches one (to be joined), else
+    already in WGS84 (so the workers, not the job, transform most of them). ``offset``
+    is in the haloed array: the block's place in the image comes from ``cores``."""
     i = _block_index(offset[0], cores[0], depth[0])
     j = _block_index(offset[1], cores[1], depth[1])
     row0, col0 = sum(cores[0][:i]), sum(cores[1][:j])
@@ -380,7 +399,9 @@ def _block_polygons(
             or cols.max() == inner_edges[3]
         )
         out.append((geometry, bool(touches)))
-    return out
+    whole = [geometry for geometry, touches in out if not touches]
+    geographic = iter(_to_wgs84(whole, crs, transform))
+    return [(g, True) if touches else (next(geographic), False) for g, touches in out]
 
 
 def _block_index(start: int, chunks: tuple[int, ...], depth: int) -> int:

@@ -58,9 +58,12 @@ def test_catalogue_benchmark_runs_at_a_tiny_size(postgis_url: str, tmp_path: Pat
     listed = re.search(r"OAI-PMH: (\d+) records in [\d.]+ s", out)
     assert listed and 60 <= int(listed[1]) <= 300, out  # whole pages, each record once
     matched = re.search(
-        r"CSW (\d+), its SQL (\d+), OpenSearch \d+; STAC items returned (\d+), its SQL (\d+)", out
+        r"CSW (\d+), its SQL (\d+), OpenSearch (\d+), its SQL (\d+);"
+        r" STAC items returned (\d+), its SQL (\d+)",
+        out,
     )
     assert matched and matched[1] == matched[2] and matched[3] == matched[4], out
-    for protocol in ("csw", "stac"):
+    assert matched[5] == matched[6], out
+    for protocol in ("csw", "opensearch", "stac"):
         assert re.search(rf"harvest {protocol}: 60 added, 0 rejected", out), out
         assert re.search(rf"harvest over {protocol}: \d+ records/s", out), out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import configparser
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,14 @@ from lxml import etree
 
 from conformance.xmlcheck import schema
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.catalogue.iso19139 import MetadataContact, OnlineLink, iso_document
+from ogcsdl.catalogue.iso19139 import (
+    NS,
+    MetadataContact,
+    OnlineLink,
+    anytext,
+    iso_document,
+    iso_text,
+)
 from ogcsdl.catalogue.projection import (
     RECORDS_TABLE,
     online_links,
@@ -25,6 +33,7 @@ from ogcsdl.catalogue.projection import (
     records_table_exists,
 )
 from ogcsdl.catalogue.pycsw_setup import pycsw_config_text
+from ogcsdl.catalogue.record import Band
 from ogcsdl.catalogue.service import catalogue_child, check_catalogue, prepare_catalogue
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.db import connect
@@ -160,3 +169,40 @@ def test_a_broken_repository_is_a_503_and_unhealthy(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_iso_text_is_written_as_lxml_pretty_prints_it_with_its_texts() -> None:
+    """The document is written as text in one pass (no tree per record): it must be the
+    document lxml prints (same elements, escaping and indentation), empty elements
+    included, and its ``anytext`` must be every text in it, in order."""
+    contact = MetadataContact("Lab & Co", "Operator <ops>", 'op"x"@example.org')
+    base = sample_products()[0]
+    odd = replace(
+        base,
+        title='A & B <c> "q"\ttab',
+        abstract="  spaced\n",
+        bands=[Band("B1", "Red & near"), Band("B2")],
+        keywords=["k1", "k1"],
+        crs="OGC:CRS84",  # no EPSG code: no referenceSystemInfo
+        cloud_cover=None,
+        processing_level=None,
+    )
+    for record, links in (
+        (base, [OnlineLink("http://example.org/x.tif?a=1&b=2", "x.tif", "COG")]),
+        (odd, []),  # no links: an empty MD_DigitalTransferOptions
+    ):
+        written = iso_text(record, links, contact)
+        root = etree.fromstring(written.xml.encode("utf-8"))
+        assert etree.tostring(root, pretty_print=True, encoding="unicode") == written.xml
+        assert written.anytext == anytext(written.xml.encode("utf-8"))
+        assert root.findtext(".//gmd:citation//gmd:title/gco:CharacterString", namespaces=NS) == (
+            record.title
+        )
+    assert root.find(".//gmd:MD_DigitalTransferOptions", NS) is not None
+    assert len(root.find(".//gmd:MD_DigitalTransferOptions", NS)) == 0
+    assert root.find(".//gmd:referenceSystemInfo", NS) is None
+    assert [
+        band.text for band in root.iterfind(".//gmd:MD_Band//gco:aName/gco:CharacterString", NS)
+    ][::2] == ["B1", "B2"]
+    with pytest.raises(ValueError, match="XML compatible"):
+        iso_text(replace(base, title="bad \x01 byte"), [], contact)

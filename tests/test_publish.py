@@ -102,6 +102,27 @@ def test_class_mask_overviews_only_hold_classes_of_their_source_pixels(
             assert wrong == 0, f"overview 1/{factor}: {wrong} pixels hold a class not below them"
 
 
+def test_outputs_are_compressed_with_one_gdal_thread(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job publishes on a Dask worker whose cores run blocks: GDAL's own thread pool
+    there cost ~14x the CPU of one thread (benchmarks/README.md)."""
+    import ogcsdl.ingest.writer as writer
+
+    used: list[str] = []
+    copy = writer.rasterio.shutil.copy
+
+    def recording_copy(source, target, **options):  # type: ignore[no-untyped-def]
+        used.append(options["NUM_THREADS"])
+        return copy(source, target, **options)
+
+    monkeypatch.setattr(writer.rasterio.shutil, "copy", recording_copy)
+    mask = class_raster(_checkerboard_classes(), _like(), "cloud_class", classes.CLOUD_CLASSES)
+    output = RasterOutput("mask", "Cloud classes", "cloud-mask", style="cloud-classes")
+    publish_raster(mask, output, _description(output), _lineage(), settings)
+    assert used == ["1"]
+
+
 def test_published_output_has_a_traced_footprint(settings: Settings) -> None:
     board = _checkerboard_classes()
     mask = class_raster(board, _like(), "cloud_class", classes.CLOUD_CLASSES)

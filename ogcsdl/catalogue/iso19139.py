@@ -85,95 +85,15 @@ def eo_attributes(record: ProductRecord) -> dict[str, str]:
     return {key: value for key, value in values.items() if value}
 
 
-def _attribute_keyword(ident: Node, thesaurus: str, value: str) -> None:
-    block = _el(ident, "gmd:descriptiveKeywords/gmd:MD_Keywords")
-    _string(block, "gmd:keyword", value)
-    _code(block, "gmd:type/gmd:MD_KeywordTypeCode", "MD_KeywordTypeCode", "theme")
-    citation = _el(block, "gmd:thesaurusName/gmd:CI_Citation")
-    _string(citation, "gmd:title", thesaurus)
-    cited = _el(citation, "gmd:date/gmd:CI_Date")
-    _el(cited, "gmd:date/gco:Date", _THESAURUS_DATE)
-    _code(cited, "gmd:dateType/gmd:CI_DateTypeCode", "CI_DateTypeCode", "publication")
-
-
-class Node:
-    """A light XML element: prefixed tag, attributes, text, children. lxml spends ~6 us
-    creating each element and a record has ~300; bulk loads and harvests build one
-    document per record, so the document is built from these and written once by
-    :func:`serialize` (same elements, same order, pretty-printed like lxml)."""
-
-    __slots__ = ("attrib", "children", "tag", "text")
-
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-        self.attrib: dict[str, str] = {}
-        self.text: str | None = None
-        self.children: list[Node] = []
-
-    def set(self, key: str, value: str) -> None:
-        """An attribute, by plain name or Clark name (``{namespace}name``)."""
-        if key.startswith("{"):
-            namespace, _, name = key[1:].partition("}")
-            key = f"{_PREFIXES[namespace]}:{name}"
-        self.attrib[key] = value
-
-
-_PREFIXES = {namespace: prefix for prefix, namespace in NS.items()}
-
-
-@cache
-def _tags(path: str) -> tuple[str, ...]:
-    return tuple(path.split("/"))
-
-
-def _el(parent: Node, path: str, text: str | None = None, **attrs: str) -> Node:
-    """Create the chain of ``prefix:name/prefix:name`` children under parent."""
-    node = parent
-    for tag in _tags(path):
-        child = Node(tag)
-        node.children.append(child)
-        node = child
-    for key, value in attrs.items():
-        prefix, _, name = key.partition("_")
-        node.set(f"{prefix}:{name}" if name else key, value)
-    if text is not None:
-        node.text = text
-    return node
-
-
-def _string(parent: Node, path: str, text: str) -> None:
-    _el(parent, f"{path}/gco:CharacterString", text)
-
-
-def _code(parent: Node, path: str, codelist: str, value: str) -> None:
-    node = _el(parent, path, value)
-    node.set("codeList", f"{_CODELISTS}#{codelist}")
-    node.set("codeListValue", value)
-
-
-def _contact(parent: Node, path: str, contact: MetadataContact, role: str) -> None:
-    party = _el(parent, f"{path}/gmd:CI_ResponsibleParty")
-    _string(party, "gmd:individualName", contact.name)
-    _string(party, "gmd:organisationName", contact.organisation)
-    address = _el(party, "gmd:contactInfo/gmd:CI_Contact/gmd:address/gmd:CI_Address")
-    _string(address, "gmd:electronicMailAddress", contact.email)
-    _code(party, "gmd:role/gmd:CI_RoleCode", "CI_RoleCode", role)
-
-
-@dataclass(frozen=True)
-class OnlineLink:
-    """One way to reach the product: its URL, the name there (layer, coverage or file),
-    a description and the protocol clients pick it by (QGIS MetaSearch: OGC:WMS ...)."""
-
-    url: str
-    name: str
-    description: str
-    protocol: str = "WWW:DOWNLOAD-1.0-http--download"
-
-
-def iso_document(record: ProductRecord, links: list[OnlineLink], contact: MetadataContact) -> bytes:
-    """The gmd:MD_Metadata document of one product."""
-    return serialize(iso_tree(record, links, contact))
+def _attribute_keyword(w: _Writer, ident: int, thesaurus: str, value: str) -> None:
+    block = w.el(ident, "gmd:descriptiveKeywords/gmd:MD_Keywords")
+    _string(w, block, "gmd:keyword", value)
+    _code(w, block, "gmd:type/gmd:MD_KeywordTypeCode", "MD_KeywordTypeCode", "theme")
+    citation = w.el(block, "gmd:thesaurusName/gmd:CI_Citation")
+    _string(w, citation, "gmd:title", thesaurus)
+    cited = w.el(citation, "gmd:date/gmd:CI_Date")
+    w.el(cited, "gmd:date/gco:Date", _THESAURUS_DATE)
+    _code(w, cited, "gmd:dateType/gmd:CI_DateTypeCode", "CI_DateTypeCode", "publication")
 
 
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -190,6 +110,7 @@ _ATTRIBUTE = str.maketrans(
     }
 )
 _DECLARATIONS = "".join(f' xmlns:{prefix}="{namespace}"' for prefix, namespace in NS.items())
+_INDENTS = tuple("  " * depth for depth in range(64))
 
 
 def _checked(text: str) -> str:
@@ -201,97 +122,223 @@ def _checked(text: str) -> str:
     return text
 
 
-def serialize(root: Node) -> bytes:
-    """The stored form of a document, UTF-8, pretty-printed. No XML declaration: pycsw
-    parses the stored text as a str, which lxml refuses when it declares an encoding."""
-    out: list[str] = []
-    _write(root, 0, out)
-    return "".join(out).encode("utf-8")
+def _attributes(**values: str) -> str:
+    """`` name="value"`` pairs, escaped; ``prefix_name`` stands for ``prefix:name``."""
+    pairs = []
+    for key, value in values.items():
+        prefix, _, name = key.partition("_")
+        pairs.append(
+            f' {f"{prefix}:{name}" if name else key}="{_checked(value).translate(_ATTRIBUTE)}"'
+        )
+    return "".join(pairs)
 
 
-def _write(node: Node, depth: int, out: list[str]) -> None:
-    indent = "  " * depth
-    attributes = _DECLARATIONS if depth == 0 else ""
-    for key, value in node.attrib.items():
-        attributes += f' {key}="{_checked(value).translate(_ATTRIBUTE)}"'
-    text = "" if node.text is None else _checked(node.text).translate(_TEXT)
-    if node.children:
-        out.append(f"{indent}<{node.tag}{attributes}>{text}\n")
-        for child in node.children:
-            _write(child, depth + 1, out)
-        out.append(f"{indent}</{node.tag}>\n")
-    elif node.text is not None:
-        out.append(f"{indent}<{node.tag}{attributes}>{text}</{node.tag}>\n")
-    else:
-        out.append(f"{indent}<{node.tag}{attributes}/>\n")
+@cache
+def _code_attributes(codelist: str, value: str) -> str:
+    return _attributes(codeList=f"{_CODELISTS}#{codelist}", codeListValue=value)
 
 
-def iso_tree(record: ProductRecord, links: list[OnlineLink], contact: MetadataContact) -> Node:
-    """The gmd:MD_Metadata element of one product."""
-    root = Node("gmd:MD_Metadata")
-    _string(root, "gmd:fileIdentifier", record.identifier)
-    _code(root, "gmd:language/gmd:LanguageCode", "LanguageCode", "eng")
-    _code(root, "gmd:characterSet/gmd:MD_CharacterSetCode", "MD_CharacterSetCode", "utf8")
-    _string(root, "gmd:parentIdentifier", record.collection)
-    _code(root, "gmd:hierarchyLevel/gmd:MD_ScopeCode", "MD_ScopeCode", "dataset")
-    _contact(root, "gmd:contact", contact, "pointOfContact")
-    _el(root, "gmd:dateStamp/gco:DateTime", iso_datetime(record.updated))
-    _string(root, "gmd:metadataStandardName", "ISO 19115:2003/19139")
-    _string(root, "gmd:metadataStandardVersion", "1.0")
+@dataclass(frozen=True)
+class _Chain:
+    """What writing one ``prefix:name/prefix:name`` chain at one depth always writes:
+    the start lines of its inner elements, the end lines they will need, and the last
+    element's start tag (open: ``pending``; with text: ``leaf``) and end."""
+
+    inner: str
+    inner_ends: tuple[str, ...]
+    pending: str
+    end: str
+    leaf: str
+    leaf_end: str
+
+
+@cache
+def _chain(path: str, depth: int, attributes: str) -> _Chain:
+    tags = path.split("/")
+    inner = "".join(f"{_INDENTS[depth + n]}<{tag}>\n" for n, tag in enumerate(tags[:-1]))
+    ends = tuple(f"{_INDENTS[depth + n]}</{tag}>\n" for n, tag in enumerate(tags[:-1]))
+    last = depth + len(tags) - 1
+    tag = tags[-1]
+    return _Chain(
+        inner,
+        ends,
+        f"{_INDENTS[last]}<{tag}{attributes}",
+        f"{_INDENTS[last]}</{tag}>\n",
+        f"{_INDENTS[last]}<{tag}{attributes}>",
+        f"</{tag}>\n",
+    )
+
+
+class _Writer:
+    """Writes a document as text in one pass, element after element, pretty-printed as
+    lxml's ``tostring(pretty_print=True)`` prints it, and collects its texts on the way
+    (``anytext``). Building an lxml (or any) tree first costs ~300 element objects per
+    record, and bulk loads and harvests write one document per record.
+
+    An open element is known by its depth; writing under it closes every element opened
+    deeper since (a document is written in order, an element is never re-opened). An
+    element closed without children is written empty (``<tag/>``)."""
+
+    __slots__ = ("ends", "out", "pending", "texts")
+
+    def __init__(self, root: str, attributes: str) -> None:
+        self.out: list[str] = []
+        self.texts: list[str] = []
+        self.ends: list[str] = []  # end lines of the open elements, the root's first
+        self.pending: str | None = None  # start tag of the deepest open element, unwritten
+        self.el(-1, root, attributes=attributes)
+
+    def _close(self, depth: int) -> None:
+        """End the open elements deeper than ``depth``."""
+        ends, out = self.ends, self.out
+        while len(ends) > depth + 1:
+            end = ends.pop()
+            if self.pending is not None:  # no children: an empty element
+                out.append(f"{self.pending}/>\n")
+                self.pending = None
+            else:
+                out.append(end)
+
+    def el(self, parent: int, path: str, text: str | None = None, attributes: str = "") -> int:
+        """Write the chain ``prefix:name/prefix:name`` under the open element ``parent``;
+        the last one gets ``text`` (then it is complete) or stays open for children.
+        Returns the depth of the last element."""
+        if len(self.ends) > parent + 1:
+            self._close(parent)
+        chain = _chain(path, parent + 1, attributes)
+        if self.pending is not None:
+            self.out.append(f"{self.pending}>\n")
+            self.pending = None
+        if chain.inner:
+            self.out.append(chain.inner)
+            self.ends.extend(chain.inner_ends)
+        if text is None:
+            self.pending = chain.pending
+            self.ends.append(chain.end)
+            return len(self.ends) - 1
+        self.out.append(f"{chain.leaf}{_checked(text).translate(_TEXT)}{chain.leaf_end}")
+        if stripped := text.strip():
+            self.texts.append(stripped)
+        return len(self.ends)
+
+    def finish(self) -> IsoText:
+        self._close(-1)
+        return IsoText("".join(self.out), " ".join(self.texts))
+
+
+@dataclass(frozen=True)
+class IsoText:
+    """A written document: its text (no XML declaration: pycsw parses the stored text
+    as a str, which lxml refuses when it declares an encoding) and all its texts joined
+    (what pycsw's ``util.get_anytext`` collects, without the empty runs between
+    elements: the ``anytext`` column)."""
+
+    xml: str
+    anytext: str
+
+
+def _string(w: _Writer, parent: int, path: str, text: str) -> None:
+    w.el(parent, f"{path}/gco:CharacterString", text)
+
+
+def _code(w: _Writer, parent: int, path: str, codelist: str, value: str) -> None:
+    w.el(parent, path, value, _code_attributes(codelist, value))
+
+
+def _contact(w: _Writer, parent: int, path: str, contact: MetadataContact, role: str) -> None:
+    party = w.el(parent, f"{path}/gmd:CI_ResponsibleParty")
+    _string(w, party, "gmd:individualName", contact.name)
+    _string(w, party, "gmd:organisationName", contact.organisation)
+    address = w.el(party, "gmd:contactInfo/gmd:CI_Contact/gmd:address/gmd:CI_Address")
+    _string(w, address, "gmd:electronicMailAddress", contact.email)
+    _code(w, party, "gmd:role/gmd:CI_RoleCode", "CI_RoleCode", role)
+
+
+@dataclass(frozen=True)
+class OnlineLink:
+    """One way to reach the product: its URL, the name there (layer, coverage or file),
+    a description and the protocol clients pick it by (QGIS MetaSearch: OGC:WMS ...)."""
+
+    url: str
+    name: str
+    description: str
+    protocol: str = "WWW:DOWNLOAD-1.0-http--download"
+
+
+def iso_document(record: ProductRecord, links: list[OnlineLink], contact: MetadataContact) -> bytes:
+    """The gmd:MD_Metadata document of one product, UTF-8."""
+    return iso_text(record, links, contact).xml.encode("utf-8")
+
+
+def iso_text(record: ProductRecord, links: list[OnlineLink], contact: MetadataContact) -> IsoText:
+    """The gmd:MD_Metadata document of one product and its texts."""
+    w = _Writer("gmd:MD_Metadata", _DECLARATIONS)
+    root = 0
+    _string(w, root, "gmd:fileIdentifier", record.identifier)
+    _code(w, root, "gmd:language/gmd:LanguageCode", "LanguageCode", "eng")
+    _code(w, root, "gmd:characterSet/gmd:MD_CharacterSetCode", "MD_CharacterSetCode", "utf8")
+    _string(w, root, "gmd:parentIdentifier", record.collection)
+    _code(w, root, "gmd:hierarchyLevel/gmd:MD_ScopeCode", "MD_ScopeCode", "dataset")
+    _contact(w, root, "gmd:contact", contact, "pointOfContact")
+    w.el(root, "gmd:dateStamp/gco:DateTime", iso_datetime(record.updated))
+    _string(w, root, "gmd:metadataStandardName", "ISO 19115:2003/19139")
+    _string(w, root, "gmd:metadataStandardVersion", "1.0")
 
     code = epsg_code(record.crs)
-    unit = "deg" if code == "4326" else "m"
-    grid = _el(root, "gmd:spatialRepresentationInfo/gmd:MD_GridSpatialRepresentation")
-    _el(grid, "gmd:numberOfDimensions/gco:Integer", "2")
+    unit = _attributes(uom="deg" if code == "4326" else "m")
+    grid = w.el(root, "gmd:spatialRepresentationInfo/gmd:MD_GridSpatialRepresentation")
+    w.el(grid, "gmd:numberOfDimensions/gco:Integer", "2")
     for axis, size, resolution in (
         ("column", record.width, record.resolution[0]),
         ("row", record.height, record.resolution[1]),
     ):
-        dimension = _el(grid, "gmd:axisDimensionProperties/gmd:MD_Dimension")
+        dimension = w.el(grid, "gmd:axisDimensionProperties/gmd:MD_Dimension")
         _code(
+            w,
             dimension,
             "gmd:dimensionName/gmd:MD_DimensionNameTypeCode",
             "MD_DimensionNameTypeCode",
             axis,
         )
-        _el(dimension, "gmd:dimensionSize/gco:Integer", str(size))
-        _el(dimension, "gmd:resolution/gco:Measure", repr(float(resolution)), uom=unit)
-    _code(grid, "gmd:cellGeometry/gmd:MD_CellGeometryCode", "MD_CellGeometryCode", "area")
-    _el(grid, "gmd:transformationParameterAvailability/gco:Boolean", "true")
+        w.el(dimension, "gmd:dimensionSize/gco:Integer", str(size))
+        w.el(dimension, "gmd:resolution/gco:Measure", repr(float(resolution)), unit)
+    _code(w, grid, "gmd:cellGeometry/gmd:MD_CellGeometryCode", "MD_CellGeometryCode", "area")
+    w.el(grid, "gmd:transformationParameterAvailability/gco:Boolean", "true")
 
     if code is not None:
-        identifier = _el(
+        identifier = w.el(
             root,
             "gmd:referenceSystemInfo/gmd:MD_ReferenceSystem/gmd:referenceSystemIdentifier/gmd:RS_Identifier",
         )
-        _string(identifier, "gmd:code", code)
-        _string(identifier, "gmd:codeSpace", "EPSG")
+        _string(w, identifier, "gmd:code", code)
+        _string(w, identifier, "gmd:codeSpace", "EPSG")
 
-    ident = _el(root, "gmd:identificationInfo/gmd:MD_DataIdentification")
-    citation = _el(ident, "gmd:citation/gmd:CI_Citation")
-    _string(citation, "gmd:title", record.title)
-    cited = _el(citation, "gmd:date/gmd:CI_Date")
-    _el(cited, "gmd:date/gco:DateTime", iso_datetime(record.start))
-    _code(cited, "gmd:dateType/gmd:CI_DateTypeCode", "CI_DateTypeCode", "creation")
-    _string(citation, "gmd:identifier/gmd:MD_Identifier/gmd:code", record.identifier)
-    _string(ident, "gmd:abstract", record.abstract or record.title)
-    _contact(ident, "gmd:pointOfContact", contact, "publisher")
-    keywords = _el(ident, "gmd:descriptiveKeywords/gmd:MD_Keywords")
+    ident = w.el(root, "gmd:identificationInfo/gmd:MD_DataIdentification")
+    citation = w.el(ident, "gmd:citation/gmd:CI_Citation")
+    _string(w, citation, "gmd:title", record.title)
+    cited = w.el(citation, "gmd:date/gmd:CI_Date")
+    w.el(cited, "gmd:date/gco:DateTime", iso_datetime(record.start))
+    _code(w, cited, "gmd:dateType/gmd:CI_DateTypeCode", "CI_DateTypeCode", "creation")
+    _string(w, citation, "gmd:identifier/gmd:MD_Identifier/gmd:code", record.identifier)
+    _string(w, ident, "gmd:abstract", record.abstract or record.title)
+    _contact(w, ident, "gmd:pointOfContact", contact, "publisher")
+    keywords = w.el(ident, "gmd:descriptiveKeywords/gmd:MD_Keywords")
     for word in product_keywords(record):
-        _string(keywords, "gmd:keyword", word)
-    _code(keywords, "gmd:type/gmd:MD_KeywordTypeCode", "MD_KeywordTypeCode", "theme")
+        _string(w, keywords, "gmd:keyword", word)
+    _code(w, keywords, "gmd:type/gmd:MD_KeywordTypeCode", "MD_KeywordTypeCode", "theme")
     for thesaurus, keyword in eo_attributes(record).items():
-        _attribute_keyword(ident, thesaurus, keyword)
+        _attribute_keyword(w, ident, thesaurus, keyword)
     _code(
+        w,
         ident,
         "gmd:spatialRepresentationType/gmd:MD_SpatialRepresentationTypeCode",
         "MD_SpatialRepresentationTypeCode",
         "grid",
     )
-    _code(ident, "gmd:language/gmd:LanguageCode", "LanguageCode", "eng")
-    _el(ident, "gmd:topicCategory/gmd:MD_TopicCategoryCode", "imageryBaseMapsEarthCover")
-    extent = _el(ident, "gmd:extent/gmd:EX_Extent")
-    box = _el(extent, "gmd:geographicElement/gmd:EX_GeographicBoundingBox")
+    _code(w, ident, "gmd:language/gmd:LanguageCode", "LanguageCode", "eng")
+    w.el(ident, "gmd:topicCategory/gmd:MD_TopicCategoryCode", "imageryBaseMapsEarthCover")
+    extent = w.el(ident, "gmd:extent/gmd:EX_Extent")
+    box = w.el(extent, "gmd:geographicElement/gmd:EX_GeographicBoundingBox")
     minx, miny, maxx, maxy = record.bbox
     for name, value in (
         ("westBoundLongitude", minx),
@@ -299,71 +346,69 @@ def iso_tree(record: ProductRecord, links: list[OnlineLink], contact: MetadataCo
         ("southBoundLatitude", miny),
         ("northBoundLatitude", maxy),
     ):
-        _el(box, f"gmd:{name}/gco:Decimal", repr(float(value)))
-    period = _el(extent, "gmd:temporalElement/gmd:EX_TemporalExtent/gmd:extent/gml:TimePeriod")
-    period.set(f"{{{NS['gml']}}}id", "acquisition")
-    _el(period, "gml:beginPosition", iso_datetime(record.start))
-    _el(period, "gml:endPosition", iso_datetime(record.end))
+        w.el(box, f"gmd:{name}/gco:Decimal", repr(float(value)))
+    period = w.el(
+        extent,
+        "gmd:temporalElement/gmd:EX_TemporalExtent/gmd:extent/gml:TimePeriod",
+        attributes=_attributes(gml_id="acquisition"),
+    )
+    w.el(period, "gml:beginPosition", iso_datetime(record.start))
+    w.el(period, "gml:endPosition", iso_datetime(record.end))
 
-    image = _el(root, "gmd:contentInfo/gmd:MD_ImageDescription")
-    _el(image, "gmd:attributeDescription/gco:RecordType", "pixel values")
+    image = w.el(root, "gmd:contentInfo/gmd:MD_ImageDescription")
+    w.el(image, "gmd:attributeDescription/gco:RecordType", "pixel values")
     _code(
+        w,
         image,
         "gmd:contentType/gmd:MD_CoverageContentTypeCode",
         "MD_CoverageContentTypeCode",
         "image",
     )
     for band in record.bands:
-        md_band = _el(image, "gmd:dimension/gmd:MD_Band")
-        member = _el(md_band, "gmd:sequenceIdentifier/gco:MemberName")
-        _string(member, "gco:aName", band.name)
-        _string(member, "gco:attributeType/gco:TypeName/gco:aName", record.dtype)
+        md_band = w.el(image, "gmd:dimension/gmd:MD_Band")
+        member = w.el(md_band, "gmd:sequenceIdentifier/gco:MemberName")
+        _string(w, member, "gco:aName", band.name)
+        _string(w, member, "gco:attributeType/gco:TypeName/gco:aName", record.dtype)
         if band.description:
-            _string(md_band, "gmd:descriptor", band.description)
+            _string(w, md_band, "gmd:descriptor", band.description)
     if record.cloud_cover is not None:
-        _el(image, "gmd:cloudCoverPercentage/gco:Real", repr(float(record.cloud_cover)))
+        w.el(image, "gmd:cloudCoverPercentage/gco:Real", repr(float(record.cloud_cover)))
     if record.processing_level:
         _string(
-            image, "gmd:processingLevelCode/gmd:RS_Identifier/gmd:code", record.processing_level
+            w, image, "gmd:processingLevelCode/gmd:RS_Identifier/gmd:code", record.processing_level
         )
 
-    distribution = _el(root, "gmd:distributionInfo/gmd:MD_Distribution")
-    fmt = _el(distribution, "gmd:distributionFormat/gmd:MD_Format")
-    _string(fmt, "gmd:name", COG_FORMAT)
-    _string(fmt, "gmd:version", "1.0")
-    options = _el(distribution, "gmd:transferOptions/gmd:MD_DigitalTransferOptions")
+    distribution = w.el(root, "gmd:distributionInfo/gmd:MD_Distribution")
+    fmt = w.el(distribution, "gmd:distributionFormat/gmd:MD_Format")
+    _string(w, fmt, "gmd:name", COG_FORMAT)
+    _string(w, fmt, "gmd:version", "1.0")
+    options = w.el(distribution, "gmd:transferOptions/gmd:MD_DigitalTransferOptions")
     for link in links:
-        online = _el(options, "gmd:onLine/gmd:CI_OnlineResource")
-        _el(online, "gmd:linkage/gmd:URL", link.url)
-        _string(online, "gmd:protocol", link.protocol)
-        _string(online, "gmd:name", link.name)
-        _string(online, "gmd:description", link.description)
+        online = w.el(options, "gmd:onLine/gmd:CI_OnlineResource")
+        w.el(online, "gmd:linkage/gmd:URL", link.url)
+        _string(w, online, "gmd:protocol", link.protocol)
+        _string(w, online, "gmd:name", link.name)
+        _string(w, online, "gmd:description", link.description)
 
-    quality = _el(root, "gmd:dataQualityInfo/gmd:DQ_DataQuality")
-    _code(quality, "gmd:scope/gmd:DQ_Scope/gmd:level/gmd:MD_ScopeCode", "MD_ScopeCode", "dataset")
+    quality = w.el(root, "gmd:dataQualityInfo/gmd:DQ_DataQuality")
+    _code(
+        w, quality, "gmd:scope/gmd:DQ_Scope/gmd:level/gmd:MD_ScopeCode", "MD_ScopeCode", "dataset"
+    )
     _string(
+        w,
         quality,
         "gmd:lineage/gmd:LI_Lineage/gmd:statement",
         record.lineage or f"Ingested from {record.source or record.identifier}",
     )
-    return root
+    return w.finish()
 
 
-def anytext(document: bytes | Node) -> str:
-    """All text of the document (what pycsw's ``util.get_anytext`` collects, without the
-    empty runs between elements), from its text or its tree."""
-    if isinstance(document, bytes):
-        parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        root = etree.fromstring(document, parser)
-        return " ".join(text for value in root.itertext() if (text := value.strip()))
-    texts: list[str] = []
-    stack = [document]
-    while stack:
-        node = stack.pop()
-        if node.text and (text := node.text.strip()):
-            texts.append(text)
-        stack.extend(reversed(node.children))
-    return " ".join(texts)
+def anytext(document: bytes) -> str:
+    """All text of a document (what pycsw's ``util.get_anytext`` collects, without the
+    empty runs between elements), as :attr:`IsoText.anytext` has it."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    root = etree.fromstring(document, parser)
+    return " ".join(text for value in root.itertext() if (text := value.strip()))
 
 
 def now_iso() -> str:

@@ -19,12 +19,10 @@ from ogcsdl.catalogue.iso19139 import (
     GMD_SCHEMA,
     MetadataContact,
     OnlineLink,
-    anytext,
     iso_datetime,
-    iso_tree,
+    iso_text,
     now_iso,
     product_keywords,
-    serialize,
 )
 from ogcsdl.catalogue.record import ProductRecord, product_href
 from ogcsdl.config import Settings
@@ -136,8 +134,7 @@ def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
     cat = settings.catalogue
     contact = MetadataContact(cat.organisation, cat.contact_name, cat.contact_email)
     links = online_links(settings, record)
-    tree = iso_tree(record, links, contact)
-    document = serialize(tree)
+    document = iso_text(record, links, contact)
     keywords = product_keywords(record)
     code = record.crs.partition(":")[2]
     return {
@@ -146,8 +143,8 @@ def records_row(settings: Settings, record: ProductRecord) -> dict[str, Any]:
         "schema": GMD_SCHEMA,
         "mdsource": "local",
         "insert_date": now_iso(),
-        "xml": document.decode("utf-8"),
-        "anytext": anytext(tree),
+        "xml": document.xml,
+        "anytext": document.anytext,
         "language": "eng",
         "type": "dataset",
         "title": record.title,

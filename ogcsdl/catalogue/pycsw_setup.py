@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ogcsdl.catalogue.projection import EXTRA_COLUMNS, RECORDS_TABLE, records_table_exists
 from ogcsdl.config import Settings
-from ogcsdl.db import dialect_of, sqlite_path
+from ogcsdl.db import connect, dialect_of, sqlite_path
 from ogcsdl.errors import ConfigError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -147,9 +147,11 @@ def write_pycsw_config(settings: Settings, server_url: str | None = None) -> Pat
 def ensure_records_table(settings: Settings) -> bool:
     """Create pycsw's ``records`` table (by pycsw itself) unless it exists.
 
-    Returns True when the table was created now.
+    Returns True when the table was created now. Either way the search index
+    (:func:`ensure_search_index`) exists afterwards.
     """
     if records_table_exists(settings.database_url):
+        ensure_search_index(settings)
         return False
     url = pycsw_database_url(settings)
     if dialect_of(url) == "sqlite":
@@ -167,4 +169,51 @@ def ensure_records_table(settings: Settings) -> bool:
         tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
         raise ServiceUnavailable(f"pycsw could not create its records table: {tail[0]}")
     log.info("created the pycsw records table in %s", settings.database_url.split("@")[-1])
+    ensure_search_index(settings)
+    return True
+
+
+# The index of the catalogue's searches (CSW GetRecords, OpenSearch): a bounding box, a
+# time window and a cloud-cover limit. pycsw indexes each column on its own, so
+# PostgreSQL either ANDs the bitmap of the box with that of a one-sided time range (every
+# record that began before the window's end: most of the catalogue) or walks the box
+# and reads each record to test its dates. One GiST over the geometry AND the dates and
+# cloud cover (btree_gist: their B-tree operators in GiST) lets the scan of the box test
+# the rest inside the index: only the records that match are read. Its columns are the
+# ones pycsw's generated SQL compares (text ISO dates, as it stores them), so the
+# planner uses it for pycsw's own queries unchanged.
+SEARCH_INDEX = "records_search_idx"
+SEARCH_INDEX_COLUMNS = ("wkb_geometry", "time_begin", "time_end", "cloudcover")
+_SETUP_LOCK = 0x6F676373  # pg_advisory_xact_lock key: suites starting together
+
+
+def ensure_search_index(settings: Settings) -> bool:
+    """Create the search index on PostGIS unless it exists (a one-off build when an
+    existing catalogue is upgraded: about a minute per million records). SQLite has no
+    spatial index in pycsw's schema (pycsw tests geometries in Python there), so it
+    gets none. Returns True when the index was created now."""
+    if dialect_of(settings.database_url) == "sqlite":
+        return False
+    with connect(settings.database_url) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (_SETUP_LOCK,))
+        if conn.query("SELECT to_regclass(?)", (SEARCH_INDEX,))[0][0] is not None:
+            return False
+        present = {
+            row[0]
+            for row in conn.query(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ?",
+                (RECORDS_TABLE,),
+            )
+        }
+        missing = sorted(set(SEARCH_INDEX_COLUMNS) - present)
+        if missing:  # a records table that is not pycsw's with our EO columns
+            log.warning("no catalogue search index: %s lacks %s", RECORDS_TABLE, missing)
+            return False
+        conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        conn.execute(
+            f"CREATE INDEX {SEARCH_INDEX} ON {RECORDS_TABLE} USING gist"
+            f" ({', '.join(SEARCH_INDEX_COLUMNS)})"
+        )
+    log.info("created the catalogue search index %s", SEARCH_INDEX)
     return True

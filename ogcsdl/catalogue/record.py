@@ -4,7 +4,7 @@ coverages, processes) reads. It is the one contract between the parts of the sui
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +87,9 @@ class ProductRecord:
         # What ``asdict`` gives, without its deep copy (json.dumps only reads): bulk
         # loads and harvests serialise every record.
         data = {name: getattr(self, name) for name in _FIELD_NAMES}
-        data["bands"] = [asdict(band) for band in self.bands]
+        data["bands"] = [
+            {name: getattr(band, name) for name in _BAND_FIELDS} for band in self.bands
+        ]
         for key in ("start", "end", "updated"):
             data[key] = getattr(self, key).isoformat()
         return json.dumps(data, sort_keys=True)
@@ -104,3 +106,4 @@ class ProductRecord:
 
 
 _FIELD_NAMES = tuple(item.name for item in fields(ProductRecord))
+_BAND_FIELDS = tuple(item.name for item in fields(Band))

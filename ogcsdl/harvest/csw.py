@@ -2,8 +2,10 @@
 
 GetRecords in ``outputSchema=gmd``, paged by ``startPosition``, sorted by modification
 date, filtered on ``apiso:Modified >= since`` (incremental), the parent identifier
-(``--collection``) and a box. OWSLib builds the requests and parses the ISO records;
-its HTTP goes through the suite's checked fetcher (``transport.fetch``).
+(``--collection``) and a box. OWSLib builds the requests and reads the search results;
+the ISO records are read from the page's safely parsed tree by ``iso_reader`` (OWSLib's
+full ISO parse of every record cost most of a harvest). Its HTTP goes through the
+suite's checked fetcher (``transport.fetch``).
 """
 
 from __future__ import annotations
@@ -24,24 +26,16 @@ from owslib.fes import (
     SortBy,
     SortProperty,
 )
-from owslib.iso import MD_ImageDescription, MD_Metadata
 from owslib.ows import ExceptionReport
 
-from ogcsdl.catalogue.iso19139 import EO_THESAURI, iso_datetime
-from ogcsdl.catalogue.record import Band, ProductRecord
+from ogcsdl.catalogue.iso19139 import iso_datetime
 from ogcsdl.config import Settings
-from ogcsdl.harvest.model import (
-    HarvestSource,
-    Page,
-    RejectedEntry,
-    parse_time,
-    remote_record,
-)
-from ogcsdl.harvest.transport import SourceError, fetch
+from ogcsdl.harvest.iso_reader import identifier_of, iso_record, records_in
+from ogcsdl.harvest.model import HarvestSource, Page, RejectedEntry
+from ogcsdl.harvest.transport import SAFE_PARSER, SourceError, fetch
 
 GMD = "http://www.isotc211.org/2005/gmd"
 CRS84 = "urn:ogc:def:crs:OGC:1.3:CRS84"
-_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 _CSW_ROOTS = {
     util.nspath_eval(name, namespaces)
     for name in ("ows:ExceptionReport", "csw:GetRecordsResponse", "csw:Capabilities")
@@ -67,7 +61,7 @@ class CheckedCatalogueServiceWeb(CatalogueServiceWeb):
         self.request = util.element_to_string(request, encoding="utf-8")
         self.response = fetch(self.url, self._settings, body=self.request)
         try:
-            self._exml = etree.parse(BytesIO(self.response), _SAFE_PARSER)
+            self._exml = etree.parse(BytesIO(self.response), SAFE_PARSER)
         except etree.XMLSyntaxError as exc:
             raise SourceError(f"{self.url} answered malformed XML: {exc}") from None
         if self._exml.getroot().tag not in _CSW_ROOTS:
@@ -75,6 +69,12 @@ class CheckedCatalogueServiceWeb(CatalogueServiceWeb):
         if self._exml.getroot().tag == util.nspath_eval("ows:ExceptionReport", namespaces):
             raise ExceptionReport(self._exml, self.owscommon.namespace)
         self.exceptionreport = None
+
+    def _parserecords(self, outputschema: str, esn: str) -> None:
+        """ISO records are read by :mod:`.iso_reader` from the page's tree; OWSLib still
+        reads brief Dublin Core records (a reconciliation listing)."""
+        if outputschema != GMD:
+            super()._parserecords(outputschema, esn)
 
 
 def _constraints(source: HarvestSource, since: datetime | None) -> list[Any]:
@@ -97,7 +97,7 @@ class CswHarvester:
     def pages(
         self, source: HarvestSource, since: datetime | None, settings: Settings
     ) -> Iterator[Page]:
-        for page, entries in _paged(
+        for page, root in _paged(
             source,
             settings,
             constraints=_constraints(source, since),
@@ -105,7 +105,10 @@ class CswHarvester:
             esn="full",
             schema=GMD,
         ):
-            for identifier, metadata in entries.items():
+            for metadata in records_in(root):
+                identifier = identifier_of(metadata)
+                if identifier:
+                    page.seen.append(identifier)
                 try:
                     page.records.append(iso_record(source, metadata))
                 except RejectedEntry as why:
@@ -117,7 +120,7 @@ class CswHarvester:
         """Every identifier in scope, as brief Dublin Core records sorted by identifier
         (a stable order while paging): a few hundred bytes per record, not the ISO
         document."""
-        for page, _entries in _paged(
+        for page, _root in _paged(
             source,
             settings,
             constraints=_constraints(source, None),
@@ -137,8 +140,9 @@ def _paged(
     esn: str,
     schema: str,
 ) -> Iterator[tuple[Page, dict[str, Any]]]:
-    """GetRecords pages: the page (``seen``: every identifier in it) and its entries
-    as OWSLib parsed them, by identifier."""
+    """GetRecords pages: the page and the answer's root element. OWSLib reads brief
+    Dublin Core records (``seen`` then holds their identifiers); ISO records are left to
+    the caller."""
     csw = CheckedCatalogueServiceWeb(source.url, settings)
     position = 1
     while True:
@@ -167,7 +171,7 @@ def _paged(
             for identifier in csw.records
             if not identifier.startswith("owslib_random_")  # OWSLib's key for "none"
         ]
-        yield page, dict(csw.records)
+        yield page, root
         returned = int(csw.results.get("returned") or 0)
         following = csw.results.get("nextrecord")
         if returned == 0 or not following or following <= position:
@@ -175,80 +179,3 @@ def _paged(
         if page.matched is not None and following > page.matched:
             return
         position = following
-
-
-def _float(text: str | None) -> float | None:
-    try:
-        return float(text) if text not in (None, "") else None
-    except ValueError:
-        return None
-
-
-_BAND_NAME = (
-    "gmd:contentInfo/gmd:MD_ImageDescription/gmd:dimension/gmd:MD_Band"
-    "/gmd:sequenceIdentifier/gco:MemberName/gco:aName/gco:CharacterString"
-)
-
-
-def _bands(metadata: MD_Metadata) -> list[Band]:
-    """Band names (``MD_Band/sequenceIdentifier``), which OWSLib does not read."""
-    if not metadata.xml:
-        return []
-    root = etree.fromstring(metadata.xml, _SAFE_PARSER)
-    return [Band(name) for name in root.xpath(f"{_BAND_NAME}/text()", namespaces=namespaces)]
-
-
-def iso_record(source: HarvestSource, metadata: MD_Metadata) -> ProductRecord:
-    """A harvested record from one ISO 19139 ``MD_Metadata`` (as OWSLib parsed it)."""
-    if not isinstance(metadata, MD_Metadata) or not metadata.identification:
-        raise RejectedEntry("not an ISO record with identification")
-    ident = metadata.identification[0]
-    box = ident.bbox
-    corners = [_float(getattr(box, name, None)) for name in ("minx", "miny", "maxx", "maxy")]
-    if any(value is None for value in corners):
-        raise RejectedEntry("no geographic bounding box")
-    minx, miny, maxx, maxy = (float(value or 0) for value in corners)
-    start = parse_time(ident.temporalextent_start, "begin time")
-    end = parse_time(ident.temporalextent_end or ident.temporalextent_start, "end time")
-    attributes: dict[str, str] = {}
-    keywords: list[str] = []
-    for block in ident.keywords:
-        names = [word.name for word in block.keywords if word.name]
-        title = (block.thesaurus or {}).get("title")
-        if title in EO_THESAURI and names:
-            attributes[title] = names[0]
-        else:
-            keywords.extend(names)
-    image = next((c for c in metadata.contentinfo if isinstance(c, MD_ImageDescription)), None)
-    code = getattr(metadata.referencesystem, "code", None)
-    assets = [
-        {
-            "href": online.url,
-            "type": online.description,
-            "title": online.name,
-            "roles": ["data"],
-        }
-        for online in (metadata.distribution.online if metadata.distribution else [])
-        if online.url
-    ]
-    return remote_record(
-        source,
-        identifier=metadata.identifier or "",
-        title=ident.title or "",
-        collection=metadata.parentidentifier,
-        start=start,
-        end=end,
-        bbox=(minx, miny, maxx, maxy),
-        updated=parse_time(metadata.datestamp, "date stamp"),
-        assets=assets,
-        crs=f"EPSG:{code}" if code and str(code).isdigit() else None,
-        platform=attributes.get("platform"),
-        instrument=attributes.get("instrument"),
-        sensor_type=attributes.get("sensorType"),
-        product_type=attributes.get("productType"),
-        processing_level=getattr(image, "processing_level", None),
-        cloud_cover=_float(getattr(image, "cloud_cover", None)),
-        bands=_bands(metadata),
-        abstract=ident.abstract,
-        keywords=[word for word in keywords if word not in attributes.values()],
-    )

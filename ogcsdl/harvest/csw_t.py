@@ -37,6 +37,7 @@ from ogcsdl.errors import (
     OperationNotSupported,
 )
 from ogcsdl.harvest.model import HarvestSource, default_name
+from ogcsdl.harvest.transport import SAFE_PARSER
 from ogcsdl.security.identity import AccessDenied, NotAuthenticated, identity_of
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ RESOURCE_TYPES = {
     "http://a9.com/-/spec/opensearch/1.1/": "opensearch",
     "https://api.stacspec.org/v1.0.0/core": "stac",
 }
-_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
 class HarvestFailed(OgcsdlError):
@@ -80,7 +80,7 @@ def _kvp(query: str) -> dict[str, str]:
 
 def _xml(body: bytes) -> dict[str, str]:
     try:
-        root = etree.fromstring(body, _SAFE_PARSER)
+        root = etree.fromstring(body, SAFE_PARSER)
     except etree.XMLSyntaxError as exc:
         raise InvalidParameterValue(f"the Harvest request is not well-formed XML: {exc}") from None
     if root.tag != f"{{{CSW}}}Harvest":
@@ -228,7 +228,7 @@ def acknowledgement(request_xml: bytes, request_id: str) -> bytes:
     """``csw:Acknowledgement`` echoing the request (as CSW 2.0.2 asks)."""
     csw = ElementMaker(namespace=CSW, nsmap={"csw": CSW, "xsi": XSI})
     echoed = csw.EchoedRequest()
-    echoed.append(etree.fromstring(request_xml, _SAFE_PARSER))
+    echoed.append(etree.fromstring(request_xml, SAFE_PARSER))
     root = csw.HarvestResponse(
         csw.Acknowledgement(
             echoed,

@@ -31,7 +31,7 @@ from ogcsdl.catalogue.iso19139 import iso_datetime
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
 from ogcsdl.harvest.model import HarvestSource, Page, RejectedEntry, parse_time, remote_record
-from ogcsdl.harvest.transport import SourceError, fetch
+from ogcsdl.harvest.transport import SourceError, fetch, parse_xml
 
 NS = {
     "os": "http://a9.com/-/spec/opensearch/1.1/",
@@ -43,7 +43,6 @@ NS = {
     "eo": "http://a9.com/-/opensearch/extensions/eo/1.0/",
 }
 ATOM = "application/atom+xml"
-_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 _PARAMETER = re.compile(r"\{([^{}?]+)\??\}")
 MODIFIED = "eo:modificationDate"
 # Template parameter -> what we fill in (others stay empty and are dropped).
@@ -59,16 +58,9 @@ _EO_ELEMENTS = {
 }
 
 
-def _xml(content: bytes, url: str) -> etree._Element:
-    try:
-        return etree.fromstring(content, _SAFE_PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise SourceError(f"{url} answered malformed XML: {exc}") from None
-
-
 def atom_template(description_url: str, settings: Settings) -> tuple[str, int]:
     """The Atom URL template of an OpenSearch description, and its index offset."""
-    root = _xml(fetch(description_url, settings), description_url)
+    root = parse_xml(fetch(description_url, settings), description_url)
     if root.tag != f"{{{NS['os']}}}OpenSearchDescription":
         raise SourceError(f"{description_url} is not an OpenSearch description document")
     for url in root.findall("os:Url", NS):
@@ -124,7 +116,7 @@ class OpenSearchHarvester:
             values["eo:parentIdentifier"] = source.collection
         while True:
             url = fill_template(template, {**values, "startIndex": str(index)})
-            root = _xml(fetch(url, settings), url)
+            root = parse_xml(fetch(url, settings), url)
             if root.tag != f"{{{NS['atom']}}}feed":
                 raise SourceError(f"{url} answered {etree.QName(root).localname}, not an Atom feed")
             total = root.findtext("os:totalResults", namespaces=NS)

@@ -18,6 +18,9 @@ empty our catalogue). Records of other sources and local products are never touc
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -115,6 +118,49 @@ def _select(
     return list(chosen.values())
 
 
+def ahead(pages: Iterator[Page]) -> Iterator[Page]:
+    """The pages of ``pages`` in order, the next one fetched and parsed in a thread while
+    the caller writes the current one: the remote's answer time and our parsing overlap
+    our database writes. An error of the source comes out where its page would have (the
+    pages before it are written first, as without the thread); when the caller stops
+    early the thread stops after the page it is fetching."""
+    slot: queue.Queue[tuple[str, Page | BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item: tuple[str, Page | BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                slot.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch_pages() -> None:
+        try:
+            for page in pages:
+                if not hand_over(("page", page)):
+                    return
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            hand_over(("error", error))
+            return
+        hand_over(("end", None))
+
+    thread = threading.Thread(target=fetch_pages, name="harvest-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slot.get()
+            if kind == "end":
+                return
+            if isinstance(value, BaseException):
+                raise value
+            assert isinstance(value, Page)
+            yield value
+    finally:
+        stop.set()
+
+
 def _full_due(previous: SourceState | None, full_every_s: int | None) -> bool:
     if previous is None or full_every_s is None:
         return False
@@ -168,12 +214,12 @@ def run_harvest(
 
     listing = _Listing()
     try:
-        for page in harvester.pages(source, since, settings):
+        for page in ahead(harvester.pages(source, since, settings)):
             listing.add(page)
             write(page)
         if reconcile and listing.filtered:
             listing = _Listing()
-            for page in harvester.listing(source, settings):
+            for page in ahead(harvester.listing(source, settings)):
                 listing.add(page)
                 write(page)
     except SourceError as error:

@@ -149,14 +149,14 @@ class HarvestState:
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def own(self, conn: Connection, source: str, records: list[ProductRecord]) -> None:
-        """Inside the page's transaction: these records belong to ``source``."""
-        for record in records:
-            conn.execute(
-                f"""INSERT INTO {OWNED} (identifier, source, updated) VALUES (?, ?, ?)
-                    ON CONFLICT (identifier) DO UPDATE SET
-                        source = excluded.source, updated = excluded.updated""",
-                (record.identifier, source, record.updated.isoformat()),
-            )
+        """Inside the page's transaction: these records belong to ``source`` (one
+        batched statement for the page, not a round trip per record)."""
+        conn.executemany(
+            f"""INSERT INTO {OWNED} (identifier, source, updated) VALUES (?, ?, ?)
+                ON CONFLICT (identifier) DO UPDATE SET
+                    source = excluded.source, updated = excluded.updated""",
+            [(record.identifier, source, record.updated.isoformat()) for record in records],
+        )
 
     def owned(self, source: str) -> list[str]:
         with connect(self.database_url) as conn:
@@ -180,10 +180,10 @@ class HarvestState:
 
     def disown(self, conn: Connection, source: str, identifiers: Iterable[str]) -> None:
         """Inside the deletion's transaction: ``source`` no longer holds these."""
-        for identifier in identifiers:
-            conn.execute(
-                f"DELETE FROM {OWNED} WHERE identifier = ? AND source = ?", (identifier, source)
-            )
+        conn.executemany(
+            f"DELETE FROM {OWNED} WHERE identifier = ? AND source = ?",
+            [(identifier, source) for identifier in identifiers],
+        )
 
     def forget(self, conn: Connection, source: str) -> None:
         conn.execute(f"DELETE FROM {OWNED} WHERE source = ?", (source,))

@@ -15,6 +15,7 @@ import io
 from urllib.parse import urlencode, urlsplit
 
 import requests
+from lxml import etree
 
 from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError
@@ -23,6 +24,19 @@ from ogcsdl.jobs import urls
 
 class SourceError(OgcsdlError):
     """The remote catalogue is down, slow, refused or answered something unusable."""
+
+
+# The one XML parser for everything a remote source sends: no entities, no network, no
+# huge-tree mode (a page is bounded by ``harvest.max_page_bytes`` anyway).
+SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
+def parse_xml(content: bytes, url: str) -> etree._Element:
+    """The root element of a remote answer; malformed XML is a :class:`SourceError`."""
+    try:
+        return etree.fromstring(content, SAFE_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise SourceError(f"{url} answered malformed XML: {exc}") from None
 
 
 def trusted(url: str, settings: Settings) -> bool:

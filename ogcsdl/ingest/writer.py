@@ -51,17 +51,20 @@ class StorageFull(OgcsdlError):
     status = 507
 
 
-def cog_options(settings: IngestSettings, categorical: bool) -> dict[str, str]:
+def cog_options(
+    settings: IngestSettings, categorical: bool, threads: str = "ALL_CPUS"
+) -> dict[str, str]:
     """GDAL COG driver options. One overview resampling applies to all bands: a class
     band must not be averaged into classes that do not exist, so such products get
-    nearest."""
+    nearest. ``threads``: GDAL's compression threads (``"1"`` where the cores are
+    already busy, e.g. on a Dask worker)."""
     return {
         "COMPRESS": settings.compression.upper(),
         "PREDICTOR": "YES",
         "BLOCKSIZE": str(settings.blocksize),
         "OVERVIEWS": "AUTO",
         "OVERVIEW_RESAMPLING": "NEAREST" if categorical else settings.overview_resampling.upper(),
-        "NUM_THREADS": "ALL_CPUS",
+        "NUM_THREADS": threads,
         "BIGTIFF": "IF_SAFER",
     }
 
