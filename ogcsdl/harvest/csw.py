@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from io import BytesIO
 from typing import Any
 
@@ -31,7 +32,7 @@ from owslib.ows import ExceptionReport
 from ogcsdl.catalogue.iso19139 import iso_datetime
 from ogcsdl.config import Settings
 from ogcsdl.harvest.iso_reader import identifier_of, iso_record, records_in
-from ogcsdl.harvest.model import HarvestSource, Page, RejectedEntry
+from ogcsdl.harvest.model import HarvestSource, Page
 from ogcsdl.harvest.transport import SAFE_PARSER, SourceError, fetch
 
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -106,13 +107,7 @@ class CswHarvester:
             schema=GMD,
         ):
             for metadata in records_in(root):
-                identifier = identifier_of(metadata)
-                if identifier:
-                    page.seen.append(identifier)
-                try:
-                    page.records.append(iso_record(source, metadata))
-                except RejectedEntry as why:
-                    page.rejected.append(f"{identifier}: {why}")
+                page.take(identifier_of(metadata), partial(iso_record, source, metadata))
             page.since_applied = since is not None
             yield page
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 
 from lxml import etree
 
 from ogcsdl.config import Settings
 from ogcsdl.harvest.iso_reader import RECORD_TAGS, identifier_of, iso_record
-from ogcsdl.harvest.model import HarvestSource, Page, RejectedEntry
+from ogcsdl.harvest.model import HarvestSource, Page
 from ogcsdl.harvest.transport import SourceError, fetch, parse_xml
 
 
@@ -33,10 +34,5 @@ class IsoDocumentHarvester:
             )
         identifier = identifier_of(root)
         page = Page([], matched=1)
-        if identifier:
-            page.seen.append(identifier)
-        try:
-            page.records.append(iso_record(source, root))
-        except RejectedEntry as why:
-            page.rejected.append(f"{identifier or source.url}: {why}")
+        page.take(identifier, partial(iso_record, source, root), label=identifier or source.url)
         yield page

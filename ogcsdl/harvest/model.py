@@ -3,7 +3,7 @@ records, and the shape of a harvested :class:`ProductRecord`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -51,6 +51,27 @@ class Page:
     # The remote filtered by modification time (``since``): the pages are then not a
     # listing of everything the source holds and cannot show deletions.
     since_applied: bool = False
+
+    def take(
+        self,
+        name: str | None,
+        build: Callable[[], ProductRecord],
+        *,
+        label: str | None = None,
+        collection: str | None = None,
+    ) -> None:
+        """Note one entry of the answer: its identifier as seen, then its record, or why
+        it was rejected (under ``label``, default the identifier). With ``collection``
+        a record of another collection is seen but not kept."""
+        if name:
+            self.seen.append(name)
+        try:
+            record = build()
+        except RejectedEntry as why:
+            self.rejected.append(f"{label or name or '?'}: {why}")
+            return
+        if collection is None or record.collection == collection:
+            self.records.append(record)
 
 
 class Harvester(Protocol):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -132,15 +133,11 @@ class OpenSearchHarvester:
                     or entry.findtext("atom:id", namespaces=NS)
                     or ""
                 ).strip()
-                if name:
-                    page.seen.append(name)
-                try:
-                    record = atom_record(source, entry)
-                except RejectedEntry as why:
-                    page.rejected.append(f"{name or '?'}: {why}")
-                    continue
-                if not source.collection or record.collection == source.collection:
-                    page.records.append(record)
+                page.take(
+                    name,
+                    partial(atom_record, source, entry),
+                    collection=source.collection or None,
+                )
             yield page
             index += len(entries)
             # A server may cap ``count`` below what was asked: only the total (when

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pystac_client import Client, ConformanceClasses
@@ -105,12 +106,10 @@ class StacHarvester:
                 )
                 for feature in answer["features"]:
                     name = feature.get("id") if isinstance(feature, dict) else None
-                    if isinstance(name, str) and name:
-                        page.seen.append(name)
-                    try:
-                        page.records.append(stac_record(source, feature))
-                    except RejectedEntry as why:
-                        page.rejected.append(f"{name or '?'}: {why}")
+                    page.take(
+                        name if isinstance(name, str) else None,
+                        partial(stac_record, source, feature),
+                    )
                 yield page
         except APIError as exc:
             raise SourceError(f"{source.url} answered an error: {exc}") from None
