@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -134,3 +135,23 @@ def postgis_url() -> Iterator[str]:
     """``postgresql://postgres@127.0.0.1:PORT/ogcsdl_test`` with PostGIS enabled."""
     with postgis_server() as server:
         yield server.url
+
+
+@contextmanager
+def private_database(server_url: str, prefix: str, *, postgis: bool = True) -> Iterator[str]:
+    """A database of its own on the session's server (``prefix_<random>``), with PostGIS
+    enabled unless ``postgis`` is False; dropped afterwards, even with connections open."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = f"{server_url.rsplit('/', 1)[0]}/{name}"
+    try:
+        if postgis:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION postgis")
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")

@@ -8,27 +8,20 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from ogcsdl.config import PROJECT_ROOT
 from tests.catalogue_fixtures import require_catalogue_env
+from tests.postgis import private_database
 
 pytestmark = pytest.mark.postgis
 
 
 def test_catalogue_benchmark_runs_at_a_tiny_size(postgis_url: str, tmp_path: Path) -> None:
     require_catalogue_env()
-    name = f"catbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgis_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    database_url = f"{postgis_url.rsplit('/', 1)[0]}/{name}"
-    try:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION postgis")
+    with private_database(postgis_url, "catbench") as database_url:
         argv = [
             *("--records", "300", "--page", "150", "--queries", "3"),
             *("--oai-records", "60", "--harvest-records", "60"),
@@ -44,9 +37,6 @@ def test_catalogue_benchmark_runs_at_a_tiny_size(postgis_url: str, tmp_path: Pat
             timeout=600,
             check=False,
         )
-    finally:
-        with psycopg.connect(postgis_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
     out = done.stdout
     (tmp_path / "benchmark.out").write_text(out + done.stderr, encoding="utf-8")
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]

@@ -4,7 +4,6 @@ and absent on SQLite (pycsw has no spatial index there)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ogcsdl.config import Settings, load_settings
 from ogcsdl.db import connect
 from ogcsdl.schema import create_schema
 from tests.catalogue_fixtures import CATALOGUE_PYTHON, require_catalogue_env, sample_products
+from tests.postgis import private_database
 
 # pycsw's WHERE for a GetRecords with BBOX, TempExtent_end >= / TempExtent_begin <= and
 # CloudCover <= (as pycsw 2.6 writes it for PostGIS), on a box around the samples.
@@ -50,17 +50,8 @@ def _settings(directory: Path, database_url: str | None = None) -> Settings:
 @pytest.fixture()
 def private_postgis(postgis_url: str) -> Iterator[str]:
     """A database of its own on the session's server (its records table starts empty)."""
-    name = f"searchidx_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgis_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = f"{postgis_url.rsplit('/', 1)[0]}/{name}"
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION postgis")
+    with private_database(postgis_url, "searchidx") as url:
         yield url
-    finally:
-        with psycopg.connect(postgis_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def _index_definition(url: str) -> str | None:

@@ -13,6 +13,7 @@ import pytest
 from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.catalogue.store import ProductQuery, ProductStore
 from ogcsdl.errors import NotFound
+from tests.postgis import private_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
@@ -138,17 +139,9 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    import psycopg
-
     server_url = str(request.getfixturevalue("postgis_url"))
-    name = f"migrate_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{server_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    with private_database(server_url, "migrate", postgis=False) as url:
+        yield url
 
 
 def test_start_up_adds_and_backfills_cloud_cover_on_an_older_table(empty_database: str) -> None:
