@@ -58,7 +58,9 @@ def available() -> bool:
 
 def cache_dir() -> Path:
     """Where compiled models are kept: ``$OGCSDL_MODEL_CACHE``, else
-    ``$XDG_CACHE_HOME/ogcsdl/compiled-models`` (``~/.cache`` by default)."""
+    ``$XDG_CACHE_HOME/ogcsdl/compiled-models`` (``~/.cache`` by default). The suite's
+    embedded cluster sets the variable to its data directory's cache
+    (``ogcsdl.jobs.cluster.compiled_model_cache``)."""
     given = os.environ.get("OGCSDL_MODEL_CACHE")
     if given:
         return Path(given)

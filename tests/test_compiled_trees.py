@@ -97,3 +97,18 @@ def test_columns_left_out_are_nan_and_the_rest_keep_their_answer():
         got = compiled_trees.predict_early_stopped(booster, rows.T, 5, 3.0, valid, compiled)
         assert np.isnan(got[~valid]).all()
         np.testing.assert_allclose(got[valid], expected, rtol=0, atol=1e-12)
+
+
+def test_the_suite_cluster_keeps_compiled_models_in_its_cache_dir(tmp_path, monkeypatch):
+    """The embedded cluster's workers compile into the data directory's cache, not the
+    service user's home; an explicit OGCSDL_MODEL_CACHE still wins."""
+    from ogcsdl.config import Settings
+    from ogcsdl.jobs.cluster import compiled_model_cache
+
+    settings = Settings(data_dir=tmp_path / "var")
+    monkeypatch.delenv("OGCSDL_MODEL_CACHE")
+    compiled_model_cache(settings)
+    assert compiled_trees.cache_dir() == tmp_path / "var" / "cache" / "compiled-models"
+    monkeypatch.setenv("OGCSDL_MODEL_CACHE", str(tmp_path / "chosen"))
+    compiled_model_cache(settings)
+    assert compiled_trees.cache_dir() == tmp_path / "chosen"

@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -209,10 +210,19 @@ def _warm_up(cluster: object, settings: Settings) -> None:
         LOG.exception("warming up the workers failed")
 
 
+def compiled_model_cache(settings: Settings) -> None:
+    """Point the workers' compiled-model cache (``processes.compiled_trees``) into the
+    suite's cache directory unless ``OGCSDL_MODEL_CACHE`` says otherwise: it then lives
+    and goes with the data directory, not in the service user's home (which may not be
+    writable). Worker processes inherit the environment."""
+    os.environ.setdefault("OGCSDL_MODEL_CACHE", str(settings.cache_dir / "compiled-models"))
+
+
 def serve(settings: Settings) -> None:
     from distributed import LocalCluster
 
     settings.ensure_dirs()
+    compiled_model_cache(settings)
     recover_interrupted(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
