@@ -113,6 +113,7 @@ def _compile(model_text: str, raw_score: bool) -> Any:
                 model.compile(cache=str(cached), raw_score=raw_score)
                 return model
             partial = directory / f".{key}.{os.getpid()}.o"
+            log.info("compiling a model for this CPU (once per machine; kept in %s)", directory)
             try:
                 model.compile(cache=str(partial), raw_score=raw_score)
                 os.replace(partial, cached)
