@@ -44,6 +44,9 @@ class ServerSettings(_Section):
     port: int = Field(5000, ge=1, le=65535)
     workers: int = Field(2, ge=1, le=64)
     timeout_s: int = Field(120, ge=5)
+    # How long ``serve`` retries a port still held (the children of a crashed previous
+    # run shutting down) before refusing to start.
+    port_wait_s: float = Field(10.0, ge=0, le=300)
 
 
 class DatabaseSettings(_Section):

@@ -122,7 +122,8 @@ def test_errors_are_ows_exception_reports(
 
 
 def test_busy_port_is_refused_with_the_setting_to_change(tmp_path: Path) -> None:
-    config_file = write_config(tmp_path)
+    # the held port is retried for server.port_wait_s (10 s by default) before the refusal
+    config_file = write_config(tmp_path, {"server": {"port_wait_s": 0.5}})
     port = load_settings(config_file).server.port
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", port))

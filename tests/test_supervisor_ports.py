@@ -4,6 +4,7 @@ free (a restart right after a crash must start); a port with a live listener is 
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,10 @@ from ogcsdl.server.supervisor import StartupError, check_ports_free
 from tests.live import free_port
 
 
-def _settings(tmp_path: Path, port: int) -> Settings:
+def _settings(tmp_path: Path, port: int, port_wait_s: float = 10) -> Settings:
     return Settings(
         data_dir=tmp_path,
-        server={"port": port},
+        server={"port": port, "port_wait_s": port_wait_s},
         catalogue={"port": free_port()},
         cluster={"port": free_port()},
         render={"port": free_port()},
@@ -49,3 +50,15 @@ def test_a_live_listener_is_refused_after_the_wait(tmp_path: Path) -> None:
         holder.listen()
         with pytest.raises(StartupError, match=f"port {port} \\(server.port\\) is already in use"):
             check_ports_free(_settings(tmp_path, port), wait_s=0.5)
+
+
+def test_the_wait_is_the_configured_one(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).server.port_wait_s == 10
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        started = time.monotonic()
+        with pytest.raises(StartupError, match=f"port {port} \\(server.port\\) is already in use"):
+            check_ports_free(_settings(tmp_path, port, port_wait_s=0.3))
+        assert 0.3 <= time.monotonic() - started < 9  # server.port_wait_s, not the default 10 s

@@ -35,7 +35,6 @@ from ogcsdl.startup import prepare
 LOG = logging.getLogger(__name__)
 
 ChildFactory = Callable[[Settings], ChildSpec | None]
-PORT_WAIT_S = 10.0  # how long a port held by a stopping previous run may delay the start
 _PR_SET_PDEATHSIG = 1
 
 
@@ -89,11 +88,12 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def check_ports_free(settings: Settings, wait_s: float = PORT_WAIT_S) -> None:
+def check_ports_free(settings: Settings, wait_s: float | None = None) -> None:
     """Refuse to start, naming the setting, when another program holds one of our ports
     (otherwise its answers could pass for ours). A port still held is retried for
-    ``wait_s``: the children of a crashed previous run are then still shutting down."""
-    deadline = time.monotonic() + wait_s
+    ``wait_s`` (default ``server.port_wait_s``): the children of a crashed previous run are
+    then still shutting down."""
+    deadline = time.monotonic() + (settings.server.port_wait_s if wait_s is None else wait_s)
     for key, (host, port) in _ports_to_bind(settings).items():
         while not _port_is_free(host, port):
             if time.monotonic() >= deadline:
