@@ -3,6 +3,9 @@
 #   make test   set up (incl. PostGIS and GDAL clients) and run lint, types and all tests
 DATA ?=
 PYTEST_ARGS ?=
+# Two pytest-xdist workers (2 cores); tests/conftest.py keeps the tests of each session
+# fixture that boots servers on one worker, so each boots once. PYTEST_WORKERS= runs serially.
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 
 .PHONY: setup setup-system demo test lint
 
@@ -21,4 +24,4 @@ lint:
 	.venv/bin/mypy
 
 test: setup-system lint
-	.venv/bin/python -m pytest $(PYTEST_ARGS)
+	.venv/bin/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)

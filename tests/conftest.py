@@ -13,6 +13,7 @@ from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite, wait_for_stopping
 from tests.processing_standin import EXTRA
 from tests.processing_support import external_dask_cluster
+from tests.xdist_groups import file_groups
 
 # postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products;
 # secured_suite: the suite with access control on, on its own PostGIS (secured_database).
@@ -35,6 +36,16 @@ def pytest_configure(config: pytest.Config) -> None:
     for key, value in QUIET_DASK.items():
         os.environ.setdefault(key, value)
     dask.config.refresh()  # in-process clusters read it from the environment too
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, each test's group (``--dist loadgroup``): see xdist_groups.py."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a plain run: one process, nothing to group
+    groups = file_groups(items)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::")[0]]))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
