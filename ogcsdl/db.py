@@ -57,10 +57,32 @@ class Connection:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.execute(sql, params).fetchall())
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction on this connection: committed when the block ends, rolled back
+        when it raises (a :func:`session` runs several in turn)."""
+        try:
+            yield self
+            self.raw.commit()
+        except BaseException:
+            self.raw.rollback()
+            raise
+
 
 @contextmanager
 def connect(url: str, timeout_s: float = 10.0) -> Iterator[Connection]:
     """A connection in a transaction: committed on success, rolled back on error."""
+    with session(url, timeout_s) as conn, conn.transaction():
+        yield conn
+
+
+@contextmanager
+def session(url: str, timeout_s: float = 10.0) -> Iterator[Connection]:
+    """One connection for many transactions (``conn.transaction()`` each), closed at the
+    end (anything uncommitted is discarded). A PostgreSQL connection costs a server
+    process: opening one per statement batch costs more server CPU than writing a page of
+    records (its catalogue caches, the PostGIS library and the text-search dictionary
+    are loaded again in every new process)."""
     dialect = dialect_of(url)
     if dialect == "sqlite":
         path = sqlite_path(url)
@@ -77,12 +99,20 @@ def connect(url: str, timeout_s: float = 10.0) -> Iterator[Connection]:
             raise ServiceUnavailable(f"cannot reach the database: {exc}".strip()) from None
     try:
         yield Connection(raw, dialect)
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
     finally:
-        raw.close()
+        raw.close()  # an uncommitted transaction is discarded (sqlite3 and PostgreSQL)
+
+
+@contextmanager
+def transaction(url: str, conn: Connection | None = None) -> Iterator[Connection]:
+    """A transaction on ``conn`` when one is given (a :func:`session`'s: many
+    transactions, one connection), else on a connection of its own."""
+    if conn is None:
+        with connect(url) as own:
+            yield own
+    else:
+        with conn.transaction():
+            yield conn
 
 
 def ping(url: str) -> None:

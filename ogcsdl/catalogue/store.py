@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ogcsdl.catalogue.record import ProductRecord
-from ogcsdl.db import Connection, connect, dialect_of
+from ogcsdl.db import Connection, connect, dialect_of, transaction
 from ogcsdl.errors import NotFound
 
 TABLE = "ogcsdl_products"
@@ -129,12 +129,16 @@ class ProductStore:
         self,
         records: Sequence[ProductRecord],
         also: Callable[[Connection], None] | None = None,
+        *,
+        conn: Connection | None = None,
     ) -> None:
         """Upsert every record in ONE transaction (all are stored, or none), running ``also``
         (e.g. harvest bookkeeping) inside the same transaction. The rows go as one
         batched statement (a harvest page or a bulk load is one round trip, not one per
-        record); a record repeated in ``records`` ends as its last occurrence."""
-        with connect(self.database_url) as conn:
+        record); a record repeated in ``records`` ends as its last occurrence. ``conn``
+        (a :func:`~ogcsdl.db.session`'s) runs the transaction on that connection: a
+        harvest writes all its pages through one."""
+        with transaction(self.database_url, conn) as conn:
             conn.executemany(_UPSERT, [_row(record) for record in records])
             if records:
                 for hook in self.on_upsert:
@@ -227,11 +231,14 @@ class ProductStore:
         self,
         identifiers: builtins.list[str],
         also: Callable[[Connection], None] | None = None,
+        *,
+        conn: Connection | None = None,
     ) -> int:
         """Delete several records in ONE transaction (unknown ones are ignored), with
-        ``also`` in the same transaction. Returns how many were deleted."""
+        ``also`` in the same transaction (on ``conn`` when given). Returns how many were
+        deleted."""
         deleted = 0
-        with connect(self.database_url) as conn:
+        with transaction(self.database_url, conn) as conn:
             for identifier in identifiers:
                 cursor = conn.execute(f"DELETE FROM {TABLE} WHERE identifier = ?", (identifier,))
                 deleted += max(cursor.rowcount, 0)

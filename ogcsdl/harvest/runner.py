@@ -29,7 +29,7 @@ from tqdm import tqdm
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
-from ogcsdl.db import Connection
+from ogcsdl.db import Connection, session
 from ogcsdl.errors import NotFound
 from ogcsdl.harvest.csw import CswHarvester
 from ogcsdl.harvest.iso import IsoDocumentHarvester
@@ -182,11 +182,31 @@ def run_harvest(
 ) -> HarvestResult:
     """Harvest ``source`` once. ``since`` overrides the stored high-water mark; ``full``
     (or ``full_every_s`` passed since the last complete listing) lists the whole source
-    to apply remote deletions; ``force_deletions`` lifts the mass-deletion guard."""
+    to apply remote deletions; ``force_deletions`` lifts the mass-deletion guard.
+
+    The run holds one database connection: each page is still its own transaction, but
+    not its own server process (see :func:`ogcsdl.db.session`)."""
+    with session(settings.database_url) as conn:
+        return _run(
+            settings, source, conn, since, interval_s, full, full_every_s, force_deletions, progress
+        )
+
+
+def _run(
+    settings: Settings,
+    source: HarvestSource,
+    conn: Connection,
+    since: datetime | None,
+    interval_s: int | None,
+    full: bool,
+    full_every_s: int | None,
+    force_deletions: bool,
+    progress: bool,
+) -> HarvestResult:
     store = product_store(settings)
     state = HarvestState(settings.database_url)
-    state.register(source)
-    previous = state.get(source.name)
+    state.register(source, conn)
+    previous = state.get(source.name, conn)
     since = since or (previous.high_water if previous else None)
     reconcile = full or _full_due(previous, full_every_s)
     harvester = HARVESTERS[source.protocol]
@@ -200,13 +220,13 @@ def run_harvest(
         result.rejected.extend(page.rejected)
         if bar.total is None and page.matched is not None:
             bar.total = page.matched
-        known = state.known(record.identifier for record in page.records)
+        known = state.known((record.identifier for record in page.records), conn)
         chosen = _select(source, page.records, known, result)
 
         def own(conn: Connection, chosen: list[ProductRecord] = chosen) -> None:
             state.own(conn, source.name, chosen)
 
-        store.upsert_many(chosen, also=own)
+        store.upsert_many(chosen, also=own, conn=conn)
         for record in page.records:
             if high_water is None or record.updated > high_water:
                 high_water = record.updated
@@ -224,7 +244,7 @@ def run_harvest(
                 write(page)
     except SourceError as error:
         result.error = error.message
-        result.retry_at = state.mark_failure(source.name, error.message, settings.harvest)
+        result.retry_at = state.mark_failure(source.name, error.message, settings.harvest, conn)
         log.warning("harvest of %s failed (retry at %s): %s", source.name, result.retry_at, error)
         return result
     finally:
@@ -232,7 +252,7 @@ def run_harvest(
     why_not = listing.incomplete()
     result.listed = why_not is None
     if why_not is None:
-        _apply_deletions(settings, source, listing, result, force_deletions)
+        _apply_deletions(settings, source, listing, result, force_deletions, conn)
     elif reconcile:
         result.deletions_refused = f"no complete listing: {why_not}"
     deletions = result.deletions_refused
@@ -242,6 +262,7 @@ def run_harvest(
         interval_s,
         listed_completely=result.listed,
         warning=f"remote deletions not applied: {deletions}" if deletions else None,
+        conn=conn,
     )
     log.info(
         "harvest of %s: %d added, %d updated, %d unchanged, %d deleted, %d conflicts, "
@@ -264,11 +285,12 @@ def _apply_deletions(
     listing: _Listing,
     result: HarvestResult,
     force: bool,
+    conn: Connection,
 ) -> None:
     """Remove this source's records the complete listing no longer has, in one
     transaction (product rows, pycsw projection, ownership), within the guard."""
     state = HarvestState(settings.database_url)
-    held = state.owned_harvested(source.name)
+    held = state.owned_harvested(source.name, conn)
     gone = [identifier for identifier in held if identifier not in listing.seen]
     if not gone:
         return
@@ -284,7 +306,7 @@ def _apply_deletions(
         log.warning("harvest of %s: %s", source.name, result.deletions_refused)
         return
     result.deleted = product_store(settings).delete_many(
-        gone, also=lambda conn: state.disown(conn, source.name, gone)
+        gone, also=lambda conn: state.disown(conn, source.name, gone), conn=conn
     )
 
 
