@@ -50,6 +50,47 @@ EXTRA_COLUMNS: dict[str, str] = {
 }
 
 
+# The columns :func:`records_row` fills (pycsw's triggers add anytext_tsvector and
+# wkb_geometry); pycsw's other columns stay NULL in every row (see sparse_indexes).
+PROJECTED_COLUMNS = (
+    "identifier",
+    "typename",
+    "schema",
+    "mdsource",
+    "insert_date",
+    "xml",
+    "anytext",
+    "language",
+    "type",
+    "title",
+    "abstract",
+    "keywords",
+    "keywordstype",
+    "parentidentifier",
+    "time_begin",
+    "time_end",
+    "topicategory",
+    "organization",
+    "publisher",
+    "date",
+    "date_creation",
+    "date_modified",
+    "format",
+    "source",
+    "crs",
+    "wkt_geometry",
+    "lineage",
+    "links",
+    "platform",
+    "instrument",
+    "sensortype",
+    "cloudcover",
+    "producttype",
+    "processinglevel",
+    "bands",
+)
+
+
 def records_table_exists(database_url: str) -> bool:
     with connect(database_url) as conn:
         return _table_exists(conn)
@@ -195,7 +236,7 @@ class CatalogueProjection:
             return
         latest = {record.identifier: record for record in records}  # the last one wins
         rows = [records_row(self.settings, record) for record in latest.values()]
-        names = list(rows[0])
+        names = PROJECTED_COLUMNS
         conn.executemany(
             f"DELETE FROM {RECORDS_TABLE} WHERE identifier = ?", [(ident,) for ident in latest]
         )
