@@ -58,6 +58,19 @@ class Connection:
         return list(self.execute(sql, params).fetchall())
 
     @contextmanager
+    def pipelined(self) -> Iterator[Connection]:
+        """PostgreSQL: statements of the block are sent without waiting for each one's
+        result (psycopg's pipeline mode), so the server works on them while Python
+        prepares the next; a statement that reads (``query``) waits for those before it,
+        and the block's end waits for all (an error surfaces there at the latest).
+        SQLite runs in-process: nothing to overlap."""
+        if self.dialect != "postgresql":
+            yield self
+            return
+        with self.raw.pipeline():
+            yield self
+
+    @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction on this connection: committed when the block ends, rolled back
         when it raises (a :func:`session` runs several in turn)."""

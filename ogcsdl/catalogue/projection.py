@@ -230,12 +230,14 @@ class CatalogueProjection:
         self.settings = settings
 
     def upsert(self, conn: Connection, records: Sequence[ProductRecord]) -> None:
-        """Write the rows of ``records`` (a batch: two statements, whatever its size)."""
+        """Write the rows of ``records`` (a batch: two statements, whatever its size).
+        The rows are built first: in a pipelined batch (``ProductStore.upsert_many``) the
+        server is still writing the product rows meanwhile."""
+        latest = {record.identifier: record for record in records}  # the last one wins
+        rows = [records_row(self.settings, record) for record in latest.values()]
         if not _table_exists(conn):
             log.debug("no pycsw records table yet; %d record(s) projected later", len(records))
             return
-        latest = {record.identifier: record for record in records}  # the last one wins
-        rows = [records_row(self.settings, record) for record in latest.values()]
         names = PROJECTED_COLUMNS
         conn.executemany(
             f"DELETE FROM {RECORDS_TABLE} WHERE identifier = ?", [(ident,) for ident in latest]

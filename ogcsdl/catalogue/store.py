@@ -137,8 +137,9 @@ class ProductStore:
         batched statement (a harvest page or a bulk load is one round trip, not one per
         record); a record repeated in ``records`` ends as its last occurrence. ``conn``
         (a :func:`~ogcsdl.db.session`'s) runs the transaction on that connection: a
-        harvest writes all its pages through one."""
-        with transaction(self.database_url, conn) as conn:
+        harvest writes all its pages through one. On PostgreSQL the statements are
+        pipelined: the server writes the product rows while the hooks prepare theirs."""
+        with transaction(self.database_url, conn) as conn, conn.pipelined():
             conn.executemany(_UPSERT, [_row(record) for record in records])
             if records:
                 for hook in self.on_upsert:
