@@ -66,6 +66,20 @@ def test_a_batch_writes_each_record_once_in_both_tables_the_last_copy_winning(
     assert _counts(settings, RECORDS_TABLE) == expected
 
 
+def test_a_batched_delete_removes_every_record_from_both_tables(settings: Settings) -> None:
+    """Deleting many records (a source, a reconciliation) goes in batches of statements,
+    not one per record: all go from both tables, unknown ones are ignored and counted
+    out, other records stay."""
+    records = [scripted_record(SOURCE, f"D-{number:04d}") for number in range(1203)]
+    store = product_store(settings)
+    store.upsert_many(records)
+    gone = [record.identifier for record in records[:1201]] + ["NOT-THERE"]
+    assert store.delete_many(gone) == 1201
+    kept = Counter(record.identifier for record in records[1201:])
+    assert _counts(settings, "ogcsdl_products") == kept
+    assert _counts(settings, RECORDS_TABLE) == kept
+
+
 def test_a_paged_harvest_writes_every_record_once_and_owns_each(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

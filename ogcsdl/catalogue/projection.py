@@ -248,9 +248,14 @@ class CatalogueProjection:
             [[row[name] for name in names] for row in rows],
         )
 
-    def delete(self, conn: Connection, identifier: str) -> None:
-        if _table_exists(conn):
-            conn.execute(f"DELETE FROM {RECORDS_TABLE} WHERE identifier = ?", (identifier,))
+    def delete(self, conn: Connection, identifiers: Sequence[str]) -> None:
+        """Remove the rows of ``identifiers`` (a batch: one statement)."""
+        if identifiers and _table_exists(conn):
+            conn.execute(
+                f"DELETE FROM {RECORDS_TABLE} WHERE identifier IN"
+                f" ({', '.join('?' * len(identifiers))})",
+                list(identifiers),
+            )
 
     def resync(self, store: ProductStore) -> int:
         """Rewrite the whole projection from the store (after the table was created,

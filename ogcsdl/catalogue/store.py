@@ -60,6 +60,10 @@ _UPSERT = f"""INSERT INTO {TABLE} ({_COLUMNS})
         file_path = excluded.file_path, updated = excluded.updated,
         record = excluded.record, cloud_cover = excluded.cloud_cover"""
 
+# Identifiers per DELETE statement (SQLite allows 32766 parameters; a source's records
+# go in a few statements, not one per record).
+DELETE_BATCH = 500
+
 # Comparison operators a cloud-cover bound may use (SQL text is fixed, values are params).
 CLOUD_OPERATORS = ("<", "<=", ">", ">=", "=")
 
@@ -89,9 +93,9 @@ class CollectionExtent:
 
 
 # Hooks run inside the upsert/delete transaction, e.g. to write the pycsw projection;
-# an upsert hook gets the whole batch (so it can write it with one statement).
+# each gets the whole batch (so it can write it with one statement).
 UpsertHook = Callable[[Connection, Sequence[ProductRecord]], None]
-DeleteHook = Callable[[Connection, str], None]
+DeleteHook = Callable[[Connection, Sequence[str]], None]
 
 
 class ProductStore:
@@ -240,11 +244,15 @@ class ProductStore:
         deleted."""
         deleted = 0
         with transaction(self.database_url, conn) as conn:
-            for identifier in identifiers:
-                cursor = conn.execute(f"DELETE FROM {TABLE} WHERE identifier = ?", (identifier,))
+            for start in range(0, len(identifiers), DELETE_BATCH):
+                batch = identifiers[start : start + DELETE_BATCH]
+                cursor = conn.execute(
+                    f"DELETE FROM {TABLE} WHERE identifier IN ({', '.join('?' * len(batch))})",
+                    batch,
+                )
                 deleted += max(cursor.rowcount, 0)
                 for hook in self.on_delete:
-                    hook(conn, identifier)
+                    hook(conn, batch)
             if also is not None:
                 also(conn)
         return deleted
@@ -255,7 +263,7 @@ class ProductStore:
             if cursor.rowcount == 0:
                 raise NotFound(f"no product with identifier {identifier!r}", locator="identifier")
             for hook in self.on_delete:
-                hook(conn, identifier)
+                hook(conn, [identifier])
 
 
 def _row(record: ProductRecord) -> tuple[Any, ...]:
