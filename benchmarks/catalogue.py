@@ -478,12 +478,17 @@ def harvest_rates(config_file: Path, workdir: Path, records: int) -> dict[str, f
                 raise RuntimeError(
                     f"harvest over {protocol} added {result.added} of the {served} records served"
                 )
+            per_cpu = (
+                f"PostgreSQL {cpu[2]:.1f} = {result.added / max(sum(cpu), 1e-9):.0f} records"
+                " per CPU-second"
+                if postmaster is not None
+                else "PostgreSQL not measured (not a server on this machine)"
+            )
             print(
                 f"harvest {protocol}: {result.added} added, {len(result.rejected)} rejected,"
                 f" {result.pages} page(s) in {seconds:.1f} s"
                 f" (load average {os.getloadavg()[0]:.1f}); CPU s: ours {cpu[0]:.1f},"
-                f" remote web servers {cpu[1]:.1f}, PostgreSQL {cpu[2]:.1f}"
-                f" = {result.added / max(sum(cpu), 1e-9):.0f} records per CPU-second"
+                f" remote web servers {cpu[1]:.1f}, {per_cpu}"
             )
             rates[protocol] = result.added / seconds
             delete_source(ours, source.name)
@@ -496,9 +501,9 @@ def _postmaster(database_url: str) -> psutil.Process | None:
     """The PostgreSQL server process when it runs on this machine (its reaped backends'
     CPU time is added to its children's), else None."""
     try:
-        with psycopg.connect(database_url) as conn:
+        with psycopg.connect(database_url) as conn:  # the backend lives while it is open
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        return psutil.Process(psutil.Process(int(row[0])).ppid()) if row else None
+            return psutil.Process(psutil.Process(int(row[0])).ppid()) if row else None
     except (psutil.Error, psycopg.Error):
         return None
 
@@ -509,6 +514,19 @@ def _seconds(process: psutil.Process, children: bool) -> float:
     return own + (times.children_user + times.children_system if children else 0.0)
 
 
+def _summed(processes: list[psutil.Process]) -> float:
+    """CPU seconds of ``processes``; one that ended (or is a zombie) meanwhile counts
+    nothing here, and the others still count (its time moves to its parent's children
+    once reaped)."""
+    total = 0.0
+    for process in processes:
+        try:
+            total += _seconds(process, children=False)
+        except psutil.Error:
+            continue
+    return total
+
+
 def _cpu(remote_pid: int, postmaster: psutil.Process | None) -> tuple[float, float, float]:
     """CPU seconds so far of this process (every thread: the harvest and its fetch
     thread), of the remote suite's web servers (its gunicorn processes: gateway, pycsw;
@@ -516,19 +534,20 @@ def _cpu(remote_pid: int, postmaster: psutil.Process | None) -> tuple[float, flo
     backends, live or reaped): a figure that does not depend on how busy the machine
     is, unlike records per wall-clock second."""
     ours = _seconds(psutil.Process(), children=False)
-    remote = 0.0
     try:
-        for process in psutil.Process(remote_pid).children(recursive=True):
-            if any("gunicorn" in part for part in process.cmdline()):
-                remote += _seconds(process, children=False)
+        servers = [
+            process
+            for process in psutil.Process(remote_pid).children(recursive=True)
+            if any("gunicorn" in part for part in process.cmdline())
+        ]
     except psutil.Error:
-        pass
+        servers = []
+    remote = _summed(servers)
     database = 0.0
     if postmaster is not None:
         try:
             database = _seconds(postmaster, children=True)
-            for backend in postmaster.children():
-                database += _seconds(backend, children=False)
+            database += _summed(postmaster.children())
         except psutil.Error:
             pass
     return ours, remote, database
