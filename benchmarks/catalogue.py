@@ -527,6 +527,21 @@ def _summed(processes: list[psutil.Process]) -> float:
     return total
 
 
+def _reaped(postmaster: psutil.Process, timeout_s: float = 2.0) -> None:
+    """Wait (briefly) until no backend of the server is a zombie: an ended backend
+    shows no CPU time until the server reaps it, and then all of it at once in the
+    server's children times: a harvest's one connection, closed as the run ends, would
+    be counted in the next sample's window instead of its own."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if not any(child.status() == psutil.STATUS_ZOMBIE for child in postmaster.children()):
+                return
+        except psutil.Error:
+            pass
+        time.sleep(0.01)
+
+
 def _cpu(remote_pid: int, postmaster: psutil.Process | None) -> tuple[float, float, float]:
     """CPU seconds so far of this process (every thread: the harvest and its fetch
     thread), of the remote suite's web servers (its gunicorn processes: gateway, pycsw;
@@ -545,6 +560,7 @@ def _cpu(remote_pid: int, postmaster: psutil.Process | None) -> tuple[float, flo
     remote = _summed(servers)
     database = 0.0
     if postmaster is not None:
+        _reaped(postmaster)
         try:
             database = _seconds(postmaster, children=True)
             database += _summed(postmaster.children())
