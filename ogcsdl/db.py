@@ -25,6 +25,27 @@ def dialect_of(url: str) -> str:
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://...")
 
 
+def refused_values(error: BaseException) -> bool:
+    """Whether ``error`` is the database refusing the values of a statement (text too
+    long for an index entry, NUL in text, a geometry PostGIS cannot parse, a constraint),
+    not a lost connection or a busy database: the other rows of a batch can still be
+    written one by one."""
+    if isinstance(error, sqlite3.DataError | sqlite3.IntegrityError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    errors = psycopg.errors
+    return isinstance(
+        error,
+        psycopg.DataError
+        | psycopg.IntegrityError
+        | errors.ProgramLimitExceeded
+        | errors.InternalError_,  # XX000: PostGIS's "parse error - invalid geometry"
+    )
+
+
 def sqlite_path(url: str) -> Path:
     """``sqlite:////abs/path.db`` or ``sqlite:///rel.db`` -> Path."""
     return Path(unquote(url[len("sqlite:///") :]))

@@ -70,6 +70,8 @@ def _check(settings: Settings) -> None:
         assert not any(name.endswith(f"_{column}") for name in partial), column
     assert "ix_records_title" in definitions
     assert "ix_records_links" not in definitions  # no pycsw query filters on links
+    for column in ("abstract", "keywords", "lineage", "bands"):  # free text: LIKE, anytext
+        assert f"ix_records_{column}" not in definitions, column
 
     store = product_store(settings)
     store.upsert_many(sample_products())

@@ -16,6 +16,8 @@ orders nothing.
 The index on ``links`` goes altogether: no pycsw queryable (CSW 2/3, ISO AP, OpenSearch)
 maps to that column, it is only read for output, yet it was the largest B-tree of the
 table (148 MB at 426k records: ~200-character keys) and another random page per write.
+So do those on the free-text columns (:data:`UNQUERIED_COLUMNS`): a B-tree cannot serve
+their searches and cannot hold their longer values at all.
 
 Idempotent on SQLite and PostgreSQL: an index already partial (or gone) is left alone,
 so a later start-up costs one catalogue query.
@@ -33,8 +35,12 @@ log = logging.getLogger(__name__)
 
 # Filled by pycsw's triggers from projected columns (anytext, wkt_geometry).
 TRIGGER_COLUMNS = ("anytext_tsvector", "wkb_geometry")
-# Written, but no pycsw query filters or sorts on them: their indexes are dropped.
-UNQUERIED_COLUMNS = ("links",)
+# Written, but their B-trees go: ``links`` is no pycsw queryable; the free text (an
+# abstract, a keyword list, a lineage statement, a hyperspectral band list) is searched
+# with ``LIKE '%...%'`` or through ``anytext``, which no B-tree serves, and a B-tree entry
+# holds at most ~2.7 kB (PostgreSQL): a longer, poorly compressible value (a national
+# catalogue's abstract) made the whole write of its page fail.
+UNQUERIED_COLUMNS = ("links", "abstract", "keywords", "lineage", "bands")
 _LOCK = 0x6F677370  # pg_advisory_xact_lock key: suites starting together
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -29,8 +29,8 @@ from tqdm import tqdm
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
-from ogcsdl.db import Connection, session
-from ogcsdl.errors import NotFound
+from ogcsdl.db import Connection, refused_values, session
+from ogcsdl.errors import NotFound, redact_paths
 from ogcsdl.harvest.csw import CswHarvester
 from ogcsdl.harvest.iso import IsoDocumentHarvester
 from ogcsdl.harvest.model import Harvester, HarvestSource, Page
@@ -69,6 +69,18 @@ class HarvestResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def refuse(self, record: ProductRecord, error: BaseException) -> None:
+        """``record`` was counted as added or updated but the catalogue refused it."""
+        entry = (record.identifier, record.title)
+        if entry in self.inserted:
+            self.inserted.remove(entry)
+            self.added -= 1
+        else:
+            self.updated -= 1
+        reason = redact_paths(str(error).strip().splitlines()[0] if str(error).strip() else "")
+        self.rejected.append(f"{record.identifier}: the catalogue cannot store it ({reason})")
+        log.warning("harvest: %s", self.rejected[-1])
+
 
 @dataclass
 class _Listing:
@@ -91,6 +103,12 @@ class _Listing:
         if self.matched is not None and len(self.seen) < self.matched:
             return f"the source said {self.matched} match but listed {len(self.seen)}"
         return None
+
+
+def _refused(error: BaseException) -> bool:
+    """A record the catalogue cannot store as it is (its ISO document cannot be built,
+    the database refuses a value), as opposed to a database that is down."""
+    return isinstance(error, ValueError) or refused_values(error)
 
 
 def _select(
@@ -223,10 +241,23 @@ def _run(
         known = state.known((record.identifier for record in page.records), conn)
         chosen = _select(source, page.records, known, result)
 
-        def own(conn: Connection, chosen: list[ProductRecord] = chosen) -> None:
-            state.own(conn, source.name, chosen)
+        def write_records(records: list[ProductRecord]) -> None:
+            store.upsert_many(
+                records, also=lambda conn: state.own(conn, source.name, records), conn=conn
+            )
 
-        store.upsert_many(chosen, also=own, conn=conn)
+        try:
+            write_records(chosen)
+        except Exception as error:
+            if not _refused(error):
+                raise
+            for record in chosen:  # keep the page's other records: one transaction each
+                try:
+                    write_records([record])
+                except Exception as one:
+                    if not _refused(one):
+                        raise
+                    result.refuse(record, one)
         for record in page.records:
             if high_water is None or record.updated > high_water:
                 high_water = record.updated
