@@ -18,9 +18,14 @@ request, more than the database spends on both queries once they are indexed.
 Here the same two statements are written as text around pycsw's own WHERE clause, with
 the same bound values, sort and paging: ``SELECT count(*) FROM records WHERE ...`` and
 ``SELECT <the table's columns> FROM records WHERE ... [ORDER BY ...] LIMIT .. OFFSET ..``
-loaded into pycsw's ORM class (for an Atom answer without the ISO document, which it
-does not show: loaded on access should it be read). The rows, the count and their
-order are pycsw's; only the SQL text is built differently. Requests this does not
+loaded into pycsw's ORM class. The page leaves out the columns that only searches
+read: the full-text ``anytext`` and its ``tsvector`` and the PostGIS geometry (about 2.5
+kB a record that PostgreSQL would print as text and the ORM parse, for nothing: the
+answers are written from the other columns, the footprint from ``wkt_geometry``), and
+for an Atom answer the ISO document it does not show. A column left out is loaded on
+access should a writer read it after all (``ElementName=csw:AnyText``), so the answer
+stays pycsw's. The rows, the count and their order are pycsw's; only the SQL text is
+built differently. Requests this does not
 cover (spatial ranking, a spatial sort, a repository filter, a sort on something that
 is not a column) go to pycsw's own ``query``.
 """
@@ -63,17 +68,26 @@ def _select_list(repo, without=()):
     return lists[without]
 
 
+def _search_only(repo):
+    """The columns only searches read: pycsw's full-text column, its PostgreSQL
+    ``tsvector`` and the PostGIS geometry (answers show ``wkt_geometry``)."""
+    mappings = repo.context.md_core_model["mappings"]
+    names = (mappings.get("pycsw:AnyText"), "anytext_tsvector", repo.postgis_geometry_column)
+    return tuple(name for name in names if name)  # "anytext_tsvector": pycsw's admin's name
+
+
 def _not_shown(repo):
-    """Columns this request's answer never reads: an Atom answer (OpenSearch, and the
-    GeoJSON made from it) is written from the columns, not from the ISO document, which
-    is about 20 kB per record to read and send. pycsw's Atom writer reads the document
-    only for records stored as Atom entries; the ORM then loads it on that access."""
+    """Columns this request's answer never reads: the search-only ones, and for an Atom
+    answer (OpenSearch, and the GeoJSON made from it) the ISO document, about 20 kB per
+    record to read and send: it is written from the columns. pycsw's Atom writer reads
+    the document only for records stored as Atom entries; the ORM then loads it on that
+    access."""
     server = getattr(repo.context, "server", None)
     kvp = getattr(server, "kvp", None) or {}
     xml = repo.context.md_core_model["mappings"].get("pycsw:XML")
     if kvp.get("outputschema") == ATOM and xml:
-        return (xml,)
-    return ()
+        return (*_search_only(repo), xml)
+    return _search_only(repo)
 
 
 def _table_name(repo):
