@@ -55,6 +55,7 @@ import pycsw_database
 from lxml import etree
 from pycsw import oaipmh, server
 from pycsw_atom import enrich_atom_entries
+from pycsw_bbox_precision import keep_bbox_precision
 from pycsw_config import configuration
 from pycsw_eo_intervals import (
     add_numeric_intervals,
@@ -120,6 +121,7 @@ def _fix_oai_list_identifiers() -> None:
 
 _fix_oai_list_identifiers()
 enrich_atom_entries()
+keep_bbox_precision()
 add_numeric_intervals()
 fix_oai_paging()
 headers_from_the_record()
