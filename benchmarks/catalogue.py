@@ -373,6 +373,7 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
 
 def measure(args: argparse.Namespace, config_file: Path, database_url: str, workdir: Path) -> None:
     items = queries(args.queries)
+    load_before = os.getloadavg()[0]
     with psycopg.connect(database_url, autocommit=True) as conn:
         print("\nEXPLAIN ANALYZE (first query):")
         print(
@@ -404,6 +405,10 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
         csw = timed(lambda q: csw_search(session, base, q), items)
         stac = timed(lambda q: stac_search(session, base, q), items)
         osearch = timed(lambda q: opensearch(session, base, q), items)
+        print(  # the machine may be shared: compare runs made under similar load
+            "load average (1 min) before the SQL / after the searches:"
+            f" {load_before:.1f} / {os.getloadavg()[0]:.1f}"
+        )
         print(
             f"records matched, summed over the queries: CSW {csw[1]}, its SQL"
             f" {sql_times['csw'][1]}, OpenSearch {osearch[1]}, its SQL"
