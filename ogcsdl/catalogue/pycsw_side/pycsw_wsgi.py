@@ -37,6 +37,7 @@ and the standard library. It differs from ``pycsw.wsgi:application`` in these wa
 * a search costs little more than its SQL: request schemas are compiled once per
   process, the configuration is parsed once per change of the file (``pycsw_config``),
   the database is not asked whether it is up before each request (``pycsw_database``),
+  a worker's long-lived objects are frozen out of the garbage collector's full passes,
   GetRecords' count and page run as SQL text around pycsw's own WHERE clause on an
   AUTOCOMMIT engine (``pycsw_query``) and OAI-PMH headers are read from their record
   (``pycsw_oai``), each giving the answer pycsw gives.
@@ -44,6 +45,7 @@ and the standard library. It differs from ``pycsw.wsgi:application`` in these wa
 
 import copy
 import functools
+import gc
 import io
 import os
 import re
@@ -382,7 +384,22 @@ def _dispatch(environ):
     return csw, status, contents
 
 
+_answered = [0]
+
+
+def _long_lived_objects_frozen() -> None:
+    """Once the first request has loaded what a worker keeps (pycsw, SQLAlchemy, the
+    reflected table, compiled schemas: about 90,000 objects), move it out of the
+    garbage collector's sight (``gc.freeze``): every full collection walked all of it,
+    about 35 ms that fell on some search, and the younger collections carry less."""
+    if _answered[0] == 1:
+        gc.collect()  # the first request's own garbage is not kept forever
+        gc.freeze()
+    _answered[0] = min(_answered[0] + 1, 2)
+
+
 def application(environ, start_response):
+    _long_lived_objects_frozen()
     environ["local.app_root"] = PYCSW_ROOT
     query = environ.get("QUERY_STRING", "")
     invalid = _geo_time_error(query)
