@@ -148,6 +148,9 @@ def _record(repo, loads, row):
     for (key, process), value in zip(loads, row, strict=True):
         values[key] = value if process is None else process(value)
     make_transient_to_detached(record)  # "as though freshly loaded"; the rest expired
+    loaded = repo.session.identity_map.get(inspect(record).key)
+    if loaded is not None:  # the session has it already: the ORM would hand that one out
+        return loaded
     repo.session.add(record)
     return record
 
