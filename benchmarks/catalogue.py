@@ -288,6 +288,25 @@ def timed(call: Callable[[Query], int], items: Sequence[Query]) -> tuple[list[fl
     return times, found
 
 
+def cpu_timed(
+    call: Callable[[Query], int],
+    items: Sequence[Query],
+    suite_pid: int,
+    postmaster: psutil.Process | None,
+    into: dict[str, tuple[float, float, float]],
+    key: str,
+) -> tuple[list[float], int]:
+    """``timed`` and, in ``into[key]``, the CPU milliseconds per call of this process,
+    of the suite's web servers and of PostgreSQL (``_cpu``; warm-up calls included)."""
+    before = _cpu(suite_pid, postmaster)
+    result = timed(call, items)
+    calls = len(items) + len(items[:3])
+    after = _cpu(suite_pid, postmaster)
+    ours, web, database = ((a - b) * 1000 / calls for a, b in zip(after, before, strict=True))
+    into[key] = (ours, web, database)
+    return result
+
+
 def p(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
@@ -373,6 +392,7 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
 
 def measure(args: argparse.Namespace, config_file: Path, database_url: str, workdir: Path) -> None:
     items = queries(args.queries)
+    load_before = os.getloadavg()[0]
     with psycopg.connect(database_url, autocommit=True) as conn:
         print("\nEXPLAIN ANALYZE (first query):")
         print(
@@ -390,9 +410,16 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
                 conn, f"SELECT count(*) FROM records WHERE {CSW_WHERE}", _csw_params(items[0])
             )
         )
+        postmaster = _postmaster(database_url)
+        cpu: dict[str, tuple[float, float, float]] = {}
+        no_suite = os.getpid()  # no web server runs yet: this process has no gunicorn child
         sql_times = {
-            "csw": timed(lambda q: sql_csw(conn, q), items),
-            "opensearch": timed(lambda q: sql_opensearch(conn, q), items),
+            "csw": cpu_timed(
+                lambda q: sql_csw(conn, q), items, no_suite, postmaster, cpu, "SQL csw"
+            ),
+            "opensearch": cpu_timed(
+                lambda q: sql_opensearch(conn, q), items, no_suite, postmaster, cpu, "SQL os"
+            ),
             "stac": timed(lambda q: sql_stac(conn, q), items),
         }
         oai_sql = sql_oai(conn, args.oai_records, load_settings(config_file).catalogue.max_records)
@@ -401,9 +428,28 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
     try:
         session = requests.Session()
         base = suite.base_url
-        csw = timed(lambda q: csw_search(session, base, q), items)
+        pid = suite.process.pid
+        csw = cpu_timed(lambda q: csw_search(session, base, q), items, pid, postmaster, cpu, "csw")
         stac = timed(lambda q: stac_search(session, base, q), items)
-        osearch = timed(lambda q: opensearch(session, base, q), items)
+        osearch = cpu_timed(
+            lambda q: opensearch(session, base, q), items, pid, postmaster, cpu, "os"
+        )
+        print(  # the machine may be shared: compare runs made under similar load
+            "load average (1 min) before the SQL / after the searches:"
+            f" {load_before:.1f} / {os.getloadavg()[0]:.1f}"
+        )
+        print(  # CPU time does not grow with the machine's load as wall time does
+            "CPU ms per search (client; web servers: gateway + pycsw; PostgreSQL):"
+            + "".join(
+                f"\n  {label:34} {ours:5.1f} {web:5.1f} {database:5.1f}"
+                for label, (ours, web, database) in (
+                    ("CSW GetRecords", cpu["csw"]),
+                    ("  its SQL", cpu["SQL csw"]),
+                    ("OpenSearch", cpu["os"]),
+                    ("  its SQL", cpu["SQL os"]),
+                )
+            )
+        )
         print(
             f"records matched, summed over the queries: CSW {csw[1]}, its SQL"
             f" {sql_times['csw'][1]}, OpenSearch {osearch[1]}, its SQL"
