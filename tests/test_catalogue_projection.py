@@ -6,8 +6,6 @@ repository is a 503 + an unhealthy catalogue."""
 from __future__ import annotations
 
 import configparser
-import os
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,6 +42,7 @@ from tests.catalogue_fixtures import (
     free_port,
     require_catalogue_env,
     sample_products,
+    start_child,
     wait_ready,
 )
 
@@ -146,15 +145,10 @@ def test_a_broken_repository_is_a_503_and_unhealthy(tmp_path: Path) -> None:
     port = free_port()
     settings = _settings(tmp_path, catalogue={"python": str(CATALOGUE_PYTHON), "port": port})
     spec = catalogue_child(settings, server_url=f"http://127.0.0.1:{port}/")
-    process = subprocess.Popen(
-        spec.argv,
-        env={**os.environ, **spec.env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    log_file = tmp_path / "pycsw.log"
+    process = start_child(spec, log_file)
     try:
-        wait_ready(spec.ready_url or "", process)
+        wait_ready(spec.ready_url or "", process, log_file)
         check_catalogue(settings)  # healthy
         config = settings.generated_dir / "pycsw.cfg"  # pycsw re-reads it per request
         broken = tmp_path / "missing-dir" / "nothing.db"
@@ -206,3 +200,20 @@ def test_iso_text_is_written_as_lxml_pretty_prints_it_with_its_texts() -> None:
     ][::2] == ["B1", "B2"]
     with pytest.raises(ValueError, match="XML compatible"):
         iso_text(replace(base, title="bad \x01 byte"), [], contact)
+
+
+def test_iso_text_parts_written_once_follow_their_contact_and_values() -> None:
+    """Contacts and thesaurus keyword blocks are written once and then copied: a copy
+    must be the one of that contact / value, never another record's."""
+    base = sample_products()[0]
+    first = iso_text(base, [], MetadataContact("Org A", "Name One", "one@example.org"))
+    other = replace(base, platform="Other-Sat")
+    second = iso_text(other, [], MetadataContact("Org B", "Name Two", "two@example.org"))
+    assert "Name One" in first.xml and "Name Two" not in first.xml
+    assert "Name Two" in second.xml and "Name One" not in second.xml
+    assert "Other-Sat" in second.xml and "Other-Sat" in second.anytext
+    assert "Other-Sat" not in first.xml
+    root = etree.fromstring(second.xml.encode("utf-8"))
+    assert etree.tostring(root, pretty_print=True, encoding="unicode") == second.xml
+    assert second.anytext == anytext(second.xml.encode("utf-8"))
+    assert iso_text(base, [], MetadataContact("Org A", "Name One", "one@example.org")) == first
