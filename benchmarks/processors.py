@@ -134,7 +134,7 @@ def _follow(runner: Any, job_id: str, started: float) -> list[tuple[str, float]]
 
 def output_digest(settings: Any, job: Any) -> str:
     """Short SHA-256s of every output of a finished job: the pixels (and grid) of its
-    raster outputs as published, the values of the others. Equal digests before and
+    raster outputs as published, overviews included, the values of the others. Equal digests before and
     after a speed change say the outputs stayed bit-identical."""
     from ogcsdl.catalogue.factory import product_store
 
@@ -146,6 +146,10 @@ def output_digest(settings: Any, job: Any) -> str:
             with rasterio.open(record.file_path) as src:
                 digest.update(repr((src.dtypes, src.shape, tuple(src.transform))).encode())
                 digest.update(src.read().tobytes())
+                levels = len(src.overviews(1))
+            for level in range(levels):  # what tiles and zoomed-out reads show
+                with rasterio.open(record.file_path, overview_level=level) as src:
+                    digest.update(src.read().tobytes())
         else:
             value = output.value
             if output.file:  # a large document kept as a file
