@@ -40,6 +40,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+KEEP_CACHED = 64  # compiled objects kept on disk (a model compiled in stages is 12 of them)
+STALE_PARTIAL_S = 24 * 3600  # a partial object this old was left by a killed compile
 COMPILE_MIN_ROWS = 65_536  # below this many rows per call (tests) LightGBM itself is cheaper
 BATCH_ROWS = 65_536  # rows converted to float64 at a time (lleaves compares in double)
 _compiled: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
@@ -97,7 +99,7 @@ def _compile(model_text: str, raw_score: bool) -> Any:
         model = lleaves.Model(model_file=str(model_file))
         cached = directory / f"{key}.o"
         if cached.exists():
-            model.compile(cache=str(cached), raw_score=raw_score)
+            _load(model, cached, raw_score)
             return model
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -110,7 +112,7 @@ def _compile(model_text: str, raw_score: bool) -> Any:
             # first job together) wait and load its object
             fcntl.flock(lock, fcntl.LOCK_EX)
             if cached.exists():
-                model.compile(cache=str(cached), raw_score=raw_score)
+                _load(model, cached, raw_score)
                 return model
             partial = directory / f".{key}.{os.getpid()}.o"
             log.info("compiling a model for this CPU (once per machine; kept in %s)", directory)
@@ -119,7 +121,53 @@ def _compile(model_text: str, raw_score: bool) -> Any:
                 os.replace(partial, cached)
             finally:
                 partial.unlink(missing_ok=True)
+            prune(directory)
         return model
+
+
+def _load(model: Any, cached: Path, raw_score: bool) -> None:
+    """Load a cached object and mark it used (its mtime orders :func:`prune`)."""
+    model.compile(cache=str(cached), raw_score=raw_score)
+    try:
+        os.utime(cached)
+    except OSError:  # a read-only cache is still a cache
+        pass
+
+
+def prune(directory: Path, keep: int = KEEP_CACHED) -> list[Path]:
+    """Delete all but the ``keep`` most recently used compiled objects in ``directory``
+    (with their lock files) and partial objects left by killed compiles; the deleted
+    paths. Run after each new compile, so the cache stays bounded as models, CPUs and
+    library versions change (each change makes new keys and orphans the old objects)."""
+    import time
+
+    def used(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:  # deleted meanwhile by another process's prune
+            return 0.0
+
+    objects = sorted(
+        (path for path in directory.glob("*.o") if not path.name.startswith(".")),
+        key=used,
+        reverse=True,
+    )
+    now = time.time()
+    partials = [
+        path for path in directory.glob(".*.o") if used(path) and now - used(path) > STALE_PARTIAL_S
+    ]
+    removed = []
+    for path in objects[keep:] + partials:
+        try:
+            path.unlink()
+            if not path.name.startswith("."):
+                (directory / f".{path.stem}.lock").unlink(missing_ok=True)
+        except OSError:
+            continue
+        removed.append(path)
+    if removed:
+        log.info("removed %d unused compiled model(s) from %s", len(removed), directory)
+    return removed
 
 
 def _cached(booster: Any, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:

@@ -442,3 +442,15 @@ def test_csw3_post_bbox_filter(catalogue: Catalogue) -> None:
     nowhere = _csw3_bbox_post(catalogue, -10.0, -10.0, -9.0, -9.0)
     results = nowhere.find(".//csw30:SearchResults", ns)
     assert results is not None and results.get("numberOfRecordsMatched") == "0"
+
+
+def test_search_boxes_keep_the_precision_the_client_sent(catalogue: Catalogue) -> None:
+    """pycsw 2.6.2 rounded every search box to 0.01 degree (upstream #930): a box whose
+    south edge lies 0.004 degree (~450 m) north of Gothenburg's footprint found it."""
+    ns = {"dc": "http://purl.org/dc/elements/1.1/"}
+    north_of_it = _csw3_bbox_post(catalogue, 58.004, 11.2, 58.5, 11.8)
+    assert "S2A-GBG-0715" not in {n.text for n in north_of_it.iterfind(".//dc:identifier", ns)}
+    overlapping = _csw3_bbox_post(catalogue, 57.996, 11.2, 58.5, 11.8)
+    assert "S2A-GBG-0715" in {n.text for n in overlapping.iterfind(".//dc:identifier", ns)}
+    assert "S2A-GBG-0715" not in atom_ids(opensearch(catalogue, bbox="11.2,58.004,11.8,58.5"))
+    assert "S2A-GBG-0715" in atom_ids(opensearch(catalogue, bbox="11.2,57.996,11.8,58.5"))

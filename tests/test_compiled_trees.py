@@ -3,6 +3,8 @@ included, and falls back to LightGBM when it cannot compile."""
 
 from __future__ import annotations
 
+import os
+
 import lightgbm
 import numpy as np
 import pytest
@@ -56,11 +58,29 @@ def test_multiclass_prediction_equals_lightgbms_and_loads_from_the_disk_cache():
     first = compiled_trees.predict(booster, x.T, compiled=True)
     np.testing.assert_allclose(first, expected, rtol=0, atol=1e-12)
     (cached,) = compiled_trees.cache_dir().glob("*.o")
-    stamp = cached.stat().st_mtime_ns
+    written = cached.stat().st_ino
+    os.utime(cached, (1, 1))
     # another process (a second worker) with the same model loads the object, no compile
     again = lightgbm.Booster(model_str=booster.model_to_string())
     np.testing.assert_array_equal(compiled_trees.predict(again, x.T, compiled=True), first)
-    assert cached.stat().st_mtime_ns == stamp and list(cached.parent.glob("*.o")) == [cached]
+    assert cached.stat().st_ino == written and list(cached.parent.glob("*.o")) == [cached]
+    assert cached.stat().st_mtime > 1  # marked used: pruning removes the least used first
+
+
+def test_prune_keeps_the_most_recently_used_objects_and_drops_stale_partials(tmp_path):
+    for age, name in enumerate(["new", "mid", "old", "oldest"]):
+        path = tmp_path / f"{name}.o"
+        path.write_bytes(b"x")
+        (tmp_path / f".{name}.lock").write_text("")
+        os.utime(path, (1e9 - age, 1e9 - age))
+    stale, fresh = tmp_path / ".old.123.o", tmp_path / ".new.456.o"
+    stale.write_bytes(b"x")
+    os.utime(stale, (1e9, 1e9))  # left by a compile killed long ago
+    fresh.write_bytes(b"x")  # a compile running right now
+    removed = compiled_trees.prune(tmp_path, keep=2)
+    assert sorted(path.name for path in removed) == [".old.123.o", "old.o", "oldest.o"]
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert left == [".mid.lock", ".new.456.o", ".new.lock", "mid.o", "new.o"]
 
 
 def test_without_lleaves_lightgbm_answers(monkeypatch):

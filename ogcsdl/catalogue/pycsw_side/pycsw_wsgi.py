@@ -53,6 +53,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 from pycsw import oaipmh, server
 from pycsw_atom import enrich_atom_entries
+from pycsw_bbox_precision import keep_bbox_precision
 from pycsw_config import configuration
 from pycsw_eo_intervals import (
     add_numeric_intervals,
@@ -118,6 +119,7 @@ def _fix_oai_list_identifiers() -> None:
 
 _fix_oai_list_identifiers()
 enrich_atom_entries()
+keep_bbox_precision()
 add_numeric_intervals()
 fix_oai_paging()
 headers_from_the_record()
