@@ -288,6 +288,25 @@ def timed(call: Callable[[Query], int], items: Sequence[Query]) -> tuple[list[fl
     return times, found
 
 
+def cpu_timed(
+    call: Callable[[Query], int],
+    items: Sequence[Query],
+    suite_pid: int,
+    postmaster: psutil.Process | None,
+    into: dict[str, tuple[float, float, float]],
+    key: str,
+) -> tuple[list[float], int]:
+    """``timed`` and, in ``into[key]``, the CPU milliseconds per call of this process,
+    of the suite's web servers and of PostgreSQL (``_cpu``; warm-up calls included)."""
+    before = _cpu(suite_pid, postmaster)
+    result = timed(call, items)
+    calls = len(items) + len(items[:3])
+    after = _cpu(suite_pid, postmaster)
+    ours, web, database = ((a - b) * 1000 / calls for a, b in zip(after, before, strict=True))
+    into[key] = (ours, web, database)
+    return result
+
+
 def p(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
@@ -373,6 +392,7 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
 
 def measure(args: argparse.Namespace, config_file: Path, database_url: str, workdir: Path) -> None:
     items = queries(args.queries)
+    load_before = os.getloadavg()[0]
     with psycopg.connect(database_url, autocommit=True) as conn:
         print("\nEXPLAIN ANALYZE (first query):")
         print(
@@ -390,9 +410,16 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
                 conn, f"SELECT count(*) FROM records WHERE {CSW_WHERE}", _csw_params(items[0])
             )
         )
+        postmaster = _postmaster(database_url)
+        cpu: dict[str, tuple[float, float, float]] = {}
+        no_suite = os.getpid()  # no web server runs yet: this process has no gunicorn child
         sql_times = {
-            "csw": timed(lambda q: sql_csw(conn, q), items),
-            "opensearch": timed(lambda q: sql_opensearch(conn, q), items),
+            "csw": cpu_timed(
+                lambda q: sql_csw(conn, q), items, no_suite, postmaster, cpu, "SQL csw"
+            ),
+            "opensearch": cpu_timed(
+                lambda q: sql_opensearch(conn, q), items, no_suite, postmaster, cpu, "SQL os"
+            ),
             "stac": timed(lambda q: sql_stac(conn, q), items),
         }
         oai_sql = sql_oai(conn, args.oai_records, load_settings(config_file).catalogue.max_records)
@@ -401,9 +428,28 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
     try:
         session = requests.Session()
         base = suite.base_url
-        csw = timed(lambda q: csw_search(session, base, q), items)
+        pid = suite.process.pid
+        csw = cpu_timed(lambda q: csw_search(session, base, q), items, pid, postmaster, cpu, "csw")
         stac = timed(lambda q: stac_search(session, base, q), items)
-        osearch = timed(lambda q: opensearch(session, base, q), items)
+        osearch = cpu_timed(
+            lambda q: opensearch(session, base, q), items, pid, postmaster, cpu, "os"
+        )
+        print(  # the machine may be shared: compare runs made under similar load
+            "load average (1 min) before the SQL / after the searches:"
+            f" {load_before:.1f} / {os.getloadavg()[0]:.1f}"
+        )
+        print(  # CPU time does not grow with the machine's load as wall time does
+            "CPU ms per search (client; web servers: gateway + pycsw; PostgreSQL):"
+            + "".join(
+                f"\n  {label:34} {ours:5.1f} {web:5.1f} {database:5.1f}"
+                for label, (ours, web, database) in (
+                    ("CSW GetRecords", cpu["csw"]),
+                    ("  its SQL", cpu["SQL csw"]),
+                    ("OpenSearch", cpu["os"]),
+                    ("  its SQL", cpu["SQL os"]),
+                )
+            )
+        )
         print(
             f"records matched, summed over the queries: CSW {csw[1]}, its SQL"
             f" {sql_times['csw'][1]}, OpenSearch {osearch[1]}, its SQL"
@@ -478,12 +524,17 @@ def harvest_rates(config_file: Path, workdir: Path, records: int) -> dict[str, f
                 raise RuntimeError(
                     f"harvest over {protocol} added {result.added} of the {served} records served"
                 )
+            per_cpu = (
+                f"PostgreSQL {cpu[2]:.1f} = {result.added / max(sum(cpu), 1e-9):.0f} records"
+                " per CPU-second"
+                if postmaster is not None
+                else "PostgreSQL not measured (not a server on this machine)"
+            )
             print(
                 f"harvest {protocol}: {result.added} added, {len(result.rejected)} rejected,"
                 f" {result.pages} page(s) in {seconds:.1f} s"
                 f" (load average {os.getloadavg()[0]:.1f}); CPU s: ours {cpu[0]:.1f},"
-                f" remote web servers {cpu[1]:.1f}, PostgreSQL {cpu[2]:.1f}"
-                f" = {result.added / max(sum(cpu), 1e-9):.0f} records per CPU-second"
+                f" remote web servers {cpu[1]:.1f}, {per_cpu}"
             )
             rates[protocol] = result.added / seconds
             delete_source(ours, source.name)
@@ -496,9 +547,9 @@ def _postmaster(database_url: str) -> psutil.Process | None:
     """The PostgreSQL server process when it runs on this machine (its reaped backends'
     CPU time is added to its children's), else None."""
     try:
-        with psycopg.connect(database_url) as conn:
+        with psycopg.connect(database_url) as conn:  # the backend lives while it is open
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        return psutil.Process(psutil.Process(int(row[0])).ppid()) if row else None
+            return psutil.Process(psutil.Process(int(row[0])).ppid()) if row else None
     except (psutil.Error, psycopg.Error):
         return None
 
@@ -509,6 +560,34 @@ def _seconds(process: psutil.Process, children: bool) -> float:
     return own + (times.children_user + times.children_system if children else 0.0)
 
 
+def _summed(processes: list[psutil.Process]) -> float:
+    """CPU seconds of ``processes``; one that ended (or is a zombie) meanwhile counts
+    nothing here, and the others still count (its time moves to its parent's children
+    once reaped)."""
+    total = 0.0
+    for process in processes:
+        try:
+            total += _seconds(process, children=False)
+        except psutil.Error:
+            continue
+    return total
+
+
+def _reaped(postmaster: psutil.Process, timeout_s: float = 2.0) -> None:
+    """Wait (briefly) until no backend of the server is a zombie: an ended backend
+    shows no CPU time until the server reaps it, and then all of it at once in the
+    server's children times: a harvest's one connection, closed as the run ends, would
+    be counted in the next sample's window instead of its own."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if not any(child.status() == psutil.STATUS_ZOMBIE for child in postmaster.children()):
+                return
+        except psutil.Error:
+            pass
+        time.sleep(0.01)
+
+
 def _cpu(remote_pid: int, postmaster: psutil.Process | None) -> tuple[float, float, float]:
     """CPU seconds so far of this process (every thread: the harvest and its fetch
     thread), of the remote suite's web servers (its gunicorn processes: gateway, pycsw;
@@ -516,19 +595,21 @@ def _cpu(remote_pid: int, postmaster: psutil.Process | None) -> tuple[float, flo
     backends, live or reaped): a figure that does not depend on how busy the machine
     is, unlike records per wall-clock second."""
     ours = _seconds(psutil.Process(), children=False)
-    remote = 0.0
     try:
-        for process in psutil.Process(remote_pid).children(recursive=True):
-            if any("gunicorn" in part for part in process.cmdline()):
-                remote += _seconds(process, children=False)
+        servers = [
+            process
+            for process in psutil.Process(remote_pid).children(recursive=True)
+            if any("gunicorn" in part for part in process.cmdline())
+        ]
     except psutil.Error:
-        pass
+        servers = []
+    remote = _summed(servers)
     database = 0.0
     if postmaster is not None:
+        _reaped(postmaster)
         try:
             database = _seconds(postmaster, children=True)
-            for backend in postmaster.children():
-                database += _seconds(backend, children=False)
+            database += _summed(postmaster.children())
         except psutil.Error:
             pass
     return ours, remote, database

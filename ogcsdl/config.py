@@ -245,7 +245,9 @@ class HarvestSettings(_Section):
 
     sources: list[HarvestSourceSettings] = []
     allowed_hosts: list[str] = []
-    page_size: int = Field(100, ge=1, le=1000)
+    # Records asked per remote page (CSW maxRecords, OpenSearch count, STAC limit); a
+    # remote may answer fewer (pycsw caps at its own maxrecords): paging follows it.
+    page_size: int = Field(500, ge=1, le=1000)
     timeout_s: int = Field(30, ge=1)
     max_page_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     retry_base_s: int = Field(60, ge=1)  # first retry after a failure; doubles each time

@@ -25,6 +25,27 @@ def dialect_of(url: str) -> str:
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://...")
 
 
+def refused_values(error: BaseException) -> bool:
+    """Whether ``error`` is the database refusing the values of a statement (text too
+    long for an index entry, NUL in text, a geometry PostGIS cannot parse, a constraint),
+    not a lost connection or a busy database: the other rows of a batch can still be
+    written one by one."""
+    if isinstance(error, sqlite3.DataError | sqlite3.IntegrityError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    errors = psycopg.errors
+    return isinstance(
+        error,
+        psycopg.DataError
+        | psycopg.IntegrityError
+        | errors.ProgramLimitExceeded
+        | errors.InternalError_,  # XX000: PostGIS's "parse error - invalid geometry"
+    )
+
+
 def sqlite_path(url: str) -> Path:
     """``sqlite:////abs/path.db`` or ``sqlite:///rel.db`` -> Path."""
     return Path(unquote(url[len("sqlite:///") :]))
@@ -57,10 +78,45 @@ class Connection:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.execute(sql, params).fetchall())
 
+    @contextmanager
+    def pipelined(self) -> Iterator[Connection]:
+        """PostgreSQL: statements of the block are sent without waiting for each one's
+        result (psycopg's pipeline mode), so the server works on them while Python
+        prepares the next; a statement that reads (``query``) waits for those before it,
+        and the block's end waits for all (an error surfaces there at the latest).
+        SQLite runs in-process: nothing to overlap."""
+        if self.dialect != "postgresql":
+            yield self
+            return
+        with self.raw.pipeline():
+            yield self
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction on this connection: committed when the block ends, rolled back
+        when it raises (a :func:`session` runs several in turn)."""
+        try:
+            yield self
+            self.raw.commit()
+        except BaseException:
+            self.raw.rollback()
+            raise
+
 
 @contextmanager
 def connect(url: str, timeout_s: float = 10.0) -> Iterator[Connection]:
     """A connection in a transaction: committed on success, rolled back on error."""
+    with session(url, timeout_s) as conn, conn.transaction():
+        yield conn
+
+
+@contextmanager
+def session(url: str, timeout_s: float = 10.0) -> Iterator[Connection]:
+    """One connection for many transactions (``conn.transaction()`` each), closed at the
+    end (anything uncommitted is discarded). A PostgreSQL connection costs a server
+    process: opening one per statement batch costs more server CPU than writing a page of
+    records (its catalogue caches, the PostGIS library and the text-search dictionary
+    are loaded again in every new process)."""
     dialect = dialect_of(url)
     if dialect == "sqlite":
         path = sqlite_path(url)
@@ -77,12 +133,20 @@ def connect(url: str, timeout_s: float = 10.0) -> Iterator[Connection]:
             raise ServiceUnavailable(f"cannot reach the database: {exc}".strip()) from None
     try:
         yield Connection(raw, dialect)
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
     finally:
-        raw.close()
+        raw.close()  # an uncommitted transaction is discarded (sqlite3 and PostgreSQL)
+
+
+@contextmanager
+def transaction(url: str, conn: Connection | None = None) -> Iterator[Connection]:
+    """A transaction on ``conn`` when one is given (a :func:`session`'s: many
+    transactions, one connection), else on a connection of its own."""
+    if conn is None:
+        with connect(url) as own:
+            yield own
+    else:
+        with conn.transaction():
+            yield conn
 
 
 def ping(url: str) -> None:

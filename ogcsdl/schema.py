@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ogcsdl.catalogue.sparse_indexes import ensure_sparse_indexes
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.harvest.state import HarvestState
@@ -14,3 +15,5 @@ def create_schema(settings: Settings) -> None:
     ProductStore(settings.database_url).ensure_schema()
     JobStore(settings.database_url).ensure_schema()
     HarvestState(settings.database_url).ensure_schema()
+    # pycsw's records table, when it exists already (else right after pycsw made it)
+    ensure_sparse_indexes(settings.database_url)

@@ -62,6 +62,11 @@ REQUESTS = {
         None,
     ),
     "csw hits": (f"{CSW}&elementsetname=brief&resulttype=hits", None),
+    # Columns the lean page leaves out (search-only), read all the same when asked for:
+    "csw elementname AnyText": (
+        f"{CSW}&elementname=csw:AnyText,dc:identifier&sortby=dc:identifier:A",
+        None,
+    ),
     "csw cql title": (
         f"{CSW}&elementsetname=brief&constraintlanguage=CQL_TEXT"
         "&constraint=dc:title%20like%20%27%25Stockholm%25%27&sortby=dc:identifier:A",
@@ -125,5 +130,6 @@ for name, (query, body) in REQUESTS.items():
         "status": ours[0],
         "matched": int(next(g for g in found.groups() if g)) if found else None,
         "identifiers": len(re.findall(rb"<(?:oai|dc):identifier>", ours[1])),
+        "anytext": len(re.findall(rb"<csw:AnyText>[^<]*Sentinel", ours[1])),
     }
 print(json.dumps(report))

@@ -45,6 +45,8 @@ def test_catalogue_benchmark_runs_at_a_tiny_size(postgis_url: str, tmp_path: Pat
     assert out.count("Execution Time") == 2  # the plan summaries (STAC, CSW)
     for row in ("CSW GetRecords", "STAC search", "OpenSearch", "OAI-PMH ListRecords page"):
         assert re.search(rf"^{row}.*\s[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M), out
+    cpu = re.search(r"^  CSW GetRecords +([\d.]+) +([\d.]+) +([\d.]+)$", out, re.M)
+    assert cpu and float(cpu[2]) > 0, out  # client, web servers, database (10 ms ticks)
     listed = re.search(r"OAI-PMH: (\d+) records in [\d.]+ s", out)
     assert listed and 60 <= int(listed[1]) <= 300, out  # whole pages, each record once
     matched = re.search(

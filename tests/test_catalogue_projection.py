@@ -206,3 +206,20 @@ def test_iso_text_is_written_as_lxml_pretty_prints_it_with_its_texts() -> None:
     ][::2] == ["B1", "B2"]
     with pytest.raises(ValueError, match="XML compatible"):
         iso_text(replace(base, title="bad \x01 byte"), [], contact)
+
+
+def test_iso_text_parts_written_once_follow_their_contact_and_values() -> None:
+    """Contacts and thesaurus keyword blocks are written once and then copied: a copy
+    must be the one of that contact / value, never another record's."""
+    base = sample_products()[0]
+    first = iso_text(base, [], MetadataContact("Org A", "Name One", "one@example.org"))
+    other = replace(base, platform="Other-Sat")
+    second = iso_text(other, [], MetadataContact("Org B", "Name Two", "two@example.org"))
+    assert "Name One" in first.xml and "Name Two" not in first.xml
+    assert "Name Two" in second.xml and "Name One" not in second.xml
+    assert "Other-Sat" in second.xml and "Other-Sat" in second.anytext
+    assert "Other-Sat" not in first.xml
+    root = etree.fromstring(second.xml.encode("utf-8"))
+    assert etree.tostring(root, pretty_print=True, encoding="unicode") == second.xml
+    assert second.anytext == anytext(second.xml.encode("utf-8"))
+    assert iso_text(base, [], MetadataContact("Org A", "Name One", "one@example.org")) == first

@@ -6,6 +6,7 @@ scripted harvester (the outside world); store, projection, state and runner are 
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -65,6 +66,20 @@ def test_a_batch_writes_each_record_once_in_both_tables_the_last_copy_winning(
     assert _counts(settings, RECORDS_TABLE) == expected
 
 
+def test_a_batched_delete_removes_every_record_from_both_tables(settings: Settings) -> None:
+    """Deleting many records (a source, a reconciliation) goes in batches of statements,
+    not one per record: all go from both tables, unknown ones are ignored and counted
+    out, other records stay."""
+    records = [scripted_record(SOURCE, f"D-{number:04d}") for number in range(1203)]
+    store = product_store(settings)
+    store.upsert_many(records)
+    gone = [record.identifier for record in records[:1201]] + ["NOT-THERE"]
+    assert store.delete_many(gone) == 1201
+    kept = Counter(record.identifier for record in records[1201:])
+    assert _counts(settings, "ogcsdl_products") == kept
+    assert _counts(settings, RECORDS_TABLE) == kept
+
+
 def test_a_paged_harvest_writes_every_record_once_and_owns_each(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,6 +96,30 @@ def test_a_paged_harvest_writes_every_record_once_and_owns_each(
     again = run_harvest(settings, SOURCE)
     assert again.ok and again.added == 0 and again.unchanged == 301, again
     assert _counts(settings, RECORDS_TABLE) == expected
+
+
+def test_a_paged_harvest_holds_one_database_connection(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection per page cost PostgreSQL more than writing the page (a new server
+    process loads its caches, PostGIS and the text-search dictionary again): a run opens
+    one, whatever its number of pages, and still commits page by page."""
+    held = [f"C-{number:03d}" for number in range(30)]  # 10 pages of 3
+    monkeypatch.setitem(runner.HARVESTERS, "stac", ScriptedRemote(SOURCE, held))
+    opened: list[object] = []
+    real_connect = sqlite3.connect
+
+    def counting_connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+        opened.append(args[0])
+        return real_connect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite3, "connect", counting_connect)
+    result = run_harvest(settings, SOURCE)
+    assert result.ok and result.added == 30 and result.pages == 10, result
+    assert len(opened) == 1, opened
+    monkeypatch.setattr(sqlite3, "connect", real_connect)
+    assert _counts(settings, RECORDS_TABLE) == Counter(held)  # committed, both tables
+    assert _counts(settings, OWNED) == Counter(held)
 
 
 def _pages(count: int, produced: list[int], fail_after: int | None = None) -> Iterator[Page]:

@@ -8,6 +8,7 @@ see. It validates against the ISO 19139 schemas that pycsw ships.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -86,6 +87,15 @@ def eo_attributes(record: ProductRecord) -> dict[str, str]:
 
 
 def _attribute_keyword(w: _Writer, ident: int, thesaurus: str, value: str) -> None:
+    """Few distinct values (platforms, instruments, ...): each block written once."""
+    w.segment(
+        ident,
+        ("keyword", thesaurus, value),
+        lambda part, under: _write_attribute_keyword(part, under, thesaurus, value),
+    )
+
+
+def _write_attribute_keyword(w: _Writer, ident: int, thesaurus: str, value: str) -> None:
     block = w.el(ident, "gmd:descriptiveKeywords/gmd:MD_Keywords")
     _string(w, block, "gmd:keyword", value)
     _code(w, block, "gmd:type/gmd:MD_KeywordTypeCode", "MD_KeywordTypeCode", "theme")
@@ -221,9 +231,40 @@ class _Writer:
             self.texts.append(stripped)
         return len(self.ends)
 
+    def segment(self, parent: int, key: tuple[object, ...], build: _Build) -> None:
+        """Write under the open element ``parent`` the complete subtree(s) ``build``
+        writes there, whose text depends on ``key`` alone (a contact, a thesaurus
+        keyword): written once, then copied with its texts. The same characters as
+        calling ``build`` here: the elements it leaves open are closed before the next
+        write under ``parent`` anyway."""
+        if len(self.ends) > parent + 1:
+            self._close(parent)
+        if self.pending is not None:
+            self.out.append(f"{self.pending}>\n")
+            self.pending = None
+        cached = _SEGMENTS.get((key, parent))
+        if cached is None:
+            part = _Writer.__new__(_Writer)
+            part.out, part.texts, part.pending = [], [], None
+            part.ends = [""] * (parent + 1)  # stands for the open elements around it
+            build(part, parent)
+            part._close(parent)
+            cached = ("".join(part.out), tuple(part.texts))
+            if len(_SEGMENTS) >= _SEGMENTS_MAX:  # keys come from data: stay bounded
+                _SEGMENTS.clear()
+            _SEGMENTS[(key, parent)] = cached
+        self.out.append(cached[0])
+        self.texts.extend(cached[1])
+
     def finish(self) -> IsoText:
         self._close(-1)
         return IsoText("".join(self.out), " ".join(self.texts))
+
+
+_Build = Callable[[_Writer, int], None]
+# (key, parent depth) -> (text, texts) of a segment; see _Writer.segment.
+_SEGMENTS: dict[tuple[tuple[object, ...], int], tuple[str, tuple[str, ...]]] = {}
+_SEGMENTS_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -246,6 +287,15 @@ def _code(w: _Writer, parent: int, path: str, codelist: str, value: str) -> None
 
 
 def _contact(w: _Writer, parent: int, path: str, contact: MetadataContact, role: str) -> None:
+    """The same for every record of a catalogue: written once (``_Writer.segment``)."""
+    w.segment(
+        parent,
+        ("contact", path, contact, role),
+        lambda part, under: _write_contact(part, under, path, contact, role),
+    )
+
+
+def _write_contact(w: _Writer, parent: int, path: str, contact: MetadataContact, role: str) -> None:
     party = w.el(parent, f"{path}/gmd:CI_ResponsibleParty")
     _string(w, party, "gmd:individualName", contact.name)
     _string(w, party, "gmd:organisationName", contact.organisation)

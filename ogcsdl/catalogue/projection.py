@@ -50,6 +50,47 @@ EXTRA_COLUMNS: dict[str, str] = {
 }
 
 
+# The columns :func:`records_row` fills (pycsw's triggers add anytext_tsvector and
+# wkb_geometry); pycsw's other columns stay NULL in every row (see sparse_indexes).
+PROJECTED_COLUMNS = (
+    "identifier",
+    "typename",
+    "schema",
+    "mdsource",
+    "insert_date",
+    "xml",
+    "anytext",
+    "language",
+    "type",
+    "title",
+    "abstract",
+    "keywords",
+    "keywordstype",
+    "parentidentifier",
+    "time_begin",
+    "time_end",
+    "topicategory",
+    "organization",
+    "publisher",
+    "date",
+    "date_creation",
+    "date_modified",
+    "format",
+    "source",
+    "crs",
+    "wkt_geometry",
+    "lineage",
+    "links",
+    "platform",
+    "instrument",
+    "sensortype",
+    "cloudcover",
+    "producttype",
+    "processinglevel",
+    "bands",
+)
+
+
 def records_table_exists(database_url: str) -> bool:
     with connect(database_url) as conn:
         return _table_exists(conn)
@@ -189,13 +230,15 @@ class CatalogueProjection:
         self.settings = settings
 
     def upsert(self, conn: Connection, records: Sequence[ProductRecord]) -> None:
-        """Write the rows of ``records`` (a batch: two statements, whatever its size)."""
+        """Write the rows of ``records`` (a batch: two statements, whatever its size).
+        The rows are built first: in a pipelined batch (``ProductStore.upsert_many``) the
+        server is still writing the product rows meanwhile."""
+        latest = {record.identifier: record for record in records}  # the last one wins
+        rows = [records_row(self.settings, record) for record in latest.values()]
         if not _table_exists(conn):
             log.debug("no pycsw records table yet; %d record(s) projected later", len(records))
             return
-        latest = {record.identifier: record for record in records}  # the last one wins
-        rows = [records_row(self.settings, record) for record in latest.values()]
-        names = list(rows[0])
+        names = PROJECTED_COLUMNS
         conn.executemany(
             f"DELETE FROM {RECORDS_TABLE} WHERE identifier = ?", [(ident,) for ident in latest]
         )
@@ -205,9 +248,14 @@ class CatalogueProjection:
             [[row[name] for name in names] for row in rows],
         )
 
-    def delete(self, conn: Connection, identifier: str) -> None:
-        if _table_exists(conn):
-            conn.execute(f"DELETE FROM {RECORDS_TABLE} WHERE identifier = ?", (identifier,))
+    def delete(self, conn: Connection, identifiers: Sequence[str]) -> None:
+        """Remove the rows of ``identifiers`` (a batch: one statement)."""
+        if identifiers and _table_exists(conn):
+            conn.execute(
+                f"DELETE FROM {RECORDS_TABLE} WHERE identifier IN"
+                f" ({', '.join('?' * len(identifiers))})",
+                list(identifiers),
+            )
 
     def resync(self, store: ProductStore) -> int:
         """Rewrite the whole projection from the store (after the table was created,

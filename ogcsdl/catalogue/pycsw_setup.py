@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 from ogcsdl.catalogue.projection import EXTRA_COLUMNS, RECORDS_TABLE, records_table_exists
+from ogcsdl.catalogue.sparse_indexes import ensure_sparse_indexes
 from ogcsdl.config import Settings
 from ogcsdl.db import connect, dialect_of, sqlite_path
 from ogcsdl.errors import ConfigError, ServiceUnavailable
@@ -152,6 +153,7 @@ def ensure_records_table(settings: Settings) -> bool:
     """
     if records_table_exists(settings.database_url):
         ensure_search_index(settings)
+        ensure_sparse_indexes(settings.database_url)
         return False
     url = pycsw_database_url(settings)
     if dialect_of(url) == "sqlite":
@@ -170,6 +172,7 @@ def ensure_records_table(settings: Settings) -> bool:
         raise ServiceUnavailable(f"pycsw could not create its records table: {tail[0]}")
     log.info("created the pycsw records table in %s", settings.database_url.split("@")[-1])
     ensure_search_index(settings)
+    ensure_sparse_indexes(settings.database_url)
     return True
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ogcsdl.catalogue.record import ProductRecord
-from ogcsdl.db import Connection, connect, dialect_of
+from ogcsdl.db import Connection, connect, dialect_of, transaction
 from ogcsdl.errors import NotFound
 
 TABLE = "ogcsdl_products"
@@ -60,6 +60,10 @@ _UPSERT = f"""INSERT INTO {TABLE} ({_COLUMNS})
         file_path = excluded.file_path, updated = excluded.updated,
         record = excluded.record, cloud_cover = excluded.cloud_cover"""
 
+# Identifiers per DELETE statement (SQLite allows 32766 parameters; a source's records
+# go in a few statements, not one per record).
+DELETE_BATCH = 500
+
 # Comparison operators a cloud-cover bound may use (SQL text is fixed, values are params).
 CLOUD_OPERATORS = ("<", "<=", ">", ">=", "=")
 
@@ -89,9 +93,9 @@ class CollectionExtent:
 
 
 # Hooks run inside the upsert/delete transaction, e.g. to write the pycsw projection;
-# an upsert hook gets the whole batch (so it can write it with one statement).
+# each gets the whole batch (so it can write it with one statement).
 UpsertHook = Callable[[Connection, Sequence[ProductRecord]], None]
-DeleteHook = Callable[[Connection, str], None]
+DeleteHook = Callable[[Connection, Sequence[str]], None]
 
 
 class ProductStore:
@@ -129,12 +133,17 @@ class ProductStore:
         self,
         records: Sequence[ProductRecord],
         also: Callable[[Connection], None] | None = None,
+        *,
+        conn: Connection | None = None,
     ) -> None:
         """Upsert every record in ONE transaction (all are stored, or none), running ``also``
         (e.g. harvest bookkeeping) inside the same transaction. The rows go as one
         batched statement (a harvest page or a bulk load is one round trip, not one per
-        record); a record repeated in ``records`` ends as its last occurrence."""
-        with connect(self.database_url) as conn:
+        record); a record repeated in ``records`` ends as its last occurrence. ``conn``
+        (a :func:`~ogcsdl.db.session`'s) runs the transaction on that connection: a
+        harvest writes all its pages through one. On PostgreSQL the statements are
+        pipelined: the server writes the product rows while the hooks prepare theirs."""
+        with transaction(self.database_url, conn) as conn, conn.pipelined():
             conn.executemany(_UPSERT, [_row(record) for record in records])
             if records:
                 for hook in self.on_upsert:
@@ -227,16 +236,23 @@ class ProductStore:
         self,
         identifiers: builtins.list[str],
         also: Callable[[Connection], None] | None = None,
+        *,
+        conn: Connection | None = None,
     ) -> int:
         """Delete several records in ONE transaction (unknown ones are ignored), with
-        ``also`` in the same transaction. Returns how many were deleted."""
+        ``also`` in the same transaction (on ``conn`` when given). Returns how many were
+        deleted."""
         deleted = 0
-        with connect(self.database_url) as conn:
-            for identifier in identifiers:
-                cursor = conn.execute(f"DELETE FROM {TABLE} WHERE identifier = ?", (identifier,))
+        with transaction(self.database_url, conn) as conn:
+            for start in range(0, len(identifiers), DELETE_BATCH):
+                batch = identifiers[start : start + DELETE_BATCH]
+                cursor = conn.execute(
+                    f"DELETE FROM {TABLE} WHERE identifier IN ({', '.join('?' * len(batch))})",
+                    batch,
+                )
                 deleted += max(cursor.rowcount, 0)
                 for hook in self.on_delete:
-                    hook(conn, identifier)
+                    hook(conn, batch)
             if also is not None:
                 also(conn)
         return deleted
@@ -247,7 +263,7 @@ class ProductStore:
             if cursor.rowcount == 0:
                 raise NotFound(f"no product with identifier {identifier!r}", locator="identifier")
             for hook in self.on_delete:
-                hook(conn, identifier)
+                hook(conn, [identifier])
 
 
 def _row(record: ProductRecord) -> tuple[Any, ...]:

@@ -29,8 +29,8 @@ from tqdm import tqdm
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.config import Settings
-from ogcsdl.db import Connection
-from ogcsdl.errors import NotFound
+from ogcsdl.db import Connection, refused_values, session
+from ogcsdl.errors import NotFound, redact_paths
 from ogcsdl.harvest.csw import CswHarvester
 from ogcsdl.harvest.iso import IsoDocumentHarvester
 from ogcsdl.harvest.model import Harvester, HarvestSource, Page
@@ -69,6 +69,18 @@ class HarvestResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def refuse(self, record: ProductRecord, error: BaseException) -> None:
+        """``record`` was counted as added or updated but the catalogue refused it."""
+        entry = (record.identifier, record.title)
+        if entry in self.inserted:
+            self.inserted.remove(entry)
+            self.added -= 1
+        else:
+            self.updated -= 1
+        reason = redact_paths(str(error).strip().splitlines()[0] if str(error).strip() else "")
+        self.rejected.append(f"{record.identifier}: the catalogue cannot store it ({reason})")
+        log.warning("harvest: %s", self.rejected[-1])
+
 
 @dataclass
 class _Listing:
@@ -91,6 +103,12 @@ class _Listing:
         if self.matched is not None and len(self.seen) < self.matched:
             return f"the source said {self.matched} match but listed {len(self.seen)}"
         return None
+
+
+def _refused(error: BaseException) -> bool:
+    """A record the catalogue cannot store as it is (its ISO document cannot be built,
+    the database refuses a value), as opposed to a database that is down."""
+    return isinstance(error, ValueError) or refused_values(error)
 
 
 def _select(
@@ -182,11 +200,31 @@ def run_harvest(
 ) -> HarvestResult:
     """Harvest ``source`` once. ``since`` overrides the stored high-water mark; ``full``
     (or ``full_every_s`` passed since the last complete listing) lists the whole source
-    to apply remote deletions; ``force_deletions`` lifts the mass-deletion guard."""
+    to apply remote deletions; ``force_deletions`` lifts the mass-deletion guard.
+
+    The run holds one database connection: each page is still its own transaction, but
+    not its own server process (see :func:`ogcsdl.db.session`)."""
+    with session(settings.database_url) as conn:
+        return _run(
+            settings, source, conn, since, interval_s, full, full_every_s, force_deletions, progress
+        )
+
+
+def _run(
+    settings: Settings,
+    source: HarvestSource,
+    conn: Connection,
+    since: datetime | None,
+    interval_s: int | None,
+    full: bool,
+    full_every_s: int | None,
+    force_deletions: bool,
+    progress: bool,
+) -> HarvestResult:
     store = product_store(settings)
     state = HarvestState(settings.database_url)
-    state.register(source)
-    previous = state.get(source.name)
+    state.register(source, conn)
+    previous = state.get(source.name, conn)
     since = since or (previous.high_water if previous else None)
     reconcile = full or _full_due(previous, full_every_s)
     harvester = HARVESTERS[source.protocol]
@@ -200,13 +238,26 @@ def run_harvest(
         result.rejected.extend(page.rejected)
         if bar.total is None and page.matched is not None:
             bar.total = page.matched
-        known = state.known(record.identifier for record in page.records)
+        known = state.known((record.identifier for record in page.records), conn)
         chosen = _select(source, page.records, known, result)
 
-        def own(conn: Connection, chosen: list[ProductRecord] = chosen) -> None:
-            state.own(conn, source.name, chosen)
+        def write_records(records: list[ProductRecord]) -> None:
+            store.upsert_many(
+                records, also=lambda conn: state.own(conn, source.name, records), conn=conn
+            )
 
-        store.upsert_many(chosen, also=own)
+        try:
+            write_records(chosen)
+        except Exception as error:
+            if not _refused(error):
+                raise
+            for record in chosen:  # keep the page's other records: one transaction each
+                try:
+                    write_records([record])
+                except Exception as one:
+                    if not _refused(one):
+                        raise
+                    result.refuse(record, one)
         for record in page.records:
             if high_water is None or record.updated > high_water:
                 high_water = record.updated
@@ -224,7 +275,7 @@ def run_harvest(
                 write(page)
     except SourceError as error:
         result.error = error.message
-        result.retry_at = state.mark_failure(source.name, error.message, settings.harvest)
+        result.retry_at = state.mark_failure(source.name, error.message, settings.harvest, conn)
         log.warning("harvest of %s failed (retry at %s): %s", source.name, result.retry_at, error)
         return result
     finally:
@@ -232,7 +283,7 @@ def run_harvest(
     why_not = listing.incomplete()
     result.listed = why_not is None
     if why_not is None:
-        _apply_deletions(settings, source, listing, result, force_deletions)
+        _apply_deletions(settings, source, listing, result, force_deletions, conn)
     elif reconcile:
         result.deletions_refused = f"no complete listing: {why_not}"
     deletions = result.deletions_refused
@@ -242,6 +293,7 @@ def run_harvest(
         interval_s,
         listed_completely=result.listed,
         warning=f"remote deletions not applied: {deletions}" if deletions else None,
+        conn=conn,
     )
     log.info(
         "harvest of %s: %d added, %d updated, %d unchanged, %d deleted, %d conflicts, "
@@ -264,11 +316,12 @@ def _apply_deletions(
     listing: _Listing,
     result: HarvestResult,
     force: bool,
+    conn: Connection,
 ) -> None:
     """Remove this source's records the complete listing no longer has, in one
     transaction (product rows, pycsw projection, ownership), within the guard."""
     state = HarvestState(settings.database_url)
-    held = state.owned_harvested(source.name)
+    held = state.owned_harvested(source.name, conn)
     gone = [identifier for identifier in held if identifier not in listing.seen]
     if not gone:
         return
@@ -284,7 +337,7 @@ def _apply_deletions(
         log.warning("harvest of %s: %s", source.name, result.deletions_refused)
         return
     result.deleted = product_store(settings).delete_many(
-        gone, also=lambda conn: state.disown(conn, source.name, gone)
+        gone, also=lambda conn: state.disown(conn, source.name, gone), conn=conn
     )
 
 

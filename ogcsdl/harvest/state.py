@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from ogcsdl.catalogue.record import ProductRecord
 from ogcsdl.catalogue.store import TABLE as PRODUCTS
 from ogcsdl.config import HarvestSettings
-from ogcsdl.db import Connection, connect
+from ogcsdl.db import Connection, connect, transaction
 from ogcsdl.harvest.model import HarvestSource
 
 SOURCES = "ogcsdl_harvest_sources"
@@ -83,11 +83,11 @@ class HarvestState:
             with connect(self.database_url) as conn:
                 conn.execute(f"ALTER TABLE {SOURCES} ADD COLUMN last_full TEXT")
 
-    def register(self, source: HarvestSource) -> None:
+    def register(self, source: HarvestSource, conn: Connection | None = None) -> None:
         """Remember the source; a changed URL, protocol or filter starts it afresh
         (full harvest: the high-water mark belonged to another query)."""
         options = _options(source)
-        with connect(self.database_url) as conn:
+        with transaction(self.database_url, conn) as conn:
             rows = conn.query(
                 f"SELECT url, protocol, options FROM {SOURCES} WHERE name = ?", (source.name,)
             )
@@ -103,8 +103,8 @@ class HarvestState:
                     (source.url, source.protocol, options, source.name),
                 )
 
-    def get(self, name: str) -> SourceState | None:
-        with connect(self.database_url) as conn:
+    def get(self, name: str, conn: Connection | None = None) -> SourceState | None:
+        with transaction(self.database_url, conn) as conn:
             rows = conn.query(
                 f"""SELECT name, url, protocol, high_water, last_success, last_full,
                         last_error, failures, next_attempt,
@@ -132,14 +132,16 @@ class HarvestState:
         with connect(self.database_url) as conn:
             return [row[0] for row in conn.query(f"SELECT name FROM {SOURCES} ORDER BY name")]
 
-    def known(self, identifiers: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+    def known(
+        self, identifiers: Iterable[str], conn: Connection | None = None
+    ) -> dict[str, tuple[str | None, str | None]]:
         """For each identifier already in the product store: (owning source or None
         for a local product, stored remote modification time)."""
         ids = list(identifiers)
         if not ids:
             return {}
         marks = ", ".join("?" * len(ids))
-        with connect(self.database_url) as conn:
+        with transaction(self.database_url, conn) as conn:
             rows = conn.query(
                 f"""SELECT p.identifier, o.source, o.updated FROM {PRODUCTS} p
                     LEFT JOIN {OWNED} o ON o.identifier = p.identifier
@@ -165,11 +167,11 @@ class HarvestState:
             )
         return [row[0] for row in rows]
 
-    def owned_harvested(self, source: str) -> list[str]:
+    def owned_harvested(self, source: str, conn: Connection | None = None) -> list[str]:
         """The records of ``source`` that are still harvested copies (no local file):
         what a reconciliation may delete. A local product that took an identifier over
         is never among them."""
-        with connect(self.database_url) as conn:
+        with transaction(self.database_url, conn) as conn:
             rows = conn.query(
                 f"""SELECT o.identifier FROM {OWNED} o
                     JOIN {PRODUCTS} p ON p.identifier = o.identifier
@@ -196,12 +198,13 @@ class HarvestState:
         interval_s: int | None,
         listed_completely: bool = False,
         warning: str | None = None,
+        conn: Connection | None = None,
     ) -> None:
         """A run that succeeded; ``warning`` (e.g. why remote deletions were not applied)
         is kept in ``last_error`` with no failure counted, so ``harvest --list`` shows it."""
         now = datetime.now(UTC)
         following = now + timedelta(seconds=interval_s) if interval_s else None
-        with connect(self.database_url) as conn:
+        with transaction(self.database_url, conn) as conn:
             conn.execute(
                 f"""UPDATE {SOURCES} SET high_water = COALESCE(?, high_water),
                         last_success = ?, last_attempt = ?, last_error = ?, failures = 0,
@@ -217,10 +220,16 @@ class HarvestState:
                 ),
             )
 
-    def mark_failure(self, name: str, error: str, settings: HarvestSettings) -> datetime:
+    def mark_failure(
+        self,
+        name: str,
+        error: str,
+        settings: HarvestSettings,
+        conn: Connection | None = None,
+    ) -> datetime:
         """Record a failed run; returns when to try again (doubling after each failure)."""
         now = datetime.now(UTC)
-        with connect(self.database_url) as conn:
+        with transaction(self.database_url, conn) as conn:
             rows = conn.query(f"SELECT failures FROM {SOURCES} WHERE name = ?", (name,))
             failures = (int(rows[0][0]) if rows else 0) + 1
             delay = min(settings.retry_max_s, settings.retry_base_s * 2 ** min(failures - 1, 30))
