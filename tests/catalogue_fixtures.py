@@ -28,6 +28,7 @@ from ogcsdl.catalogue.service import catalogue_child
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import PROJECT_ROOT, Settings, load_settings
 from ogcsdl.schema import create_schema
+from ogcsdl.server.children import ChildSpec
 
 CATALOGUE_PYTHON = PROJECT_ROOT / ".venv-catalogue" / "bin" / "python"
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -208,15 +209,10 @@ def catalogue(
         store.upsert(record)
     url = f"http://127.0.0.1:{port}/"
     spec = catalogue_child(settings, server_url=url)
-    process = subprocess.Popen(
-        spec.argv,
-        env={**os.environ, **spec.env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    log_file = directory / "pycsw.log"
+    process = start_child(spec, log_file)
     try:
-        wait_ready(spec.ready_url or url, process)
+        wait_ready(spec.ready_url or url, process, log_file)
         yield Catalogue(url, settings, store, request.param)
     finally:
         process.send_signal(signal.SIGTERM)
@@ -227,11 +223,26 @@ def catalogue(
             process.wait()
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+def start_child(spec: ChildSpec, log_file: Path) -> subprocess.Popen[bytes]:
+    """Start pycsw's server as the supervisor would; its log goes to ``log_file`` (an
+    unread pipe fills up and blocks a worker that logs tracebacks)."""
+    with log_file.open("wb") as log:
+        return subprocess.Popen(
+            spec.argv,
+            env={**os.environ, **spec.env},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log_file: Path, timeout_s: float = 60
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            stderr = log_file.read_text(errors="replace")
             raise RuntimeError(f"pycsw exited with {process.returncode}:\n{stderr[-3000:]}")
         try:
             if requests.get(url, timeout=2).status_code == 200:

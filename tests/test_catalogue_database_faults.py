@@ -25,6 +25,7 @@ from tests.catalogue_fixtures import (
     free_port,
     require_catalogue_env,
     sample_products,
+    start_child,
     wait_ready,
 )
 from tests.postgis import private_database
@@ -62,16 +63,10 @@ def pycsw_on_postgis(postgis_url: str, tmp_path: Path) -> Iterator[tuple[str, st
             store.upsert(record)
         url = f"http://127.0.0.1:{port}/"
         spec = catalogue_child(settings, server_url=url)
-        log = (tmp_path / "pycsw.log").open("wb")  # not a pipe: its logged tracebacks fill one
-        process = subprocess.Popen(
-            spec.argv,
-            env={**os.environ, **spec.env},
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
+        log_file = tmp_path / "pycsw.log"  # not a pipe: its logged tracebacks fill one
+        process = start_child(spec, log_file)
         try:
-            wait_ready(spec.ready_url or url, process)
+            wait_ready(spec.ready_url or url, process, log_file)
             yield url, database_url
         finally:
             process.send_signal(signal.SIGTERM)
@@ -80,7 +75,6 @@ def pycsw_on_postgis(postgis_url: str, tmp_path: Path) -> Iterator[tuple[str, st
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-            log.close()
 
 
 def _drop_connections(database_url: str, allow: bool | None = None) -> int:

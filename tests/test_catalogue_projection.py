@@ -6,8 +6,6 @@ repository is a 503 + an unhealthy catalogue."""
 from __future__ import annotations
 
 import configparser
-import os
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,6 +42,7 @@ from tests.catalogue_fixtures import (
     free_port,
     require_catalogue_env,
     sample_products,
+    start_child,
     wait_ready,
 )
 
@@ -146,15 +145,10 @@ def test_a_broken_repository_is_a_503_and_unhealthy(tmp_path: Path) -> None:
     port = free_port()
     settings = _settings(tmp_path, catalogue={"python": str(CATALOGUE_PYTHON), "port": port})
     spec = catalogue_child(settings, server_url=f"http://127.0.0.1:{port}/")
-    process = subprocess.Popen(
-        spec.argv,
-        env={**os.environ, **spec.env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    log_file = tmp_path / "pycsw.log"
+    process = start_child(spec, log_file)
     try:
-        wait_ready(spec.ready_url or "", process)
+        wait_ready(spec.ready_url or "", process, log_file)
         check_catalogue(settings)  # healthy
         config = settings.generated_dir / "pycsw.cfg"  # pycsw re-reads it per request
         broken = tmp_path / "missing-dir" / "nothing.db"
