@@ -17,6 +17,8 @@ Goals (issue 10): ratio <= 2, peak worker RSS < 4 GiB, 2 workers >= 1.7x faster 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import resource
 import tempfile
 import time
@@ -130,10 +132,38 @@ def _follow(runner: Any, job_id: str, started: float) -> list[tuple[str, float]]
         time.sleep(0.2)
 
 
+def output_digest(settings: Any, job: Any) -> str:
+    """Short SHA-256s of every output of a finished job: the pixels (and grid) of its
+    raster outputs as published, overviews included, the values of the others. Equal digests before and
+    after a speed change say the outputs stayed bit-identical."""
+    from ogcsdl.catalogue.factory import product_store
+
+    parts = []
+    for name, output in sorted((job.outputs or {}).items()):
+        digest = hashlib.sha256()
+        if output.kind == "raster" and output.product_id:
+            record = product_store(settings).get(output.product_id)
+            with rasterio.open(record.file_path) as src:
+                digest.update(repr((src.dtypes, src.shape, tuple(src.transform))).encode())
+                digest.update(src.read().tobytes())
+                levels = len(src.overviews(1))
+            for level in range(levels):  # what tiles and zoomed-out reads show
+                with rasterio.open(record.file_path, overview_level=level) as src:
+                    digest.update(src.read().tobytes())
+        else:
+            value = output.value
+            if output.file:  # a large document kept as a file
+                value = json.loads(Path(output.file).read_text(encoding="utf-8"))
+            digest.update(json.dumps(value, sort_keys=True).encode())
+        parts.append(f"{name}:{digest.hexdigest()[:10]}")
+    return " ".join(parts)
+
+
 def run_job(
     settings: Any, workers: int, process: str, inputs: dict[str, Any]
-) -> tuple[float, float, float, str]:
-    """(wall seconds, peak worker RSS in GiB, worker CPU seconds, status) of one job on a
+) -> tuple[float, float, float, str, str]:
+    """(wall seconds, peak worker RSS in GiB, worker CPU seconds, status, output digest
+    (:func:`output_digest`)) of one job on a
     fresh cluster. CPU seconds are summed over the workers (the scheduler's are not):
     on a shared machine they say what the job cost when wall times say more about the
     neighbours."""
@@ -171,7 +201,7 @@ def run_job(
         runner.close()
         status = finished.status if finished.status == "successful" else finished.message
         print("  phases: " + ", ".join(f"{m} {d:.1f} s" for m, d in phases), flush=True)
-        return elapsed, peak, cpu, str(status)
+        return elapsed, peak, cpu, str(status), output_digest(settings, finished)
     finally:
         cluster.close()
 
@@ -189,7 +219,10 @@ def main() -> None:
 
     from ogcsdl.config import load_settings
     from ogcsdl.ingest.pipeline import ingest_product
+    from ogcsdl.jobs.cluster import quiet_workers
     from ogcsdl.schema import create_schema
+
+    quiet_workers()  # the workers as the suite's embedded cluster runs them
 
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         root = Path(tmp)
@@ -223,13 +256,13 @@ def main() -> None:
             timings = {}
             for workers in args.workers:
                 read_s, read_cpu = read_time(paths)  # beside each run: the load changes
-                wall, peak, cpu, status = run_job(settings, workers, process, inputs)
+                wall, peak, cpu, status, digest = run_job(settings, workers, process, inputs)
                 timings[workers] = wall
                 print(
                     f"{process:17s} {workers} worker(s): {wall:7.1f} s, read {read_s:6.1f} s, "
                     f"ratio {wall / read_s:5.2f}, {mpx / wall:6.2f} Mpx/s, peak worker RSS "
                     f"{peak:.2f} GiB, worker CPU {cpu:6.1f} s (read CPU {read_cpu:5.1f} s, "
-                    f"ratio {cpu / read_cpu:5.2f}), {status}",
+                    f"ratio {cpu / read_cpu:5.2f}), {status}, outputs {digest}",
                     flush=True,
                 )
             if 1 in timings and 2 in timings:

@@ -195,12 +195,13 @@ def block_reduce(
         for i, row in enumerate(rows)
         for j, col in enumerate(cols)
     ]
-    return list(_compute_tasks(context, span, message, tasks))
+    return list(compute_tasks(context, span, message, tasks))
 
 
-def _compute_tasks(
+def compute_tasks(
     context: ProcessContext, span: tuple[float, float], message: str, tasks: list[Any]
 ) -> tuple:
+    """The results of ``tasks`` (dask delayed), computed where the job runs, in order."""
     context.progress(span[0], message)
     results = _evaluate(_Reporter(context, span[0], span[1], message), tasks, keep=False)
     context.progress(span[1], message)

@@ -45,15 +45,21 @@ from processes.base import (
     RasterInput,
     RasterOutput,
 )
+from processes.blocks import compute_tasks, persist
 from processes.change_features import (
     FEATURE_BANDS,
     FEATURE_REACH,
     block_features,
+    every_nth_valid,
     feature_statistics,
     normalise,
+    quartiles,
+    quartiles_of_values,
     sample_chunks,
-    sampled_feature_statistics,
+    sample_stride,
+    sample_tiles,
     scene_statistics,
+    tile_feature_values,
 )
 from processes.change_model import CLEANUP_REACH, ChangeModel, shipped_model
 from processes.cloud_detectors import S2CloudlessDetector, SclDetector
@@ -197,6 +203,51 @@ def _scene_statistics(stack: np.ndarray) -> np.ndarray:
     )
 
 
+def sample_statistics(
+    sample: dsa.Array, sample_valid: dsa.Array, context: ProcessContext
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scene statistics, feature statistics) of a lazy (12, y, x) chunk sample (NaN where
+    a date has no data) and its (1, y, x) cloud-free mask: exactly what
+    :func:`_scene_statistics` of the gathered sample and :func:`sampled_feature_statistics`
+    of it, cloud pixels NaN, give, computed where the chunks are. The sample is read
+    once and kept on the workers; the job gathers only the values the statistics take
+    (every n-th pixel valid on both dates, ranked by a count of valid pixels per row;
+    the strided features of each tile, computed in parallel) and takes their quartiles
+    in the same order and precision."""
+    sample, sample_valid = persist(
+        context, 4, 6, "scene statistics", sample.astype(np.float32), sample_valid
+    )
+    (per_row,) = compute(
+        context, 6, 6, "scene statistics", dsa.isfinite(sample).all(axis=0).sum(axis=1)
+    )
+    before = np.concatenate(([0], np.cumsum(per_row)))
+    select = dask.delayed(every_nth_valid, pure=True)
+    strips = np.cumsum((0, *sample.chunks[1]))
+    parts = compute_tasks(
+        context,
+        (6, 7),
+        "scene statistics",
+        [
+            select(sample[:, r0:r1], int(before[r0]), int(before[-1]))
+            for r0, r1 in zip(strips[:-1], strips[1:], strict=True)
+        ],
+    )
+    stats = quartiles(np.concatenate(parts, axis=1))
+    masked = dsa.where(sample_valid, sample, np.nan).astype(np.float32)
+    stride = sample_stride(masked.shape)
+    tile_values = dask.delayed(tile_feature_values, pure=True)
+    kept = compute_tasks(
+        context,
+        (7, 10),
+        "feature statistics",
+        [
+            tile_values(masked[:, rows, cols], stats, stride)
+            for rows, cols in sample_tiles(masked.shape)
+        ],
+    )
+    return stats, quartiles_of_values(list(kept), iqr_only=True)
+
+
 def learned_probability(
     before: Raster, after: Raster, mask_clouds: bool, model: ChangeModel, context: ProcessContext
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -228,10 +279,9 @@ def learned_probability(
         # the cloud mask may come in other chunks (s2cloudless runs on a coarser grid):
         # sample the same windows of both
         valid_data = dsa.asarray(valid.data).rechunk(data.chunks[1:])[np.newaxis]
-        sample, sample_valid = dask.compute(sample_chunks(data), sample_chunks(valid_data))
-        stats = _scene_statistics(sample)
-        sample = np.where(sample_valid, sample, np.nan).astype(np.float32)
-        feature_stats = sampled_feature_statistics(sample, stats)
+        stats, feature_stats = sample_statistics(
+            sample_chunks(data), sample_chunks(valid_data), context
+        )
 
         def block(b: np.ndarray) -> np.ndarray:
             features = normalise(block_features(b, stats), feature_stats)

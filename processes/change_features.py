@@ -152,23 +152,83 @@ def sampled_feature_statistics(
 ) -> np.ndarray:
     """:func:`feature_statistics` of a large (12, y, x) sample (the chunks of
     :func:`sample_chunks`), with features computed tile by tile and every ``stride``-th
-    pixel kept: the features of a whole 4096 x 4096 sample at once would take ~4 GiB."""
-    if sample.shape[1] <= tile and sample.shape[2] <= tile:
-        stride = 1  # one tile: exactly the in-memory statistics
-    kept = []
-    for row in range(0, sample.shape[1], tile):
-        for col in range(0, sample.shape[2], tile):
-            features = block_features(sample[:, row : row + tile, col : col + tile], stats)
-            kept.append(features[:, ::stride, ::stride].reshape(len(features), -1))
-    return feature_statistics(np.concatenate(kept, axis=1)[:, np.newaxis, :])
+    pixel kept: the features of a whole 4096 x 4096 sample at once would take ~4 GiB.
+    A chunked run computes the same tiles on its cluster (:func:`sample_tiles`,
+    :func:`tile_feature_values`) and reduces them here (:func:`quartiles_of_values`)."""
+    stride = sample_stride(sample.shape, tile, stride)
+    kept = [
+        tile_feature_values(sample[:, rows, cols], stats, stride)
+        for rows, cols in sample_tiles(sample.shape, tile)
+    ]
+    return quartiles_of_values(kept, iqr_only=True)
+
+
+def sample_stride(shape: tuple[int, ...], tile: int = 1024, stride: int = 4) -> int:
+    """The pixel stride of :func:`sampled_feature_statistics` for a sample of ``shape``:
+    a sample of one tile is taken whole (exactly the in-memory statistics)."""
+    return 1 if shape[1] <= tile and shape[2] <= tile else stride
+
+
+def sample_tiles(shape: tuple[int, ...], tile: int = 1024) -> list[tuple[slice, slice]]:
+    """(rows, columns) of the tiles of a (band, y, x) sample, row by row."""
+    return [
+        (slice(row, row + tile), slice(col, col + tile))
+        for row in range(0, shape[1], tile)
+        for col in range(0, shape[2], tile)
+    ]
+
+
+def tile_feature_values(block: np.ndarray, stats: np.ndarray, stride: int) -> np.ndarray:
+    """(F, n): the features of every ``stride``-th pixel of a (12, y, x) tile, row-major,
+    those finite in every feature."""
+    features = block_features(block, stats)[:, ::stride, ::stride]
+    return _finite_columns(features.reshape(len(features), -1))
+
+
+def _finite_columns(flat: np.ndarray) -> np.ndarray:
+    return flat[:, np.isfinite(flat).all(axis=0)]
+
+
+def _sample_step(valid_values: int) -> int:
+    """Every how many-th valid value the robust statistics take (about _SAMPLE_VALUES)."""
+    return max(1, valid_values // _SAMPLE_VALUES)
+
+
+def valid_per_row(strip: np.ndarray) -> np.ndarray:
+    """How many pixels of each row of a (band, y, x) strip are finite in every band."""
+    return np.count_nonzero(np.isfinite(strip).all(axis=0), axis=1)
+
+
+def every_nth_valid(strip: np.ndarray, first_rank: int, valid_values: int) -> np.ndarray:
+    """(band, k): the pixels of a (band, y, x) strip that :func:`_robust` takes from an
+    image of ``valid_values`` valid pixels (finite in every band), when ``first_rank``
+    valid pixels (row-major) come before the strip. Over the strips of an image, in
+    order, they are exactly what :func:`_robust` takes from the whole image."""
+    step = _sample_step(valid_values)
+    valid = _finite_columns(strip.reshape(len(strip), -1))
+    return valid[:, (-first_rank) % step :: step]
+
+
+def quartiles_of_values(parts: list[np.ndarray], iqr_only: bool = False) -> np.ndarray:
+    """:func:`_robust` of the values whose finite columns are ``parts`` (in order)."""
+    values = np.concatenate(parts, axis=1)
+    return quartiles(values[:, :: _sample_step(values.shape[1])], iqr_only)
 
 
 def _robust(flat: np.ndarray, iqr_only: bool = False) -> np.ndarray:
-    flat = flat[:, np.isfinite(flat).all(axis=0)]
-    if flat.shape[1] == 0:
-        return np.stack([np.zeros(len(flat)), np.ones(len(flat))]).astype(np.float32)
-    step = max(1, flat.shape[1] // _SAMPLE_VALUES)
-    q25, q50, q75 = np.percentile(flat[:, ::step], [25, 50, 75], axis=1)
+    """(2, n) median and interquartile range (/ 1.349 unless ``iqr_only``: the standard
+    deviation of a normal distribution with that IQR) of each row of ``flat`` over the
+    columns finite in every row, every :func:`_sample_step`-th of them; 0 and 1
+    without any."""
+    flat = _finite_columns(flat)
+    return quartiles(flat[:, :: _sample_step(flat.shape[1])], iqr_only)
+
+
+def quartiles(selected: np.ndarray, iqr_only: bool = False) -> np.ndarray:
+    """(2, n) statistics of :func:`_robust` of the values it selected (``selected``)."""
+    if selected.shape[1] == 0:
+        return np.stack([np.zeros(len(selected)), np.ones(len(selected))]).astype(np.float32)
+    q25, q50, q75 = np.percentile(selected, [25, 50, 75], axis=1)
     scale = (q75 - q25) if iqr_only else (q75 - q25) / 1.349
     return np.stack([q50, np.where(scale > 1e-6, scale, 1.0)]).astype(np.float32)
 

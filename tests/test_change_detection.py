@@ -421,3 +421,47 @@ def test_chunked_learned_path_takes_a_cloud_mask_in_other_chunks(monkeypatch):
     other = run(ChangeDetection(), {"before": before, "after": after})
     assert other["statistics"]["cloud_mask"]["before"] == "a mask in 24 px chunks"
     np.testing.assert_array_equal(other["change"].data.values, same["change"].data.values)
+
+
+def test_chunk_sample_statistics_computed_block_wise_equal_the_gathered_sample():
+    """The statistics of a full tile's chunk sample are computed where its chunks are
+    (every n-th valid pixel picked per strip, features per tile): they must equal, to
+    the bit, those of the whole sample gathered in one process. A sample over one
+    tile (1024 px: features strided) with > 400 000 valid pixels (every n-th taken),
+    gaps without data and cloud holes (ranks that do not start a strip at 0)."""
+    import dask.array as dsa
+
+    from processes.change_detection import sample_statistics
+    from processes.change_features import feature_statistics, sample_chunks
+
+    rng = np.random.default_rng(5)
+    size = 1040
+    first = landscape(size, rng)
+    second = (first * 1.05 + rng.normal(0, 0.01, first.shape)).astype(np.float32)
+    stack = np.concatenate([first, second])
+    stack[:, rng.random((size, size)) < 0.02] = np.nan  # no data on both dates
+    stack[:6, 100:140, 200:300] = np.nan  # no data on the first date only
+    clear = rng.random((1, size, size)) > 0.05
+    clear[:, 500:700, 10:900] = False  # a cloud
+    data = dsa.from_array(stack, chunks=(12, 260, 260))
+    valid = dsa.from_array(clear, chunks=(1, 130, 130))  # the mask on other chunks
+    sample = sample_chunks(data)
+    sample_valid = sample_chunks(valid.rechunk((1, *data.chunks[1:])))
+    gathered, gathered_valid = np.asarray(sample.compute()), np.asarray(sample_valid.compute())
+    assert gathered.shape == (12, size, size)
+    expected_stats = scene_statistics(
+        xr.DataArray(gathered[:6], dims=("band", "y", "x")),
+        xr.DataArray(gathered[6:], dims=("band", "y", "x")),
+    )
+    masked = np.where(gathered_valid, gathered, np.nan).astype(np.float32)
+    kept = [  # the features of 1024 px tiles, every 4th pixel, as one process takes them
+        block_features(masked[:, row : row + 1024, col : col + 1024], expected_stats)[
+            :, ::4, ::4
+        ].reshape(len(feature_names()), -1)
+        for row in range(0, size, 1024)
+        for col in range(0, size, 1024)
+    ]
+    expected_features = feature_statistics(np.concatenate(kept, axis=1)[:, np.newaxis])
+    stats, feature_stats = sample_statistics(sample, sample_valid, Context())
+    assert stats.tobytes() == expected_stats.tobytes()
+    assert feature_stats.tobytes() == expected_features.tobytes()

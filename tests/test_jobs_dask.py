@@ -200,12 +200,19 @@ def test_embedded_cluster_child_runs_jobs_and_recovers(tmp_path: Path) -> None:
     store = job_store(settings.database_url)
     orphan = store.create("echo", "1.0.0", "wps", {"stringInput": "lost"})
     store.mark_running(orphan.job_id)
+    env = subprocess_env()
+    env.pop("DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED", None)  # the tests' own setting
     child = subprocess.Popen(
-        [sys.executable, "-m", "ogcsdl.jobs.cluster", "--config", str(config)], env=subprocess_env()
+        [sys.executable, "-m", "ogcsdl.jobs.cluster", "--config", str(config)], env=env
     )
     runner = JobRunner(settings)
     try:
         wait_for(lambda: _workers(settings) == 2, timeout_s=60, interval_s=0.3)
+        # the product's cluster runs without Dask's profiler (~10 % of a core per worker)
+        profiling = runner.client.run(
+            lambda dask_worker: "profile" in dask_worker.periodic_callbacks
+        )
+        assert list(profiling.values()) == [False, False]
         assert store.get(orphan.job_id).status == "failed"
         assert store.get(orphan.job_id).error == INTERRUPTED
         jobs = [runner.start("echo", {"stringInput": str(i)}, "ogcapi") for i in range(5)]

@@ -151,6 +151,58 @@ def test_continuous_outputs_keep_averaged_overviews(settings: Settings) -> None:
         assert src.overviews(1)
 
 
+def test_continuous_outputs_are_deflated_fast_to_the_same_pixels_and_overviews(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A float output is written at DEFLATE level 1 (publishing is a serial step of the
+    job, and level 6 cost 1.7x the CPU on a float tile): what a client decodes, the
+    pixels and every overview, is what GDAL's default level gives."""
+    import ogcsdl.ingest.writer as writer
+
+    levels: list[str | None] = []
+    copy = writer.rasterio.shutil.copy
+
+    def recording_copy(source, target, **options):  # type: ignore[no-untyped-def]
+        levels.append(options.get("LEVEL"))
+        return copy(source, target, **options)
+
+    monkeypatch.setattr(writer.rasterio.shutil, "copy", recording_copy)
+    rng = np.random.default_rng(1)
+    values = (np.tile(np.linspace(0, 1, SIZE, dtype="float32"), (SIZE, 1))) * rng.random(
+        (SIZE, SIZE), dtype="float32"
+    )
+    values[:20, :20] = np.nan
+    probability = float_raster(values, _like(), "cloud_probability")
+    output = RasterOutput(
+        "probability", "Cloud probability", "cloud-probability", style="probability"
+    )
+    record = publish_raster(probability, output, _description(output), _lineage(), settings)
+    mask = class_raster(_checkerboard_classes(), _like(), "cloud_class", classes.CLOUD_CLASSES)
+    classes_output = RasterOutput("mask", "Cloud classes", "cloud-mask", style="cloud-classes")
+    publish_raster(mask, classes_output, _description(classes_output), _lineage("c"), settings)
+    assert levels == ["1", None]  # class maps keep GDAL's default level
+
+    reference = settings.data_dir / "default-level.tif"
+    options = writer.cog_options(settings.ingest, categorical=False, threads="1")
+    with writer.array_dataset(values[np.newaxis], UTM33, TRANSFORM, float("nan")) as dataset:
+        writer.write_cog(dataset, reference, options)
+
+    def decoded(path: Path) -> list[np.ndarray]:
+        with rasterio.open(path) as src:
+            count = len(src.overviews(1))
+        levels = []
+        for level in [None, *range(count)]:
+            extra = {} if level is None else {"overview_level": level}
+            with rasterio.open(path, **extra) as src:
+                levels.append(src.read(1))
+        return levels
+
+    published, expected = decoded(Path(record.file_path)), decoded(reference)
+    assert len(published) == len(expected) > 1
+    for got, want in zip(published, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 def _scratch(settings: Settings) -> list[str]:
     """Every file or directory a job may leave behind under the data directory."""
     return sorted(
