@@ -99,7 +99,15 @@ def test_change_stamp_moves_on_every_change(store: ProductStore) -> None:
     stamps.append(store.change_stamp())
     store.delete(first.identifier)
     stamps.append(store.change_stamp())
+    store.delete_many([f"{collection}-b", "not-there"])
+    stamps.append(store.change_stamp())
     assert len(set(stamps)) == len(stamps), stamps
+    # harvested records (no local file: not in list()) leave the stamp as it is, so a
+    # harvest does not make every tile worker re-read the product list
+    remote = dataclasses.replace(_record(collection, "r", day=3, lon=4.0), file_path="")
+    store.upsert_many([remote])
+    assert store.change_stamp() == stamps[-1]
+    assert remote.identifier not in {r.identifier for r in store.list()}
 
 
 def test_cloud_cover_is_a_sql_column_filtered_in_sql(store: ProductStore) -> None:

@@ -174,3 +174,30 @@ def test_new_product_rebuilds_mapproxy_in_memory(settings: Settings, maps: Clien
     response = maps.get("/wmts/1.0.0/WMTSCapabilities.xml")
     assert b"<ows:Identifier>fresh</ows:Identifier>" in response.data
     assert app.model.times("s2-new") == ("2024-06-01T10:00:00Z",)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/service?service=WMTS&request=GetTile&version=1.0.0&layer={name}&style=default"
+        "&tilematrixset=GLOBAL_WEBMERCATOR&tilematrix=3&tilerow=2&tilecol=4&format=image/png",
+        "/service?service=WMS&request=GetMap&version=1.3.0&layers={name}&styles=&crs=EPSG:4326"
+        "&bbox=50,0,51,1&width=8&height=8&format=image/png",
+    ],
+)
+def test_a_layer_another_worker_already_lists_is_known_at_once(
+    settings: Settings, maps: Client, path: str
+) -> None:
+    """Gateway workers check the store once a second: a client that read the new layer
+    in one worker's capabilities may send its GetTile to another worker at once. A
+    request naming a layer the worker does not know checks the store again first."""
+    app = maps.application.app.app
+    assert isinstance(app, MapsApp)
+    maps.get("/wmts/1.0.0/WMTSCapabilities.xml")  # this worker has just checked the store
+    name = f"late-{len(app.model.products)}"
+    record = make_s2_product(settings.data_dir / "src", name, start=T1, size=32, seed=5)
+    product_store(settings).upsert(record)  # listed by another worker's capabilities
+    assert app.model.get(name) is None
+    response = maps.get(path.format(name=name))
+    assert b"unknown layer" not in response.data and b"not defined" not in response.data
+    assert app.model.get(name) is not None

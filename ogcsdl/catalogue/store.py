@@ -7,6 +7,7 @@ table is a projection of it, written in the same transaction (see ``projection``
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +64,18 @@ _UPSERT = f"""INSERT INTO {TABLE} ({_COLUMNS})
 # Identifiers per DELETE statement (SQLite allows 32766 parameters; a source's records
 # go in a few statements, not one per record).
 DELETE_BATCH = 500
+
+# What has a local COG (tiles, coverages and processes read only these): a partial index,
+# so listing them does not scan the harvested records, which may be millions.
+_LOCAL = "file_path <> ''"
+_LOCAL_INDEX = f"{TABLE}_local_idx"
+
+# A counter bumped in the same transaction as every write that may change the local
+# products (see :meth:`ProductStore.change_stamp`): reading it is one primary-key lookup,
+# where an aggregate over the table took seconds at a million (harvested) records.
+GENERATION_TABLE = "ogcsdl_generation"
+_LOCAL_GENERATION = "local-products"
+_BUMP = f"UPDATE {GENERATION_TABLE} SET value = value + 1 WHERE name = ?"
 
 # Comparison operators a cloud-cover bound may use (SQL text is fixed, values are params).
 CLOUD_OPERATORS = ("<", "<=", ">", ">=", "=")
@@ -124,6 +137,19 @@ class ProductStore:
                     f"CREATE INDEX IF NOT EXISTS {TABLE}_envelope_idx ON {TABLE}"
                     f" USING gist ({_PG_ENVELOPE})"
                 )
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS {_LOCAL_INDEX} ON {TABLE}"
+                f" (collection, start_time, identifier) WHERE {_LOCAL}"
+            )
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {GENERATION_TABLE}"
+                " (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"
+            )
+            conn.execute(
+                f"INSERT INTO {GENERATION_TABLE} (name, value) VALUES (?, 0)"
+                " ON CONFLICT (name) DO NOTHING",
+                (_LOCAL_GENERATION,),
+            )
 
     def upsert(self, record: ProductRecord) -> None:
         """Insert or replace by identifier: re-ingesting a product never duplicates it."""
@@ -145,6 +171,8 @@ class ProductStore:
         pipelined: the server writes the product rows while the hooks prepare theirs."""
         with transaction(self.database_url, conn) as conn, conn.pipelined():
             conn.executemany(_UPSERT, [_row(record) for record in records])
+            if any(record.file_path for record in records):
+                conn.execute(_BUMP, (_LOCAL_GENERATION,))
             if records:
                 for hook in self.on_upsert:
                     hook(conn, records)
@@ -165,7 +193,7 @@ class ProductStore:
         collection and time. ``include_remote`` adds harvested records, which only
         link to their remote data (``file_path`` empty)."""
         sql = f"SELECT record FROM {TABLE}"
-        where: builtins.list[str] = [] if include_remote else ["file_path <> ''"]
+        where: builtins.list[str] = [] if include_remote else [_LOCAL]
         params: tuple[str, ...] = ()
         if collection is not None:
             where.append("collection = ?")
@@ -218,14 +246,17 @@ class ProductStore:
         }
 
     def change_stamp(self) -> str:
-        """A short value that changes whenever any product is added, changed or removed:
-        lets caches of the product list skip re-reading it (one aggregate query, no
-        record parsing)."""
+        """A short value that changes whenever a product with a local COG (what
+        :meth:`list` returns) may have been added, changed or removed: lets caches of
+        that list skip re-reading it. One primary-key lookup, whatever the size of the
+        catalogue; harvested records (no local file) do not change it, deletions always
+        do (a deletion does not look at what it deleted)."""
         with connect(self.database_url) as conn:
-            count, updated, size = conn.query(
-                f"SELECT COUNT(*), MAX(updated), SUM(LENGTH(record)) FROM {TABLE}"
-            )[0]
-        return f"{count}:{updated}:{size}"
+            rows = conn.query(
+                f"SELECT value FROM {GENERATION_TABLE} WHERE name = ?", (_LOCAL_GENERATION,)
+            )
+        # a database whose schema was never created here: a stamp that never repeats
+        return str(rows[0][0]) if rows else f"unknown-{time.monotonic_ns()}"
 
     def collections(self) -> builtins.list[str]:
         with connect(self.database_url) as conn:
@@ -253,6 +284,8 @@ class ProductStore:
                 deleted += max(cursor.rowcount, 0)
                 for hook in self.on_delete:
                     hook(conn, batch)
+            if deleted:
+                conn.execute(_BUMP, (_LOCAL_GENERATION,))
             if also is not None:
                 also(conn)
         return deleted
@@ -262,6 +295,7 @@ class ProductStore:
             cursor = conn.execute(f"DELETE FROM {TABLE} WHERE identifier = ?", (identifier,))
             if cursor.rowcount == 0:
                 raise NotFound(f"no product with identifier {identifier!r}", locator="identifier")
+            conn.execute(_BUMP, (_LOCAL_GENERATION,))
             for hook in self.on_delete:
                 hook(conn, [identifier])
 

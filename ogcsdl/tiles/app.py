@@ -40,6 +40,24 @@ from ogcsdl.tiles.ows_styles import add_styles, is_capabilities, rewrite_request
 
 StartResponse = Callable[..., Any]
 SYNC_INTERVAL_S = 1.0
+# A request naming a layer this worker does not know checks the store again at once
+# (another worker may have listed it in its capabilities already), at most this often.
+UNKNOWN_LAYER_RECHECK_S = 0.05
+
+
+def named_layers(environ: dict[str, Any]) -> list[str]:
+    """The layer names a request gives: WMS ``LAYERS``, WMTS ``LAYER``, the layer of a
+    WMTS REST or TMS path."""
+    params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
+    names = [name for name in params.get("layers", "").split(",") if name]
+    if params.get("layer"):
+        names.append(params["layer"])
+    parts = environ.get("PATH_INFO", "").split("/")
+    if len(parts) > 3 and parts[1] == "wmts" and parts[2] != "1.0.0":
+        names.append(parts[2])
+    if len(parts) > 4 and parts[1] == "tms":  # /tms/1.0.0/{layer}_{grid}/...
+        names.append(parts[3].rsplit("_", 1)[0])
+    return names
 
 
 def _patch_kvp_capabilities() -> None:
@@ -133,9 +151,10 @@ class MapsApp:
     def model(self) -> LayerModel:
         return self._current[1]
 
-    def refresh(self, force: bool = False) -> None:
-        """Rebuild the model and MapProxy when the store changed (checked once a second)."""
-        if not force and time.monotonic() - self._checked_at < SYNC_INTERVAL_S:
+    def refresh(self, force: bool = False, interval_s: float = SYNC_INTERVAL_S) -> None:
+        """Rebuild the model and MapProxy when the store changed (checked at most every
+        ``interval_s``; always with ``force``)."""
+        if not force and time.monotonic() - self._checked_at < interval_s:
             return
         with self._lock:
             self._checked_at = time.monotonic()
@@ -169,6 +188,8 @@ class MapsApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         self.refresh()
+        if any(self.model.get(name) is None for name in named_layers(environ)):
+            self.refresh(interval_s=UNKNOWN_LAYER_RECHECK_S)  # new since the last check?
         mapproxy, model = self._current
         rewrite_request(environ, model)
         rewrite_crs84(environ)
