@@ -456,6 +456,14 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
             f" {sql_times['opensearch'][1]}; STAC items returned"
             f" {stac[1]}, its SQL {sql_times['stac'][1]}"
         )
+        # The same question must get the same answer (STAC refines the SQL's envelope
+        # test with the footprints, so it may return fewer): speed of wrong answers is moot.
+        for name, served in (("csw", csw[1]), ("opensearch", osearch[1])):
+            if served != sql_times[name][1]:
+                raise RuntimeError(
+                    f"{name} matched {served} records over the queries, its SQL"
+                    f" {sql_times[name][1]}"
+                )
         rows += [
             ("CSW GetRecords bbox+time+cloud", csw[0], sql_times["csw"][0]),
             ("STAC search bbox+datetime+cloud", stac[0], sql_times["stac"][0]),
