@@ -91,6 +91,18 @@ class Connection:
         with self.raw.pipeline():
             yield self
 
+    def columns(self, table: str) -> set[str]:
+        """The column names of ``table`` (a name from our code, never a client's; empty
+        when there is no such table)."""
+        if self.dialect == "sqlite":
+            return {str(row[1]) for row in self.query(f"PRAGMA table_info({table})")}
+        rows = self.query(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?",
+            (table,),
+        )
+        return {str(row[0]) for row in rows}
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction on this connection: committed when the block ends, rolled back

@@ -201,15 +201,7 @@ def ensure_search_index(settings: Settings) -> bool:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (_SETUP_LOCK,))
         if conn.query("SELECT to_regclass(?)", (SEARCH_INDEX,))[0][0] is not None:
             return False
-        present = {
-            row[0]
-            for row in conn.query(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = current_schema() AND table_name = ?",
-                (RECORDS_TABLE,),
-            )
-        }
-        missing = sorted(set(SEARCH_INDEX_COLUMNS) - present)
+        missing = sorted(set(SEARCH_INDEX_COLUMNS) - conn.columns(RECORDS_TABLE))
         if missing:  # a records table that is not pycsw's with our EO columns
             log.warning("no catalogue search index: %s lacks %s", RECORDS_TABLE, missing)
             return False

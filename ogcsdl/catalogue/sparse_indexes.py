@@ -60,7 +60,7 @@ def ensure_sparse_indexes(database_url: str) -> list[str]:
         full = _full_single_column_indexes(conn)
         if not full:
             return []
-        empty = never_written(_columns(conn))
+        empty = never_written(conn.columns(RECORDS_TABLE))
         rebuilt: list[str] = []
         for name, column in sorted(full.items()):
             if column not in empty | set(UNQUERIED_COLUMNS):
@@ -76,17 +76,6 @@ def ensure_sparse_indexes(database_url: str) -> list[str]:
     if rebuilt:
         log.info("%s: %d index(es) made partial or dropped", RECORDS_TABLE, len(rebuilt))
     return rebuilt
-
-
-def _columns(conn: Connection) -> set[str]:
-    if conn.dialect == "sqlite":
-        return {str(row[1]) for row in conn.query(f"PRAGMA table_info({RECORDS_TABLE})")}
-    rows = conn.query(
-        "SELECT column_name FROM information_schema.columns"
-        " WHERE table_schema = current_schema() AND table_name = ?",
-        (RECORDS_TABLE,),
-    )
-    return {str(row[0]) for row in rows}
 
 
 def _full_single_column_indexes(conn: Connection) -> dict[str, str]:

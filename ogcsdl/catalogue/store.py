@@ -127,7 +127,7 @@ class ProductStore:
         column, back-filled from the stored records)."""
         with connect(self.database_url) as conn:
             conn.execute(_SCHEMA)
-            if "cloud_cover" not in _columns(conn):
+            if "cloud_cover" not in conn.columns(TABLE):
                 conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cloud_cover DOUBLE PRECISION")
                 _backfill_cloud_cover(conn)
             for name, columns in _INDEXES.items():
@@ -343,17 +343,6 @@ def _where(query: ProductQuery, database_url: str) -> tuple[str, builtins.list[A
         where.append(f"cloud_cover {operator} ?")
         params.append(float(value))
     return (f" WHERE {' AND '.join(where)}" if where else ""), params
-
-
-def _columns(conn: Connection) -> set[str]:
-    if conn.dialect == "sqlite":
-        return {str(row[1]) for row in conn.query(f"PRAGMA table_info({TABLE})")}
-    rows = conn.query(
-        "SELECT column_name FROM information_schema.columns"
-        " WHERE table_name = ? AND table_schema = current_schema()",
-        (TABLE,),
-    )
-    return {str(row[0]) for row in rows}
 
 
 def _backfill_cloud_cover(conn: Connection) -> None:
