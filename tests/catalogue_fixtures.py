@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,14 +193,27 @@ def catalogue(
 ) -> Iterator[Catalogue]:
     """pycsw under gunicorn on a free port, over the sample products."""
     require_catalogue_env()
+    directory = tmp_path_factory.mktemp(f"catalogue-{request.param}")
+    database = (
+        {"url": request.getfixturevalue("postgis_url")} if request.param == "postgis" else None
+    )
+    with serve_samples(directory, workers=2, database=database) as (url, settings, store):
+        yield Catalogue(url, settings, store, request.param)
+
+
+@contextmanager
+def serve_samples(
+    directory: Path, *, workers: int, database: dict[str, object] | None = None
+) -> Iterator[tuple[str, Settings, ProductStore]]:
+    """pycsw under gunicorn over the sample products, its settings in ``directory``:
+    (its URL, the settings, the product store) while the block runs."""
     port = free_port()
     overrides: dict[str, object] = {
-        "data_dir": str(tmp_path_factory.mktemp(f"catalogue-{request.param}")),
-        "catalogue": {"python": str(CATALOGUE_PYTHON), "port": port, "workers": 2},
+        "data_dir": str(directory),
+        "catalogue": {"python": str(CATALOGUE_PYTHON), "port": port, "workers": workers},
     }
-    if request.param == "postgis":
-        overrides["database"] = {"url": request.getfixturevalue("postgis_url")}
-    directory = Path(str(overrides["data_dir"]))
+    if database is not None:
+        overrides["database"] = database
     config_file = directory / "ogcsdl.yml"
     config_file.write_text(yaml.safe_dump(overrides), encoding="utf-8")
     settings = load_settings(config_file)
@@ -208,12 +222,18 @@ def catalogue(
     for record in sample_products():
         store.upsert(record)
     url = f"http://127.0.0.1:{port}/"
-    spec = catalogue_child(settings, server_url=url)
-    log_file = directory / "pycsw.log"
+    with running_child(catalogue_child(settings, server_url=url), directory / "pycsw.log"):
+        yield url, settings, store
+
+
+@contextmanager
+def running_child(spec: ChildSpec, log_file: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """pycsw's server started as the supervisor would, answering, for the block; then
+    stopped (SIGTERM, SIGKILL after 20 s)."""
     process = start_child(spec, log_file)
     try:
-        wait_ready(spec.ready_url or url, process, log_file)
-        yield Catalogue(url, settings, store, request.param)
+        wait_ready(spec.ready_url or "", process, log_file)
+        yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:

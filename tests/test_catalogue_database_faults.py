@@ -5,28 +5,16 @@ answer right after the server dropped its pooled connections (a restart) and be 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 import requests
-import yaml
 
-from ogcsdl.catalogue.factory import product_store
-from ogcsdl.catalogue.service import catalogue_child
-from ogcsdl.config import load_settings
-from ogcsdl.schema import create_schema
 from tests.catalogue_fixtures import (
-    CATALOGUE_PYTHON,
-    free_port,
     require_catalogue_env,
-    sample_products,
-    start_child,
-    wait_ready,
+    serve_samples,
 )
 from tests.postgis import private_database
 
@@ -47,34 +35,11 @@ def pycsw_on_postgis(postgis_url: str, tmp_path: Path) -> Iterator[tuple[str, st
     """(pycsw's URL, its database's URL): pycsw under gunicorn (one worker, so every
     request meets the same pooled connection) over the sample products."""
     require_catalogue_env()
-    with private_database(postgis_url, "catfault") as database_url:
-        port = free_port()
-        config = {
-            "data_dir": str(tmp_path),
-            "database": {"url": database_url},
-            "catalogue": {"python": str(CATALOGUE_PYTHON), "port": port, "workers": 1},
-        }
-        path = tmp_path / "ogcsdl.yml"
-        path.write_text(yaml.safe_dump(config), encoding="utf-8")
-        settings = load_settings(path)
-        create_schema(settings)
-        store = product_store(settings)
-        for record in sample_products():
-            store.upsert(record)
-        url = f"http://127.0.0.1:{port}/"
-        spec = catalogue_child(settings, server_url=url)
-        log_file = tmp_path / "pycsw.log"  # not a pipe: its logged tracebacks fill one
-        process = start_child(spec, log_file)
-        try:
-            wait_ready(spec.ready_url or url, process, log_file)
-            yield url, database_url
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with (
+        private_database(postgis_url, "catfault") as database_url,
+        serve_samples(tmp_path, workers=1, database={"url": database_url}) as (url, _, _),
+    ):
+        yield url, database_url
 
 
 def _drop_connections(database_url: str, allow: bool | None = None) -> int:

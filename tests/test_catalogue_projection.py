@@ -41,9 +41,8 @@ from tests.catalogue_fixtures import (
     CATALOGUE_PYTHON,
     free_port,
     require_catalogue_env,
+    running_child,
     sample_products,
-    start_child,
-    wait_ready,
 )
 
 
@@ -145,10 +144,7 @@ def test_a_broken_repository_is_a_503_and_unhealthy(tmp_path: Path) -> None:
     port = free_port()
     settings = _settings(tmp_path, catalogue={"python": str(CATALOGUE_PYTHON), "port": port})
     spec = catalogue_child(settings, server_url=f"http://127.0.0.1:{port}/")
-    log_file = tmp_path / "pycsw.log"
-    process = start_child(spec, log_file)
-    try:
-        wait_ready(spec.ready_url or "", process, log_file)
+    with running_child(spec, tmp_path / "pycsw.log"):
         check_catalogue(settings)  # healthy
         config = settings.generated_dir / "pycsw.cfg"  # pycsw re-reads it per request
         broken = tmp_path / "missing-dir" / "nothing.db"
@@ -160,9 +156,6 @@ def test_a_broken_repository_is_a_503_and_unhealthy(tmp_path: Path) -> None:
         assert b"ExceptionReport" in response.content
         with pytest.raises(ServiceUnavailable, match="503"):
             check_catalogue(settings)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_iso_text_is_written_as_lxml_pretty_prints_it_with_its_texts() -> None:
