@@ -1,4 +1,5 @@
-"""A loopback HTTP server that counts every request it receives: the server under test
+"""Loopback HTTP servers for tests: :func:`serving` runs any request handler in a
+thread; :func:`canary_server` counts every request it receives: the server under test
 must never reach it (SSRF checks), or must reach it exactly as expected (JWKS)."""
 
 from __future__ import annotations
@@ -20,6 +21,22 @@ class Canary:
     hits: list[tuple[str, str, dict[str, str]]] = field(
         default_factory=list
     )  # method, path, headers
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> Iterator[str]:
+    """``handler`` answering on a free loopback port for the block: its base URL (no
+    trailing slash)."""
+    server = ThreadingHTTPServer((host, 0), handler)
+    server.daemon_threads = True
+    # shutdown() waits for the next poll: 0.5 s by default, at the end of every test
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextmanager
@@ -47,14 +64,6 @@ def canary_server(
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, 0), Handler)
-    server.daemon_threads = True
-    canary.url = f"http://{host}:{server.server_address[1]}"
-    # shutdown() waits for the next poll: 0.5 s by default, at the end of every test
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with serving(Handler, host) as url:
+        canary.url = url
         yield canary
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -4,15 +4,15 @@ fail with reasons against a target that answers garbage."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from conformance.runner import REGISTRY, format_table, load_checks, run_checks
 from ogcsdl.catalogue.factory import product_store
+from tests.canary import serving
 from tests.catalogue_fixtures import sample_products
 from tests.cli_support import CliResult, run_cli
 from tests.live import LiveSuite
@@ -74,14 +74,8 @@ class _Garbage(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def garbage_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Garbage) as url:
+        yield url
 
 
 def test_checks_fail_with_reasons_against_garbage(garbage_url: str) -> None:

@@ -6,15 +6,15 @@ request: with ``HTTP_PROXY`` set, the hop to pycsw went to that proxy)."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from werkzeug.test import Client
 
 from ogcsdl.errors import ServiceUnavailable
 from ogcsdl.gateway.proxy import ReverseProxy
+from tests.canary import serving
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -48,12 +48,8 @@ class _Echo(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/base"
-    server.shutdown()
-    server.server_close()
+    with serving(_Echo) as url:
+        yield f"{url}/base"
 
 
 def test_proxy_forwards_path_query_body_and_headers_and_streams_the_answer(

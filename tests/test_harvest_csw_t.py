@@ -8,7 +8,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ from ogcsdl.harvest.model import HarvestSource
 from ogcsdl.harvest.state import HarvestState
 from ogcsdl.schema import create_schema
 from ogcsdl.security.identity import IDENTITY_KEY, Identity
+from tests.canary import serving
 from tests.catalogue_fixtures import Catalogue, require_catalogue_env
 from tests.edge_support import behind_edge
 from tests.harvest_support import TEN, ScriptedRemote
@@ -208,11 +209,9 @@ def test_harvest_with_a_response_handler_acknowledges_then_posts_the_outcome(
 ) -> None:
     remote = ScriptedRemote(HarvestSource("x", "http://127.0.0.1:9/stac", "stac"), TEN)
     monkeypatch.setitem(runner.HARVESTERS, "stac", remote)  # the remote archive
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
-    try:
+    with serving(_Handler) as url:
         client = _client(tmp_path, allowed_hosts=["127.0.0.1"])
-        handler = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        handler = f"{url}/hook"
         query = _kvp(
             source="http://127.0.0.1:9/stac", resourcetype=STAC_TYPE, responsehandler=handler
         )
@@ -222,8 +221,6 @@ def test_harvest_with_a_response_handler_acknowledges_then_posts_the_outcome(
         assert ack.find(f"{{{CSW}}}Acknowledgement/{{{CSW}}}RequestId") is not None
         outcome = etree.fromstring(_Handler.received.get(timeout=30))
         assert outcome.findtext(f".//{{{CSW}}}totalInserted") == "10"
-    finally:
-        server.shutdown()
 
 
 def test_a_harvest_outlasting_the_request_budget_is_acknowledged_and_finishes(

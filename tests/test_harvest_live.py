@@ -24,6 +24,7 @@ from ogcsdl.harvest.model import default_name
 from ogcsdl.harvest.runner import delete_source
 from ogcsdl.harvest.state import HarvestState
 from ogcsdl.security.keys import digest
+from tests.canary import serving
 from tests.catalogue_fixtures import NS, product, require_catalogue_env
 from tests.cli_support import run_cli
 from tests.live import LiveSuite, one_worker_each, run_suite
@@ -310,11 +311,8 @@ class _Garbage(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def garbage_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    with serving(_Garbage) as url:
+        yield f"{url}/"
 
 
 @pytest.mark.parametrize("protocol", ["csw", "opensearch", "stac"])

@@ -3,9 +3,8 @@ size-limited) and lazily chunked big rasters."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import dask.array
@@ -16,6 +15,7 @@ from ogcsdl.errors import Forbidden, InvalidParameterValue, PayloadTooLarge
 from ogcsdl.jobs import inputs as inputs_module
 from ogcsdl.jobs.inputs import read_raster, resolve_inputs
 from ogcsdl.jobs.registry import load
+from tests.canary import serving
 from tests.processing_support import processing_settings, tiny_product
 
 
@@ -44,10 +44,8 @@ def http_server(tmp_path: Path) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(Handler) as url:
+        yield url
 
 
 def _scale(settings: object) -> tuple[object, object]:
