@@ -17,6 +17,10 @@ pycsw under gunicorn, ...) on the PostGIS database. Queries are random (seeded) 
 0.5-2 degrees over Europe, 30-day windows in the five years and a cloud-cover limit.
 Targets (issue 11): search p50 <= 100 ms and <= 2x the raw SQL; harvest >= 500 records/s.
 
+The questions and their SQL are in ``catalogue_queries``, the CPU accounting in
+``catalogue_cpu``, the synthetic records and their load in ``catalogue_data`` and
+``catalogue_load``.
+
 Run: ``PYTHONPATH=$PWD nice -n 10 .venv/bin/python -m benchmarks.catalogue
 [--records 1000000] [--workdir DIR]`` (``--workdir`` keeps the cluster: a second run
 skips the load).
@@ -26,23 +30,37 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psutil
 import psycopg
 import requests
-from lxml import etree
 
-from benchmarks.catalogue_data import DAYS, EUROPE, FIRST_DAY, synthetic_records
+from benchmarks.catalogue_cpu import cpu_seconds, postmaster_of
+from benchmarks.catalogue_data import synthetic_records
 from benchmarks.catalogue_load import count, load, postgis, prepare
+from benchmarks.catalogue_queries import (
+    CSW_WHERE,
+    PAGE,
+    STAC_WHERE,
+    Query,
+    csw_params,
+    csw_search,
+    oai_pages,
+    opensearch,
+    queries,
+    sql_csw,
+    sql_oai,
+    sql_opensearch,
+    sql_stac,
+    stac_params,
+    stac_search,
+)
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings, load_settings
 from ogcsdl.harvest.model import HarvestSource
@@ -54,224 +72,6 @@ from tests.live import start_suite, stop_suite, write_config
 TARGET_P50_MS = 100.0
 TARGET_RATIO = 2.0
 TARGET_HARVEST = 500.0
-PAGE = 10  # records per search page (CSW maxRecords, STAC limit, OpenSearch maxRecords)
-SAFE = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-NS = {
-    "csw": "http://www.opengis.net/cat/csw/2.0.2",
-    "oai": "http://www.openarchives.org/OAI/2.0/",
-    "atom": "http://www.w3.org/2005/Atom",
-    "os": "http://a9.com/-/spec/opensearch/1.1/",
-}
-
-
-@dataclass(frozen=True)
-class Query:
-    bbox: tuple[float, float, float, float]
-    start: datetime
-    end: datetime
-    max_cloud: float
-
-    @property
-    def interval(self) -> str:
-        return f"{_z(self.start)}/{_z(self.end)}"
-
-
-def _z(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def queries(count_: int, seed: int = 7) -> list[Query]:
-    rng = random.Random(seed)
-    west, south, east, north = EUROPE
-    found = []
-    for _ in range(count_):
-        size = rng.uniform(0.5, 2.0)
-        x, y = rng.uniform(west, east - size), rng.uniform(south, north - size)
-        start = FIRST_DAY + timedelta(days=rng.randrange(DAYS - 30))
-        found.append(
-            Query(
-                (round(x, 4), round(y, 4), round(x + size, 4), round(y + size, 4)),
-                start,
-                start + timedelta(days=30),
-                float(rng.choice((10, 20, 30, 50))),
-            )
-        )
-    return found
-
-
-# --- the services, over HTTP ------------------------------------------------------
-
-
-def _ok(response: requests.Response) -> None:
-    if response.status_code != 200:
-        raise RuntimeError(f"{response.url} answered {response.status_code}: {response.text[:800]}")
-
-
-def csw_body(query: Query) -> bytes:
-    minx, miny, maxx, maxy = query.bbox
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<csw:GetRecords xmlns:csw="http://www.opengis.net/cat/csw/2.0.2"
-    xmlns:ogc="http://www.opengis.net/ogc" xmlns:gml="http://www.opengis.net/gml"
-    service="CSW" version="2.0.2" resultType="results" maxRecords="{PAGE}"
-    outputSchema="http://www.isotc211.org/2005/gmd">
-  <csw:Query typeNames="csw:Record">
-    <csw:ElementSetName>full</csw:ElementSetName>
-    <csw:Constraint version="1.1.0"><ogc:Filter><ogc:And>
-      <ogc:BBOX><ogc:PropertyName>ows:BoundingBox</ogc:PropertyName>
-        <gml:Envelope srsName="urn:ogc:def:crs:EPSG::4326">
-          <gml:lowerCorner>{miny} {minx}</gml:lowerCorner>
-          <gml:upperCorner>{maxy} {maxx}</gml:upperCorner>
-        </gml:Envelope></ogc:BBOX>
-      <ogc:PropertyIsGreaterThanOrEqualTo><ogc:PropertyName>apiso:TempExtent_end</ogc:PropertyName>
-        <ogc:Literal>{_z(query.start)}</ogc:Literal></ogc:PropertyIsGreaterThanOrEqualTo>
-      <ogc:PropertyIsLessThanOrEqualTo><ogc:PropertyName>apiso:TempExtent_begin</ogc:PropertyName>
-        <ogc:Literal>{_z(query.end)}</ogc:Literal></ogc:PropertyIsLessThanOrEqualTo>
-      <ogc:PropertyIsLessThanOrEqualTo><ogc:PropertyName>apiso:CloudCover</ogc:PropertyName>
-        <ogc:Literal>{query.max_cloud}</ogc:Literal></ogc:PropertyIsLessThanOrEqualTo>
-    </ogc:And></ogc:Filter></csw:Constraint>
-  </csw:Query>
-</csw:GetRecords>""".encode()
-
-
-def csw_search(session: requests.Session, base: str, query: Query) -> int:
-    response = session.post(
-        f"{base}/csw", data=csw_body(query), headers={"Content-Type": "application/xml"}
-    )
-    _ok(response)
-    root = etree.fromstring(response.content, SAFE)
-    results = root.find(".//csw:SearchResults", NS)
-    if results is None:
-        raise RuntimeError(f"CSW answered no SearchResults: {response.text[:500]}")
-    return int(results.get("numberOfRecordsMatched") or 0)
-
-
-def stac_search(session: requests.Session, base: str, query: Query) -> int:
-    params = {
-        "bbox": ",".join(str(value) for value in query.bbox),
-        "datetime": query.interval,
-        "filter": f"eo:cloud_cover <= {query.max_cloud}",
-        "filter-lang": "cql2-text",
-        "limit": PAGE,
-    }
-    response = session.get(f"{base}/stac/search", params=params)
-    _ok(response)
-    return len(response.json()["features"])
-
-
-def opensearch(session: requests.Session, base: str, query: Query) -> int:
-    params = {
-        "mode": "opensearch",
-        "service": "CSW",
-        "version": "3.0.0",
-        "request": "GetRecords",
-        "elementsetname": "full",
-        "typenames": "csw:Record",
-        "resulttype": "results",
-        "bbox": ",".join(str(value) for value in query.bbox),
-        "time": query.interval,
-        "eo:cloudCover": f"[0,{query.max_cloud}]",
-        "maxrecords": PAGE,
-    }
-    response = session.get(f"{base}/csw", params=params)
-    _ok(response)
-    root = etree.fromstring(response.content, SAFE)
-    total = root.find("os:totalResults", NS)
-    if total is None:
-        raise RuntimeError(f"OpenSearch answered no totalResults: {response.text[:500]}")
-    return int(total.text or 0)
-
-
-def oai_pages(session: requests.Session, base: str, wanted: int) -> tuple[int, list[float]]:
-    """ListRecords from the start, following resumption tokens until ``wanted`` records
-    (each exactly once); the seconds each page took."""
-    params: dict[str, str] = {"mode": "oaipmh", "verb": "ListRecords", "metadataPrefix": "iso19139"}
-    seen: set[str] = set()
-    times: list[float] = []
-    while len(seen) < wanted:
-        started = time.perf_counter()
-        response = session.get(f"{base}/csw", params=params)
-        _ok(response)
-        times.append(time.perf_counter() - started)
-        root = etree.fromstring(response.content, SAFE)
-        for header in root.iterfind(".//oai:header/oai:identifier", NS):
-            if header.text in seen:
-                raise RuntimeError(f"OAI-PMH listed {header.text} twice")
-            seen.add(str(header.text))
-        token = root.find(".//oai:resumptionToken", NS)
-        if token is None or not (token.text or "").strip():
-            break
-        params = {"mode": "oaipmh", "verb": "ListRecords", "resumptionToken": token.text.strip()}
-    return len(seen), times
-
-
-# --- the same questions in hand-written SQL ---------------------------------------
-
-CSW_WHERE = """ST_Intersects(wkb_geometry, ST_MakeEnvelope(%s, %s, %s, %s, 4326))
-    AND time_end >= %s AND time_begin <= %s AND cloudcover <= %s"""
-STAC_WHERE = """box(point(minx, miny), point(maxx, maxy)) && box(point(%s, %s), point(%s, %s))
-    AND end_time >= %s AND start_time <= %s AND cloud_cover <= %s"""
-# pycsw's OpenSearch reads time=START/END as "within" and eo:cloudCover=[0,X] as a range.
-OPENSEARCH_WHERE = """ST_Intersects(wkb_geometry, ST_MakeEnvelope(%s, %s, %s, %s, 4326))
-    AND time_begin >= %s AND time_end <= %s AND cloudcover >= 0 AND cloudcover <= %s"""
-# What an Atom entry shows (pycsw's atom writer and pycsw_atom): not the ISO document.
-ATOM_COLUMNS = """identifier, typename, title, abstract, keywords, creator, contributor, links,
-    date_modified, insert_date, date_publication, accessconstraints, source, wkt_geometry,
-    time_begin, time_end, platform, instrument, sensortype, cloudcover, producttype,
-    processinglevel, bands"""
-
-
-def _csw_params(query: Query) -> tuple[Any, ...]:
-    return (*query.bbox, _z(query.start), _z(query.end), query.max_cloud)
-
-
-def _stac_params(query: Query) -> tuple[Any, ...]:
-    return (*query.bbox, query.start.isoformat(), query.end.isoformat(), query.max_cloud)
-
-
-def sql_csw(conn: psycopg.Connection[Any], query: Query) -> int:
-    """What a CSW GetRecords answer needs: the number matched and a page of ISO records."""
-    params = _csw_params(query)
-    matched = conn.execute(f"SELECT count(*) FROM records WHERE {CSW_WHERE}", params).fetchone()
-    conn.execute(f"SELECT xml FROM records WHERE {CSW_WHERE} LIMIT {PAGE}", params).fetchall()
-    return int(matched[0]) if matched else 0
-
-
-def sql_opensearch(conn: psycopg.Connection[Any], query: Query) -> int:
-    """What an OpenSearch Atom answer needs: the total and a page of entries' columns."""
-    params = _csw_params(query)
-    matched = conn.execute(
-        f"SELECT count(*) FROM records WHERE {OPENSEARCH_WHERE}", params
-    ).fetchone()
-    conn.execute(
-        f"SELECT {ATOM_COLUMNS} FROM records WHERE {OPENSEARCH_WHERE} LIMIT {PAGE}", params
-    ).fetchall()
-    return int(matched[0]) if matched else 0
-
-
-def sql_stac(conn: psycopg.Connection[Any], query: Query) -> int:
-    """A page of items, newest first (the STAC search pages without a total)."""
-    rows = conn.execute(
-        f"SELECT record FROM ogcsdl_products WHERE {STAC_WHERE}"
-        f" ORDER BY start_time DESC, identifier LIMIT {PAGE}",
-        _stac_params(query),
-    ).fetchall()
-    return len(rows)
-
-
-def sql_oai(conn: psycopg.Connection[Any], wanted: int, page: int) -> list[float]:
-    """The OAI-PMH pages as SQL: the list size and a page in identifier order."""
-    times = []
-    for offset in range(0, wanted, page):
-        started = time.perf_counter()
-        conn.execute("SELECT count(*) FROM records").fetchone()
-        conn.execute(
-            "SELECT identifier, xml FROM records ORDER BY identifier LIMIT %s OFFSET %s",
-            (page, offset),
-        ).fetchall()
-        times.append(time.perf_counter() - started)
-    return times
-
-
 # --- measuring --------------------------------------------------------------------
 
 
@@ -298,10 +98,10 @@ def cpu_timed(
 ) -> tuple[list[float], int]:
     """``timed`` and, in ``into[key]``, the CPU milliseconds per call of this process,
     of the suite's web servers and of PostgreSQL (``_cpu``; warm-up calls included)."""
-    before = _cpu(suite_pid, postmaster)
+    before = cpu_seconds(suite_pid, postmaster)
     result = timed(call, items)
     calls = len(items) + len(items[:3])
-    after = _cpu(suite_pid, postmaster)
+    after = cpu_seconds(suite_pid, postmaster)
     ours, web, database = ((a - b) * 1000 / calls for a, b in zip(after, before, strict=True))
     into[key] = (ours, web, database)
     return result
@@ -401,16 +201,14 @@ def measure(args: argparse.Namespace, config_file: Path, database_url: str, work
                 conn,
                 f"SELECT record FROM ogcsdl_products WHERE {STAC_WHERE}"
                 f" ORDER BY start_time DESC, identifier LIMIT {2 * PAGE + 1}",
-                _stac_params(items[0]),
+                stac_params(items[0]),
             )
         )
         print(
             "  CSW count:\n    "
-            + explain(
-                conn, f"SELECT count(*) FROM records WHERE {CSW_WHERE}", _csw_params(items[0])
-            )
+            + explain(conn, f"SELECT count(*) FROM records WHERE {CSW_WHERE}", csw_params(items[0]))
         )
-        postmaster = _postmaster(database_url)
+        postmaster = postmaster_of(database_url)
         cpu: dict[str, tuple[float, float, float]] = {}
         no_suite = os.getpid()  # no web server runs yet: this process has no gunicorn child
         sql_times = {
@@ -511,19 +309,19 @@ def harvest_rates(config_file: Path, workdir: Path, records: int) -> dict[str, f
     served = sum(extent.count for extent in store.collection_extents().values())
     rates: dict[str, float] = {}
     ours = load_settings(config_file)
-    postmaster = _postmaster(ours.database_url)
+    postmaster = postmaster_of(ours.database_url)
     suite = start_suite(remote_config, timeout_s=300)
     try:
         for protocol, path in HARVEST_PATHS.items():
             source = HarvestSource(f"bench-{protocol}", f"{suite.base_url}/{path}", protocol)
-            cpu_before = _cpu(suite.process.pid, postmaster)
+            cpu_before = cpu_seconds(suite.process.pid, postmaster)
             started = time.perf_counter()
             result = run_harvest(ours, source)  # what `ogcsdl harvest` and the scheduler run
             seconds = time.perf_counter() - started
             cpu = [
                 after - before
                 for after, before in zip(
-                    _cpu(suite.process.pid, postmaster), cpu_before, strict=True
+                    cpu_seconds(suite.process.pid, postmaster), cpu_before, strict=True
                 )
             ]
             if not result.ok:
@@ -549,78 +347,6 @@ def harvest_rates(config_file: Path, workdir: Path, records: int) -> dict[str, f
     finally:
         stop_suite(suite)
     return rates
-
-
-def _postmaster(database_url: str) -> psutil.Process | None:
-    """The PostgreSQL server process when it runs on this machine (its reaped backends'
-    CPU time is added to its children's), else None."""
-    try:
-        with psycopg.connect(database_url) as conn:  # the backend lives while it is open
-            row = conn.execute("SELECT pg_backend_pid()").fetchone()
-            return psutil.Process(psutil.Process(int(row[0])).ppid()) if row else None
-    except (psutil.Error, psycopg.Error):
-        return None
-
-
-def _seconds(process: psutil.Process, children: bool) -> float:
-    times = process.cpu_times()
-    own = times.user + times.system
-    return own + (times.children_user + times.children_system if children else 0.0)
-
-
-def _summed(processes: list[psutil.Process]) -> float:
-    """CPU seconds of ``processes``; one that ended (or is a zombie) meanwhile counts
-    nothing here, and the others still count (its time moves to its parent's children
-    once reaped)."""
-    total = 0.0
-    for process in processes:
-        try:
-            total += _seconds(process, children=False)
-        except psutil.Error:
-            continue
-    return total
-
-
-def _reaped(postmaster: psutil.Process, timeout_s: float = 2.0) -> None:
-    """Wait (briefly) until no backend of the server is a zombie: an ended backend
-    shows no CPU time until the server reaps it, and then all of it at once in the
-    server's children times: a harvest's one connection, closed as the run ends, would
-    be counted in the next sample's window instead of its own."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if not any(child.status() == psutil.STATUS_ZOMBIE for child in postmaster.children()):
-                return
-        except psutil.Error:
-            pass
-        time.sleep(0.01)
-
-
-def _cpu(remote_pid: int, postmaster: psutil.Process | None) -> tuple[float, float, float]:
-    """CPU seconds so far of this process (every thread: the harvest and its fetch
-    thread), of the remote suite's web servers (its gunicorn processes: gateway, pycsw;
-    not its idle Dask cluster) and of the PostgreSQL server (the server and its
-    backends, live or reaped): a figure that does not depend on how busy the machine
-    is, unlike records per wall-clock second."""
-    ours = _seconds(psutil.Process(), children=False)
-    try:
-        servers = [
-            process
-            for process in psutil.Process(remote_pid).children(recursive=True)
-            if any("gunicorn" in part for part in process.cmdline())
-        ]
-    except psutil.Error:
-        servers = []
-    remote = _summed(servers)
-    database = 0.0
-    if postmaster is not None:
-        _reaped(postmaster)
-        try:
-            database = _seconds(postmaster, children=True)
-            database += _summed(postmaster.children())
-        except psutil.Error:
-            pass
-    return ours, remote, database
 
 
 def ours_of(settings: Settings, source: str) -> list[str]:
