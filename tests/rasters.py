@@ -124,7 +124,7 @@ def write_s1_chip(path: Path, *, linear: bool = False, size: int = SIZE) -> Path
     )
 
 
-def write_netcdf(path: Path, size: int = 40) -> Path:
+def write_netcdf(path: Path, size: int = 40, title: str = "Test NDVI and LST") -> Path:
     """A CF NetCDF with two variables on a lon/lat grid and a time axis of 2 steps."""
     import xarray as xr
 
@@ -148,7 +148,7 @@ def write_netcdf(path: Path, size: int = 40) -> Path:
             "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude"}),
             "lon": ("lon", lon, {"units": "degrees_east", "standard_name": "longitude"}),
         },
-        attrs={"Conventions": "CF-1.8", "title": "Test NDVI and LST", "platform": "Sentinel-3A"},
+        attrs={"Conventions": "CF-1.8", "title": title, "platform": "Sentinel-3A"},
     )
     dataset.to_netcdf(path, engine="netcdf4")
     return path

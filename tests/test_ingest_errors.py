@@ -124,3 +124,14 @@ def test_cli_prints_failed_lines_a_summary_and_exits_non_zero(tmp_path: Path) ->
     assert [p.name for p in (tmp_path / "var" / "cogs").iterdir()] == [
         f"good-{content_hash(good)}.tif"
     ]
+
+
+def test_file_text_xml_cannot_carry_is_dropped_not_fatal(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A NetCDF title holding a control character: the record (served as XML by the
+    catalogue) keeps the rest of the text, and ingest succeeds."""
+    path = rasters.write_netcdf(tmp_path / "odd.nc", title="NDVI\x07 and LST\x1b")
+    record = ingest_product(settings, path)
+    assert record.title == "NDVI and LST"
+    assert product_store(settings).get(record.identifier).title == "NDVI and LST"

@@ -4,6 +4,7 @@ coverages, processes) reads. It is the one contract between the parts of the sui
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,24 @@ COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 def product_href(settings: Settings, identifier: str) -> str:
     """Where the gateway serves a product's COG."""
     return settings.url(f"data/{identifier}.tif")
+
+
+# Characters XML 1.0 cannot carry (C0 controls but tab, newline and return; lone
+# surrogates; U+FFFE/U+FFFF). STAC's JSON and NetCDF attributes may hold them; records are served as XML by pycsw
+# and PostgreSQL text refuses NUL, so text from outside (harvest, ingest) drops them.
+NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: Any) -> Any:
+    """``value`` with every character XML 1.0 cannot carry removed, inside lists,
+    tuples and dicts too; anything else unchanged."""
+    if isinstance(value, str):
+        return NOT_XML.sub("", value)
+    if isinstance(value, list | tuple):
+        return type(value)(xml_text(item) for item in value)
+    if isinstance(value, dict):
+        return {xml_text(key): xml_text(item) for key, item in value.items()}
+    return value
 
 
 @dataclass(frozen=True)

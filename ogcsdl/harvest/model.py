@@ -3,7 +3,6 @@ records, and the shape of a harvested :class:`ProductRecord`."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,14 +11,10 @@ from urllib.parse import urlsplit
 
 from shapely.geometry import box
 
-from ogcsdl.catalogue.record import Band, ProductRecord
+from ogcsdl.catalogue.record import NOT_XML, Band, ProductRecord, xml_text
 from ogcsdl.config import Settings
 
 PROTOCOLS = ("csw", "opensearch", "stac", "iso")  # iso: one ISO 19139 document
-# Characters XML 1.0 cannot carry (C0 controls but tab, newline and return; lone
-# surrogates; U+FFFE/U+FFFF). STAC's JSON may hold them (``\u0000``); our records are
-# served as XML by pycsw and PostgreSQL text refuses NUL, so harvested text drops them.
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -79,18 +74,6 @@ class Page:
             self.records.append(record)
 
 
-def xml_text(value: Any) -> Any:
-    """``value`` with every character XML 1.0 cannot carry removed, inside lists,
-    tuples and dicts too; anything else unchanged."""
-    if isinstance(value, str):
-        return _NOT_XML.sub("", value)
-    if isinstance(value, list | tuple):
-        return type(value)(xml_text(item) for item in value)
-    if isinstance(value, dict):
-        return {xml_text(key): xml_text(item) for key, item in value.items()}
-    return value
-
-
 class Harvester(Protocol):
     def pages(
         self, source: HarvestSource, since: datetime | None, settings: Settings
@@ -136,7 +119,7 @@ def remote_record(
     """A harvested record: no local file, its remote data links kept as assets; text
     cleaned of what XML cannot carry (an identifier holding such text is rejected: it
     would no longer name the remote's entry)."""
-    if _NOT_XML.search(identifier):
+    if NOT_XML.search(identifier):
         raise RejectedEntry("the identifier holds characters XML cannot carry")
     title, collection, assets = xml_text(title), xml_text(collection), xml_text(assets)
     fields = {name: xml_text(value) for name, value in fields.items()}

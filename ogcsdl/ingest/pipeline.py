@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ogcsdl.catalogue.factory import product_store
-from ogcsdl.catalogue.record import ProductRecord, product_href
+from ogcsdl.catalogue.record import ProductRecord, product_href, xml_text
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import IngestError
@@ -105,14 +105,14 @@ def _record(
     return ProductRecord(
         **staged.record_fields(),
         identifier=product.identifier,
-        title=product.title,
+        title=xml_text(product.title),
         collection=product.collection,
         start=product.start,
         end=product.end,
         bands=[band.band for band in product.bands],
         nodata=product.nodata,
-        platform=product.platform,
-        instrument=product.instrument,
+        platform=xml_text(product.platform),
+        instrument=xml_text(product.instrument),
         sensor_type=product.sensor_type,
         product_type=product.product_type,
         processing_level=product.processing_level,
@@ -126,8 +126,10 @@ def _record(
             + f"; Cloud Optimized GeoTIFF, {settings.ingest.compression}"
         ),
         source=product.source,
-        abstract=product.abstract or f"{product.title}: {len(product.bands)} bands ({band_names}).",
-        keywords=product.keywords,
+        abstract=xml_text(
+            product.abstract or f"{product.title}: {len(product.bands)} bands ({band_names})."
+        ),
+        keywords=xml_text(product.keywords),
         extra=extra,
     )
 
