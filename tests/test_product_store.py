@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.catalogue.store import ProductQuery, ProductStore
+from ogcsdl.db import KeptConnection
 from ogcsdl.errors import NotFound
 from tests.postgis import private_database
 
@@ -222,3 +224,19 @@ def test_postgis_searches_can_use_the_indexes(postgis_url: str) -> None:
         )
     assert f"{TABLE}_envelope_idx" in plan and "Seq Scan" not in plan, plan
     assert f"{TABLE}_cloud_idx" in cloud_only, cloud_only
+
+
+@pytest.mark.postgis
+def test_a_kept_connection_is_reused_idle_and_reopened_after_a_restart(postgis_url: str) -> None:
+    """``change_stamp`` is polled every second by each tile worker: one backend per
+    process and thread, no transaction left open between reads, and a connection the
+    server dropped (a restart) is reopened by the next read."""
+    kept = KeptConnection(postgis_url)
+    (first,) = kept.query("SELECT pg_backend_pid()")[0]
+    assert kept.query("SELECT pg_backend_pid()")[0][0] == first
+    with psycopg.connect(postgis_url, autocommit=True) as admin:
+        state = admin.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", (first,))
+        assert state.fetchone() == ("idle",)  # not "idle in transaction"
+        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+    (again,) = kept.query("SELECT pg_backend_pid()")[0]
+    assert again != first

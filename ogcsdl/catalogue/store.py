@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ogcsdl.catalogue.record import ProductRecord
-from ogcsdl.db import Connection, connect, dialect_of, transaction
+from ogcsdl.db import Connection, KeptConnection, connect, dialect_of, transaction
 from ogcsdl.errors import NotFound
 
 TABLE = "ogcsdl_products"
@@ -121,6 +121,7 @@ class ProductStore:
         self.database_url = database_url
         self.on_upsert = on_upsert or []
         self.on_delete = on_delete or []
+        self._kept = KeptConnection(database_url)  # change_stamp: polled every second
 
     def ensure_schema(self) -> None:
         """Create the table and its indexes; migrate older tables (the ``cloud_cover``
@@ -251,10 +252,9 @@ class ProductStore:
         that list skip re-reading it. One primary-key lookup, whatever the size of the
         catalogue; harvested records (no local file) do not change it, deletions always
         do (a deletion does not look at what it deleted)."""
-        with connect(self.database_url) as conn:
-            rows = conn.query(
-                f"SELECT value FROM {GENERATION_TABLE} WHERE name = ?", (_LOCAL_GENERATION,)
-            )
+        rows = self._kept.query(
+            f"SELECT value FROM {GENERATION_TABLE} WHERE name = ?", (_LOCAL_GENERATION,)
+        )
         # a database whose schema was never created here: a stamp that never repeats
         return str(rows[0][0]) if rows else f"unknown-{time.monotonic_ns()}"
 
