@@ -34,7 +34,8 @@ from rio_tiler.io import Reader
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.tiles.layers import iso_time
-from tests.live import free_port, run_suite
+from tests.live import run_suite
+from tests.ports import free_port
 from tests.view_fixtures import make_s2_product
 
 NGINX_CONF = """

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import PROJECT_ROOT, Settings, load_settings
 from ogcsdl.schema import create_schema
 from ogcsdl.server.children import ChildSpec
+from tests.ports import free_port
 
 CATALOGUE_PYTHON = PROJECT_ROOT / ".venv-catalogue" / "bin" / "python"
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -158,12 +158,6 @@ def sample_products() -> list[ProductRecord]:
 
 
 SAMPLE_IDS = {record.identifier for record in sample_products()}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

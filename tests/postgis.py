@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -22,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.ports import free_port
 
 PG_BIN = Path(os.environ.get("OGCSDL_PG_BIN", "/usr/lib/postgresql/15/bin"))
 POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
@@ -32,12 +33,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("OGCSDL_REQUIRE_POSTGIS") == "1":
         pytest.fail(f"PostGIS is required (OGCSDL_REQUIRE_POSTGIS=1) but {reason}")
     pytest.skip(f"PostGIS not available: {reason} (scripts/setup.sh --system installs it)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_postgres(argv: list[str]) -> list[str]:
@@ -62,7 +57,7 @@ class PostgisServer:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.data, self.sockets, self.log = root / "data", root / "sockets", root / "postgres.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE}"
         self.pg_ctl = str(PG_BIN / "pg_ctl")
 

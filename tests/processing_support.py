@@ -23,7 +23,7 @@ from ogcsdl.catalogue.record import Band, ProductRecord
 from ogcsdl.config import PROJECT_ROOT, Settings
 from ogcsdl.ingest.writer import Publication, array_writer, cog_options
 from ogcsdl.schema import create_schema
-from tests.live import free_port
+from tests.ports import free_port
 from tests.processing_standin import EXTRA
 
 DASK = str(Path(sys.executable).with_name("dask"))

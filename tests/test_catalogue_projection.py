@@ -39,11 +39,11 @@ from ogcsdl.errors import ServiceUnavailable
 from ogcsdl.schema import create_schema
 from tests.catalogue_fixtures import (
     CATALOGUE_PYTHON,
-    free_port,
     require_catalogue_env,
     running_child,
     sample_products,
 )
+from tests.ports import free_port
 
 
 def _settings(directory: Path, python: Path = CATALOGUE_PYTHON, **extra: object) -> Settings:

@@ -16,6 +16,7 @@ from tests.canary import serving
 from tests.catalogue_fixtures import sample_products
 from tests.cli_support import CliResult, run_cli
 from tests.live import LiveSuite
+from tests.ports import free_port
 from tests.view_fixtures import make_s2_product
 
 
@@ -93,12 +94,7 @@ def test_checks_fail_with_reasons_against_garbage(garbage_url: str) -> None:
 
 
 def test_unreachable_target_fails_every_check() -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # Nothing listens on the port any more.
+    port = free_port()  # nothing listens on it
     outcomes = run_checks(f"http://127.0.0.1:{port}", only={"csw"}, timeout_s=2)
     assert outcomes and all(outcome.result.status == "fail" for outcome in outcomes)
     assert all("HTTP error" in outcome.result.reason for outcome in outcomes)

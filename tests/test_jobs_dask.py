@@ -19,7 +19,7 @@ from ogcsdl.errors import Forbidden, InvalidParameterValue, MissingParameterValu
 from ogcsdl.jobs.cluster import INTERRUPTED, cluster_workers
 from ogcsdl.jobs.executor import JobRunner
 from ogcsdl.jobs.store import job_store
-from tests.live import free_port
+from tests.ports import free_port
 from tests.processing_standin import EXTRA
 from tests.processing_support import (
     processing_settings,

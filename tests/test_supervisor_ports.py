@@ -11,7 +11,7 @@ import pytest
 
 from ogcsdl.config import Settings
 from ogcsdl.server.supervisor import StartupError, check_ports_free
-from tests.live import free_port
+from tests.ports import free_port
 
 
 def _settings(tmp_path: Path, port: int, port_wait_s: float = 10) -> Settings:

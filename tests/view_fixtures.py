@@ -7,7 +7,6 @@ nodata border so transparency is exercised. Values are deterministic per seed.
 
 from __future__ import annotations
 
-import socket
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from ogcsdl.catalogue.record import (
 )
 from ogcsdl.config import IngestSettings, Settings
 from ogcsdl.ingest.writer import write_array_cog
+from tests.ports import free_port
 
 S2_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 S1_BANDS = ("VV", "VH")
@@ -162,12 +162,6 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve_in_thread(app: Any, prefix: str = "", port: int = 0) -> tuple[str, WSGIServer]:
