@@ -22,6 +22,7 @@ from processes.base import (
     Raster,
     RasterInput,
     RasterOutput,
+    hand_over,
 )
 from processes.cloud_detectors import (
     RULE_BANDS,
@@ -243,6 +244,10 @@ class CloudMask:
         )
         arrays = [classes_lazy] + ([probability_lazy] if probability_lazy is not None else [])
         computed = compute(context, 5, 95, f"cloud detection ({detector.name})", *arrays)
+        outputs: dict[str, Any] = {}
+        if probability_lazy is not None:  # final now: written while the shadows are found
+            outputs["probability"] = float_raster(computed[1], product, "cloud_probability")
+            hand_over(context, "probability", outputs["probability"])
         mask = computed[0].astype(np.uint8)
         geometry: dict[str, Any] = {}
         if isinstance(detector, LearnedDetector):
@@ -250,22 +255,23 @@ class CloudMask:
             mask, geometry = detector.finish(
                 mask, pixel_size_m(product.crs, product.transform, height)
             )
+        outputs["mask"] = class_raster(mask, product, "cloud_class", classes.CLOUD_CLASSES)
+        hand_over(context, "mask", outputs["mask"])
         region = aoi_mask(inputs.get("aoi"), product.crs, product.transform, mask.shape)
         cover, shares = cloud_cover(mask, region)
         product_cover = cover if region is None else cloud_cover(mask)[0]
-        outputs: dict[str, Any] = {
-            "mask": class_raster(mask, product, "cloud_class", classes.CLOUD_CLASSES),
-            "cloud_cover": round(cover, 3),
-            "product_cloud_cover": round(product_cover, 3),
-            "statistics": {
-                "method": detector.name,
-                **geometry,
-                "class_percent": {k: round(v, 3) for k, v in shares.items()},
-                "valid_pixels": int(((mask != classes.NODATA) & region).sum()),
-                "classes": {str(k): v for k, v in classes.CLOUD_CLASSES.items()},
-            },
-        }
-        if probability_lazy is not None:
-            outputs["probability"] = float_raster(computed[1], product, "cloud_probability")
+        outputs.update(
+            {
+                "cloud_cover": round(cover, 3),
+                "product_cloud_cover": round(product_cover, 3),
+                "statistics": {
+                    "method": detector.name,
+                    **geometry,
+                    "class_percent": {k: round(v, 3) for k, v in shares.items()},
+                    "valid_pixels": int(((mask != classes.NODATA) & region).sum()),
+                    "classes": {str(k): v for k, v in classes.CLOUD_CLASSES.items()},
+                },
+            }
+        )
         context.progress(100, "done")
         return outputs
