@@ -253,6 +253,7 @@ def run_job(
         runner = JobRunner(job_settings)
         with Client(cluster, set_as_default=False) as client:
             client.run(lambda: __import__("processes.registry"))  # imports are not the job
+            assert runner.client is not None  # nor is connecting a front end to the cluster
             cpu_before = sum(client.run(_worker_cpu_s).values())
             with get_task_stream(client) as stream:
                 started = time.time()
