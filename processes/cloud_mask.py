@@ -71,15 +71,25 @@ def sun_angles(raster: Raster, inputs: Mapping[str, Any]) -> tuple[float | None,
     )
 
 
+def valid_pixels(mask: np.ndarray, region: np.ndarray | None = None) -> int:
+    """Pixels of ``mask`` with a class (not nodata), within ``region`` if given."""
+    valid = mask != classes.NODATA
+    return int(np.count_nonzero(valid if region is None else valid & region))
+
+
 def cloud_cover(
     mask: np.ndarray, region: np.ndarray | None = None
 ) -> tuple[float, dict[str, float]]:
-    """Cloud cover % (cloud + thin cloud over valid pixels) and every class's % share."""
-    region = np.ones(mask.shape, dtype=bool) if region is None else region
-    valid = (mask != classes.NODATA) & region
-    total = int(valid.sum())
+    """Cloud cover % (cloud + thin cloud over valid pixels) and every class's % share
+    (``region``: None for the whole mask, which saves a pass per class over it)."""
+    total = valid_pixels(mask, region)
+
+    def count(code: int) -> int:
+        found = mask == code
+        return int(np.count_nonzero(found if region is None else found & region))
+
     shares = {
-        name: (100.0 * int(((mask == code) & region).sum()) / total if total else 0.0)
+        name: (100.0 * count(code) / total if total else 0.0)
         for code, name in classes.CLOUD_CLASSES.items()
         if code != classes.NODATA
     }
@@ -257,7 +267,8 @@ class CloudMask:
             )
         outputs["mask"] = class_raster(mask, product, "cloud_class", classes.CLOUD_CLASSES)
         hand_over(context, "mask", outputs["mask"])
-        region = aoi_mask(inputs.get("aoi"), product.crs, product.transform, mask.shape)
+        aoi = inputs.get("aoi")
+        region = None if aoi is None else aoi_mask(aoi, product.crs, product.transform, mask.shape)
         cover, shares = cloud_cover(mask, region)
         product_cover = cover if region is None else cloud_cover(mask)[0]
         outputs.update(
@@ -268,7 +279,7 @@ class CloudMask:
                     "method": detector.name,
                     **geometry,
                     "class_percent": {k: round(v, 3) for k, v in shares.items()},
-                    "valid_pixels": int(((mask != classes.NODATA) & region).sum()),
+                    "valid_pixels": valid_pixels(mask, region),
                     "classes": {str(k): v for k, v in classes.CLOUD_CLASSES.items()},
                 },
             }
