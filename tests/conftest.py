@@ -48,6 +48,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::")[0]]))
 
 
+@pytest.hookimpl(trylast=True)  # after xdist's worker hook has renamed the grouped tests
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fail the run if xdist ignored the groups: the servers would boot on both workers
+    (pytest-xdist 3.8.0 with pytest 9.2 did so silently, nearly doubling the run)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not session.config.getvalue("loadgroup"):
+        return
+    ungrouped = [item.nodeid for item in session.items if "@" not in item.nodeid]
+    if ungrouped:
+        raise pytest.UsageError(
+            f"pytest-xdist did not apply the test groups (e.g. {ungrouped[0]}): "
+            "pytest and pytest-xdist versions do not match; run scripts/setup.sh"
+        )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Shared suites were only sent SIGTERM at their fixture's end: wait for them here."""
     wait_for_stopping()
