@@ -13,7 +13,7 @@ from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite, wait_for_stopping
 from tests.processing_standin import EXTRA
 from tests.processing_support import external_dask_cluster
-from tests.xdist_groups import file_groups
+from tests.xdist_groups import file_groups, longest_first
 
 # postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products;
 # secured_suite: the suite with access control on, on its own PostGIS (secured_database).
@@ -46,6 +46,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     groups = file_groups(items)
     for item in items:
         item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::")[0]]))
+    items[:] = longest_first(items, groups)  # the queue order (--no-loadscope-reorder)
 
 
 @pytest.hookimpl(trylast=True)  # after xdist's worker hook has renamed the grouped tests
