@@ -4,8 +4,9 @@
 DATA ?=
 PYTEST_ARGS ?=
 # Two pytest-xdist workers (2 cores); tests/conftest.py keeps the tests of each session
-# fixture that boots servers on one worker, so each boots once. PYTEST_WORKERS= runs serially.
-PYTEST_WORKERS ?= -n 2 --dist loadgroup
+# fixture that boots servers on one worker, so each boots once, and queues the longest
+# groups first (tests/xdist_groups.py LONGEST_FIRST). PYTEST_WORKERS= runs serially.
+PYTEST_WORKERS ?= -n 2 --dist loadgroup --no-loadscope-reorder
 
 .PHONY: setup setup-system demo test lint
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ogcsdl.config import Settings
 from ogcsdl.ingest.writer import STAGING_SUFFIX
-from ogcsdl.jobs.executor import WORKDIR_PREFIX, outputs_dir
+from ogcsdl.jobs.paths import WORKDIR_PREFIX, outputs_dir
 from ogcsdl.jobs.store import JobStore
 from ogcsdl.schema import create_schema
 

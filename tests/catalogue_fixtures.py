@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from ogcsdl.config import PROJECT_ROOT, Settings, load_settings
 from ogcsdl.schema import create_schema
 from ogcsdl.server.children import ChildSpec
 from tests.ports import free_port
+from tests.postgis import private_database
 
 CATALOGUE_PYTHON = PROJECT_ROOT / ".venv-catalogue" / "bin" / "python"
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -188,10 +189,15 @@ def catalogue(
     """pycsw under gunicorn on a free port, over the sample products."""
     require_catalogue_env()
     directory = tmp_path_factory.mktemp(f"catalogue-{request.param}")
-    database = (
-        {"url": request.getfixturevalue("postgis_url")} if request.param == "postgis" else None
-    )
-    with serve_samples(directory, workers=2, database=database) as (url, settings, store):
+    with ExitStack() as stack:
+        database = None
+        if request.param == "postgis":
+            # A database of its own: the tests assert exactly which records it holds,
+            # and other tests write to the session's shared database.
+            server = request.getfixturevalue("postgis_url")
+            database = {"url": stack.enter_context(private_database(server, "catalogue"))}
+        samples = serve_samples(directory, workers=2, database=database)
+        url, settings, store = stack.enter_context(samples)
         yield Catalogue(url, settings, store, request.param)
 
 

@@ -13,7 +13,7 @@ from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite, wait_for_stopping
 from tests.processing_standin import EXTRA
 from tests.processing_support import external_dask_cluster
-from tests.xdist_groups import file_groups
+from tests.xdist_groups import file_groups, longest_first
 
 # postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products;
 # secured_suite: the suite with access control on, on its own PostGIS (secured_database).
@@ -46,6 +46,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     groups = file_groups(items)
     for item in items:
         item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::")[0]]))
+    items[:] = longest_first(items, groups)  # the queue order (--no-loadscope-reorder)
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's worker hook has renamed the grouped tests
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fail the run if xdist ignored the groups: the servers would boot on both workers
+    (pytest-xdist 3.8.0 with pytest 9.2 did so silently, nearly doubling the run)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not session.config.getvalue("loadgroup"):
+        return
+    ungrouped = [item.nodeid for item in session.items if "@" not in item.nodeid]
+    if ungrouped:
+        raise pytest.UsageError(
+            f"pytest-xdist did not apply the test groups (e.g. {ungrouped[0]}): "
+            "pytest and pytest-xdist versions do not match; run scripts/setup.sh"
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

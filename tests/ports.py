@@ -40,8 +40,18 @@ def _worker_slice() -> range:
     return range(start + index * width, start + (index + 1) * width)
 
 
+def _kernel_chosen() -> Iterator[int]:
+    """The fallback when the ephemeral range leaves no room: ports the kernel picks."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            yield int(sock.getsockname()[1])
+
+
 def _candidates() -> Iterator[int]:
     ports = _worker_slice()
+    if len(ports) < 100:
+        return _kernel_chosen()
     # A random start, so two separate test runs on one machine rarely walk the same ports.
     first = random.randrange(len(ports))
     return itertools.cycle([*ports[first:], *ports[:first]])

@@ -46,6 +46,7 @@ def external_dask_cluster(workdir: Path, workers: int = 2) -> Iterator[str]:
         "stdout": log,
         "stderr": subprocess.STDOUT,
         "cwd": workdir,
+        "start_new_session": True,  # a group per process, killed whole (nanny + worker)
     }
     procs = [
         subprocess.Popen(
@@ -80,11 +81,15 @@ def external_dask_cluster(workdir: Path, workers: int = 2) -> Iterator[str]:
     finally:
         for proc in reversed(procs):
             proc.send_signal(signal.SIGTERM)
+        # A worker still running a task (a job the fault tests made the scheduler forget
+        # goes on sleeping) is killed by its nanny only after 8 s: the session's last
+        # teardown waited for that. Each process leads its own group: kill the group.
+        deadline = time.monotonic() + 2
         for proc in procs:
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         log.close()
 

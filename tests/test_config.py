@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from ogcsdl.config import load_settings
 from ogcsdl.errors import ConfigError
+from tests.cli_support import run_cli
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -71,3 +73,20 @@ def test_cli_validate(tmp_path: Path) -> None:
     assert "server.port" in failed.stderr
     assert "Traceback" not in failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_cli_lists_every_subcommand_and_imports_only_the_one_it_runs() -> None:
+    listed = run_cli("--help")
+    assert listed.returncode == 0, listed.stderr
+    for name in ("config", "conformance", "demo", "harvest", "ingest", "keys", "seed", "serve"):
+        assert re.search(rf"^  {name} ", listed.stdout, re.M), listed.stdout
+    # `config validate` in a fresh interpreter imports none of the serving stack.
+    probe = (
+        "import sys; from ogcsdl.cli import main; sys.argv = ['ogcsdl', 'config', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('ogcsdl.server.supervisor', 'dask.array', 'mapproxy',"
+        " 'ogcsdl.ingest.commands') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout

@@ -19,7 +19,7 @@ from lxml import etree
 
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import ProductRecord
-from ogcsdl.cli import _register_subcommands, cli
+from ogcsdl.cli import cli
 from ogcsdl.harvest.model import default_name
 from ogcsdl.harvest.runner import delete_source
 from ogcsdl.harvest.state import HarvestState
@@ -153,7 +153,6 @@ class CliResult:
 def harvest_cli(suite: LiveSuite, *args: str) -> CliResult:
     """``ogcsdl harvest`` in-process (click's runner): the real command, without a
     new interpreter per call."""
-    _register_subcommands()
     result = CliRunner().invoke(cli, ["--config", str(suite.config_file), "harvest", *args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from werkzeug.test import Client, TestResponse
 
-from ogcsdl.cli import _register_subcommands, cli
+from ogcsdl.cli import cli
 from ogcsdl.config import Settings
 from ogcsdl.gateway.app import create_app
 from ogcsdl.security.keys import KeyStore, digest
@@ -259,7 +259,6 @@ def test_oidc_tokens(
 def test_keys_command(tmp_path: Path) -> None:
     config = tmp_path / "ogcsdl.yml"
     config.write_text(f"data_dir: {tmp_path / 'var'}\n")
-    _register_subcommands()
     runner = CliRunner()
     created = runner.invoke(cli, ["--config", str(config), "keys", "create", "--user", "dana"])
     assert created.exit_code == 0, created.output

@@ -25,7 +25,16 @@ def test_owslib_wps_with_a_key_and_owner_only_status(secured_suite: LiveSuite) -
         "echo", inputs=[("stringInput", "hello")], output=[("stringOutput", False)], mode="async"
     )
     status = execution.statusLocation
-    wait_for(lambda: (execution.checkStatus(sleepSecs=0) or True) and execution.isComplete(), 60)
+    try:
+        wait_for(
+            lambda: (execution.checkStatus(sleepSecs=0) or True) and execution.isComplete(), 60
+        )
+    except AssertionError:  # seen twice under load: say what the client was reading
+        seen = requests.get(status, headers=bearer("alice"), timeout=30)
+        raise AssertionError(
+            f"status {status} never complete: HTTP {seen.status_code} {seen.text[:600]}\n"
+            + secured_suite.log_tail(80)
+        ) from None
     assert execution.isSucceded(), execution.errors
     assert execution.processOutputs[0].data == ["hello"]
     job_id = status.rsplit("/", 1)[-1].removesuffix(".xml")

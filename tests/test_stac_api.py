@@ -17,6 +17,7 @@ from ogcsdl.config import Settings
 from ogcsdl.schema import create_schema
 from ogcsdl.stac.openapi import MEDIA_TYPE
 from tests.edge_support import behind_edge
+from tests.postgis import private_database
 from tests.stac_support import COLLECTION, five_records
 
 OPENAPI_30_SCHEMA = Path(pygeoapi.__file__).parent / "schemas/openapi/openapi-3.0.x.json"
@@ -570,8 +571,13 @@ def test_offline_guard_serves_vendored_schemas_and_refuses_the_rest() -> None:
 
 @pytest.mark.postgis
 def test_search_extensions_on_postgis(postgis_url: str, tmp_path: Path) -> None:
-    """The same searches over a real PostgreSQL/PostGIS product store (its own collection
-    name: the database is shared by the session)."""
+    """The same searches over a real PostgreSQL/PostGIS product store (a database of its
+    own: the session's is shared by other tests)."""
+    with private_database(postgis_url, "stac") as database:
+        _search_extensions(database, tmp_path)
+
+
+def _search_extensions(database: str, tmp_path: Path) -> None:
     import dataclasses
     import uuid
 
@@ -579,7 +585,7 @@ def test_search_extensions_on_postgis(postgis_url: str, tmp_path: Path) -> None:
     from ogcsdl.stac.app import StacApi
 
     collection = f"stac-pg-{uuid.uuid4().hex[:8]}"
-    store = ProductStore(postgis_url)
+    store = ProductStore(database)
     store.ensure_schema()
     for record in five_records(tmp_path):
         store.upsert(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.xdist_groups import file_groups
+from ogcsdl.config import PROJECT_ROOT
+from tests.xdist_groups import LONGEST_FIRST, SERVER_FIXTURES, file_groups, longest_first
 
 
 @dataclass
@@ -34,3 +35,33 @@ def test_files_sharing_a_server_fixture_run_on_one_worker() -> None:
         groups["tests/f.py"],
     }
     assert len(others) == 4
+
+
+def test_the_longest_groups_go_first_each_group_in_its_own_order() -> None:
+    items = [
+        Item("tests/a.py::test_one", ["tmp_path"]),
+        Item("tests/test_demo.py::test_1", ["tmp_path"]),
+        Item("tests/c.py::test_one", ["suite"]),
+        Item("tests/a.py::test_two", ["tmp_path"]),
+        Item("tests/test_demo.py::test_2", ["tmp_path"]),
+        Item("tests/c.py::test_two", ["suite"]),
+    ]
+    groups = file_groups(items)  # type: ignore[arg-type]  # stand-ins for pytest.Item
+    ordered = [item.nodeid for item in longest_first(items, groups)]  # type: ignore[arg-type]
+    assert ordered == [
+        "tests/c.py::test_one",  # the suite's group is the longest
+        "tests/c.py::test_two",
+        "tests/test_demo.py::test_1",
+        "tests/test_demo.py::test_2",
+        "tests/a.py::test_one",
+        "tests/a.py::test_two",
+    ]
+
+
+def test_every_longest_group_still_exists() -> None:
+    for name in LONGEST_FIRST:
+        assert (
+            name.startswith("fixture:")
+            and name[8:] in SERVER_FIXTURES
+            or (PROJECT_ROOT / name).is_file()
+        ), name

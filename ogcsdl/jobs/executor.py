@@ -40,6 +40,7 @@ from ogcsdl.jobs import registry as registry_module
 from ogcsdl.jobs.cluster import WORKER_DIED
 from ogcsdl.jobs.inputs import check_inputs, resolve_inputs
 from ogcsdl.jobs.outputs import JobOutput
+from ogcsdl.jobs.paths import WORKDIR_PREFIX, outputs_dir
 from ogcsdl.jobs.store import FAILED, RUNNING, Job, JobStore, job_store
 from ogcsdl.publish import Lineage, raster_record, stage_raster_file
 from processes.base import ComplexOutput, LiteralOutput, ProcessDescription, Raster, RasterOutput
@@ -47,9 +48,6 @@ from processes.errors import ProcessError
 
 LOG = logging.getLogger(__name__)
 SEMAPHORE_NAME = "ogcsdl-jobs"
-WORKDIR_PREFIX = "job-"  # <data_dir>/job-<job id>-*: a job's scratch, removed when it ends
-
-
 class JobDismissed(OgcsdlError):
     code = "JobDismissed"
     status = 410
@@ -78,10 +76,6 @@ class JobContext:
         self._percent = max(self._percent, percent)
         if not self.store.set_progress(self.job_id, self._percent, message):
             raise JobDismissed(f"job {self.job_id} was dismissed")
-
-
-def outputs_dir(settings: Settings, job_id: str) -> Path:
-    return settings.data_dir / "job-outputs" / job_id
 
 
 def output_url(settings: Settings, job_id: str, output_id: str) -> str:

@@ -15,6 +15,7 @@ import copy
 import json
 import logging
 import math
+import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -315,6 +316,9 @@ class CheckedService(Service):
         return super()._parse_and_execute(process, wps_request, uuid)
 
 
+_loaded_config: str | None = None  # the pywps.cfg pywps' process-global configuration holds
+
+
 class WpsApp:
     """``/wps``: pywps for the protocol plus ``/wps/status/<job id>.xml``."""
 
@@ -322,7 +326,7 @@ class WpsApp:
         self.settings = settings
         self.runner = runner or job_runner(settings)
         self.config_file = write_pywps_config(settings)
-        pywps.configuration.load_configuration([str(self.config_file)])
+        self._use_our_configuration()
         backend = _Backend(settings, self.runner)
         self.processes = {
             d.id: JobBackedProcess(d, backend) for d in self.runner.registry.descriptions()
@@ -330,6 +334,18 @@ class WpsApp:
         self.service = CheckedService(
             processes=list(self.processes.values()), cfgfiles=[str(self.config_file)]
         )
+
+    def _use_our_configuration(self) -> None:
+        """pywps keeps one configuration per process and reads ``$PYWPS_CFG`` after the
+        files it is given (and copies a request's config path there): a pywps.cfg named
+        in the environment (a user's own, or another app's in the same process) overrode
+        ours, URLs included. Point both at ours before each request."""
+        global _loaded_config
+        ours = str(self.config_file)
+        if os.environ.get("PYWPS_CFG") != ours or _loaded_config != ours:
+            os.environ["PYWPS_CFG"] = ours
+            pywps.configuration.load_configuration([ours])
+            _loaded_config = ours
 
     def status_document(self, job_id: str, environ: dict[str, Any] | None = None) -> Response:
         try:
@@ -358,10 +374,10 @@ class WpsApp:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        self._use_our_configuration()
         match = _STATUS_PATH.match(environ.get("PATH_INFO", ""))
         if match and environ.get("REQUEST_METHOD", "GET") in ("GET", "HEAD"):
             return self.status_document(match.group(1), environ)(environ, start_response)
-        environ["PYWPS_CFG"] = str(self.config_file)
         environ["QUERY_STRING"] = normalise_output_kvp(environ.get("QUERY_STRING", ""))
         result: Iterable[bytes] = self.service(environ, start_response)
         return result
