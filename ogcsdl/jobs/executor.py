@@ -48,6 +48,8 @@ from processes.errors import ProcessError
 
 LOG = logging.getLogger(__name__)
 SEMAPHORE_NAME = "ogcsdl-jobs"
+
+
 class JobDismissed(OgcsdlError):
     code = "JobDismissed"
     status = 410
