@@ -290,7 +290,7 @@ def learned_probability(
 
         lazy = map_pixels(block, stack, depth=FEATURE_REACH + CLEANUP_REACH, dtype=np.float32)
         (probability,) = compute(context, 10, 90, "learned change detection", lazy)
-    return probability.astype(np.float32), {
+    return probability.astype(np.float32, copy=False), {  # no second full-tile copy
         "bands": list(FEATURE_BANDS),
         "units": "change probability",
         "model": {
