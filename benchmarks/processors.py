@@ -7,9 +7,15 @@ LocalCluster with 1 and with 2 worker processes (1 thread each, as the suite's d
 The baseline, measured right before each job run: rasterio reading every band of the
 same COGs (block by block, as the job reads them). Printed: wall time, ratio to the read
 time, Mpx/s, peak RSS over the workers, the workers' CPU seconds against the read's
-(the figure that holds on a busy shared machine), and the 2-worker speed-up.
+(the figure that holds on a busy shared machine), the 2-worker speed-up, and per phase
+of the job (as its status messages name them) the seconds no worker computed anything
+("serial": the job's own driver at work, e.g. publishing, or waiting) and, with more
+than one worker, the seconds not every worker computed ("idle worker"): the time that
+keeps a second worker from halving the wall time (Amdahl), and a figure that the
+machine's load barely changes. A summary table ends the run.
 
     nice -n 10 .venv/bin/python -m benchmarks.processors [--size 10980] [--only cloud flood]
+        [--data DIR]  (keeps the ingested inputs in DIR and reuses them in later runs)
 
 Goals (issue 10): ratio <= 2, peak worker RSS < 4 GiB, 2 workers >= 1.7x faster than 1.
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import resource
 import tempfile
 import time
@@ -115,21 +122,77 @@ def _worker_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _follow(runner: Any, job_id: str, started: float) -> list[tuple[str, float]]:
-    """Poll the job's status (as a client would) until it ends: (message, seconds) of
-    each phase it reported."""
-    phases: list[tuple[str, float]] = []
+Phase = tuple[str, float, float]  # (status message, start, end) in time.time() seconds
+
+
+def _follow(runner: Any, job_id: str, started: float) -> list[Phase]:
+    """Poll the job's status (as a client would) until it ends: each phase it reported
+    (its message and when it was seen to start and end)."""
+    phases: list[Phase] = []
     last_message, since = "", started
     while True:
         job = runner.store.get(job_id)
-        now = time.perf_counter()
+        now = time.time()
         if job.message != last_message or job.is_finished:
             if last_message:
-                phases.append((last_message, now - since))
+                phases.append((last_message, since, now))
             last_message, since = job.message or "", now
         if job.is_finished or now - started > 7200:
             return phases
-        time.sleep(0.2)
+        time.sleep(0.05)
+
+
+def busy_intervals(task_stream: list[dict[str, Any]], skip_key: str) -> list[list[tuple]]:
+    """Per worker: the (start, stop) intervals in which it computed a task (the job's own
+    task, ``skip_key``, only steers and is left out), from Dask's task stream."""
+    by_worker: dict[str, list[tuple[float, float]]] = {}
+    for task in task_stream:
+        if task["key"] == skip_key:
+            continue
+        for part in task["startstops"]:
+            if part["action"] == "compute":
+                by_worker.setdefault(task["worker"], []).append((part["start"], part["stop"]))
+    return list(by_worker.values())
+
+
+def idle_seconds(
+    intervals: list[list[tuple]], workers: int, start: float, end: float
+) -> tuple[float, float]:
+    """(seconds within [start, end] in which no worker computed, seconds in which fewer
+    than ``workers`` computed)."""
+    events = [(max(a, start), 1) for w in intervals for a, b in w if b > start and a < end]
+    events += [(min(b, end), -1) for w in intervals for a, b in w if b > start and a < end]
+    events.sort()
+    none = some_idle = 0.0
+    busy, last = 0, start
+    for moment, step in events:
+        span = moment - last
+        if busy == 0:
+            none += span
+        if busy < workers:
+            some_idle += span
+        busy, last = busy + step, moment
+    span = end - last
+    none += span if busy == 0 else 0.0
+    some_idle += span if busy < workers else 0.0
+    return none, some_idle
+
+
+def phase_report(
+    phases: list[Phase], intervals: list[list[tuple]], workers: int, started: float, ended: float
+) -> tuple[str, dict[str, float]]:
+    """One line per job: every phase's wall seconds with its serial (no worker busy)
+    seconds and, with more workers, its idle-worker seconds; and the serial seconds
+    summed per phase name."""
+    phases = phases or [("job", started, ended)]
+    serial: dict[str, float] = {}
+    lines = []
+    for message, a, b in phases:
+        none, some = idle_seconds(intervals, workers, a, b)
+        serial[message] = serial.get(message, 0.0) + none
+        extra = f", idle worker {some:.1f}" if workers > 1 else ""
+        lines.append(f"{message} {b - a:.1f} s (serial {none:.1f}{extra})")
+    return "; ".join(lines), serial
 
 
 def output_digest(settings: Any, job: Any) -> str:
@@ -161,13 +224,13 @@ def output_digest(settings: Any, job: Any) -> str:
 
 def run_job(
     settings: Any, workers: int, process: str, inputs: dict[str, Any]
-) -> tuple[float, float, float, str, str]:
+) -> tuple[float, float, float, str, str, dict[str, float]]:
     """(wall seconds, peak worker RSS in GiB, worker CPU seconds, status, output digest
-    (:func:`output_digest`)) of one job on a
-    fresh cluster. CPU seconds are summed over the workers (the scheduler's are not):
-    on a shared machine they say what the job cost when wall times say more about the
-    neighbours."""
-    from distributed import Client, LocalCluster
+    (:func:`output_digest`), serial seconds per phase (:func:`phase_report`)) of one job
+    on a fresh cluster. CPU seconds are summed over the workers (the scheduler's are
+    not): on a shared machine they say what the job cost when wall times say more about
+    the neighbours."""
+    from distributed import Client, LocalCluster, get_task_stream
 
     from ogcsdl.jobs.executor import JobRunner
 
@@ -190,20 +253,46 @@ def run_job(
         runner = JobRunner(job_settings)
         with Client(cluster, set_as_default=False) as client:
             client.run(lambda: __import__("processes.registry"))  # imports are not the job
+            assert runner.client is not None  # nor is connecting a front end to the cluster
             cpu_before = sum(client.run(_worker_cpu_s).values())
-            started = time.perf_counter()
-            job = runner.start(process, inputs, "ogcapi")
-            phases = _follow(runner, job.job_id, started)
-            finished = runner.store.get(job.job_id)
-            elapsed = time.perf_counter() - started
+            with get_task_stream(client) as stream:
+                started = time.time()
+                job = runner.start(process, inputs, "ogcapi")
+                phases = _follow(runner, job.job_id, started)
+                finished = runner.store.get(job.job_id)
+                ended = time.time()
             cpu = sum(client.run(_worker_cpu_s).values()) - cpu_before
             peak = max(client.run(_worker_peak_rss).values()) / 1024**3
         runner.close()
         status = finished.status if finished.status == "successful" else finished.message
-        print("  phases: " + ", ".join(f"{m} {d:.1f} s" for m, d in phases), flush=True)
-        return elapsed, peak, cpu, str(status), output_digest(settings, finished)
+        intervals = busy_intervals(stream.data, job.job_id)
+        line, serial = phase_report(phases, intervals, workers, started, ended)
+        print(f"  phases: {line}", flush=True)
+        return ended - started, peak, cpu, str(status), output_digest(settings, finished), serial
     finally:
         cluster.close()
+
+
+def _summary(rows: list[dict[str, Any]]) -> None:
+    """The table to compare runs by: per case and worker count wall, read, their ratio,
+    speed-up over one worker, peak RSS, CPU, the load and the serial seconds by phase."""
+    print("\nsummary (serial: seconds no worker computed, by job phase)")
+    print(
+        f"{'case':17s} {'w':>2s} {'wall s':>7s} {'read s':>6s} {'wall/read':>9s} {'vs 1w':>6s} "
+        f"{'RSS GiB':>7s} {'CPU s':>6s} {'load':>5s} {'serial s':>8s}  serial by phase"
+    )
+    walls = {(r["process"], r["workers"]): r["wall"] for r in rows}
+    for r in rows:
+        one = walls.get((r["process"], 1))
+        speedup = f"{one / r['wall']:5.2f}x" if one and r["workers"] != 1 else "     -"
+        serial = r["serial"]
+        biggest = sorted(serial.items(), key=lambda kv: -kv[1])
+        by_phase = ", ".join(f"{name} {sec:.1f}" for name, sec in biggest if sec >= 0.05)
+        print(
+            f"{r['process']:17s} {r['workers']:2d} {r['wall']:7.1f} {r['read']:6.1f} "
+            f"{r['wall'] / r['read']:9.2f} {speedup:>6s} {r['peak']:7.2f} {r['cpu']:6.1f} "
+            f"{r['load']:5.1f} {sum(serial.values()):8.1f}  {by_phase}"
+        )
 
 
 def main() -> None:
@@ -215,8 +304,15 @@ def main() -> None:
         "--only", nargs="*", choices=("cloud", "flood", "change"), help="cases (default: all)"
     )
     parser.add_argument("--workers", nargs="*", type=int, default=[1, 2])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="keep the ingested inputs (and the job outputs) in this directory and reuse "
+        "them in later runs of the same size (default: a temporary directory)",
+    )
     args = parser.parse_args()
 
+    from ogcsdl.catalogue.factory import product_store
     from ogcsdl.config import load_settings
     from ogcsdl.ingest.pipeline import ingest_product
     from ogcsdl.jobs.cluster import quiet_workers
@@ -225,16 +321,24 @@ def main() -> None:
     quiet_workers()  # the workers as the suite's embedded cluster runs them
 
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-        root = Path(tmp)
+        root = args.data / str(args.size) if args.data else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         settings = load_settings(None, data_dir=str(root / "var"))
         settings.ensure_dirs()
         create_schema(settings)
+        known_file = root / "inputs.json"
+        known = json.loads(known_file.read_text()) if known_file.exists() else {}
         products: dict[str, Any] = {}
 
         def product(name: str, kind: str, seed: int) -> Any:
             if name not in products:
-                path = write_cog(root / f"{name}.tif", args.size, kind, seed)
-                products[name] = ingest_product(settings, path)
+                if name in known:
+                    products[name] = product_store(settings).get(known[name])
+                else:
+                    path = write_cog(root / f"{name}.tif", args.size, kind, seed)
+                    products[name] = ingest_product(settings, path)
+                    known[name] = products[name].identifier
+                    known_file.write_text(json.dumps(known))
             return products[name]
 
         cases = {
@@ -247,6 +351,7 @@ def main() -> None:
         }
         mpx = args.size * args.size / 1e6
         print(f"{args.size} x {args.size} px ({mpx:.0f} Mpx) per input, jobs via JobRunner")
+        rows: list[dict[str, Any]] = []
         for key, (process, spec) in cases.items():
             if args.only and key not in args.only:
                 continue
@@ -256,17 +361,34 @@ def main() -> None:
             timings = {}
             for workers in args.workers:
                 read_s, read_cpu = read_time(paths)  # beside each run: the load changes
-                wall, peak, cpu, status, digest = run_job(settings, workers, process, inputs)
+                load = os.getloadavg()[0]
+                wall, peak, cpu, status, digest, serial = run_job(
+                    settings, workers, process, inputs
+                )
                 timings[workers] = wall
+                rows.append(
+                    {
+                        "process": process,
+                        "workers": workers,
+                        "wall": wall,
+                        "read": read_s,
+                        "peak": peak,
+                        "cpu": cpu,
+                        "load": max(load, os.getloadavg()[0]),
+                        "serial": serial,
+                    }
+                )
                 print(
                     f"{process:17s} {workers} worker(s): {wall:7.1f} s, read {read_s:6.1f} s, "
                     f"ratio {wall / read_s:5.2f}, {mpx / wall:6.2f} Mpx/s, peak worker RSS "
                     f"{peak:.2f} GiB, worker CPU {cpu:6.1f} s (read CPU {read_cpu:5.1f} s, "
-                    f"ratio {cpu / read_cpu:5.2f}), {status}, outputs {digest}",
+                    f"ratio {cpu / read_cpu:5.2f}), serial {sum(serial.values()):.1f} s, "
+                    f"load {load:.1f}, {status}, outputs {digest}",
                     flush=True,
                 )
             if 1 in timings and 2 in timings:
                 print(f"{process:17s} speed-up 2 vs 1 worker: {timings[1] / timings[2]:.2f}x")
+        _summary(rows)
 
 
 if __name__ == "__main__":

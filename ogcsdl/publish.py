@@ -15,7 +15,7 @@ from ogcsdl.catalogue.record import Band, ProductRecord, product_href
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import NotFound
-from ogcsdl.ingest.writer import Publication, array_writer, cog_options
+from ogcsdl.ingest.writer import Publication, StagedCog, array_writer, cog_options
 from processes.base import ProcessDescription, Raster, RasterOutput
 from processes.classes import PALETTES
 
@@ -78,7 +78,23 @@ def stage_raster(
 ) -> ProductRecord:
     """Stage ``raster`` as a COG in ``publication`` and return its record (stored when
     the publication commits)."""
-    identifier = output_identifier(lineage.job_id, description.id, output.id)
+    staged = stage_raster_file(
+        publication, raster, output, description.id, lineage.job_id, settings
+    )
+    return raster_record(staged, raster, output, description, lineage, settings)
+
+
+def stage_raster_file(
+    publication: Publication,
+    raster: Raster,
+    output: RasterOutput,
+    process_id: str,
+    job_id: str,
+    settings: Settings,
+) -> StagedCog:
+    """Write ``raster`` as a staged COG of ``publication`` (the slow part of publishing:
+    GDAL releases the GIL, so outputs can be written in threads at once)."""
+    identifier = output_identifier(job_id, process_id, output.id)
     categorical = is_categorical(raster, output)
     # One GDAL thread: a job publishes on a Dask worker whose cores run blocks (its own
     # or other jobs'); there GDAL's compression thread pool cost 14x the CPU of one
@@ -95,7 +111,19 @@ def stage_raster(
     write = array_writer(
         array, raster.crs, raster.transform, raster.nodata, raster.band_names, options, tags
     )
-    staged = publication.stage_cog(settings.cog_dir / f"{identifier}.tif", write, array.nbytes)
+    return publication.stage_cog(settings.cog_dir / f"{identifier}.tif", write, array.nbytes)
+
+
+def raster_record(
+    staged: StagedCog,
+    raster: Raster,
+    output: RasterOutput,
+    description: ProcessDescription,
+    lineage: Lineage,
+    settings: Settings,
+) -> ProductRecord:
+    """The catalogue record of a raster output written by :func:`stage_raster_file`."""
+    identifier = output_identifier(lineage.job_id, description.id, output.id)
     source_start, source_end = _source_times(product_store(settings), lineage.source_ids)
     start = _metadata_time(raster, "start") or source_start or lineage.finished
     end = _metadata_time(raster, "end") or source_end or start
@@ -118,7 +146,9 @@ def stage_raster(
             "style": raster.metadata.get("style", output.style),
             "output_id": output.id,
             "cog_href": product_href(settings, identifier),
-            "overview_resampling": options["OVERVIEW_RESAMPLING"],
+            "overview_resampling": cog_options(settings.ingest, is_categorical(raster, output))[
+                "OVERVIEW_RESAMPLING"
+            ],
         },
         updated=datetime.now(UTC),
     )

@@ -147,6 +147,16 @@ class ProcessContext(Protocol):
         """Report progress (0-100); raises if the job was dismissed meanwhile."""
 
 
+def hand_over(context: ProcessContext, output_id: str, value: Any) -> None:
+    """Give the job system an output before ``run`` returns, so it can write it (a COG
+    takes seconds) while the processor goes on with the others. ``run`` must return
+    the same object for ``output_id``, unchanged after this call. A context that
+    cannot take outputs early (tests, in-process runs) ignores it."""
+    take = getattr(context, "output_ready", None)
+    if take is not None:
+        take(output_id, value)
+
+
 class Processor(Protocol):
     description: ProcessDescription
 

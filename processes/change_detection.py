@@ -44,6 +44,7 @@ from processes.base import (
     Raster,
     RasterInput,
     RasterOutput,
+    hand_over,
 )
 from processes.blocks import compute_tasks, persist
 from processes.change_features import (
@@ -289,7 +290,7 @@ def learned_probability(
 
         lazy = map_pixels(block, stack, depth=FEATURE_REACH + CLEANUP_REACH, dtype=np.float32)
         (probability,) = compute(context, 10, 90, "learned change detection", lazy)
-    return probability.astype(np.float32), {
+    return probability.astype(np.float32, copy=False), {  # no second full-tile copy
         "bands": list(FEATURE_BANDS),
         "units": "change probability",
         "model": {
@@ -543,6 +544,10 @@ class ChangeDetection:
         valid = np.isfinite(magnitude)
         if not valid.any():
             raise ProcessInputError("The two products share no valid pixel.", locator="after")
+        magnitude_raster = float_raster(magnitude, before, "change_magnitude", after)
+        if method_name == "learned":  # drawn on the 0-1 ramp, not the 0-6 magnitude one
+            magnitude_raster.metadata["style"] = "probability"
+        hand_over(context, "magnitude", magnitude_raster)  # written while the rest is found
         if given is not None:
             threshold, threshold_method = float(given), "given"
         elif changed is not None:
@@ -555,6 +560,8 @@ class ChangeDetection:
         changed = valid & (changed if changed is not None else magnitude > threshold)
         change = np.where(changed, classes.CHANGE, classes.NO_CHANGE).astype(np.uint8)
         change[~valid] = classes.NODATA
+        change_raster = class_raster(change, before, "change_class", classes.CHANGE_CLASSES, after)
+        hand_over(context, "change", change_raster)
         changed_km2 = area_km2(changed, before.crs, before.transform)
         statistics = {
             "kind": kind,
@@ -568,13 +575,10 @@ class ChangeDetection:
             "valid_area_km2": round(area_km2(valid, before.crs, before.transform), 6),
             **details,
         }
-        magnitude_raster = float_raster(magnitude, before, "change_magnitude", after)
-        if method_name == "learned":  # drawn on the 0-1 ramp, not the 0-6 magnitude one
-            magnitude_raster.metadata["style"] = "probability"
         context.progress(100, "done")
         return {
             "magnitude": magnitude_raster,
-            "change": class_raster(change, before, "change_class", classes.CHANGE_CLASSES, after),
+            "change": change_raster,
             "changed_area": round(changed_km2, 6),
             "statistics": statistics,
         }

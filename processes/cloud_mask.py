@@ -22,6 +22,7 @@ from processes.base import (
     Raster,
     RasterInput,
     RasterOutput,
+    hand_over,
 )
 from processes.cloud_detectors import (
     RULE_BANDS,
@@ -70,15 +71,25 @@ def sun_angles(raster: Raster, inputs: Mapping[str, Any]) -> tuple[float | None,
     )
 
 
+def valid_pixels(mask: np.ndarray, region: np.ndarray | None = None) -> int:
+    """Pixels of ``mask`` with a class (not nodata), within ``region`` if given."""
+    valid = mask != classes.NODATA
+    return int(np.count_nonzero(valid if region is None else valid & region))
+
+
 def cloud_cover(
     mask: np.ndarray, region: np.ndarray | None = None
 ) -> tuple[float, dict[str, float]]:
-    """Cloud cover % (cloud + thin cloud over valid pixels) and every class's % share."""
-    region = np.ones(mask.shape, dtype=bool) if region is None else region
-    valid = (mask != classes.NODATA) & region
-    total = int(valid.sum())
+    """Cloud cover % (cloud + thin cloud over valid pixels) and every class's % share
+    (``region``: None for the whole mask, which saves a pass per class over it)."""
+    total = valid_pixels(mask, region)
+
+    def count(code: int) -> int:
+        found = mask == code
+        return int(np.count_nonzero(found if region is None else found & region))
+
     shares = {
-        name: (100.0 * int(((mask == code) & region).sum()) / total if total else 0.0)
+        name: (100.0 * count(code) / total if total else 0.0)
         for code, name in classes.CLOUD_CLASSES.items()
         if code != classes.NODATA
     }
@@ -243,6 +254,10 @@ class CloudMask:
         )
         arrays = [classes_lazy] + ([probability_lazy] if probability_lazy is not None else [])
         computed = compute(context, 5, 95, f"cloud detection ({detector.name})", *arrays)
+        outputs: dict[str, Any] = {}
+        if probability_lazy is not None:  # final now: written while the shadows are found
+            outputs["probability"] = float_raster(computed[1], product, "cloud_probability")
+            hand_over(context, "probability", outputs["probability"])
         mask = computed[0].astype(np.uint8)
         geometry: dict[str, Any] = {}
         if isinstance(detector, LearnedDetector):
@@ -250,22 +265,24 @@ class CloudMask:
             mask, geometry = detector.finish(
                 mask, pixel_size_m(product.crs, product.transform, height)
             )
-        region = aoi_mask(inputs.get("aoi"), product.crs, product.transform, mask.shape)
+        outputs["mask"] = class_raster(mask, product, "cloud_class", classes.CLOUD_CLASSES)
+        hand_over(context, "mask", outputs["mask"])
+        aoi = inputs.get("aoi")
+        region = None if aoi is None else aoi_mask(aoi, product.crs, product.transform, mask.shape)
         cover, shares = cloud_cover(mask, region)
         product_cover = cover if region is None else cloud_cover(mask)[0]
-        outputs: dict[str, Any] = {
-            "mask": class_raster(mask, product, "cloud_class", classes.CLOUD_CLASSES),
-            "cloud_cover": round(cover, 3),
-            "product_cloud_cover": round(product_cover, 3),
-            "statistics": {
-                "method": detector.name,
-                **geometry,
-                "class_percent": {k: round(v, 3) for k, v in shares.items()},
-                "valid_pixels": int(((mask != classes.NODATA) & region).sum()),
-                "classes": {str(k): v for k, v in classes.CLOUD_CLASSES.items()},
-            },
-        }
-        if probability_lazy is not None:
-            outputs["probability"] = float_raster(computed[1], product, "cloud_probability")
+        outputs.update(
+            {
+                "cloud_cover": round(cover, 3),
+                "product_cloud_cover": round(product_cover, 3),
+                "statistics": {
+                    "method": detector.name,
+                    **geometry,
+                    "class_percent": {k: round(v, 3) for k, v in shares.items()},
+                    "valid_pixels": valid_pixels(mask, region),
+                    "classes": {str(k): v for k, v in classes.CLOUD_CLASSES.items()},
+                },
+            }
+        )
         context.progress(100, "done")
         return outputs

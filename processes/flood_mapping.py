@@ -43,6 +43,7 @@ from processes.base import (
     Raster,
     RasterInput,
     RasterOutput,
+    hand_over,
 )
 from processes.blocks import as_blocks, block_reduce, keep_seeded_components, persist
 from processes.change_detection import sar_in_db
@@ -405,24 +406,16 @@ class FloodMapping:
         # the map (and the figures sharing its graph) once, kept where its blocks were
         # computed: polygons, sums and the gathered raster all read it
         names = list(figures)
+        sources = [inputs[k] for k in ("s1", "s2", "pre_s1", "pre_s2") if inputs.get(k) is not None]
         out, *figure_values = persist(context, 75, 84, "water map", out, *figures.values())
         crs, transform = reference.crs, reference.transform
         kind = "new water" if pre_given else "water"
         flood_mask = out == (classes.NEW_WATER if pre_given else classes.WATER)
         water_mask = (out == classes.WATER) | (out == classes.NEW_WATER)
-        features = polygons_by_block(
-            flood_mask,
-            crs,
-            transform,
-            {"class": kind},
-            int(inputs.get("min_polygon_pixels", 10)),
-            context,
-            (84, 94),
-        )
         computed = compute(
             context,
-            94,
-            98,
+            84,
+            88,
             "water map",
             out,
             water_mask.sum(axis=1),
@@ -430,11 +423,23 @@ class FloodMapping:
             (out != classes.NODATA).sum(),
             *figure_values,
         )
-        out, water_rows, flood_rows, valid_count = computed[:4]
+        water_raster = class_raster(
+            computed[0], reference, "water_class", classes.FLOOD_CLASSES, *sources
+        )
+        hand_over(context, "water", water_raster)  # written while the polygons are traced
+        water_rows, flood_rows, valid_count = computed[1:4]
         details.update({name: float(v) for name, v in zip(names, computed[4:], strict=True)})
+        features = polygons_by_block(
+            flood_mask,
+            crs,
+            transform,
+            {"class": kind},
+            int(inputs.get("min_polygon_pixels", 10)),
+            context,
+            (88, 98),
+        )
         water_km2 = rows_area_km2(water_rows, crs, transform)
         flood_km2 = rows_area_km2(flood_rows, crs, transform)
-        sources = [inputs[k] for k in ("s1", "s2", "pre_s1", "pre_s2") if inputs.get(k) is not None]
         valid_pixels = int(valid_count)
         water_pixels = int(water_rows.sum())
         statistics = {
@@ -449,7 +454,7 @@ class FloodMapping:
         }
         context.progress(100, "done")
         return {
-            "water": class_raster(out, reference, "water_class", classes.FLOOD_CLASSES, *sources),
+            "water": water_raster,
             "polygons": feature_collection(features),
             "water_area": round(water_km2, 6),
             "flooded_area": round(flood_km2, 6),

@@ -22,6 +22,7 @@ from processes.base import (
     Raster,
     RasterInput,
     RasterOutput,
+    hand_over,
 )
 from processes.blocks import compute
 from processes.errors import ProcessInputError
@@ -97,7 +98,9 @@ class Difference:
 
 class Pair:
     """Two raster outputs of random noise (``size`` pixels square); with ``fail_second``
-    the second output is not a raster, so the job fails after its first output."""
+    the second output is not a raster, so the job fails after its first output. With
+    ``early`` the first is handed over (written) before ``run`` returns; ``swap`` then
+    returns another object for it than the one handed over."""
 
     description = ProcessDescription(
         id="pair",
@@ -107,6 +110,8 @@ class Pair:
         inputs=(
             LiteralInput("size", "Size", "integer", default=64, min_occurs=0),
             LiteralInput("fail_second", "Fail second", "boolean", default=False, min_occurs=0),
+            LiteralInput("early", "Hand over first", "boolean", default=False, min_occurs=0),
+            LiteralInput("swap", "Swap first", "boolean", default=False, min_occurs=0),
         ),
         outputs=(
             RasterOutput("first", "First", collection="pair"),
@@ -120,6 +125,10 @@ class Pair:
         data = xr.DataArray(noise, dims=("band", "y", "x"), coords={"band": ["noise"]})
         first = Raster(data, "EPSG:32633", Affine(10, 0, 600000, 0, -10, 6580000))
         second: Any = "not a raster" if inputs.get("fail_second") else first
+        if inputs.get("early"):
+            hand_over(context, "first", first)
+        if inputs.get("swap"):
+            first = Raster(data.copy(), first.crs, first.transform)
         return {"first": first, "second": second}
 
 

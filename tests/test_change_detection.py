@@ -13,7 +13,12 @@ from processes import classes
 from processes.alignment import align_to_grid
 from processes.base import Raster
 from processes.change_detection import ChangeDetection
-from processes.change_features import block_features, feature_names, scene_statistics
+from processes.change_features import (
+    block_features,
+    feature_names,
+    row_percentiles,
+    scene_statistics,
+)
 from processes.change_model import ChangeModel, shipped_model
 from processes.change_training import (
     City,
@@ -465,3 +470,13 @@ def test_chunk_sample_statistics_computed_block_wise_equal_the_gathered_sample()
     stats, feature_stats = sample_statistics(sample, sample_valid, Context())
     assert stats.tobytes() == expected_stats.tobytes()
     assert feature_stats.tobytes() == expected_features.tobytes()
+
+
+def test_percentiles_of_rows_in_threads_equal_numpys():
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(13, 200_003)).astype(np.float32)
+    values[3] = np.round(values[3])  # ties
+    expected = np.percentile(values, [25, 50, 75], axis=1)
+    got = row_percentiles(values, [25, 50, 75])
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

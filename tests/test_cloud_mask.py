@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import dask.array as dsa
 import numpy as np
 import pytest
 import xarray as xr
@@ -13,8 +14,11 @@ from affine import Affine
 
 from processes import classes, cloud_learned
 from processes.base import Raster
+from processes.cloud_detectors import aligned_to_blocks, block_mean, on_native_grid, repeat_to
 from processes.cloud_mask import CloudMask, sun_angles
 from processes.cloud_shadows import (
+    _block_share,
+    _block_share_above,
     estimate_azimuth,
     match_shadows,
     shadow_offset_px,
@@ -152,3 +156,62 @@ def test_cloud_training_is_reproducible_and_learns_the_synthetic_cloud():
     probability = cloud_learned.probabilities(img, 30.0, first)
     assert probability[cloud_learned.CLOUD][cloud].mean() > 0.8
     assert probability[cloud_learned.CLOUD][~cloud & ~shadow].mean() < 0.2
+
+
+@pytest.mark.parametrize(("size", "factor", "chunk"), [((301, 257), 3, 64), ((96, 90), 16, 40)])
+def test_coarse_results_repeated_block_wise_equal_the_in_memory_repeat(size, factor, chunk):
+    """on_native_grid on dask blocks (each coarse block onto the native pixels under it)
+    gives exactly the in-memory repeat, NaN where a native pixel lacks a band."""
+    rng = np.random.default_rng(2)
+    bands = rng.random((2, *size)).astype(np.float32)
+    bands[:, rng.random(size) < 0.05] = np.nan
+    bands[1, -3:, :5] = np.nan  # in the padded last coarse block too
+    native = xr.DataArray(bands, dims=("band", "y", "x"))
+    coarse = block_mean(native, factor).rename(band="out")  # (out, y, x) float32
+    expected = repeat_to(coarse, factor, native).where(native.notnull().all("band"))
+    lazy_native = aligned_to_blocks(native.chunk({"y": chunk, "x": chunk}), factor)
+    # the in-memory coarse values in the chunks the detectors' block means come in
+    blocks = block_mean(lazy_native, factor).data.chunks
+    lazy_coarse = coarse.copy(data=dsa.from_array(coarse.values, chunks=blocks))
+    got = on_native_grid(lazy_coarse, factor, lazy_native)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_array_equal(got.values, expected.values)
+    tasks = len(dict(got.data.__dask_graph__()))
+    assert tasks < len(dict(repeat_to(lazy_coarse, factor, lazy_native).data.__dask_graph__()))
+
+
+def test_block_shares_above_a_threshold_from_counts_equal_the_float_shares():
+    rng = np.random.default_rng(3)
+    for factor in (1, 2, 3, 6, 7, 12):
+        for share in (0.05, 0.3, 0.5, 0.9):
+            mask = rng.random((90 + factor, 77 + 2 * factor)) < share
+            for threshold in (0, 0.3, 0.5, 1 / 3, 0.25):
+                np.testing.assert_array_equal(
+                    _block_share_above(mask, factor, threshold),
+                    _block_share(mask, factor) > threshold,
+                )
+
+
+class TakingContext(Context):
+    """A job's context: takes outputs before run returns."""
+
+    def __init__(self) -> None:
+        self.taken: list[tuple[str, object]] = []
+
+    def output_ready(self, output_id: str, value: object) -> None:
+        self.taken.append((output_id, value))
+
+
+def test_probability_is_handed_over_before_the_shadow_geometry_then_the_mask():
+    img, *_ = cloud_and_shadow_scene(120)
+    data = xr.DataArray(img, dims=("band", "y", "x"), coords={"band": S2_SIX})
+    product = Raster(data, "EPSG:32633", Affine(10, 0, 500000, 0, -10, 6500000))
+    context = TakingContext()
+    processor = CloudMask()
+    raw = {"product": product, "method": "learned", "sun_azimuth": AZIMUTH}
+    out = processor.run(validate_inputs(processor.description, raw), context)
+    assert [name for name, _ in context.taken] == ["probability", "mask"]
+    assert all(out[name] is value for name, value in context.taken)
+    plain = run(raw)  # a context that cannot take outputs early: the same outputs
+    for name in ("mask", "probability"):
+        np.testing.assert_array_equal(out[name].data.values, plain[name].data.values)

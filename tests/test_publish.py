@@ -232,6 +232,33 @@ def test_a_job_publishes_all_its_outputs(tmp_path: Path) -> None:
     assert _scratch(settings) == []
 
 
+def test_an_output_handed_over_early_is_published_with_the_others(tmp_path: Path) -> None:
+    settings = processing_settings(tmp_path / "var")
+    job = _run_in_process(settings, {"size": 300, "early": True})
+    assert job.status == "successful", job.message
+    assert job.outputs is not None and set(job.outputs) == {"first", "second"}
+    noise = np.random.default_rng(0).random((1, 300, 300), dtype="float32")
+    for output in job.outputs.values():  # written in threads: the same pixels as serially
+        with rasterio.open(product_store(settings).get(str(output.product_id)).file_path) as src:
+            np.testing.assert_array_equal(src.read(), noise)
+    assert _scratch(settings) == []
+
+
+@pytest.mark.parametrize("case", [{"fail_second": True}, {"swap": True}])
+def test_a_job_failing_after_an_early_output_publishes_none(
+    tmp_path: Path, case: dict[str, bool]
+) -> None:
+    """The early output was being written when the job failed (the second output is not
+    a raster, or the first is not the object handed over): nothing of it stays."""
+    settings = processing_settings(tmp_path / "var")
+    job = _run_in_process(settings, {"size": 300, "early": True, **case})
+    assert job.status == "failed"
+    assert "must be a Raster" in str(job.message) or "handed over" in str(job.message)
+    assert product_store(settings).list() == []
+    assert list(settings.cog_dir.iterdir()) == []
+    assert _scratch(settings) == []
+
+
 def test_a_job_failing_after_its_first_output_publishes_none(tmp_path: Path) -> None:
     settings = processing_settings(tmp_path / "var")
     job = _run_in_process(settings, {"size": 300, "fail_second": True})

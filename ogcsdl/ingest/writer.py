@@ -17,6 +17,7 @@ import errno
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,13 +244,15 @@ class Publication:
     ``stage_cog``/``stage_file`` write beside the final paths; ``commit`` moves every
     staged file into place and upserts every record in one transaction. Leaving the
     ``with`` block by an exception removes what was staged and, after a commit,
-    withdraws it (records deleted or restored, new files removed)."""
+    withdraws it (records deleted or restored, new files removed). Files may be staged
+    from several threads at once (a job writes its outputs in parallel)."""
 
     store: ProductStore | None  # None: files only, no records
     _staged: list[tuple[Path, Path]] = field(default_factory=list)  # (temp, destination)
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _moved: list[Path] = field(default_factory=list)  # destinations that did not exist
     _records: list[tuple[ProductRecord, ProductRecord | None]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> Publication:
         return self
@@ -266,8 +269,9 @@ class Publication:
 
     def stage_file(self, destination: Path) -> Path:
         """A temp path for a file that is moved to ``destination`` on commit."""
-        temp = self._stack.enter_context(staging_path(destination))
-        self._staged.append((temp, destination))
+        with self._lock:
+            temp = self._stack.enter_context(staging_path(destination))
+            self._staged.append((temp, destination))
         return temp
 
     def stage_cog(

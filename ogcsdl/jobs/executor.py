@@ -24,7 +24,8 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,30 +35,43 @@ from ogcsdl.catalogue.record import ProductRecord, product_href
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
 from ogcsdl.errors import OgcsdlError, ServiceUnavailable
-from ogcsdl.ingest.writer import Publication, storage_error
+from ogcsdl.ingest.writer import Publication, StagedCog, storage_error
 from ogcsdl.jobs import registry as registry_module
 from ogcsdl.jobs.cluster import WORKER_DIED
 from ogcsdl.jobs.inputs import check_inputs, resolve_inputs
 from ogcsdl.jobs.outputs import JobOutput
 from ogcsdl.jobs.paths import WORKDIR_PREFIX, outputs_dir
 from ogcsdl.jobs.store import FAILED, RUNNING, Job, JobStore, job_store
-from ogcsdl.publish import Lineage, stage_raster
+from ogcsdl.publish import Lineage, raster_record, stage_raster_file
 from processes.base import ComplexOutput, LiteralOutput, ProcessDescription, Raster, RasterOutput
 from processes.errors import ProcessError
 
 LOG = logging.getLogger(__name__)
 SEMAPHORE_NAME = "ogcsdl-jobs"
+
+
 class JobDismissed(OgcsdlError):
     code = "JobDismissed"
     status = 410
 
 
 class JobContext:
-    """What a processor sees of its job: progress reports that double as cancel points."""
+    """What a processor sees of its job: progress reports that double as cancel points,
+    and (``output_ready``, see :func:`processes.base.hand_over`) outputs taken early."""
 
-    def __init__(self, store: JobStore, job_id: str) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        job_id: str,
+        take_output: Callable[[str, Any], None] | None = None,
+    ) -> None:
         self.store, self.job_id = store, job_id
         self._percent = 0.0
+        self._take_output = take_output
+
+    def output_ready(self, output_id: str, value: Any) -> None:
+        if self._take_output is not None:
+            self._take_output(output_id, value)
 
     def progress(self, percent: float, message: str = "") -> None:
         # only ever forward: a processor's "done" (100) comes before "publishing" (95)
@@ -72,16 +86,75 @@ def output_url(settings: Settings, job_id: str, output_id: str) -> str:
     return settings.url(f"ogcapi/jobs/{job_id}/results/{output_id}")
 
 
+class _RasterWriter:
+    """Writes a job's raster outputs as staged COGs in threads (GDAL releases the GIL):
+    those the processor hands over early while it goes on computing, the others all
+    at once when it returns. Writing them one after the other, after the processor,
+    was seconds of a full-tile job in which no worker computed anything."""
+
+    def __init__(
+        self,
+        publication: Publication,
+        description: ProcessDescription,
+        job_id: str,
+        settings: Settings,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.publication, self.description = publication, description
+        self.job_id, self.settings, self.pool = job_id, settings, pool
+        self.outputs = {o.id: o for o in description.outputs if isinstance(o, RasterOutput)}
+        self.early: dict[str, tuple[Raster, Future[StagedCog]]] = {}
+
+    def _write(self, output_id: str, value: Any) -> Future[StagedCog]:
+        if not isinstance(value, Raster):
+            raise TypeError(f"output {output_id!r} must be a Raster")
+        return self.pool.submit(
+            stage_raster_file,
+            self.publication,
+            value,
+            self.outputs[output_id],
+            self.description.id,
+            self.job_id,
+            self.settings,
+        )
+
+    def take(self, output_id: str, value: Any) -> None:
+        """An output handed over before the processor returned (other outputs are
+        written with the rest)."""
+        if output_id not in self.outputs:
+            return
+        if output_id in self.early:
+            raise ValueError(f"output {output_id!r} was handed over twice")
+        self.early[output_id] = (value, self._write(output_id, value))
+
+    def written(self, produced: Mapping[str, Any]) -> dict[str, StagedCog]:
+        """Every raster output of ``produced`` written (the early ones must be the
+        objects that were handed over)."""
+        futures: dict[str, Future[StagedCog]] = {}
+        for output_id in self.outputs:
+            if output_id not in produced:
+                continue
+            if output_id in self.early:
+                value, future = self.early[output_id]
+                if produced[output_id] is not value:
+                    raise ValueError(f"output {output_id!r} is not what was handed over")
+                futures[output_id] = future
+            else:
+                futures[output_id] = self._write(output_id, produced[output_id])
+        return {output_id: future.result() for output_id, future in futures.items()}
+
+
 def _stage_outputs(
     produced: Mapping[str, Any],
     description: ProcessDescription,
     lineage: Lineage,
     settings: Settings,
     publication: Publication,
+    written: Mapping[str, StagedCog],
 ) -> tuple[dict[str, JobOutput], list[ProductRecord]]:
-    """Stage every output in ``publication`` (rasters as COGs with records, big
-    documents as files); small values stay inline. Nothing is published until the
-    publication commits."""
+    """Stage every output in ``publication`` (rasters, already ``written`` as COGs,
+    with records; big documents as files); small values stay inline. Nothing is
+    published until the publication commits."""
     encoded: dict[str, JobOutput] = {}
     records: list[ProductRecord] = []
     for output in description.outputs:
@@ -89,9 +162,8 @@ def _stage_outputs(
             continue
         value = produced[output.id]
         if isinstance(output, RasterOutput):
-            if not isinstance(value, Raster):
-                raise TypeError(f"output {output.id!r} must be a Raster")
-            record = stage_raster(publication, value, output, description, lineage, settings)
+            staged = written[output.id]
+            record = raster_record(staged, value, output, description, lineage, settings)
             records.append(record)
             href = product_href(settings, record.identifier)
             encoded[output.id] = JobOutput.raster(record.identifier, record.collection, href)
@@ -167,32 +239,42 @@ def _run_guarded(job_id: str, settings: Settings) -> str:
         processor = registry.get(job.process_id)
         description = processor.description
         inputs = resolve_inputs(registry, description, job.inputs, settings, workdir)
-        context = JobContext(store, job_id)
-        context.progress(1, "inputs resolved")
-        produced = processor.run(inputs, context)
-        context.progress(95, "publishing outputs")
-        started = job.started or datetime.now(UTC)
-        sources = sorted(
-            {
-                sid
-                for value in inputs.values()
-                for r in (value if isinstance(value, list) else [value])
-                if isinstance(r, Raster)
-                for sid in r.source_ids
-            }
-        )
-        lineage = Lineage(
-            job.process_id,
-            job.process_version,
-            job_id,
-            job.inputs,
-            sources,
-            started,
-            datetime.now(UTC),
-        )
         products = product_store(settings)
-        with Publication(products) as publication:
-            outputs, records = _stage_outputs(produced, description, lineage, settings, publication)
+        rasters = sum(isinstance(o, RasterOutput) for o in description.outputs)
+        # The pool ends (its writes finished) before the publication does, so a failure
+        # anywhere leaves no file being written behind.
+        with (
+            Publication(products) as publication,
+            ThreadPoolExecutor(max(rasters, 1), thread_name_prefix="publish") as pool,
+        ):
+            writer = _RasterWriter(publication, description, job_id, settings, pool)
+            context = JobContext(store, job_id, writer.take)
+            context.progress(1, "inputs resolved")
+            produced = processor.run(inputs, context)
+            context.progress(95, "publishing outputs")
+            written = writer.written(produced)
+            started = job.started or datetime.now(UTC)
+            sources = sorted(
+                {
+                    sid
+                    for value in inputs.values()
+                    for r in (value if isinstance(value, list) else [value])
+                    if isinstance(r, Raster)
+                    for sid in r.source_ids
+                }
+            )
+            lineage = Lineage(
+                job.process_id,
+                job.process_version,
+                job_id,
+                job.inputs,
+                sources,
+                started,
+                datetime.now(UTC),
+            )
+            outputs, records = _stage_outputs(
+                produced, description, lineage, settings, publication, written
+            )
             updates = updated_source_products(produced, description, sources, products)
             # Every output and source update at once, then the job: all or nothing.
             publication.commit([*records, *updates])
