@@ -20,14 +20,15 @@ def test_files_sharing_a_server_fixture_run_on_one_worker() -> None:
         Item("tests/a.py::test_one", ["suite", "tmp_path"]),
         Item("tests/a.py::test_two", ["tmp_path"]),  # same file: same group
         Item("tests/b.py::test", ["tmp_path"]),
-        Item("tests/c.py::test", ["suite", "dask_scheduler"]),
-        Item("tests/d.py::test", ["dask_scheduler"]),  # joined to suite through c.py
-        Item("tests/e.py::test[sqlite]", ["catalogue"]),
+        Item("tests/c.py::test", ["suite", "catalogue"]),
+        Item("tests/d.py::test[sqlite]", ["catalogue"]),  # joined to suite through c.py
+        Item("tests/e.py::test", ["dask_scheduler"]),  # cheap to boot: not a server group
         Item("tests/f.py::test", ["secured_suite"]),
     ]
     groups = file_groups(items)  # type: ignore[arg-type]  # stand-ins for pytest.Item
     assert groups["tests/a.py"] == groups["tests/c.py"] == groups["tests/d.py"]
     assert groups["tests/b.py"] == "tests/b.py"  # its own group: module fixtures boot once
+    assert groups["tests/e.py"] == "tests/e.py"
     others = {
         groups["tests/a.py"],
         groups["tests/b.py"],

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 
 import pytest
 
-SERVER_FIXTURES = ("suite", "secured_suite", "catalogue", "dask_scheduler")
+# (The external test Dask cluster, ``dask_scheduler``, boots in ~1.5 s: each worker may
+# have its own, so its tests need not join the suite's already longest group.)
+SERVER_FIXTURES = ("suite", "secured_suite", "catalogue")
 
 
 def file_groups(items: Sequence[pytest.Item]) -> dict[str, str]:
