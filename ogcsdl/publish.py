@@ -3,6 +3,7 @@ with lineage, and so (through the product store) a tile layer and a WCS coverage
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,9 @@ class Lineage:
     source_ids: list[str]
     started: datetime
     finished: datetime
+    # When the catalogue products among the sources were observed (first start, last
+    # end), read once per job (:func:`observed_span`); None: no source is one.
+    observed: tuple[datetime, datetime] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,7 +128,7 @@ def raster_record(
 ) -> ProductRecord:
     """The catalogue record of a raster output written by :func:`stage_raster_file`."""
     identifier = output_identifier(lineage.job_id, description.id, output.id)
-    source_start, source_end = _source_times(product_store(settings), lineage.source_ids)
+    source_start, source_end = lineage.observed or (None, None)
     start = _metadata_time(raster, "start") or source_start or lineage.finished
     end = _metadata_time(raster, "end") or source_end or start
     return ProductRecord(
@@ -164,15 +168,16 @@ def publish_raster(
 ) -> ProductRecord:
     """Publish one output on its own (a job publishes all its outputs in one
     :class:`Publication`)."""
-    with Publication(store or product_store(settings)) as publication:
+    store = store or product_store(settings)
+    if lineage.observed is None:
+        lineage = dataclasses.replace(lineage, observed=observed_span(store, lineage.source_ids))
+    with Publication(store) as publication:
         record = stage_raster(publication, raster, output, description, lineage, settings)
         publication.commit([record])
     return record
 
 
-def _source_times(
-    store: ProductStore, source_ids: list[str]
-) -> tuple[datetime | None, datetime | None]:
+def observed_span(store: ProductStore, source_ids: list[str]) -> tuple[datetime, datetime] | None:
     """The acquisition span of the catalogue products an output came from: an output
     is about the time its inputs were observed, not when the job ran."""
     records = []
@@ -182,7 +187,7 @@ def _source_times(
         except NotFound:
             continue  # a URL input, not a catalogue product
     if not records:
-        return None, None
+        return None
     return min(r.start for r in records), max(r.end for r in records)
 
 

@@ -42,7 +42,7 @@ from ogcsdl.jobs.inputs import check_inputs, resolve_inputs
 from ogcsdl.jobs.outputs import JobOutput
 from ogcsdl.jobs.paths import WORKDIR_PREFIX, outputs_dir
 from ogcsdl.jobs.store import FAILED, RUNNING, Job, JobStore, job_store
-from ogcsdl.publish import Lineage, raster_record, stage_raster_file
+from ogcsdl.publish import Lineage, observed_span, raster_record, stage_raster_file
 from processes.base import ComplexOutput, LiteralOutput, ProcessDescription, Raster, RasterOutput
 from processes.errors import ProcessError
 
@@ -271,6 +271,7 @@ def _run_guarded(job_id: str, settings: Settings) -> str:
                 sources,
                 started,
                 datetime.now(UTC),
+                observed_span(products, sources),  # once, for every output
             )
             outputs, records = _stage_outputs(
                 produced, description, lineage, settings, publication, written
