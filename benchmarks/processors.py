@@ -38,6 +38,8 @@ import rasterio.shutil
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+from benchmarks.serial_time import Phase, busy_intervals, phase_report
+
 S2_SIX = ["B02", "B03", "B04", "B08", "B11", "B12"]
 VEGETATION = np.array([500, 800, 500, 3500, 1800, 900], dtype=np.float32)
 CLOUD = np.array([5500, 5200, 5000, 5000, 4500, 3500], dtype=np.float32)
@@ -122,9 +124,6 @@ def _worker_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-Phase = tuple[str, float, float]  # (status message, start, end) in time.time() seconds
-
-
 def _follow(runner: Any, job_id: str, started: float) -> list[Phase]:
     """Poll the job's status (as a client would) until it ends: each phase it reported
     (its message and when it was seen to start and end)."""
@@ -140,59 +139,6 @@ def _follow(runner: Any, job_id: str, started: float) -> list[Phase]:
         if job.is_finished or now - started > 7200:
             return phases
         time.sleep(0.05)
-
-
-def busy_intervals(task_stream: list[dict[str, Any]], skip_key: str) -> list[list[tuple]]:
-    """Per worker: the (start, stop) intervals in which it computed a task (the job's own
-    task, ``skip_key``, only steers and is left out), from Dask's task stream."""
-    by_worker: dict[str, list[tuple[float, float]]] = {}
-    for task in task_stream:
-        if task["key"] == skip_key:
-            continue
-        for part in task["startstops"]:
-            if part["action"] == "compute":
-                by_worker.setdefault(task["worker"], []).append((part["start"], part["stop"]))
-    return list(by_worker.values())
-
-
-def idle_seconds(
-    intervals: list[list[tuple]], workers: int, start: float, end: float
-) -> tuple[float, float]:
-    """(seconds within [start, end] in which no worker computed, seconds in which fewer
-    than ``workers`` computed)."""
-    events = [(max(a, start), 1) for w in intervals for a, b in w if b > start and a < end]
-    events += [(min(b, end), -1) for w in intervals for a, b in w if b > start and a < end]
-    events.sort()
-    none = some_idle = 0.0
-    busy, last = 0, start
-    for moment, step in events:
-        span = moment - last
-        if busy == 0:
-            none += span
-        if busy < workers:
-            some_idle += span
-        busy, last = busy + step, moment
-    span = end - last
-    none += span if busy == 0 else 0.0
-    some_idle += span if busy < workers else 0.0
-    return none, some_idle
-
-
-def phase_report(
-    phases: list[Phase], intervals: list[list[tuple]], workers: int, started: float, ended: float
-) -> tuple[str, dict[str, float]]:
-    """One line per job: every phase's wall seconds with its serial (no worker busy)
-    seconds and, with more workers, its idle-worker seconds; and the serial seconds
-    summed per phase name."""
-    phases = phases or [("job", started, ended)]
-    serial: dict[str, float] = {}
-    lines = []
-    for message, a, b in phases:
-        none, some = idle_seconds(intervals, workers, a, b)
-        serial[message] = serial.get(message, 0.0) + none
-        extra = f", idle worker {some:.1f}" if workers > 1 else ""
-        lines.append(f"{message} {b - a:.1f} s (serial {none:.1f}{extra})")
-    return "; ".join(lines), serial
 
 
 def output_digest(settings: Any, job: Any) -> str:
