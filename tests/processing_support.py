@@ -4,6 +4,7 @@ and tiny rasters registered in the product store."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -89,7 +90,8 @@ def external_dask_cluster(workdir: Path, workers: int = 2) -> Iterator[str]:
             try:
                 proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         log.close()
 
