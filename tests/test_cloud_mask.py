@@ -14,7 +14,6 @@ from affine import Affine
 
 from processes import classes, cloud_learned
 from processes.base import Raster
-from processes.cloud_detectors import aligned_to_blocks, block_mean, on_native_grid, repeat_to
 from processes.cloud_mask import CloudMask, sun_angles
 from processes.cloud_shadows import (
     _block_share,
@@ -25,6 +24,7 @@ from processes.cloud_shadows import (
     shadow_zone,
     sun_position,
 )
+from processes.coarse_grid import aligned_to_blocks, block_mean, on_native_grid, repeat_to
 from processes.registry import validate_inputs
 
 S2_SIX = ["B02", "B03", "B04", "B08", "B11", "B12"]
