@@ -20,7 +20,7 @@ from ogcsdl.schema import create_schema
 from ogcsdl.tiles.app import MapsApp
 from ogcsdl.tiles.checks import check_wms_getmap
 from ogcsdl.tiles.layers import LayerModel, canonical_time
-from ogcsdl.tiles.mapproxy_config import build_config
+from ogcsdl.tiles.mapproxy_config import build_config, cache_name, proxy_configuration
 from tests.edge_support import behind_edge
 from tests.view_fixtures import make_s1_product, make_s2_product
 
@@ -201,3 +201,45 @@ def test_a_layer_another_worker_already_lists_is_known_at_once(
     response = maps.get(path.format(name=name))
     assert b"unknown layer" not in response.data and b"not defined" not in response.data
     assert app.model.get(name) is not None
+
+
+def test_a_tile_a_neighbour_stored_while_this_request_looked_is_served_not_blank(
+    settings: Settings,
+) -> None:
+    """Two requests for tiles of one meta tile: the other one stores the meta tile's
+    tiles between this request's cache lookup and its check for what is missing. The
+    tile must come from the cache, not as MapProxy's blank tile (a hole in the map)."""
+    import numpy as np
+    from mapproxy.cache.tile import Tile
+    from mapproxy.image import ImageResult
+    from mapproxy.image.opts import ImageOptions
+    from mapproxy.srs import SRS
+    from PIL import Image
+
+    import ogcsdl.tiles.app  # noqa: F401 - applies the MapProxy cache fixes
+
+    model = LayerModel.from_records(product_store(settings).list())
+    grid, _extent, manager = (
+        proxy_configuration(settings, model).caches[cache_name("s2-a")].caches()[0]
+    )
+    west, south, east, north = product_store(settings).get("s2-a").bbox
+    centre = SRS(4326).transform_to(grid.srs, ((west + east) / 2, (south + north) / 2))
+    coord = grid.tile_coord_for_point(*centre, 12)  # inside the product's coverage
+    neighbour = Image.new("RGBA", (256, 256), (10, 20, 30, 255))
+    cache = manager.cache
+    lookup = cache.load_tiles
+
+    def lookup_then_the_neighbour_stores(tiles, with_metadata=False, dimensions=None):  # type: ignore[no-untyped-def]
+        found = lookup(tiles, with_metadata, dimensions=dimensions)
+        for meta_coord in manager.meta_grid.meta_tile(coord).tiles:
+            if meta_coord is not None and not cache.is_cached(Tile(meta_coord), dimensions):
+                stored = ImageResult(neighbour, image_opts=ImageOptions(format="image/png"))
+                cache.store_tile(Tile(meta_coord, stored), dimensions=dimensions)
+        return found
+
+    cache.load_tiles = lookup_then_the_neighbour_stores
+    # No renderer runs here: a request to the source would fail, so the tile must be loaded.
+    (tile,) = manager.load_tile_coords([coord]).tiles
+    assert tile.image_result is not None, "MapProxy would answer with a blank tile"
+    pixels = np.asarray(tile.image_result.as_image().convert("RGBA"))
+    assert (pixels == (10, 20, 30, 255)).all()
