@@ -278,7 +278,9 @@ def test_gdal_wmts_info_and_translate(
     bbox = product_store(view.settings).get("s2-early").bbox
     data = _gdal_area(source, bbox, 256, tmp_path / "area.tif", env)
     assert data.shape == (4, 256, 256)
-    assert (data[3] == 255).mean() > 0.5 and data[:3].max() > 0
+    # The box's bounding rectangle holds the product with a nodata border: 0.89 opaque on
+    # every grid. One blank tile (a hole) costs at least 0.06 of it.
+    assert (data[3] == 255).mean() > 0.85 and data[:3].max() > 0
 
 
 def test_tms_and_ogcapi_list_layers(view: ViewServices) -> None:
