@@ -216,8 +216,6 @@ def test_a_tile_a_neighbour_stored_while_this_request_looked_is_served_not_blank
     from mapproxy.srs import SRS
     from PIL import Image
 
-    import ogcsdl.tiles.app  # noqa: F401 - applies the MapProxy cache fixes
-
     model = LayerModel.from_records(product_store(settings).list())
     grid, _extent, manager = (
         proxy_configuration(settings, model).caches[cache_name("s2-a")].caches()[0]

@@ -27,7 +27,6 @@ from mapproxy.wsgiapp import MapProxyApp
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
-from ogcsdl.tiles.cache_store import load_tiles_stored_concurrently, tolerate_removed_cache_dirs
 from ogcsdl.tiles.checks import (
     check_wms_getmap,
     check_wmts_gettile,
@@ -78,8 +77,6 @@ def _patch_kvp_capabilities() -> None:
 
 
 _patch_kvp_capabilities()
-tolerate_removed_cache_dirs()
-load_tiles_stored_concurrently()
 
 
 def _remove_time_slice(grid_dir: Path, time_value: str) -> None:

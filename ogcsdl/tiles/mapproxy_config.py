@@ -21,6 +21,7 @@ from mapproxy.config.validator import validate
 from mapproxy.wsgiapp import MapProxyApp
 
 from ogcsdl.config import Settings
+from ogcsdl.tiles.cache_store import load_tiles_stored_concurrently, tolerate_removed_cache_dirs
 from ogcsdl.tiles.layers import Layer, LayerModel
 from ogcsdl.tiles.renderer import renderer_url
 
@@ -151,8 +152,11 @@ def build_config(settings: Settings, model: LayerModel) -> dict[str, Any]:
 def proxy_configuration(
     settings: Settings, model: LayerModel, seed: bool = False
 ) -> ProxyConfiguration:
-    """MapProxy's loaded configuration, validated as ``load_configuration`` does it."""
+    """MapProxy's loaded configuration, validated as ``load_configuration`` does it;
+    its file caches with our fixes for concurrent requests (``tiles/cache_store.py``)."""
     load_plugins()
+    tolerate_removed_cache_dirs()
+    load_tiles_stored_concurrently()
     config = build_config(settings, model)
     errors, informal_only = validate_options(config)
     if not informal_only:
