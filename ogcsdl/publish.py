@@ -72,6 +72,18 @@ def is_categorical(raster: Raster, output: RasterOutput) -> bool:
     return "classes" in raster.metadata or output.style in PALETTES
 
 
+def output_cog_options(raster: Raster, output: RasterOutput, settings: Settings) -> dict[str, str]:
+    """The GDAL COG creation options of a process output."""
+    categorical = is_categorical(raster, output)
+    # One GDAL thread: a job publishes on a Dask worker whose cores run blocks (its own
+    # or other jobs'); there GDAL's compression thread pool cost 14x the CPU of one
+    # thread and was slower too (5490² class map: 5.8 s vs 0.4 s CPU, benchmarks/README).
+    options = cog_options(settings.ingest, categorical, threads="1")
+    if not categorical and options["COMPRESS"] == "DEFLATE":
+        options["LEVEL"] = FAST_DEFLATE_LEVEL
+    return options
+
+
 def stage_raster(
     publication: Publication,
     raster: Raster,
@@ -100,12 +112,7 @@ def stage_raster_file(
     GDAL releases the GIL, so outputs can be written in threads at once)."""
     identifier = output_identifier(job_id, process_id, output.id)
     categorical = is_categorical(raster, output)
-    # One GDAL thread: a job publishes on a Dask worker whose cores run blocks (its own
-    # or other jobs'); there GDAL's compression thread pool cost 14x the CPU of one
-    # thread and was slower too (5490² class map: 5.8 s vs 0.4 s CPU, benchmarks/README).
-    options = cog_options(settings.ingest, categorical, threads="1")
-    if not categorical and options["COMPRESS"] == "DEFLATE":
-        options["LEVEL"] = FAST_DEFLATE_LEVEL
+    options = output_cog_options(raster, output, settings)
     tags = (
         {"classes": json.dumps(raster.metadata["classes"])}
         if categorical and ("classes" in raster.metadata)
@@ -150,7 +157,7 @@ def raster_record(
             "style": raster.metadata.get("style", output.style),
             "output_id": output.id,
             "cog_href": product_href(settings, identifier),
-            "overview_resampling": cog_options(settings.ingest, is_categorical(raster, output))[
+            "overview_resampling": output_cog_options(raster, output, settings)[
                 "OVERVIEW_RESAMPLING"
             ],
         },
