@@ -34,8 +34,9 @@ from werkzeug.wrappers import Response
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import Settings
 from ogcsdl.errors import MissingParameterValue, NotFound, OgcsdlError
-from ogcsdl.jobs.executor import JobRunner, job_runner, output_url
+from ogcsdl.jobs.executor import JobRunner, job_runner
 from ogcsdl.jobs.outputs import JobOutput
+from ogcsdl.jobs.publishing import output_url
 from ogcsdl.jobs.store import ACCEPTED, DISMISSED, FAILED, RUNNING, SUCCESSFUL, Job
 from ogcsdl.processing.wps_bbox import request_boxes, to_xy
 from ogcsdl.processing.wps_build import pywps_input, pywps_output, write_pywps_config
