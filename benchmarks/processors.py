@@ -143,8 +143,8 @@ def _follow(runner: Any, job_id: str, started: float) -> list[Phase]:
 
 def output_digest(settings: Any, job: Any) -> str:
     """Short SHA-256s of every output of a finished job: the pixels (and grid) of its
-    raster outputs as published, overviews included, the values of the others. Equal digests before and
-    after a speed change say the outputs stayed bit-identical."""
+    raster outputs as published, overviews included, the values of the others. Equal
+    digests before and after a speed change say the outputs stayed bit-identical."""
     from ogcsdl.catalogue.factory import product_store
 
     parts = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -227,7 +228,9 @@ def test_a_tile_a_neighbour_stored_while_this_request_looked_is_served_not_blank
     cache = manager.cache
     lookup = cache.load_tiles
 
-    def lookup_then_the_neighbour_stores(tiles, with_metadata=False, dimensions=None):  # type: ignore[no-untyped-def]
+    def lookup_then_the_neighbour_stores(
+        tiles: Any, with_metadata: bool = False, dimensions: Any = None
+    ) -> Any:
         found = lookup(tiles, with_metadata, dimensions=dimensions)
         for meta_coord in manager.meta_grid.meta_tile(coord).tiles:
             if meta_coord is not None and not cache.is_cached(Tile(meta_coord), dimensions):

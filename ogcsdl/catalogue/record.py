@@ -22,8 +22,9 @@ def product_href(settings: Settings, identifier: str) -> str:
 
 
 # Characters XML 1.0 cannot carry (C0 controls but tab, newline and return; lone
-# surrogates; U+FFFE/U+FFFF). STAC's JSON and NetCDF attributes may hold them; records are served as XML by pycsw
-# and PostgreSQL text refuses NUL, so text from outside (harvest, ingest) drops them.
+# surrogates; U+FFFE/U+FFFF). STAC's JSON and NetCDF attributes may hold them; records
+# are served as XML by pycsw and PostgreSQL text refuses NUL, so text from outside
+# (harvest, ingest) drops them.
 NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
