@@ -73,8 +73,16 @@ def sar_block(seed: int, shape: tuple[int, int]) -> np.ndarray:
     return np.stack([vv, vv - 7]) + speckle
 
 
+# Acquisition times (TIFFTAG_DATETIME, which ingest reads): without them a scene's time
+# is its file's mtime, so the sun position cloud-mask derives from it, and its
+# statistics' digest, changed with every run that wrote new inputs.
+ACQUIRED = {"before": "2024:06:01 10:30:00", "after": "2024:06:21 10:30:00"}
+SAR_ACQUIRED = "2024:06:21 05:30:00"
+
+
 def write_cog(path: Path, size: int, kind: str, seed: int) -> Path:
-    """A synthetic scene written block by block (never whole in memory), then a COG."""
+    """A synthetic scene written block by block (never whole in memory), then a COG,
+    acquired at its fixed time (:data:`ACQUIRED` by file name)."""
     bands, dtype = (6, "uint16") if kind == "optical" else (2, "float32")
     make = optical_block if kind == "optical" else sar_block
     names = S2_SIX if kind == "optical" else ["VV", "VH"]
@@ -99,6 +107,7 @@ def write_cog(path: Path, size: int, kind: str, seed: int) -> Path:
                 dst.write(make(seed + row * 7 + col, (h, w)), window=Window(col, row, w, h))
         for index, name in enumerate(names, start=1):
             dst.set_band_description(index, name)
+        dst.update_tags(TIFFTAG_DATETIME=ACQUIRED.get(path.stem, SAR_ACQUIRED))
     rasterio.shutil.copy(staging, path, driver="COG", compress="DEFLATE", blocksize=512)
     staging.unlink()
     return path
