@@ -71,12 +71,23 @@ class Matrix:
         return "\n".join(rows)
 
 
-def _env(matrix: Matrix) -> dict[str, str]:
+def _env(matrix: Matrix, user: str = "gdal") -> dict[str, str]:
+    """A client process's environment, with the home of the `user` running it.
+
+    The QGIS cells run beside the others (see test_client_matrix), so QGIS is a second user
+    with a home of its own. GDAL keeps client caches under $HOME, and its WCS cache is not
+    safe for two processes at once: it lists a capabilities file in its index before it
+    writes it, and a second process that opens the same coverage meanwhile reads the empty
+    file and fails ("No such file or directory"). Two gdalinfo runs sharing a home failed 28
+    reads in 60 against `make demo`; with a home each, 0 in 60.
+    """
+    home = matrix.tmp / "home" / user
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.update(
         {
-            "HOME": str(matrix.tmp),
-            "XDG_RUNTIME_DIR": str(matrix.tmp),
+            "HOME": str(home),
+            "XDG_RUNTIME_DIR": str(home),
             "QT_QPA_PLATFORM": "offscreen",
             "GDAL_HTTP_TIMEOUT": "60",
         }
@@ -296,7 +307,7 @@ def qgis_layers(m: Matrix) -> str:
         + ["2024-06-01T10:00:00Z", S2_A],
         capture_output=True,
         text=True,
-        env=_env(m),
+        env=_env(m, "qgis"),
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-400:]
@@ -312,7 +323,7 @@ def qgis_oapif(m: Matrix) -> str:
         [QGIS_PYTHON, str(script), m.url("/stac"), "sentinel-2-l2a", "16", "59", "18", "60"],
         capture_output=True,
         text=True,
-        env=_env(m),
+        env=_env(m, "qgis"),
         timeout=180,
     )
     assert done.returncode == 0, done.stderr[-400:]
