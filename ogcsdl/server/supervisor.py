@@ -143,7 +143,11 @@ class Supervisor:
             self._spawn(spec)
         for spec, process in list(self.children):
             self._wait_ready(spec, process)
+        if self.stop_requested:
+            return
         self._wait_ready(gateway, self._spawn(gateway))
+        if self.stop_requested:
+            return
         # No job stays running forever after its worker died (see jobs/cluster.py).
         self.watchdog = JobWatchdog(self.settings).start()
 
@@ -161,11 +165,19 @@ class Supervisor:
         self.children.append((spec, process))
         return process
 
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
     def _wait_ready(self, spec: ChildSpec, process: subprocess.Popen[bytes]) -> None:
+        """Wait until the child answers; return early if a stop is asked for meanwhile
+        (SIGTERM while starting is a stop, not a start-up failure)."""
         if spec.ready_url is None:
             return
         deadline = time.monotonic() + self.ready_timeout_s
-        while time.monotonic() < deadline and not self._stop.is_set():
+        while time.monotonic() < deadline:
+            if self.stop_requested:
+                return
             if process.poll() is not None:
                 raise StartupError(
                     f"{spec.name} exited with code {process.returncode} while starting; "
@@ -223,6 +235,8 @@ def run_suite(settings: Settings, config_file: Path) -> int:
     signal.signal(signal.SIGINT, supervisor.request_stop)
     try:
         supervisor.start()
+        if supervisor.stop_requested:
+            return 0
         print(f"ogcsdl is up at {settings.public_url}/ (Ctrl-C stops it)", flush=True)
         return supervisor.run_until_stopped()
     finally:
