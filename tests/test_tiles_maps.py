@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -244,3 +245,45 @@ def test_a_tile_a_neighbour_stored_while_this_request_looked_is_served_not_blank
     assert tile.image_result is not None, "MapProxy would answer with a blank tile"
     pixels = np.asarray(tile.image_result.as_image().convert("RGBA"))
     assert (pixels == (10, 20, 30, 255)).all()
+
+
+def test_a_tile_removed_just_after_the_cache_lookup_found_it_is_still_served(
+    settings: Settings,
+) -> None:
+    """A changed product's cached tiles are removed (``tiles/app.invalidate``, in another
+    worker) just after this request's cache lookup found its tile. MapProxy kept only the
+    file's name and read it later, so the response failed (WMTS 500, WMS 400 "Could not get
+    any sources"); the tile found must be served."""
+    import numpy as np
+    from mapproxy.cache.tile import Tile
+    from mapproxy.image import ImageResult
+    from mapproxy.image.opts import ImageOptions
+    from mapproxy.srs import SRS
+    from PIL import Image
+
+    model = LayerModel.from_records(product_store(settings).list())
+    grid, _extent, manager = (
+        proxy_configuration(settings, model).caches[cache_name("s2-a")].caches()[0]
+    )
+    west, south, east, north = product_store(settings).get("s2-a").bbox
+    centre = SRS(4326).transform_to(grid.srs, ((west + east) / 2, (south + north) / 2))
+    coord = grid.tile_coord_for_point(*centre, 13)
+    cache = manager.cache
+    image = Image.new("RGBA", (256, 256), (40, 50, 60, 255))
+    cache.store_tile(Tile(coord, ImageResult(image, image_opts=ImageOptions(format="image/png"))))
+    lookup = cache.load_tiles
+
+    def lookup_then_the_product_changes(
+        tiles: Any, with_metadata: bool = False, dimensions: Any = None
+    ) -> Any:
+        found = lookup(tiles, with_metadata, dimensions=dimensions)
+        for tile in tiles:
+            if tile.coord is not None:
+                Path(cache.tile_location(tile, dimensions=dimensions)).unlink()
+        return found
+
+    cache.load_tiles = lookup_then_the_product_changes
+    (tile,) = manager.load_tile_coords([coord]).tiles
+    assert tile.image_result is not None
+    pixels = np.asarray(tile.image_result.as_image().convert("RGBA"))  # read after the removal
+    assert (pixels == (40, 50, 60, 255)).all()

@@ -21,7 +21,7 @@ from mapproxy.config.validator import validate
 from mapproxy.wsgiapp import MapProxyApp
 
 from ogcsdl.config import Settings
-from ogcsdl.tiles.cache_store import load_tiles_stored_concurrently, tolerate_removed_cache_dirs
+from ogcsdl.tiles import cache_store
 from ogcsdl.tiles.layers import Layer, LayerModel
 from ogcsdl.tiles.renderer import renderer_url
 
@@ -155,8 +155,7 @@ def proxy_configuration(
     """MapProxy's loaded configuration, validated as ``load_configuration`` does it;
     its file caches with our fixes for concurrent requests (``tiles/cache_store.py``)."""
     load_plugins()
-    tolerate_removed_cache_dirs()
-    load_tiles_stored_concurrently()
+    cache_store.apply()
     config = build_config(settings, model)
     errors, informal_only = validate_options(config)
     if not informal_only:
