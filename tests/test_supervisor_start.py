@@ -8,6 +8,7 @@ not answer in time" and exited 2 (seen in a loaded test run of `ogcsdl demo`).""
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -46,8 +47,17 @@ def test_a_stop_while_children_start_stops_them_cleanly(
     if waiting_for == "the gateway":
         backend = ChildSpec("backend", backend.argv)  # no ready URL: up at once
     monkeypatch.setattr(supervisor, "specs", lambda: [backend, _never_answers("gateway")])
-    stopper = threading.Timer(1.0, supervisor.request_stop, args=(signal.SIGTERM, None))
-    stopper.start()
+    waited_on = "backend" if waiting_for == "a back-end" else "gateway"
+    stopper = threading.Timer(0.2, supervisor.request_stop, args=(signal.SIGTERM, None))
+    spawn = supervisor._spawn
+
+    def spawn_then_stop_soon(spec: ChildSpec) -> subprocess.Popen[bytes]:
+        process = spawn(spec)
+        if spec.name == waited_on:  # it never answers: the stop lands while it is awaited
+            stopper.start()
+        return process
+
+    monkeypatch.setattr(supervisor, "_spawn", spawn_then_stop_soon)
     started = time.monotonic()
     try:
         supervisor.start()  # returns once the stop is asked for: no StartupError
