@@ -21,13 +21,16 @@ class Canary:
     hits: list[tuple[str, str, dict[str, str]]] = field(
         default_factory=list
     )  # method, path, headers
+    bodies: list[bytes] = field(default_factory=list)  # each request's body (b"" for none)
 
 
 @contextmanager
-def serving(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> Iterator[str]:
-    """``handler`` answering on a free loopback port for the block: its base URL (no
-    trailing slash)."""
-    server = ThreadingHTTPServer((host, 0), handler)
+def serving(
+    handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1", port: int = 0
+) -> Iterator[str]:
+    """``handler`` answering on ``port`` (default: a free one) for the block: its base URL
+    (no trailing slash)."""
+    server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     # shutdown() waits for the next poll: 0.5 s by default, at the end of every test
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
@@ -41,13 +44,17 @@ def serving(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> I
 
 @contextmanager
 def canary_server(
-    host: str = "127.0.0.1", responder: Responder | None = None, delay_s: float = 0.0
+    host: str = "127.0.0.1",
+    responder: Responder | None = None,
+    delay_s: float = 0.0,
+    port: int = 0,
 ) -> Iterator[Canary]:
     canary = Canary("")
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             canary.hits.append((self.command, self.path, dict(self.headers)))
+            canary.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
             status, headers, body = responder(self.path) if responder else (200, {}, b"canary")
             self.send_response(status)
             for key, value in headers.items():
@@ -64,6 +71,6 @@ def canary_server(
         def log_message(self, *args: object) -> None:
             pass
 
-    with serving(Handler, host) as url:
+    with serving(Handler, host, port) as url:
         canary.url = url
         yield canary

@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import ipaddress
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from ogcsdl.errors import Forbidden, InvalidParameterValue, PayloadTooLarge
+from ogcsdl.harvest.transport import fetch as harvest_fetch
 from ogcsdl.jobs import urls
 from ogcsdl.jobs.urls import check_url, fetch, is_public, own_product_id
 from tests.canary import canary_server
@@ -155,11 +159,81 @@ def test_size_limit_and_deadline_hold(tmp_path: Path) -> None:
     with canary_server(responder=big) as server:
         with pytest.raises(PayloadTooLarge):
             fetch(server.url, io.BytesIO(), settings, max_bytes=4096)
-    with canary_server(responder=big, delay_s=0.5) as slow:
+    dripping = lambda _: (200, {}, b"x" * 20 * 1024)  # noqa: E731 - 1 KiB every 0.5 s: 10 s
+    with canary_server(responder=dripping, delay_s=0.5) as slow:
         started = time.monotonic()
-        with pytest.raises(InvalidParameterValue, match="too long|cannot fetch"):
+        with pytest.raises(InvalidParameterValue, match="took too long"):
             fetch(slow.url, io.BytesIO(), settings, timeout_s=1)
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 4  # the deadline, not the 10 s the server takes
+
+
+@contextmanager
+def header_dripping_server() -> Iterator[str]:
+    """Answers a status line, then one byte of a header every 0.2 s for 30 s: every read
+    gets something well within any socket timeout."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(150):
+                if stop.wait(0.2):
+                    return
+                try:
+                    connection.sendall(b"x")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/x.tif"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_the_deadline_holds_while_the_headers_drip(tmp_path: Path, method: str) -> None:
+    settings = processing_settings(tmp_path, security={"allow_private_urls": True})
+    body = b"<GetRecords/>" if method == "POST" else None
+    with header_dripping_server() as url:
+        started = time.monotonic()
+        with pytest.raises(InvalidParameterValue, match="took too long"):
+            fetch(url, io.BytesIO(), settings, timeout_s=1, body=body)
+        assert time.monotonic() - started < 4  # the deadline, not the 30 s the server takes
+
+
+@pytest.mark.usefixtures("loopback_is_internet")
+def test_a_post_goes_to_the_checked_address(tmp_path: Path) -> None:
+    """A harvest's CSW POST: sent to the address that was checked, not to what the name
+    resolves to on a second look (here a private address on the same port)."""
+    with canary_server() as public:
+        port = int(public.url.rsplit(":", 1)[1])
+        with canary_server("127.0.0.2", port=port) as canary:
+            answer = harvest_fetch(
+                f"http://public.test:{port}/csw",
+                processing_settings(tmp_path),
+                body=b"<GetRecords/>",
+                content_type="application/xml",
+            )
+        assert answer == b"canary" and canary.hits == []
+        assert public.hits[0][0] == "POST" and public.bodies == [b"<GetRecords/>"]
+        assert public.hits[0][2]["Content-Type"] == "application/xml"
+
+
+def test_a_post_is_not_redirected(tmp_path: Path) -> None:
+    settings = processing_settings(tmp_path, security={"allow_private_urls": True})
+    with canary_server() as elsewhere:
+        moved = lambda _: (307, {"Location": elsewhere.url + "/csw"}, b"")  # noqa: E731
+        with canary_server(responder=moved) as remote:
+            with pytest.raises(InvalidParameterValue, match="redirects a POST"):
+                fetch(remote.url + "/csw", io.BytesIO(), settings, body=b"<GetRecords/>")
+        assert elsewhere.hits == []
 
 
 @pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/"])

@@ -1,11 +1,12 @@
 """Every HTTP request of a harvest goes through the suite's checked fetcher.
 
-GET requests (OpenSearch, STAC, descriptions) use :func:`ogcsdl.jobs.urls.fetch` itself:
-its URL check (public addresses only, the connection pinned to the checked address,
-redirects re-checked), a size limit (``harvest.max_page_bytes``) and a deadline
-(``harvest.timeout_s``). That fetcher is GET-only, so the CSW POST of OWSLib runs the
-same check (:func:`~ogcsdl.jobs.urls.resolve`) first and then posts without following
-redirects. Private and loopback hosts pass only when the operator lists them in
+GET requests (OpenSearch, STAC, descriptions) and POSTs (CSW GetRecords, STAC searches)
+use :func:`ogcsdl.jobs.urls.fetch` itself: its URL check (public addresses only, the
+connection pinned to the checked address, GET redirects re-checked, POSTs never
+redirected), a size limit (``harvest.max_page_bytes``) and a total deadline
+(``harvest.timeout_s``). Until 2026-11 a POST was checked and then sent by name with
+requests, which looked the name up again: a DNS answer re-bound between the two lookups
+(or an ``HTTP_PROXY`` in the environment) sent it somewhere unchecked. Private and loopback hosts pass only when the operator lists them in
 ``harvest.allowed_hosts`` (a peer on the same private network; tests on loopback).
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 import io
 from urllib.parse import urlencode, urlsplit
 
-import requests
 from lxml import etree
 
 from ogcsdl.config import Settings
@@ -56,49 +56,21 @@ def fetch(
 ) -> bytes:
     """GET (or POST ``body``) ``url`` and return the answer's bytes; raise
     :class:`SourceError` for anything but a complete 200 answer."""
-    trusted_host = trusted(url, settings)
-    if body is None:
-        if params:
-            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
-        sink = io.BytesIO()
-        try:
-            urls.fetch(
-                url,
-                sink,
-                settings,
-                locator="url",
-                max_bytes=settings.harvest.max_page_bytes,
-                timeout_s=settings.harvest.timeout_s,
-                trusted=trusted_host,
-            )
-        except OgcsdlError as error:
-            raise SourceError(f"cannot harvest {url}: {error.message}") from None
-        return sink.getvalue()
+    if body is None and params:
+        url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+    sink = io.BytesIO()
     try:
-        urls.resolve(url, settings, "url", trusted_host)
-    except OgcsdlError as error:
-        raise SourceError(f"refused to fetch {url}: {error.message}") from None
-    limit = settings.harvest.max_page_bytes
-    try:
-        with requests.post(
+        urls.fetch(
             url,
-            data=body,
-            headers={"Content-Type": content_type},
-            timeout=settings.harvest.timeout_s,
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            if response.is_redirect:
-                raise SourceError(f"{url} redirects to {response.headers.get('Location')}")
-            if response.status_code != 200:
-                raise SourceError(f"{url} answered HTTP {response.status_code}")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(1024 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    raise SourceError(f"{url} answered more than {limit} bytes")
-                chunks.append(chunk)
-    except requests.RequestException as exc:
-        raise SourceError(f"cannot fetch {url}: {exc.__class__.__name__}") from None
-    return b"".join(chunks)
+            sink,
+            settings,
+            locator="url",
+            max_bytes=settings.harvest.max_page_bytes,
+            timeout_s=settings.harvest.timeout_s,
+            trusted=trusted(url, settings),
+            body=body,
+            content_type=content_type,
+        )
+    except OgcsdlError as error:
+        raise SourceError(f"cannot harvest {url}: {error.message}") from None
+    return sink.getvalue()

@@ -9,8 +9,10 @@ Rules for a URL a user gave us (a job input, a reference):
   NAT64 ``64:ff9b::/96``); Teredo ``2001::/32`` tunnels are refused outright;
 - the connection goes to the address that was checked (no second DNS lookup, so a
   name cannot be re-bound to an internal address between check and fetch);
-- redirects are followed by hand, at most :data:`MAX_REDIRECTS`, each hop checked again;
-- a total deadline and a size limit hold while the body streams.
+- redirects are followed by hand, at most :data:`MAX_REDIRECTS`, each hop checked again
+  (a POST is never redirected: its body would go to a place nobody checked it for);
+- a total deadline holds from the first connection to the last byte, whatever the remote
+  does (see :class:`_Deadline`), and a size limit while the body streams.
 
 Errors never say what an internal name resolved to. ``security.allow_private_urls``
 lifts the address rule (tests, closed networks); the scheme rule always holds. URLs of
@@ -22,20 +24,24 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from types import TracebackType
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from ogcsdl.config import Settings
 from ogcsdl.errors import Forbidden, InvalidParameterValue, PayloadTooLarge
 
 MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
 _TEREDO = ipaddress.ip_network("2001::/32")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
@@ -155,11 +161,90 @@ def own_product_id(url: str, settings: Settings) -> str | None:
     return None
 
 
-def _pool(target: Target, timeout_s: float) -> urllib3.HTTPConnectionPool:
+class _Deadline:
+    """Ends a fetch at its deadline, whatever the remote does. A socket timeout bounds each
+    read, not the fetch: a server that sends a byte every few seconds, in its headers or
+    its body, would hold a fetch (and the worker running it) for as long as it liked. At
+    the deadline every socket the fetch opened is shut down, which ends a blocked read at
+    once; the fetch then fails with "took too long"."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._timer.cancel()
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the raw socket, under TLS too
+    except OSError:
+        pass  # already closed
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self._deadline.watch(self.sock)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self._deadline.watch(self.sock)
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+def _pool(target: Target, deadline: _Deadline) -> urllib3.HTTPConnectionPool:
     """A connection pool to the checked address; TLS still verifies the host's name."""
-    timeout = urllib3.Timeout(connect=min(10.0, timeout_s), read=timeout_s)
+    remaining = deadline.remaining()
+    timeout = urllib3.Timeout(connect=min(10.0, remaining), read=remaining)
     if target.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
+        return _HTTPSPool(
             target.address,
             target.port,
             timeout=timeout,
@@ -167,8 +252,9 @@ def _pool(target: Target, timeout_s: float) -> urllib3.HTTPConnectionPool:
             cert_reqs="CERT_REQUIRED",
             server_hostname=target.host,
             assert_hostname=target.host,
+            deadline=deadline,
         )
-    return urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False)
+    return _HTTPPool(target.address, target.port, timeout=timeout, retries=False, deadline=deadline)
 
 
 def _host_header(target: Target) -> str:
@@ -177,36 +263,53 @@ def _host_header(target: Target) -> str:
     return host if target.port == default else f"{host}:{target.port}"
 
 
+def _failed(url: str, error: Exception, locator: str, deadline: _Deadline) -> InvalidParameterValue:
+    if deadline.expired:
+        return InvalidParameterValue(f"fetching {url!r} took too long", locator)
+    return InvalidParameterValue(f"cannot fetch {url!r}: {error.__class__.__name__}", locator)
+
+
 @contextmanager
 def _open(
-    url: str, settings: Settings, locator: str, trusted: bool, deadline: float
+    url: str,
+    settings: Settings,
+    locator: str,
+    trusted: bool,
+    deadline: _Deadline,
+    body: bytes | None = None,
+    content_type: str | None = None,
 ) -> Iterator[urllib3.BaseHTTPResponse]:
     """The final response of ``url`` after checked redirects (status still to check)."""
+    headers = {"User-Agent": "ogcsdl"}
+    if body is not None:
+        headers["Content-Type"] = content_type or "application/octet-stream"
     for _hop in range(MAX_REDIRECTS + 1):
         target = resolve(url, settings, locator, trusted)
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if deadline.remaining() <= 0:
             raise InvalidParameterValue(f"fetching {url!r} took too long", locator)
-        pool = _pool(target, remaining)
+        pool = _pool(target, deadline)
         try:
             response = pool.urlopen(
-                "GET",
+                "GET" if body is None else "POST",
                 path,
-                headers={"Host": _host_header(target), "User-Agent": "ogcsdl"},
+                body=body,
+                headers={**headers, "Host": _host_header(target)},
                 redirect=False,
                 preload_content=False,
                 assert_same_host=False,
             )
-        except urllib3.exceptions.HTTPError as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             pool.close()
-            raise InvalidParameterValue(
-                f"cannot fetch {url!r}: {exc.__class__.__name__}", locator
-            ) from None
+            raise _failed(url, exc, locator, deadline) from None
         try:
             location = response.headers.get("Location")
-            if response.status in (301, 302, 303, 307, 308) and location:
+            if response.status in _REDIRECTS and location:
+                if body is not None:
+                    raise InvalidParameterValue(
+                        f"{url!r} redirects a POST to {urljoin(url, location)!r}", locator
+                    )
                 url = urljoin(url, location)
                 continue
             yield response
@@ -225,30 +328,35 @@ def fetch(
     max_bytes: int | None = None,
     timeout_s: float | None = None,
     trusted: bool = False,
+    body: bytes | None = None,
+    content_type: str | None = None,
 ) -> int:
-    """Stream ``url`` into ``sink`` after every check above; return the byte count."""
+    """Stream ``url`` into ``sink`` after every check above; return the byte count. With
+    ``body``, POST it (as ``content_type``) instead of a GET."""
     limit = max_bytes or settings.processing.fetch_max_bytes
-    deadline = time.monotonic() + (timeout_s or settings.processing.fetch_timeout_s)
     written = 0
-    with _open(url, settings, locator, trusted, deadline) as response:
-        if response.status != 200:
-            raise InvalidParameterValue(
-                f"fetching {url!r} answered HTTP {response.status}", locator
-            )
-        try:
-            for chunk in response.stream(1024 * 1024):
+    with _Deadline(timeout_s or settings.processing.fetch_timeout_s) as deadline:
+        with _open(url, settings, locator, trusted, deadline, body, content_type) as response:
+            if response.status != 200:
+                raise InvalidParameterValue(
+                    f"fetching {url!r} answered HTTP {response.status}", locator
+                )
+            chunks = response.stream(64 * 1024)
+            while True:
+                try:  # only the remote's failures are the reference's fault, not the sink's
+                    chunk = next(chunks, None)
+                except (urllib3.exceptions.HTTPError, OSError) as exc:
+                    raise _failed(url, exc, locator, deadline) from None
+                if chunk is None:
+                    break
                 written += len(chunk)
                 if written > limit:
                     raise PayloadTooLarge(
                         f"the reference {url!r} is larger than {limit} bytes", locator
                     )
-                if time.monotonic() > deadline:
-                    raise InvalidParameterValue(f"fetching {url!r} took too long", locator)
                 sink.write(chunk)
-        except urllib3.exceptions.HTTPError as exc:
-            raise InvalidParameterValue(
-                f"cannot fetch {url!r}: {exc.__class__.__name__}", locator
-            ) from None
+        if deadline.expired:  # a body without a length ends at the shutdown: not complete
+            raise InvalidParameterValue(f"fetching {url!r} took too long", locator)
     return written
 
 
