@@ -166,7 +166,7 @@ def test_csw3_filters_and_record_by_id(catalogue: Catalogue) -> None:
             "request": "GetRecordById",
             "id": "S1A-STHLM-0605",
         },
-        timeout=10,
+        timeout=30,
     )
     record = etree.fromstring(response.content)
     assert etree.QName(record).namespace == NS["csw30"]
@@ -187,7 +187,7 @@ def test_csw3_kvp_bbox_and_time(catalogue: Catalogue) -> None:
             "bbox": "16.5,58.5,18.5,60.5",
             "time": "2024-06-02/2024-06-30",
         },
-        timeout=10,
+        timeout=30,
     )
     assert response.status_code == 200
     root = etree.fromstring(response.content)
@@ -204,7 +204,7 @@ def test_describe_record_and_iso_document(catalogue: Catalogue) -> None:
             "request": "DescribeRecord",
             "typename": "gmd:MD_Metadata",
         },
-        timeout=10,
+        timeout=30,
     )
     assert response.status_code == 200
     assert b"DescribeRecordResponse" in response.content
@@ -218,7 +218,7 @@ def test_describe_record_and_iso_document(catalogue: Catalogue) -> None:
             "outputschema": GMD,
             "elementsetname": "full",
         },
-        timeout=10,
+        timeout=30,
     )
     root = etree.fromstring(response.content)
     metadata = root.find("gmd:MD_Metadata", NS)

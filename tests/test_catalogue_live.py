@@ -34,7 +34,7 @@ def live_ids(suite: LiveSuite) -> set[str]:
 
 
 def test_health_reports_the_catalogue(suite: LiveSuite) -> None:
-    report = requests.get(suite.url("health"), timeout=10).json()
+    report = requests.get(suite.url("health"), timeout=30).json()
     assert report["components"]["catalogue"]["status"] == "up"
 
 
@@ -93,7 +93,7 @@ def test_opensearch_through_the_gateway(suite: LiveSuite, live_ids: set[str]) ->
             "maxrecords": "100",
             "eo:platform": "Sentinel-1A",
         },
-        timeout=10,
+        timeout=30,
     )
     feed = etree.fromstring(response.content)
     found = {node.text for node in feed.iterfind(".//dc:identifier", NS)}
@@ -112,9 +112,9 @@ def test_delete_disappears_through_the_gateway(suite: LiveSuite, live_ids: set[s
         "request": "GetRecordById",
         "id": record.identifier,
     }
-    assert requests.get(suite.url("csw"), params=params, timeout=10).status_code == 200
+    assert requests.get(suite.url("csw"), params=params, timeout=30).status_code == 200
     store.delete(record.identifier)
-    gone = requests.get(suite.url("csw"), params=params, timeout=10)
+    gone = requests.get(suite.url("csw"), params=params, timeout=30)
     assert gone.status_code == 404
     assert b"ExceptionReport" in gone.content
 

@@ -33,7 +33,7 @@ def opensearch(catalogue: Catalogue, **params: str) -> etree._Element:
         "maxrecords": "50",
         **params,
     }
-    response = requests.get(catalogue.url, params=query, timeout=10)
+    response = requests.get(catalogue.url, params=query, timeout=30)
     assert response.status_code == 200, response.text
     return etree.fromstring(response.content)
 
@@ -41,7 +41,7 @@ def opensearch(catalogue: Catalogue, **params: str) -> etree._Element:
 def opensearch_answer(catalogue: Catalogue, **params: str) -> requests.Response:
     """A bare OpenSearch GetRecords, for answers that are not feeds (errors)."""
     query = {"mode": "opensearch", "service": "CSW", "version": "3.0.0", "request": "GetRecords"}
-    return requests.get(catalogue.url, params={**query, **params}, timeout=10)
+    return requests.get(catalogue.url, params={**query, **params}, timeout=30)
 
 
 def atom_ids(feed: etree._Element) -> set[str]:
@@ -57,7 +57,7 @@ def test_opensearch_description_and_geo_time_eo_queries(catalogue: Catalogue) ->
             "version": "3.0.0",
             "request": "GetCapabilities",
         },
-        timeout=10,
+        timeout=30,
     )
     description = etree.fromstring(response.content)
     assert etree.QName(description).localname == "OpenSearchDescription"
@@ -88,7 +88,7 @@ def test_opensearch_geojson_and_description(catalogue: Catalogue) -> None:
             "version": "3.0.0",
             "request": "GetCapabilities",
         },
-        timeout=10,
+        timeout=30,
     )
     description = etree.fromstring(response.content)
     urls = {url.get("type"): url.get("template", "") for url in description.iterfind("os:Url", NS)}
@@ -108,7 +108,7 @@ def test_opensearch_geojson_and_description(catalogue: Catalogue) -> None:
         assert "%%" not in template
     values = {"geo:box": "16.5,58.5,18.5,60.5", "eo:cloudCover": "[0,20]", "count": "10"}
     filled = fill_template(urls["application/geo+json"], values)
-    answer = requests.get(filled, timeout=10)
+    answer = requests.get(filled, timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.headers["Content-Type"] == "application/geo+json"
     collection = answer.json()
@@ -182,7 +182,7 @@ def test_oai_pmh(catalogue: Catalogue) -> None:
     listing = requests.get(
         catalogue.url,
         params={"mode": "oaipmh", "verb": "ListRecords", "metadataPrefix": "oai_dc"},
-        timeout=10,
+        timeout=30,
     )
     root = etree.fromstring(listing.content)
     listed = {node.text for node in root.iterfind(".//oai:header/oai:identifier", NS)}
@@ -190,7 +190,7 @@ def test_oai_pmh(catalogue: Catalogue) -> None:
     identifiers = requests.get(
         catalogue.url,
         params={"mode": "oaipmh", "verb": "ListIdentifiers", "metadataPrefix": "oai_dc"},
-        timeout=10,
+        timeout=30,
     )
     listing = etree.fromstring(identifiers.content).find("oai:ListIdentifiers", NS)
     assert listing is not None, identifiers.text
@@ -206,7 +206,7 @@ def test_oai_pmh(catalogue: Catalogue) -> None:
             "identifier": "S2A-GBG-0715",
             "metadataPrefix": "iso19139",
         },
-        timeout=10,
+        timeout=30,
     )
     assert b"Sentinel-2A L2A over Gothenburg" in record.content
 
@@ -376,7 +376,7 @@ def _exception(response: requests.Response) -> tuple[str, str]:
 def test_bad_requests_give_exception_reports(
     catalogue: Catalogue, params: dict[str, str], code: str | None
 ) -> None:
-    response = requests.get(catalogue.url, params=params, timeout=10)
+    response = requests.get(catalogue.url, params=params, timeout=30)
     assert 400 <= response.status_code < 500, response.text
     found, _ = _exception(response)
     if code is not None:
@@ -388,7 +388,7 @@ def test_malformed_xml_post_gives_exception_report(catalogue: Catalogue) -> None
         catalogue.url,
         data=b"<csw:GetRecords xmlns:csw='http://www.opengis.net/cat/csw/2.0.2'><unclosed>",
         headers={"Content-Type": "application/xml"},
-        timeout=10,
+        timeout=30,
     )
     assert 400 <= response.status_code < 500
     _exception(response)
@@ -399,7 +399,7 @@ def test_config_parameter_cannot_redirect_pycsw(catalogue: Catalogue, tmp_path: 
     response = requests.get(
         catalogue.url,
         params={"service": "CSW", "request": "GetCapabilities", "config": str(tmp_path / "x.cfg")},
-        timeout=10,
+        timeout=30,
     )
     assert response.status_code == 200
     assert catalogue.settings.catalogue.title.encode() in response.content

@@ -65,9 +65,9 @@ def _record(identifier: str, path: Path, size: int) -> ProductRecord:
 
 
 def test_landing_page_lists_every_service(suite: LiveSuite) -> None:
-    page = requests.get(suite.url("/"), timeout=10)
+    page = requests.get(suite.url("/"), timeout=30)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
-    listing = requests.get(suite.url("/?f=json"), timeout=10).json()
+    listing = requests.get(suite.url("/?f=json"), timeout=30).json()
     hrefs = [link["href"] for link in listing["links"]]
     assert suite.url("csw?service=CSW&version=2.0.2&request=GetCapabilities") in hrefs
     assert all(href.startswith(suite.base_url) for href in hrefs)
@@ -85,7 +85,7 @@ def test_cog_download_supports_ranges(suite: LiveSuite, tmp_path: Path) -> None:
     path = tmp_path / "tiny.tif"
     size = _tiny_cog(path)
     product_store(suite.settings).upsert(_record("gateway-tiny", path, size))
-    whole = requests.get(suite.url("data/gateway-tiny.tif"), timeout=10)
+    whole = requests.get(suite.url("data/gateway-tiny.tif"), timeout=30)
     assert whole.status_code == 200 and whole.content == path.read_bytes()
     part = requests.get(
         suite.url("data/gateway-tiny.tif"), headers={"Range": "bytes=0-15"}, timeout=10
@@ -113,7 +113,7 @@ def test_cog_download_supports_ranges(suite: LiveSuite, tmp_path: Path) -> None:
 def test_errors_are_ows_exception_reports(
     suite: LiveSuite, path: str, status: int, code: str
 ) -> None:
-    response = requests.get(suite.url(path), timeout=10)
+    response = requests.get(suite.url(path), timeout=30)
     assert response.status_code == status
     report = etree.fromstring(response.content)
     assert report.tag == f"{OWS}ExceptionReport"

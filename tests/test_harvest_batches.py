@@ -144,10 +144,16 @@ def test_prefetched_pages_come_in_order_and_an_error_after_the_pages_before() ->
 
 def test_prefetch_stops_when_the_writer_stops() -> None:
     produced: list[int] = []
+    before = set(threading.enumerate())  # other tests' fetchers on this worker are not ours
     pages = ahead(_pages(50, produced))
     assert next(pages).records[0].identifier == "P-0"
+    fetchers = [
+        thread
+        for thread in threading.enumerate()
+        if thread.name == "harvest-fetch" and thread not in before
+    ]
+    assert len(fetchers) == 1  # this harvest's prefetch, in a thread of its own
     pages.close()  # the write of page 0 failed: the harvest ends here
-    fetchers = [thread for thread in threading.enumerate() if thread.name == "harvest-fetch"]
     for thread in fetchers:
         thread.join(timeout=5)
     assert not any(thread.is_alive() for thread in fetchers)  # no thread left blocked

@@ -51,7 +51,7 @@ def test_footprint_not_envelope_decides(stac: str) -> None:
     response = requests.get(
         stac + "search",
         params={"collections": COLLECTION, "bbox": "10.8,59.8,10.95,59.95"},
-        timeout=10,
+        timeout=30,
     )
     assert response.status_code == 200
     assert response.json()["features"] == []
@@ -97,7 +97,7 @@ def test_post_search(stac: str) -> None:
 def test_bad_requests_get_problem_json(
     stac: str, path: str, params: dict[str, str], status: int
 ) -> None:
-    response = requests.get(stac + path, params=params, timeout=10)
+    response = requests.get(stac + path, params=params, timeout=30)
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/problem+json"
     problem = response.json()
@@ -105,7 +105,7 @@ def test_bad_requests_get_problem_json(
 
 
 def test_malformed_post_body(stac: str) -> None:
-    response = requests.post(stac + "search", data=b"{not json", timeout=10)
+    response = requests.post(stac + "search", data=b"{not json", timeout=30)
     assert response.status_code == 400
     assert "JSON" in response.json()["detail"]
 
