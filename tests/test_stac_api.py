@@ -385,6 +385,49 @@ def test_bad_extension_parameters_are_400(client: Client, params: dict[str, str]
     assert response.headers["Content-Type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize(
+    ("pattern", "text", "nocase", "matches"),
+    [
+        ("stac-item-_", "stac-item-3", False, True),
+        ("stac-item-_", "stac-item-33", False, False),
+        ("stac%", "stac-item-3", False, True),
+        ("%item%", "stac-item-3", False, True),
+        ("%item", "stac-item-3", False, False),
+        ("%%", "", False, True),
+        ("_", "", False, False),
+        ("100\\%", "100%", False, True),
+        ("100\\%", "1000", False, False),
+        ("a\\_b", "a_b", False, True),
+        ("a\\_b", "axb", False, False),
+        ("a%b%c", "aXbYc", False, True),
+        ("a%b%c", "aXcYb", False, False),
+        ("STAC%", "stac-item", True, True),
+        ("STAC%", "stac-item", False, False),
+        ("%a" * 40 + "%b", "a" * 200, False, False),  # exponential for a regex
+    ],
+)
+def test_like_matches_cql2_wildcards(pattern: str, text: str, nocase: bool, matches: bool) -> None:
+    from ogcsdl.stac.cql2 import like_match, like_tokens
+
+    assert like_match(like_tokens(pattern), text, nocase) is matches
+
+
+def test_like_pattern_that_backtracks_answers(client: Client) -> None:
+    """``%`` runs were a regular expression: this filter held a gateway worker until
+    gunicorn killed it (the hostile corpus' STAC LIKE case)."""
+    pattern = "%" + "%s" * 30 + "%x"
+    response = _get(client, "search", filter=f"id LIKE '{pattern}'")
+    assert response.status_code == 200 and _ids(response) == []
+    cql = {"op": "like", "args": [{"property": "id"}, "%" * 70 + "a"]}
+    assert _ids(_post(client, {"filter": cql})) == []
+
+
+def test_like_pattern_must_be_text(client: Client) -> None:
+    response = _post(client, {"filter": {"op": "like", "args": [{"property": "id"}, 5]}})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
 def test_sortby_get_and_post(client: Client) -> None:
     assert _ids(_get(client, "search", sortby="-eo:cloud_cover")) == [
         "stac-item-4",

@@ -13,7 +13,6 @@ import json
 import math
 import operator
 import os
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from functools import cache
@@ -25,7 +24,6 @@ from pygeofilter import ast, values
 from pygeofilter.cql2 import TEMPORAL_PREDICATES_MAP
 from pygeofilter.parsers.cql2_json import parser as cql2_json_parser
 from pygeofilter.parsers.cql2_text.parser import CQLTransformer
-from pygeofilter.util import like_pattern_to_re
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -310,6 +308,59 @@ def numeric_bounds(node: Any, name: str) -> tuple[tuple[str, float], ...]:
     return tuple(bounds)
 
 
+ANY_RUN, ONE_CHAR = 0, 1  # LIKE wildcards among the literal characters of a pattern
+
+
+def like_tokens(pattern: str) -> list[str | int]:
+    """A CQL2 LIKE pattern as literal characters and wildcards: ``%`` any run, ``_`` one
+    character, ``\\`` escapes the next character (pygeofilter's text parser reports
+    '.' as the single-character wildcard; CQL2 fixes these three)."""
+    tokens: list[str | int] = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            tokens.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            if not tokens or tokens[-1] != ANY_RUN:  # %% is %
+                tokens.append(ANY_RUN)
+        else:
+            tokens.append(ONE_CHAR if char == "_" else char)
+    if escaped:
+        tokens.append("\\")
+    return tokens
+
+
+def like_match(tokens: list[str | int], text: str, nocase: bool = False) -> bool:
+    """Whether ``text`` matches a LIKE pattern, in at most len(text) x len(tokens) steps.
+
+    Not a regular expression: Python's backtracking made ``%a%a%a...%b`` take
+    exponential time (one request held a gateway worker until it was killed); this is
+    the wildcard matcher that, on a mismatch, only retries from the last ``%``."""
+    position = index = 0
+    star, resume = -1, 0
+    while position < len(text):
+        token = tokens[index] if index < len(tokens) else None
+        if token == ANY_RUN:
+            star, resume = index, position
+            index += 1
+        elif token is not None and (
+            token == ONE_CHAR
+            or token == text[position]
+            or (nocase and str(token).lower() == text[position].lower())
+        ):
+            index += 1
+            position += 1
+        elif star >= 0:
+            index, resume = star + 1, resume + 1
+            position = resume
+        else:
+            return False
+    return all(token == ANY_RUN for token in tokens[index:])
+
+
 def compile_filter(node: Any) -> Predicate:
     """A predicate over one item's queryable values."""
     if isinstance(node, ast.And):
@@ -335,14 +386,14 @@ def compile_filter(node: Any) -> Predicate:
 
         return between
     if isinstance(node, ast.Like):
-        # CQL2 fixes the wildcards: % for any run, _ for one character, \\ escapes
-        # (pygeofilter's text parser reports '.' as the single-character wildcard).
-        pattern = re.compile(like_pattern_to_re(node.pattern, node.nocase, "%", "_", "\\"))
+        if not isinstance(node.pattern, str):
+            raise InvalidParameterValue("a LIKE pattern must be a text", "filter")
+        tokens = like_tokens(node.pattern)
         value = _operand(node.lhs)
 
         def like(item: Values) -> bool:
             text = value(item)
-            return isinstance(text, str) and (pattern.match(text) is not None) != node.not_
+            return isinstance(text, str) and like_match(tokens, text, node.nocase) != node.not_
 
         return like
     if isinstance(node, ast.In):

@@ -5,11 +5,13 @@ through filters, ids and search terms), ``ssrf`` (URLs the server must not fetch
 the loopback canary is ever named), ``traversal``, ``eval`` (property names and
 expressions other servers evaluated: GeoServer CVE-2024-36401), ``script`` (reflected
 markup), ``number`` (huge, negative, NaN, infinite), ``json`` (malformed, deep), ``body``
-(chunked, oversized) and ``protocol`` (wrong versions, unknown ids, OAI-PMH arguments).
+(chunked, oversized), ``protocol`` (wrong versions, unknown ids, OAI-PMH arguments) and
+``malformed`` (mistakes a library turned into a 500, a hang or a leak).
 """
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 from tests.security.support import Case
@@ -1198,6 +1200,31 @@ def protocol_cases() -> list[Case]:
     ]
 
 
+def malformed_cases() -> list[Case]:
+    """Requests a client gets wrong that a library turned into a 500, a hang or a leak."""
+    backtracking_like = {"op": "like", "args": [{"property": "id"}, "%s" * 30 + "%zq"]}
+    return [
+        Case(
+            "stac-like-backtracking",
+            "malformed",
+            "POST",
+            "/stac/search",
+            "empty:stac",
+            json.dumps({"filter": backtracking_like}).encode(),
+            JSON,
+        ),
+        Case(
+            "stac-like-number",
+            "malformed",
+            "POST",
+            "/stac/search",
+            "problem",
+            b'{"filter": {"op": "like", "args": [{"property": "id"}, 5]}}',
+            JSON,
+        ),
+    ]
+
+
 CASES: list[Case] = [
     *xml_cases(),
     *sql_cases(),
@@ -1209,4 +1236,5 @@ CASES: list[Case] = [
     *json_cases(),
     *body_cases(),
     *protocol_cases(),
+    *malformed_cases(),
 ]
