@@ -303,9 +303,67 @@ def raw_output(job: Job, wps_request: WPSRequest, settings: Settings) -> Respons
     return Response(str(value), mimetype="text/plain")
 
 
+# What pywps raises on a request it cannot read (and answers with a 500): an Execute
+# root in another namespace (AttributeError), ``DataInputs=stringInput`` without a value
+# (a string where it expects a dict), a bounding box of ``a,b,c,d`` or without corners.
+_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, IndexError)
+
+
 class CheckedService(Service):
-    """pywps' Service refusing inputs the process does not declare (pywps drops them
-    silently, so a misspelt input id would run the process without it)."""
+    """pywps' Service refusing what it would run wrongly or answer with a 500: inputs the
+    process does not declare (pywps drops them silently, so a misspelt input id would run
+    the process without it), requests and input values it cannot read, and units of
+    measure an input does not declare (pywps keeps the text and fails on it later)."""
+
+    def call(self, http_request: Any) -> Any:
+        try:  # parsing has no side effects (references are fetched when the job runs)
+            WPSRequest(http_request, self.preprocessors)
+        except _UNREADABLE:
+            return wps_errors.InvalidParameterValue(
+                "the request is not a WPS 1.0.0 request this service can read "
+                "(GetCapabilities, DescribeProcess or Execute, KVP or XML in the "
+                "http://www.opengis.net/wps/1.0.0 namespace)",
+                "request",
+            )
+        except Exception:  # noqa: BLE001, S110 - pywps answers its own errors below
+            pass
+        return super().call(http_request)
+
+    def create_literal_inputs(self, source: Any, inputs: Any) -> Any:
+        declared = {uom.uom: uom for uom in source.uoms}
+        checked = []
+        for inpt in inputs:
+            if not isinstance(inpt, dict):
+                raise wps_errors.InvalidParameterValue(
+                    f"input {source.identifier!r} has no value (write {source.identifier}=value)",
+                    source.identifier,
+                )
+            uom = inpt.get("uom")
+            if uom:
+                if uom not in declared:
+                    raise wps_errors.InvalidParameterValue(
+                        f"input {source.identifier!r} has no unit of measure {uom!r}",
+                        source.identifier,
+                    )
+                inpt = {**inpt, "uom": declared[uom]}
+            checked.append(inpt)
+        return self._readable(source, super().create_literal_inputs, checked)
+
+    def create_bbox_inputs(self, source: Any, inputs: Any) -> Any:
+        return self._readable(source, super().create_bbox_inputs, inputs)
+
+    def create_complex_inputs(self, source: Any, inputs: Any) -> Any:
+        return self._readable(source, super().create_complex_inputs, inputs)
+
+    @staticmethod
+    def _readable(source: Any, create: Callable[[Any, Any], Any], inputs: Any) -> Any:
+        try:
+            return create(source, inputs)
+        except _UNREADABLE:
+            raise wps_errors.InvalidParameterValue(
+                f"input {source.identifier!r} has a value this process cannot read",
+                source.identifier,
+            ) from None
 
     def _parse_and_execute(self, process: Process, wps_request: WPSRequest, uuid: Any) -> Any:
         declared = {item.identifier for item in process.inputs}

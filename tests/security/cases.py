@@ -1222,6 +1222,40 @@ def malformed_cases() -> list[Case]:
             b'{"filter": {"op": "like", "args": [{"property": "id"}, 5]}}',
             JSON,
         ),
+        Case(
+            "wps-input-without-value",
+            "malformed",
+            "GET",
+            WPS_EXECUTE + "stringInput",
+            "ows",
+            status=(400,),
+        ),
+        Case(
+            "wps-bbox-text",
+            "malformed",
+            "GET",
+            WPS_EXECUTE + q("stringInput=x;boundingBoxInput=a,b,c,d"),
+            "ows",
+            status=(400,),
+        ),
+        Case(
+            "wps-undeclared-uom",
+            "malformed",
+            "GET",
+            WPS_EXECUTE + q("stringInput=x@uom=metre"),
+            "ows",
+            status=(400,),
+        ),
+        Case(
+            "wps-execute-other-namespace",
+            "malformed",
+            "POST",
+            "/wps",
+            "ows",
+            b'<wps:Execute xmlns:wps="http://example.com/x" service="WPS" version="1.0.0"/>',
+            XML,
+            status=(400,),
+        ),
     ]
 
 
