@@ -369,6 +369,21 @@ def test_sensible_wms_numbers_pass() -> None:
     check_numbers(
         {"QUERY_STRING": "request=GetMap&width=256&height=256&bbox=1,2,3,4&crs=EPSG:4326"}
     )
+    check_numbers({"QUERY_STRING": "request=GetMap&bbox=-2e7,-2e7,2e7,2e7&bgcolor=0x00FF00"})
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "bbox=16,59,17,60&crs=http://www.opengis.net/def/crs/EPSG/0/3857&width=64&height=64",
+        "bbox=16,59,0,17,60,1&bbox-crs=[EPSG:4326]",
+        "subset=Lat(59:60)&subset=Lon(16:17)&subset-crs=EPSG:4326",
+        "center=16.5,59.5&scale-denominator=50000&bgcolor=red",
+        "",
+    ],
+)
+def test_sensible_ogcapi_map_values_pass(query: str) -> None:
+    check_numbers({"PATH_INFO": "/ogcapi/collections/x/map", "QUERY_STRING": query})
 
 
 # OGC API - Coverages query ---------------------------------------------------------------

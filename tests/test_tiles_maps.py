@@ -287,3 +287,67 @@ def test_a_tile_removed_just_after_the_cache_lookup_found_it_is_still_served(
     assert tile.image_result is not None
     pixels = np.asarray(tile.image_result.as_image().convert("RGBA"))  # read after the removal
     assert (pixels == (40, 50, 60, 255)).all()
+
+
+WMS_GETMAP = {
+    "SERVICE": "WMS",
+    "VERSION": "1.3.0",
+    "REQUEST": "GetMap",
+    "LAYERS": "s2-a",
+    "STYLES": "",
+    "CRS": "EPSG:3857",
+    "BBOX": "1865000,8245000,1875000,8255000",
+    "WIDTH": "64",
+    "HEIGHT": "64",
+    "FORMAT": "image/png",
+}
+
+
+@pytest.mark.parametrize(
+    ("changed", "locator"),
+    [
+        ({"WIDTH": ""}, "WIDTH"),
+        ({"BBOX": "-1e308,-1e308,1e308,1e308"}, "BBOX"),  # finite corners, infinite width
+        ({"BGCOLOR": "zzz"}, "BGCOLOR"),
+        ({"BGCOLOR": "0xGGGGGG"}, "BGCOLOR"),
+    ],
+    ids=["empty-width", "overflowing-bbox", "bgcolor-word", "bgcolor-not-hex"],
+)
+def test_wms_values_mapproxy_failed_on_are_400(
+    maps: Client, changed: dict[str, str], locator: str
+) -> None:
+    """Each was a 500 from inside MapProxy (int(''), NaN pixel offsets, PIL's colour
+    parser); now refused before MapProxy, naming the parameter."""
+    response = maps.get("/service", query_string={**WMS_GETMAP, **changed})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    exception = etree.fromstring(response.data).find(".//{*}ServiceException")
+    assert exception is not None and exception.get("locator") == locator
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "bbox=nan,nan,nan,nan",
+        "bbox=-1e308,-1e308,1e308,1e308",
+        "bbox=nan,1,2,nan,3,4",
+        "crs=EPSG:99999",
+        "crs=http://www.opengis.net/def/crs/EPSG/0/99999",
+        "bbox=16,59,17,60&bbox-crs=EPSG:99999",
+        "center=nan,nan",
+        "center=1,2&center-crs=EPSG:99999",
+        "subset=Lat(nan:1)&subset=Lon(1:2)",
+        "subset=Lat(59:60),Lon(-1e308:1e308)",
+        "subset=Lat(59:60),Lon(16:17)&subset-crs=EPSG:99999",
+    ],
+)
+def test_ogcapi_map_values_mapproxy_failed_on_are_400(maps: Client, query: str) -> None:
+    response = maps.get(f"/ogcapi/collections/s2-a/map?{query}")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("path", ["/ogcapi/map", "/ogcapi/map.png", "/ogcapi/map/tiles"])
+def test_ogcapi_dataset_map_is_not_offered(maps: Client, path: str) -> None:
+    response = maps.get(f"{path}?bbox=16,59,17,60")
+    assert response.status_code == 404, response.get_data(as_text=True)
+    assert "default_dataset_layers" not in response.get_data(as_text=True)

@@ -1203,6 +1203,7 @@ def protocol_cases() -> list[Case]:
 def malformed_cases() -> list[Case]:
     """Requests a client gets wrong that a library turned into a 500, a hang or a leak."""
     backtracking_like = {"op": "like", "args": [{"property": "id"}, "%s" * 30 + "%zq"]}
+    ogcapi_map = "/maps/ogcapi/collections/{product}/map"
     return [
         Case(
             "stac-like-backtracking",
@@ -1221,6 +1222,54 @@ def malformed_cases() -> list[Case]:
             "problem",
             b'{"filter": {"op": "like", "args": [{"property": "id"}, 5]}}',
             JSON,
+        ),
+        Case(
+            "wms-bbox-overflowing",
+            "malformed",
+            "GET",
+            f"{WMS_OK}&bbox=-1e308,-1e308,1e308,1e308&width=64&height=64",
+            "wms",
+            status=(400,),
+        ),
+        Case(
+            "wms-width-empty",
+            "malformed",
+            "GET",
+            f"{WMS_OK}&bbox=59,15,60,16&width=&height=64",
+            "wms",
+            status=(400,),
+        ),
+        Case(
+            "wms-bgcolor-word",
+            "malformed",
+            "GET",
+            f"{WMS_OK}&bbox=59,15,60,16&width=64&height=64&bgcolor=zzz",
+            "wms",
+            status=(400,),
+        ),
+        Case(
+            "maps-ogcapi-crs-unknown",
+            "malformed",
+            "GET",
+            f"{ogcapi_map}?crs=EPSG:99999",
+            "problem",
+            status=(400,),
+        ),
+        Case(
+            "maps-ogcapi-bbox-nan",
+            "malformed",
+            "GET",
+            f"{ogcapi_map}?bbox=nan,nan,nan,nan",
+            "problem",
+            status=(400,),
+        ),
+        Case(
+            "maps-ogcapi-dataset-map",
+            "malformed",
+            "GET",
+            "/maps/ogcapi/map?bbox=1,2,3,4",
+            "problem",
+            status=(404,),
         ),
         Case(
             "wps-input-without-value",
