@@ -28,6 +28,7 @@ from ogcsdl.gateway.edge import CLIENT_ERROR_HEADER, ServiceEdge
 from ogcsdl.gateway.maps import check_numbers, maps_error_style, mark_client_errors
 from ogcsdl.jobs.store import job_store
 from ogcsdl.schema import create_schema
+from tests.edge_support import behind_edge
 from tests.security.conftest import SECRET_SOURCE, write_product
 
 WSGI = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -104,6 +105,29 @@ WMS_REPORT = (
     b"unknown layer: x</ServiceException></ServiceExceptionReport>"
 )
 UNCODED = WMS_REPORT.replace(b' code="LayerNotDefined"', b"")
+
+
+def test_a_library_exception_naming_a_server_path_is_redacted() -> None:
+    """pycsw answered ``POST <html/>`` with the path of the schema it failed to load."""
+    report = (
+        b'<?xml version="1.0"?><ows20:ExceptionReport xmlns:ows20="http://www.opengis.net/ows/2.0"'
+        b' version="3.0.0"><ows20:Exception exceptionCode="NoApplicableCode" locator="service">'
+        b"<ows20:ExceptionText>Exception: the document is not valid.\nError: Failed to load "
+        b"the document '/work/x/.venv-catalogue/lib/python3.11/site-packages/pycsw/core/"
+        b"schemas/ogc/cat/csw/3.0/cswhtml.xsd' for inclusion.</ows20:ExceptionText>"
+        b"</ows20:Exception></ows20:ExceptionReport>"
+    )
+    app = answering("400 Bad Request", report, [("Content-Type", "application/xml")])
+    response = edge(app).post("/", data=b"<html/>", content_type="application/xml")
+    assert response.status_code == 400
+    assert local_name(response.data) == "ExceptionReport"
+    assert b"site-packages" not in response.data and b"/work/" not in response.data
+    assert b"cswhtml.xsd" in response.data and b'locator="service"' in response.data
+
+
+def test_a_library_exception_without_a_path_is_passed_as_it_is() -> None:
+    app = answering("400 Bad Request", WMS_REPORT, [("Content-Type", "text/xml")])
+    assert edge(app, "wms13").get("/").data == WMS_REPORT
 
 
 def test_a_coded_500_from_a_library_gets_the_code_status() -> None:
@@ -343,6 +367,42 @@ def test_an_empty_oai_getrecord_is_unknown() -> None:
 def test_csw_paging_numbers_are_checked(query: str) -> None:
     with pytest.raises(InvalidParameterValue):
         catalogue_edge.check_paging(catalogue_edge.lowered(query))
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body"),
+    [
+        ("GET", "/?service=CSW&request=GetCapabilities&updatesequence=zzz", None),
+        ("GET", "/?service=CSW&version=2.0.2&request=GetCapabilities&updateSequence=1.5", None),
+        (
+            "POST",
+            "/",
+            b'<csw:GetCapabilities xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" '
+            b'service="CSW" updateSequence="zzz"/>',
+        ),
+        (
+            "POST",
+            "/",
+            b'<csw30:GetCapabilities xmlns:csw30="http://www.opengis.net/cat/csw/3.0" '
+            b'service="CSW" updateSequence="zzz"/>',
+        ),
+    ],
+)
+def test_csw_update_sequence_that_is_no_number_is_400(
+    tmp_path: Path, method: str, target: str, body: bytes | None
+) -> None:
+    """pycsw compared it with int() and answered a 500; refused before the proxy."""
+    settings = load_settings(_config(tmp_path))
+    client = Client(behind_edge(settings, "/csw"))
+    response = client.open(target, method=method, data=body, content_type="application/xml")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert b'exceptionCode="InvalidUpdateSequence"' in response.data
+
+
+def test_csw_whole_number_update_sequence_passes() -> None:
+    catalogue_edge.check_update_sequence("1795944195")
+    catalogue_edge.check_update_sequence(None)
+    catalogue_edge.check_paging({"updatesequence": "", "maxrecords": "10"})
 
 
 # Maps checks ------------------------------------------------------------------------------

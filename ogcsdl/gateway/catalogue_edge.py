@@ -2,7 +2,9 @@
 
 * CSW/OpenSearch ``maxrecords`` and ``startposition`` must be whole numbers (pycsw
   converts ``maxrecords=abc`` or ``1e400`` with ``int()`` and fails with a 500, and takes
-  a negative ``startposition`` as given): refused here as InvalidParameterValue.
+  a negative ``startposition`` as given): refused here as InvalidParameterValue; so is
+  a GetCapabilities ``updateSequence`` that is not a whole number (KVP or XML; pycsw's
+  ``int()`` again), as InvalidUpdateSequence.
 * OAI-PMH (``mode=oaipmh``) errors are OAI-PMH documents (OAI-PMH 2.0 section 3.6: HTTP
   200 with an ``<error code=...>``): an unknown verb is ``badVerb``, a malformed ``from``/``until`` is ``badArgument``, a
   ``set`` the repository does not have is ``noRecordsMatch`` (pycsw ignores ``set``), and a
@@ -28,7 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from ogcsdl.config import Settings
-from ogcsdl.errors import InvalidParameterValue, OperationNotSupported
+from ogcsdl.errors import InvalidParameterValue, OperationNotSupported, coded_error
 from ogcsdl.wsgi import respond
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -53,8 +55,20 @@ def lowered(query: str) -> dict[str, str]:
     return {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}
 
 
+def check_update_sequence(value: str | None) -> None:
+    """A GetCapabilities ``updateSequence`` (KVP or XML attribute): this catalogue's are
+    whole numbers, and pycsw compares the client's with ``int()`` (a 500 for ``zzz``)."""
+    if value is not None and value.strip() and not value.strip().isdigit():
+        raise coded_error(
+            "InvalidUpdateSequence",
+            f"updateSequence {value!r} is not one this service issued (they are whole numbers)",
+            "updateSequence",
+        )
+
+
 def check_paging(params: dict[str, str]) -> None:
     """CSW 2.0.2/3.0 and OpenSearch paging numbers (maxRecords >= 0, startPosition >= 1)."""
+    check_update_sequence(params.get("updatesequence"))
     for key, minimum in (("maxrecords", 0), ("startposition", 1)):
         value = params.get(key)
         if value is None or value == "":
@@ -154,7 +168,8 @@ def _post_body(environ: dict[str, Any]) -> bytes:
 
 def _root_operation(body: bytes) -> str | None:
     """``Harvest`` or ``Transaction`` when the body is that CSW 2.0.2 or 3.0 request
-    (a 3.0 Harvest is then refused by version, not handed to pycsw)."""
+    (a 3.0 Harvest is then refused by version, not handed to pycsw); a GetCapabilities
+    body has its ``updateSequence`` checked."""
     if not body.strip():
         return None
     try:
@@ -162,6 +177,8 @@ def _root_operation(body: bytes) -> str | None:
     except etree.XMLSyntaxError:
         return None  # pycsw answers what it cannot parse
     name = etree.QName(root)
+    if name.namespace in (CSW_NS, CSW30_NS) and name.localname == "GetCapabilities":
+        check_update_sequence(root.get("updateSequence"))
     if name.namespace in (CSW_NS, CSW30_NS) and name.localname in ("Harvest", "Transaction"):
         return name.localname
     return None

@@ -14,7 +14,8 @@
   :data:`~ogcsdl.errors.STATUS_BY_CODE`, a 5xx the library marked as the client's
   (``X-Ogcsdl-Client-Error``, see ``gateway/maps.py``) becomes a 400, and any error
   answer that is not an exception document of the mount's kind (plain text or HTML,
-  which may reflect the request unescaped) is re-rendered as one. 502/503/504 pass.
+  which may reflect the request unescaped), or whose text names a server path, is
+  re-rendered as one (paths redacted). 502/503/504 pass.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ogcsdl.errors import (
     PayloadTooLarge,
     as_ogcsdl_error,
     coded_error,
+    redact_paths,
     render_error,
 )
 from ogcsdl.wsgi import StartResponse, WSGIEnviron, status_line
@@ -147,7 +149,7 @@ def normalise_error(
     client_fault = any(k.lower() == CLIENT_ERROR_HEADER.lower() for k, _ in headers)
     parsed = parse_exception(body, media_type)
     if status < 500:
-        if _is_document_of(style, media_type, parsed):
+        if _is_document_of(style, media_type, parsed) and not _shows_a_path(parsed):
             return None
         code, locator, message = parsed or (None, None, _plain_message(body, media_type))
         fallback = "NotFound" if status == 404 else "InvalidParameterValue"
@@ -162,6 +164,12 @@ def normalise_error(
     if not message or "Traceback" in message:
         message = _GENERIC
     return coded_error("NoApplicableCode", message, locator, 500)
+
+
+def _shows_a_path(parsed: tuple[str | None, str | None, str] | None) -> bool:
+    """A library's exception text naming a server path (pycsw quotes the schema file it
+    could not load for a request whose root element it does not know)."""
+    return parsed is not None and redact_paths(parsed[2]) != parsed[2]
 
 
 def _plain_message(body: bytes, media_type: str) -> str:
