@@ -3,12 +3,16 @@ truth), in-process against a live pycsw over the sample products."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from werkzeug.test import Client
 
 from ogcsdl.catalogue.records_api import make_app
+from ogcsdl.config import load_settings
 from ogcsdl.errors import NotFound
 from tests.catalogue_fixtures import SAMPLE_IDS, Catalogue
+from tests.edge_support import behind_edge
 
 pytestmark = pytest.mark.live
 
@@ -46,3 +50,17 @@ def test_unknown_record_and_path(client: Client) -> None:
     assert client.get("/collections/products/items/no-such-id?f=json").status_code == 404
     with pytest.raises(NotFound):  # raised to the gateway edge, which renders problem JSON
         client.get("/collections/nope/items")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["offset=99999999999999999999", "bbox=nan,nan,nan,nan", "bbox=1e400,1,2,3", "bbox=1,2,inf,4"],
+)
+def test_values_pycsw_failed_on_are_400(tmp_path: Path, query: str) -> None:
+    """Each was a 500 ("query error"): refused before pygeoapi hands them to pycsw (so
+    no catalogue is needed here)."""
+    settings = load_settings(None, data_dir=str(tmp_path))
+    client = Client(behind_edge(settings, "/records"))
+    response = client.get(f"/collections/products/items?{query}")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"

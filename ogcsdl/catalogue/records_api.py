@@ -10,9 +10,10 @@ links it gives clients point at the public ``/csw`` endpoint, never at the loopb
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from owslib.csw import CatalogueServiceWeb
 from pygeoapi.api import API, conformance, describe_collections, landing_page
@@ -24,10 +25,11 @@ from pygeoapi.api.itemtypes import (
 from pygeoapi.provider.csw_facade import CSWFacadeProvider
 
 from ogcsdl.config import Settings
-from ogcsdl.errors import NotFound
+from ogcsdl.errors import InvalidParameterValue, NotFound
 from ogcsdl.pygeoapi_glue import Handler, StartResponse, call_handler, pygeoapi_config
 
 COLLECTION = "products"
+MAX_OFFSET = 999_999_999  # as CSW startPosition (gateway/catalogue_edge.py)
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
@@ -122,7 +124,29 @@ class RecordsApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         handler, args = self.route(environ.get("PATH_INFO", ""))  # NotFound: the edge renders it
+        if handler is get_collection_items:
+            check_items_query(environ.get("QUERY_STRING", ""))
         return call_handler(self.api, handler, args, environ, start_response)
+
+
+def check_items_query(query: str) -> None:
+    """Refuse what pygeoapi hands pycsw unchecked (a 500 there).
+
+    ``offset`` becomes CSW ``startPosition``: above SQLite's integers it overflowed
+    inside pycsw. A ``bbox`` of NaN or infinity fails pycsw's schema validation."""
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == "offset" and value.strip().isdigit() and int(value) > MAX_OFFSET:
+            raise InvalidParameterValue(f"offset must be at most {MAX_OFFSET}", "offset")
+        if key == "bbox" and not _finite_or_not_numbers(value):
+            raise InvalidParameterValue("bbox values must be finite numbers", "bbox")
+
+
+def _finite_or_not_numbers(text: str) -> bool:
+    try:
+        numbers = [float(part) for part in text.split(",")]
+    except ValueError:
+        return True  # pygeoapi answers a bbox that is not numbers with a 400
+    return all(math.isfinite(number) for number in numbers)
 
 
 def make_app(settings: Settings) -> RecordsApp:

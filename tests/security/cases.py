@@ -1300,6 +1300,22 @@ def malformed_cases() -> list[Case]:
             XML,
         ),
         Case(
+            "records-offset-huge",
+            "malformed",
+            "GET",
+            "/records/collections/products/items?offset=99999999999999999999",
+            "problem",
+            status=(400,),
+        ),
+        Case(
+            "records-bbox-nan",
+            "malformed",
+            "GET",
+            "/records/collections/products/items?bbox=nan,nan,nan,nan",
+            "problem",
+            status=(400,),
+        ),
+        Case(
             "wps-input-without-value",
             "malformed",
             "GET",
