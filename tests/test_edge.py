@@ -472,11 +472,17 @@ def test_a_one_axis_subset_keeps_the_full_other_axis(utm_record: Any) -> None:
         "bbox=16,60,15,59",
         "bbox=100,10,101,11",
         "bbox=15,59,16,60&bbox-crs=EPSG:99999",
+        "bbox=-1e308,-1e308,1e308,1e308",  # NaN in the coverage's UTM: a 500 in rasterio
+        "bbox=-1e20,-1e20,1e20,1e20",
     ],
 )
 def test_bad_coverage_queries_are_refused(utm_record: Any, query: str) -> None:
     with pytest.raises(InvalidParameterValue):
         checked_query(query, utm_record)
+
+
+def test_a_world_bbox_still_reaches_a_utm_coverage(utm_record: Any) -> None:
+    assert "bbox=" in checked_query("bbox=-180,-90,180,90&f=json", utm_record)
 
 
 def test_bbox_crs_uris_become_epsg_codes() -> None:

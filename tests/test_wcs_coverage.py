@@ -10,6 +10,8 @@ import pytest
 from ogcsdl.catalogue.record import Band
 from ogcsdl.coverages.coverage import coverage_of
 from ogcsdl.coverages.errors import NoSuchCoverage
+from ogcsdl.coverages.getcoverage import _band_indexes
+from ogcsdl.errors import InvalidParameterValue
 from tests.view_fixtures import make_s2_product
 
 
@@ -25,3 +27,13 @@ def test_record_whose_file_is_gone(tmp_path: Path) -> None:
     Path(record.file_path).unlink()
     with pytest.raises(NoSuchCoverage, match="re-ingest"):
         coverage_of(record)
+
+
+def test_a_reversed_range_interval_is_a_400(tmp_path: Path) -> None:
+    """RANGESUBSET=B04:B02 (B04 after B02) gave rasterio no bands to read: a 500."""
+    coverage = coverage_of(make_s2_product(tmp_path, "range-order", size=32))
+    names = coverage.record.band_names
+    with pytest.raises(InvalidParameterValue) as raised:
+        _band_indexes(coverage, (f"{names[2]}:{names[0]}",))
+    assert raised.value.status == 400
+    assert _band_indexes(coverage, (f"{names[0]}:{names[2]}",)) == [1, 2, 3]

@@ -37,7 +37,7 @@ from ogcsdl.coverages.errors import (
 )
 from ogcsdl.coverages.request import FORMATS, GetCoverageRequest, Scaling, Subset
 from ogcsdl.coverages.values import parse_number
-from ogcsdl.errors import PayloadTooLarge
+from ogcsdl.errors import InvalidParameterValue, PayloadTooLarge
 
 EPSILON = 1e-6  # pixel-edge tolerance for subsets given in CRS units
 
@@ -126,6 +126,12 @@ def _band_indexes(coverage: Coverage, names: tuple[str, ...]) -> list[int]:
                 raise NoSuchField(f"no band {name!r}; bands are {', '.join(available)}", name)
         if high:
             start, stop = available.index(low), available.index(high)
+            if start > stop:  # an empty interval: rasterio read "no indexes" (a 500)
+                raise InvalidParameterValue(
+                    f"range interval {item!r}: {low} comes after {high} in the bands "
+                    f"({', '.join(available)})",
+                    "rangeSubset",
+                )
             indexes.extend(range(start + 1, stop + 2))
         else:
             indexes.append(available.index(low) + 1)

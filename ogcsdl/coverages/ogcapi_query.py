@@ -77,10 +77,19 @@ def _check_overlap(
     try:
         transformer = Transformer.from_crs(CRS.from_epsg(code), "OGC:CRS84", always_xy=True)
         minx, miny, maxx, maxy = transformer.transform_bounds(*bbox)
+        # pygeoapi masks in the coverage's own CRS: a box PROJ can only take there as NaN
+        # or infinity (-1e308,...,1e308 in degrees) failed inside rasterio (a 500).
+        native = Transformer.from_crs(
+            CRS.from_epsg(code), CRS.from_user_input(record.crs), always_xy=True
+        ).transform_bounds(*bbox)
     except (CRSError, ProjError):
         raise InvalidParameterValue(
             "bbox cannot be transformed to the coverage CRS", "bbox"
         ) from None
+    if not all(map(math.isfinite, native)):
+        raise InvalidParameterValue(
+            f"bbox is too large to be expressed in the coverage CRS ({record.crs})", "bbox"
+        )
     west, south, east, north = record.bbox
     if not all(map(math.isfinite, (minx, miny, maxx, maxy))) or (
         maxx < west or minx > east or maxy < south or miny > north

@@ -1316,6 +1316,22 @@ def malformed_cases() -> list[Case]:
             status=(400,),
         ),
         Case(
+            "wcs-rangesubset-reversed",
+            "malformed",
+            "GET",
+            f"{WCS}&coverageId={{product}}&rangesubset=B04:B02",
+            "ows",
+            status=(400,),
+        ),
+        Case(
+            "coverages-bbox-overflowing",
+            "malformed",
+            "GET",
+            f"{COVERAGE}&bbox=-1e308,-1e308,1e308,1e308",
+            "problem",
+            status=(400,),
+        ),
+        Case(
             "wps-input-without-value",
             "malformed",
             "GET",
