@@ -18,6 +18,7 @@ from rasterio.transform import from_origin
 from werkzeug.test import Client
 
 from ogcsdl import safe_json
+from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.projection import records_row
 from ogcsdl.config import load_settings
 from ogcsdl.coverages.ogcapi_query import checked_query, epsg_code
@@ -498,3 +499,44 @@ def test_tiny_cog_helper_is_georeferenced(utm_record: Any) -> None:
         assert dataset.crs.to_epsg() == 32633 and dataset.count == 4
         assert dataset.transform == from_origin(600000, 6580000, 20, 20)
         assert np.asarray(dataset.read(1)).max() > 0
+
+
+# Product files (/data) -------------------------------------------------------------------
+@pytest.fixture
+def data_gateway(tmp_path: Path) -> tuple[Client, int]:
+    settings = load_settings(_config(tmp_path))
+    create_schema(settings)
+    record = write_product(settings.cog_dir)
+    product_store(settings).upsert(record)
+    return Client(Gateway(settings)), Path(record.file_path).stat().st_size
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["bytes=999999999-", "bytes=abc", "bytes=5-1", "bytes=-0", "bytes=-99999999999999999999"],
+)
+def test_an_unusable_byte_range_is_a_416(data_gateway: tuple[Client, int], value: str) -> None:
+    """werkzeug's RequestedRangeNotSatisfiable escaped the gateway's /data route: a 500."""
+    client, size = data_gateway
+    response = client.get("/data/hostile-corpus-s2.tif", headers={"Range": value})
+    assert response.status_code == 416, response.get_data(as_text=True)
+    assert response.headers["Content-Range"] == f"bytes */{size}"
+    assert local_name(response.data) == "ExceptionReport"
+
+
+@pytest.mark.parametrize(
+    "value", ["items=0-10", "bytes=0-0,5-10", "bytes=" + ",".join(["0-1"] * 50)]
+)
+def test_other_units_and_multi_ranges_get_the_whole_file(
+    data_gateway: tuple[Client, int], value: str
+) -> None:
+    client, size = data_gateway
+    response = client.get("/data/hostile-corpus-s2.tif", headers={"Range": value})
+    assert response.status_code == 200 and len(response.data) == size
+
+
+def test_one_byte_range_is_still_a_206(data_gateway: tuple[Client, int]) -> None:
+    client, size = data_gateway
+    response = client.get("/data/hostile-corpus-s2.tif", headers={"Range": "bytes=0-15"})
+    assert response.status_code == 206 and len(response.data) == 16
+    assert response.headers["Content-Range"] == f"bytes 0-15/{size}"

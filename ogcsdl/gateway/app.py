@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.utils import send_file
 
 from ogcsdl import __version__
@@ -24,17 +25,33 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import COG_MEDIA_TYPE
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings, load_settings
-from ogcsdl.errors import NotFound, ServiceUnavailable
+from ogcsdl.errors import NotFound, OgcsdlError, ServiceUnavailable, render_error
 from ogcsdl.gateway.cors import Cors
 from ogcsdl.gateway.edge import ServiceEdge
 from ogcsdl.gateway.health import health_report
 from ogcsdl.gateway.mounts import EXTRA_LINKS, MOUNTS, Mount
 from ogcsdl.security.middleware import protect
-from ogcsdl.wsgi import StartResponse, WSGIEnviron, respond
+from ogcsdl.wsgi import StartResponse, WSGIEnviron, respond, status_line
 
 LOG = logging.getLogger(__name__)
 
 WSGIApp = Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
+
+
+class RangeNotSatisfiable(OgcsdlError):
+    code = "InvalidParameterValue"
+    status = 416
+
+
+def ignore_unusable_range(environ: WSGIEnviron) -> None:
+    """Drop a ``Range`` this server ignores rather than refuses (RFC 9110 14.2): one in
+    another unit than bytes (which it MUST ignore) and a multi-range request (werkzeug
+    serves single ranges only, and answered every multi-range with an exception, a 500;
+    the whole file is the allowed answer). A malformed or unsatisfiable byte range is a
+    416 with ``Content-Range: bytes */size``."""
+    value = (environ.get("HTTP_RANGE") or "").strip()
+    if value and (not value.lower().startswith("bytes=") or "," in value):
+        del environ["HTTP_RANGE"]
 
 
 class Gateway:
@@ -117,13 +134,32 @@ class Gateway:
             raise NotFound(
                 f"the data file of product {record.identifier!r} is missing; re-ingest it"
             )
-        response = send_file(
-            record.file_path,
-            environ,
-            mimetype=COG_MEDIA_TYPE,
-            conditional=True,  # ETag, Last-Modified and Range: what /vsicurl/ needs
-            download_name=name,
-        )
+        ignore_unusable_range(environ)
+        try:
+            response = send_file(
+                record.file_path,
+                environ,
+                mimetype=COG_MEDIA_TYPE,
+                conditional=True,  # ETag, Last-Modified and Range: what /vsicurl/ needs
+                download_name=name,
+            )
+        except RequestedRangeNotSatisfiable:
+            size = Path(record.file_path).stat().st_size
+            error = RangeNotSatisfiable(
+                f"the Range {environ.get('HTTP_RANGE', '')!r} is not one byte range within "
+                f"the file's {size} bytes",
+                "Range",
+            )
+            status, media_type, body = render_error(error, "ows11")
+            start_response(
+                status_line(status),
+                [
+                    ("Content-Type", media_type),
+                    ("Content-Length", str(len(body))),
+                    ("Content-Range", f"bytes */{size}"),
+                ],
+            )
+            return [body]
         return response(environ, start_response)
 
     def _landing(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
