@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from lxml import etree
@@ -351,3 +352,27 @@ def test_ogcapi_dataset_map_is_not_offered(maps: Client, path: str) -> None:
     response = maps.get(f"{path}?bbox=16,59,17,60")
     assert response.status_code == 404, response.get_data(as_text=True)
     assert "default_dataset_layers" not in response.get_data(as_text=True)
+
+
+def test_undeclared_dimensions_never_reach_mapproxy(settings: Settings) -> None:
+    """MapProxy kept a cache directory per ELEVATION / DIM_* value (one request, one new
+    tree of tiles: a disk filled from outside) and answered a value with a slash with a
+    500. WMS 1.3.0 ignores dimensions a layer does not declare: so do we."""
+    app = MapsApp(settings)
+    query = {
+        **WMS_GETMAP,
+        "ELEVATION": "e1",
+        "dim_band": "x/../../y",
+        "DIM_Q": "r4nd0m",
+        "TIME": "2024-06-01T10:00:00Z",
+    }
+    environ = {"PATH_INFO": "/service", "QUERY_STRING": urlencode(query)}
+    app.check(environ, app.model)
+    kept = dict(parse_qsl(environ["QUERY_STRING"]))
+    assert not {"ELEVATION", "dim_band", "DIM_Q"} & set(kept)
+    assert kept["TIME"] == "2024-06-01T10:00:00Z" and kept["LAYERS"] == "s2-a"
+
+
+def test_a_dimension_with_a_slash_is_not_a_500(maps: Client) -> None:
+    response = maps.get("/service", query_string={**WMS_GETMAP, "DIM_Q": "a/../../b"})
+    assert response.status_code != 500, response.get_data(as_text=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import shutil
 import threading
 import time
@@ -42,6 +43,7 @@ SYNC_INTERVAL_S = 1.0
 # A request naming a layer this worker does not know checks the store again at once
 # (another worker may have listed it in its capabilities already), at most this often.
 UNKNOWN_LAYER_RECHECK_S = 0.05
+_UNDECLARED_DIMENSION = re.compile(r"(?i)^(?:elevation|dim_.*)$")
 
 
 def named_layers(environ: dict[str, Any]) -> list[str]:
@@ -166,7 +168,11 @@ class MapsApp:
             self._stamp = stamp
 
     def check(self, environ: dict[str, Any], model: LayerModel) -> None:
-        """Refuse what MapProxy would answer with a 500; put TIME in canonical form."""
+        """Refuse what MapProxy would answer with a 500; put TIME in canonical form; drop
+        dimensions no layer declares (ELEVATION, DIM_*: WMS 1.3.0 C.4.1 ignores them).
+        MapProxy made each value of those a cache directory of its own (a new tree of
+        tiles rendered and kept per value: the disk filled one request at a time), and a
+        value with a slash was a 500."""
         rest_path = check_wmts_rest_tile(environ.get("PATH_INFO", ""), model)
         if rest_path is not None:
             environ["PATH_INFO"] = rest_path
@@ -180,9 +186,12 @@ class MapsApp:
             canonical = check_wmts_gettile(params, model)
         elif request == "getmap" and service in ("WMS", ""):
             canonical = check_wms_getmap(params, model)
+        kept = [(k, v) for k, v in pairs if not _UNDECLARED_DIMENSION.match(k)]
         if canonical is not None and canonical != params.get("time"):
-            pairs = [(k, canonical if k.lower() == "time" else v) for k, v in pairs]
-            environ["QUERY_STRING"] = urlencode(pairs)
+            kept = [(k, canonical if k.lower() == "time" else v) for k, v in kept]
+        elif len(kept) == len(pairs):
+            return
+        environ["QUERY_STRING"] = urlencode(kept)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         self.refresh()

@@ -1359,6 +1359,13 @@ def malformed_cases() -> list[Case]:
             status=(200,),
         ),
         Case(
+            "wms-undeclared-dimension",
+            "malformed",
+            "GET",
+            f"{WMS_OK}&bbox=59,15,60,16&width=64&height=64&dim_q=a%2F..%2F..%2Fb&elevation=1",
+            "image",
+        ),
+        Case(
             "wps-input-without-value",
             "malformed",
             "GET",
