@@ -10,7 +10,9 @@ import pytest
 from lxml import etree
 from werkzeug.test import Client, TestResponse
 
+from ogcsdl.config import Settings
 from ogcsdl.processing.wps import WpsApp
+from ogcsdl.processing.wps_build import wps_dir
 from tests.edge_support import behind_edge
 from tests.processing_support import processing_settings
 
@@ -23,8 +25,12 @@ STRING = (
 
 
 @pytest.fixture(scope="module")
-def wps(tmp_path_factory: pytest.TempPathFactory) -> Client:
-    settings = processing_settings(tmp_path_factory.mktemp("wps-malformed"))
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return processing_settings(tmp_path_factory.mktemp("wps-malformed"))
+
+
+@pytest.fixture(scope="module")
+def wps(settings: Settings) -> Client:
     return Client(behind_edge(settings, "/wps", WpsApp(settings)))
 
 
@@ -87,3 +93,14 @@ def test_unreadable_kvp_inputs_are_400(wps: Client, inputs: str) -> None:
 )
 def test_unreadable_xml_requests_are_400(wps: Client, body: str) -> None:
     _assert_400(wps.post("/", data=body, content_type="text/xml"))
+
+
+def test_a_refused_execute_leaves_no_work_directory(wps: Client, settings: Settings) -> None:
+    """pywps makes a pywps_process_* directory per Execute and removes it only in its own
+    runner, which jobs do not use: each one stayed, refused requests included."""
+    work = wps_dir(settings) / "work"
+    query = "service=WPS&version=1.0.0&request=Execute&identifier=echo&DataInputs="
+    for inputs in ("stringInput=x;integerInput=abc", "stringInput=x;zzz=1", "stringInput"):
+        _assert_400(wps.get("/?" + query + quote(inputs, safe="=;@")))
+    _assert_400(wps.post("/", data=_execute(_bbox_input("")), content_type="text/xml"))
+    assert sorted(path.name for path in work.iterdir()) == []

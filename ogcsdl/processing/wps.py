@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ _ACCEPTED_PERCENT = re.compile(r'<wps:ProcessAccepted percentCompleted="[^"]*">'
 _WPS_NS = "http://www.opengis.net/wps/1.0.0"
 _OWS_NS = "http://www.opengis.net/ows/1.1"
 _USER_ERRORS = ("InvalidParameterValue", "MissingParameterValue", "NoSuchProcess")
+WORKDIRS_KEY = "ogcsdl.wps.workdirs"  # environ: pywps work directories of the request
 
 
 @register_convert_type("float")
@@ -329,6 +331,18 @@ class CheckedService(Service):
             pass
         return super().call(http_request)
 
+    def execute(self, identifier: str, wps_request: WPSRequest, uuid: Any) -> Any:
+        """pywps' execute, noting the work directory it makes for the request: pywps
+        removes it only in its own process runner, which jobs do not use, so every
+        Execute (refused ones too) left an empty ``pywps_process_*`` directory behind.
+        :meth:`WpsApp.__call__` removes it once the answer is rendered."""
+        self._set_grass()
+        process = self.prepare_process_for_execution(identifier)
+        environ = getattr(wps_request.http_request, "environ", None)
+        if isinstance(environ, dict):
+            environ.setdefault(WORKDIRS_KEY, []).append(process.workdir)
+        return self._parse_and_execute(process, wps_request, uuid)
+
     def create_literal_inputs(self, source: Any, inputs: Any) -> Any:
         declared = {uom.uom: uom for uom in source.uoms}
         checked = []
@@ -438,7 +452,13 @@ class WpsApp:
         if match and environ.get("REQUEST_METHOD", "GET") in ("GET", "HEAD"):
             return self.status_document(match.group(1), environ)(environ, start_response)
         environ["QUERY_STRING"] = normalise_output_kvp(environ.get("QUERY_STRING", ""))
-        result: Iterable[bytes] = self.service(environ, start_response)
+        try:
+            # pywps renders the whole answer (documents, raw outputs) in this call, so
+            # the request's work directories are no longer needed when it returns.
+            result: Iterable[bytes] = self.service(environ, start_response)
+        finally:
+            for workdir in environ.pop(WORKDIRS_KEY, []):
+                shutil.rmtree(workdir, ignore_errors=True)
         return result
 
 
