@@ -26,6 +26,7 @@ from ogcsdl.errors import InvalidParameterValue, NotFound, OgcsdlError, redact_p
 from ogcsdl.gateway import catalogue_edge
 from ogcsdl.gateway.app import Gateway
 from ogcsdl.gateway.edge import CLIENT_ERROR_HEADER, ServiceEdge
+from ogcsdl.gateway.http_errors import render_gunicorn_errors_as_ogc
 from ogcsdl.gateway.maps import check_numbers, maps_error_style, mark_client_errors
 from ogcsdl.jobs.store import job_store
 from ogcsdl.schema import create_schema
@@ -540,3 +541,27 @@ def test_one_byte_range_is_still_a_206(data_gateway: tuple[Client, int]) -> None
     response = client.get("/data/hostile-corpus-s2.tif", headers={"Range": "bytes=0-15"})
     assert response.status_code == 206 and len(response.data) == 16
     assert response.headers["Content-Range"] == f"bytes 0-15/{size}"
+
+
+# Errors gunicorn answers itself ------------------------------------------------------------
+def test_gunicorn_errors_are_ows_exception_reports() -> None:
+    """gunicorn's own 4xx answers (URI too long, a method it cannot read) were HTML."""
+    import socket
+
+    from gunicorn import util
+
+    original = util.write_error
+    try:
+        render_gunicorn_errors_as_ogc()
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            util.write_error(ours, 414, "URI Too Long", "Request Line is too large (9000 > 8190)")
+            answer = theirs.recv(65536)
+    finally:
+        util.write_error = original
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 414 URI Too Long")
+    assert b"Content-Type: application/xml" in head
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert local_name(body) == "ExceptionReport" and b"Request Line is too large" in body
+    assert b"<html" not in body

@@ -29,6 +29,7 @@ from ogcsdl.errors import NotFound, OgcsdlError, ServiceUnavailable, render_erro
 from ogcsdl.gateway.cors import Cors
 from ogcsdl.gateway.edge import ServiceEdge
 from ogcsdl.gateway.health import health_report
+from ogcsdl.gateway.http_errors import render_gunicorn_errors_as_ogc
 from ogcsdl.gateway.mounts import EXTRA_LINKS, MOUNTS, Mount
 from ogcsdl.security.middleware import protect
 from ogcsdl.wsgi import StartResponse, WSGIEnviron, respond, status_line
@@ -206,6 +207,7 @@ def create_app(settings: Settings | None = None) -> WSGIApp:
     """The gunicorn entry point; reads the configuration named by $OGCSDL_CONFIG."""
     settings = settings or load_settings()
     logging.basicConfig(level=settings.log_level)
+    render_gunicorn_errors_as_ogc()
     # CORS outermost too, so access control's 401/403/429 reach a browser page as well
     # (the inner headers are replaced, never doubled).
     return Cors(settings.cors).wrap(protect(Gateway(settings), settings))

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from ogcsdl.config import CONFIG_ENV, Settings
 from ogcsdl.errors import OgcsdlError
+from ogcsdl.gateway.http_errors import MAX_REQUEST_LINE
 from ogcsdl.jobs.cluster import JobWatchdog
 from ogcsdl.server.children import ChildSpec, gunicorn_argv
 from ogcsdl.server.components import CHILDREN
@@ -54,6 +55,7 @@ def gateway_child(settings: Settings) -> ChildSpec:
             "ogcsdl.gateway.app:create_app()",
             *("--graceful-timeout", "10", "--access-logfile", "-"),
             *("--log-level", settings.log_level.lower()),
+            *("--limit-request-line", str(MAX_REQUEST_LINE)),
         ),
         ready_url=f"http://{_connect_host(server.host)}:{server.port}/",
     )

@@ -1366,6 +1366,22 @@ def malformed_cases() -> list[Case]:
             "image",
         ),
         Case(
+            "gateway-uri-too-long",
+            "malformed",
+            "GET",
+            "/stac/search?ids=" + "a" * 9000,
+            "ows",
+            status=(414,),
+        ),
+        Case("gateway-method-lowercase", "malformed", "get", "/health", "ows", status=(400,)),
+        Case(
+            "stac-long-kvp-search",  # 6 kB of ids: above gunicorn's default request line
+            "malformed",
+            "GET",
+            "/stac/search?ids=" + ",".join(f"no-such-item-{i}" for i in range(400)),
+            "empty:stac",
+        ),
+        Case(
             "wps-input-without-value",
             "malformed",
             "GET",
