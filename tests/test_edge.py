@@ -350,10 +350,17 @@ def _config(tmp_path: Path) -> Path:
         ("verb=ListRecords&set=interactiveResources", "noRecordsMatch"),
         ("verb=ListRecords&set=datasets&from=2024-01-01T00:00:00Z", None),
         ("verb=GetRecord&identifier=x&metadataPrefix=oai_dc", None),
+        ("verb=ListRecords&metadataPrefix=evil", "cannotDisseminateFormat"),
+        ("verb=GetRecord&identifier=x&metadataPrefix=evil", "cannotDisseminateFormat"),
+        ("verb=ListIdentifiers&metadataPrefix=iso19139", None),
+        ("verb=ListRecords&resumptionToken=abc", None),  # the token carries the format
+        ("verb=Identify&verb=ListSets", "badVerb"),
+        ("verb=ListRecords&metadataPrefix=oai_dc&metadataPrefix=oai_dc", "badArgument"),
     ],
 )
 def test_oai_pmh_arguments(query: str, code: str | None) -> None:
-    error = catalogue_edge.oai_error(catalogue_edge.lowered(query))
+    repeated = catalogue_edge.repeated_keys(query)
+    error = catalogue_edge.oai_error(catalogue_edge.lowered(query), repeated)
     assert (error[0] if error else None) == code
 
 

@@ -6,7 +6,9 @@
   a GetCapabilities ``updateSequence`` that is not a whole number (KVP or XML; pycsw's
   ``int()`` again), as InvalidUpdateSequence.
 * OAI-PMH (``mode=oaipmh``) errors are OAI-PMH documents (OAI-PMH 2.0 section 3.6: HTTP
-  200 with an ``<error code=...>``): an unknown verb is ``badVerb``, a malformed ``from``/``until`` is ``badArgument``, a
+  200 with an ``<error code=...>``): an unknown or repeated verb is ``badVerb``, another
+  repeated argument or a malformed ``from``/``until`` is ``badArgument``, an unknown
+  ``metadataPrefix`` is ``cannotDisseminateFormat``, a
   ``set`` the repository does not have is ``noRecordsMatch`` (pycsw ignores ``set``), and a
   GetRecord of an unknown identifier, which pycsw answers with an empty ``GetRecord``, is
   ``idDoesNotExist``.
@@ -45,6 +47,8 @@ OAI_VERBS = {
 # The sets pycsw's ListSets offers; every record this suite publishes is a dataset.
 OAI_SETS_WITH_RECORDS = {"datasets"}
 OAI_SETS = {"datasets", "interactiveResources"}
+# pycsw 2.6's output schemas, the metadata formats its ListMetadataFormats lists.
+OAI_PREFIXES = {"csw-record", "dif", "fgdc-std", "gm03", "iso19139", "oai_dc"}
 _UTC_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UTC_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _WHOLE = re.compile(r"^\d{1,9}$")
@@ -93,11 +97,30 @@ def _oai_time(value: str) -> datetime | None:
     return None
 
 
-def oai_error(params: dict[str, str]) -> tuple[str, str] | None:
-    """(OAI-PMH error code, message) for a request pycsw would answer wrongly."""
+def repeated_keys(query: str) -> set[str]:
+    """The (lower-cased) arguments a query string gives more than once."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for key, _value in parse_qsl(query, keep_blank_values=True):
+        (repeated if key.lower() in seen else seen).add(key.lower())
+    return repeated
+
+
+def oai_error(params: dict[str, str], repeated: set[str] | None = None) -> tuple[str, str] | None:
+    """(OAI-PMH error code, message) for a request pycsw would answer wrongly (it took
+    the last of repeated arguments, and called an unknown metadataPrefix a badArgument)."""
     verb = params.get("verb", "")
-    if verb not in OAI_VERBS:
-        return "badVerb", "verb must be one of " + ", ".join(sorted(OAI_VERBS))
+    if verb not in OAI_VERBS or "verb" in (repeated or ()):
+        return "badVerb", "verb must be one of " + ", ".join(sorted(OAI_VERBS)) + ", once"
+    if repeated:
+        return "badArgument", f"arguments given more than once: {', '.join(sorted(repeated))}"
+    prefix = params.get("metadataprefix")
+    if prefix is not None and "resumptiontoken" not in params and prefix not in OAI_PREFIXES:
+        if verb in ("ListRecords", "ListIdentifiers", "GetRecord"):
+            return (
+                "cannotDisseminateFormat",
+                f"no metadata format {prefix!r}; ListMetadataFormats lists them",
+            )
     if verb not in ("ListRecords", "ListIdentifiers"):
         return None
     times = {}

@@ -135,7 +135,7 @@ class CatalogueProxy(ReverseProxy):
             catalogue_edge.check_paging(params)
             return super().__call__(environ, start_response)
         original = dict(parse_qsl(query, keep_blank_values=True))
-        refused = catalogue_edge.oai_error(params)
+        refused = catalogue_edge.oai_error(params, catalogue_edge.repeated_keys(query))
         if refused is not None:
             return self._oai_error(start_response, params, original, *refused)
         if params.get("verb") != "GetRecord":

@@ -1382,6 +1382,20 @@ def malformed_cases() -> list[Case]:
             "empty:stac",
         ),
         Case(
+            "oai-prefix-unknown",
+            "malformed",
+            "GET",
+            f"{OAI}&verb=ListRecords&metadataPrefix=evil",
+            "oai:cannotDisseminateFormat",
+        ),
+        Case(
+            "oai-verb-repeated",
+            "malformed",
+            "GET",
+            f"{OAI}&verb=Identify&verb=ListSets",
+            "oai:badVerb",
+        ),
+        Case(
             "wps-input-without-value",
             "malformed",
             "GET",
