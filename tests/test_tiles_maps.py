@@ -376,3 +376,15 @@ def test_undeclared_dimensions_never_reach_mapproxy(settings: Settings) -> None:
 def test_a_dimension_with_a_slash_is_not_a_500(maps: Client) -> None:
     response = maps.get("/service", query_string={**WMS_GETMAP, "DIM_Q": "a/../../b"})
     assert response.status_code != 500, response.get_data(as_text=True)
+
+
+def test_layers_carry_their_native_resolution(settings: Settings) -> None:
+    """MapProxy needs a layer's nominal resolution to place an OGC API map of a given
+    size without a bbox (``/ogcapi/collections/{id}/map?width=64&height=64``); without
+    it every such request was a 500 naming the missing setting. (In-process there is no
+    renderer to draw it: the hostile corpus asks the live suite.)"""
+    model = LayerModel.from_records(product_store(settings).list())
+    config = build_config(settings, model)
+    by_name = {layer.name: layer for layer in model.layers}
+    for entry in config["layers"]:
+        assert entry["nominal_res"] == by_name[entry["name"]].finest_m * 2 > 0

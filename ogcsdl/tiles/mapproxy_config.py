@@ -95,6 +95,9 @@ def build_config(settings: Settings, model: LayerModel) -> dict[str, Any]:
                 "title": layer.title,
                 "sources": [cache_name(layer.name)],
                 "dimensions": {"time": {"values": list(layer.times), "default": layer.times[-1]}},
+                # The native pixel (m): OGC API - Maps draws at it when a request gives a
+                # size without a bbox (MapProxy answered those with a 500 without it).
+                "nominal_res": layer.finest_m * 2,
             }
         )
 

@@ -1396,6 +1396,13 @@ def malformed_cases() -> list[Case]:
             "oai:badVerb",
         ),
         Case(
+            "maps-ogcapi-size-without-bbox",
+            "malformed",
+            "GET",
+            f"{ogcapi_map}?width=64&height=64",
+            "image",
+        ),
+        Case(
             "wps-input-without-value",
             "malformed",
             "GET",
