@@ -388,3 +388,14 @@ def test_layers_carry_their_native_resolution(settings: Settings) -> None:
     by_name = {layer.name: layer for layer in model.layers}
     for entry in config["layers"]:
         assert entry["nominal_res"] == by_name[entry["name"]].finest_m * 2 > 0
+
+
+def test_a_layer_smaller_than_a_pixel_of_an_ogcapi_map_is_one_pixel() -> None:
+    """MapProxy clipped a 2 x 2 map of a wide box to the product's 0 x 0 pixels and
+    divided by zero (a 500); the clip is now at least one pixel."""
+    from mapproxy.service.ogcapi import map as ogcapi_map
+
+    product = (16.758, 59.341, 16.770, 59.347)
+    size, offset, bbox = ogcapi_map.bbox_position_in_image((10, 55, 25, 65), (2, 2), product)
+    assert size == (1, 1) and bbox == product
+    assert all(0 <= value <= 2 for value in offset)

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from mapproxy.service import wmts as mapproxy_wmts
+from mapproxy.service.ogcapi import map as mapproxy_ogcapi_map
 from mapproxy.wsgiapp import MapProxyApp
 
 from ogcsdl.catalogue.factory import product_store
@@ -79,6 +80,27 @@ def _patch_kvp_capabilities() -> None:
 
 
 _patch_kvp_capabilities()
+
+
+def _patch_ogcapi_map_clip() -> None:
+    """MapProxy 7.0.0's OGC API map clips a request larger than the layer to the layer's
+    extent (``bbox_position_in_image``) and, unlike its cache layer, never checks the
+    clipped size: a small map of a wide box (``bbox=17,59,18,60&width=2&height=2`` over
+    a 10 km product) clipped to 0 pixels and divided by zero (a 500). The layer's part
+    of such a map is drawn as at least one pixel."""
+    original = mapproxy_ogcapi_map.bbox_position_in_image
+    if getattr(original, "_ogcsdl_patched", False):
+        return
+
+    def at_least_one_pixel(bbox: Any, size: Any, src_bbox: Any) -> Any:
+        (width, height), offset, sub_bbox = original(bbox, size, src_bbox)
+        return (max(1, width), max(1, height)), offset, sub_bbox
+
+    at_least_one_pixel._ogcsdl_patched = True  # type: ignore[attr-defined]
+    mapproxy_ogcapi_map.bbox_position_in_image = at_least_one_pixel
+
+
+_patch_ogcapi_map_clip()
 
 
 def _remove_time_slice(grid_dir: Path, time_value: str) -> None:

@@ -1403,6 +1403,13 @@ def malformed_cases() -> list[Case]:
             "image",
         ),
         Case(
+            "maps-ogcapi-tiny-map-of-wide-box",
+            "malformed",
+            "GET",
+            f"{ogcapi_map}?bbox=10,55,25,65&width=2&height=2",
+            "image",
+        ),
+        Case(
             "wps-input-without-value",
             "malformed",
             "GET",
