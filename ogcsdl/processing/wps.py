@@ -71,6 +71,21 @@ def _bounded_integer(value: Any) -> int:
     return int(_finite_float(value))
 
 
+@register_convert_type("boolean")
+def _strict_boolean(value: Any) -> bool:
+    """pywps' boolean literal read as XML Schema's (true, false, 1, 0): pywps took any
+    other text but "false"/"f" as true (booleanInput=maybe ran with true), where OGC API
+    - Processes refuses it. A ValueError is pywps' InvalidParameterValue."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (true, false, 1 or 0)")
+
+
 def _pywps_error(error: OgcsdlError) -> wps_errors.NoApplicableCode:
     """Our error as the pywps exception that renders the same OWS ExceptionReport."""
     if isinstance(error, MissingParameterValue):

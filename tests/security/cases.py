@@ -1434,6 +1434,14 @@ def malformed_cases() -> list[Case]:
             status=(400,),
         ),
         Case(
+            "wps-boolean-word",
+            "malformed",
+            "GET",
+            WPS_EXECUTE + q("stringInput=x;booleanInput=maybe"),
+            "ows",
+            status=(400,),
+        ),
+        Case(
             "wps-execute-other-namespace",
             "malformed",
             "POST",
