@@ -408,6 +408,43 @@ def test_csw_update_sequence_that_is_no_number_is_400(
     assert b'exceptionCode="InvalidUpdateSequence"' in response.data
 
 
+@pytest.mark.parametrize(
+    ("method", "target", "body"),
+    [
+        (
+            "GET",
+            "/?service=CSW&version=2.0.2&request=GetRecords&typenames=csw:Record"
+            "&elementsetname=brief&resulttype=results&responsehandler=ftp://10.1.2.3/x.xml",
+            None,
+        ),
+        (
+            "GET",
+            "/?service=CSW&version=2.0.2&request=GetRecords&typenames=csw:Record"
+            "&elementsetname=brief&ResponseHandler=mailto:someone@example.org",
+            None,
+        ),
+        (
+            "POST",
+            "/",
+            b'<csw:GetRecords xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" service="CSW" '
+            b'version="2.0.2" resultType="results"><csw:ResponseHandler>ftp://10.1.2.3/x'
+            b'</csw:ResponseHandler><csw:Query typeNames="csw:Record"><csw:ElementSetName>'
+            b"brief</csw:ElementSetName></csw:Query></csw:GetRecords>",
+        ),
+    ],
+)
+def test_a_response_handler_outside_harvest_is_refused(
+    tmp_path: Path, method: str, target: str, body: bytes | None
+) -> None:
+    """pycsw sent GetRecords results to it by FTP (any host) or mail, unchecked, from a
+    thread without a timeout, then answered a 500."""
+    settings = load_settings(_config(tmp_path))
+    client = Client(behind_edge(settings, "/csw"))
+    response = client.open(target, method=method, data=body, content_type="application/xml")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert b'locator="ResponseHandler"' in response.data
+
+
 def test_csw_whole_number_update_sequence_passes() -> None:
     catalogue_edge.check_update_sequence("1795944195")
     catalogue_edge.check_update_sequence(None)

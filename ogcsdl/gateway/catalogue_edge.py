@@ -12,6 +12,8 @@
   ``set`` the repository does not have is ``noRecordsMatch`` (pycsw ignores ``set``), and a
   GetRecord of an unknown identifier, which pycsw answers with an empty ``GetRecord``, is
   ``idDoesNotExist``.
+* A ``ResponseHandler`` outside Harvest is refused (:func:`refuse_response_handler`):
+  pycsw would send the answer to it by FTP or mail itself, unchecked.
 * CSW-T (``publication``): ``Harvest`` is answered by our harvest runner
   (``ogcsdl.harvest.csw_t``), never by pycsw, whose harvest would write its own table
   only; ``Transaction`` (Insert/Update/Delete of raw records) is refused: records are
@@ -204,7 +206,27 @@ def _root_operation(body: bytes) -> str | None:
         check_update_sequence(root.get("updateSequence"))
     if name.namespace in (CSW_NS, CSW30_NS) and name.localname in ("Harvest", "Transaction"):
         return name.localname
+    if any(
+        isinstance(child.tag, str) and etree.QName(child).localname == "ResponseHandler"
+        for child in root
+    ):
+        refuse_response_handler()
     return None
+
+
+def refuse_response_handler() -> None:
+    """A ResponseHandler outside Harvest (GetRecords' asynchronous answer).
+
+    pycsw would start the search in a thread and send its result to the handler by
+    itself, unchecked and without a timeout: ``ftp://<any host>/`` connected to that host
+    (private addresses included), ``mailto:<anyone>`` mailed the results through the
+    configured SMTP host, and then answered the request with a 500 (its acknowledgement
+    fails in 2.6.2). Our Harvest's ResponseHandler goes through the checked fetcher."""
+    raise InvalidParameterValue(
+        "ResponseHandler (an asynchronous answer) is offered for Harvest only; "
+        "ask again without it for the answer in the response",
+        "ResponseHandler",
+    )
 
 
 def publication(
@@ -224,6 +246,8 @@ def publication(
             "request",
         )
     if "harvest" not in operations and in_body != "Harvest":
+        if any(key.strip().lower() == "responsehandler" for key, _value in pairs):
+            refuse_response_handler()
         return None
     from ogcsdl.harvest import csw_t  # the harvest machinery only when it is used
 

@@ -1410,6 +1410,27 @@ def malformed_cases() -> list[Case]:
             "image",
         ),
         Case(
+            "csw-getrecords-responsehandler-ftp",
+            "malformed",
+            "GET",
+            f"{CSW2}&elementsetname=brief&responsehandler=ftp://10.255.255.1/x.xml",
+            "ows",
+            status=(400,),
+        ),
+        Case(
+            "csw-getrecords-responsehandler-mailto",
+            "malformed",
+            "POST",
+            "/csw",
+            "ows",
+            b'<csw:GetRecords xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" service="CSW" '
+            b'version="2.0.2" resultType="results"><csw:ResponseHandler>mailto:x@example.org'
+            b'</csw:ResponseHandler><csw:Query typeNames="csw:Record"><csw:ElementSetName>'
+            b"brief</csw:ElementSetName></csw:Query></csw:GetRecords>",
+            XML,
+            status=(400,),
+        ),
+        Case(
             "wps-input-without-value",
             "malformed",
             "GET",
