@@ -226,6 +226,36 @@ def test_an_xml_body_with_a_doctype_is_refused() -> None:
     assert plain.status_code == 200
 
 
+DTD_PROLOG = '<?xml version="1.0" encoding="{}"?><!DOCTYPE r [<!ENTITY a "aaaa">]><r>&a;</r>'
+
+
+@pytest.mark.parametrize(
+    ("declared", "codec", "content_type"),
+    [
+        ("UTF-16", "utf-16", "application/xml"),  # with a byte-order mark
+        ("UTF-16", "utf-16-le", "text/plain"),  # none: "<" then NUL
+        ("UTF-16", "utf-16-be", "application/xml"),
+        ("UTF-32", "utf-32", "application/xml"),
+        ("UTF-7", "utf-7", "application/xml"),
+        ("UTF-8", "utf-8-sig", "text/plain"),
+    ],
+)
+def test_a_doctype_in_another_encoding_is_refused(
+    declared: str, codec: str, content_type: str
+) -> None:
+    """The bytes of a UTF-16/32 (or declared UTF-7) DOCTYPE hold no ``<!DOCTYPE``: such
+    bodies passed the edge (pywps parsed a UTF-16 one and answered 200)."""
+    body = DTD_PROLOG.format(declared).encode(codec)
+    response = edge(echo_length).post("/", data=body, content_type=content_type)
+    assert response.status_code == 400 and b"DOCTYPE" in response.data
+
+
+def test_xml_in_other_encodings_without_a_doctype_passes() -> None:
+    for codec in ("utf-16", "utf-32", "utf-8-sig"):
+        body = '<?xml version="1.0"?><r>x</r>'.encode(codec)
+        assert edge(echo_length).post("/", data=body, content_type="text/xml").status_code == 200
+
+
 # CORS --------------------------------------------------------------------------------
 def gateway(tmp_path: Path, extra: str = "") -> Client:
     config = tmp_path / "ogcsdl.yml"

@@ -52,7 +52,7 @@ _MAX_ERROR_BODY = 256 * 1024  # error documents are small; a larger "error" is c
 _XML_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
 )
-_DOCTYPE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_DOCTYPE_TEXT = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _GENERIC = "The server could not complete the request; the error was logged."
 
 
@@ -92,9 +92,47 @@ def refuse_dtd(environ: WSGIEnviron) -> None:
         return
     body = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)
-    looks_xml = "xml" in (environ.get("CONTENT_TYPE") or "") or body.lstrip()[:1] == b"<"
-    if looks_xml and _DOCTYPE.search(body):
+    texts = _as_parsers_may_read_it(body)
+    looks_xml = "xml" in (environ.get("CONTENT_TYPE") or "") or any(
+        text.lstrip("\ufeff \t\r\n")[:1] == "<" for text in texts
+    )
+    if looks_xml and any(_DOCTYPE_TEXT.search(text) for text in texts):
         raise InvalidRequest("XML request bodies must not contain a DOCTYPE or ENTITY", "body")
+
+
+# Byte-order marks, and the first bytes of "<?" in encodings that are not
+# ASCII-compatible (XML 1.0 Appendix F), longest first.
+_ENCODING_SIGNS = (
+    (b"\xef\xbb\xbf", "utf-8", 3),
+    (b"\x00\x00\xfe\xff", "utf-32-be", 4),
+    (b"\xff\xfe\x00\x00", "utf-32-le", 4),
+    (b"\x00\x00\x00<", "utf-32-be", 0),
+    (b"<\x00\x00\x00", "utf-32-le", 0),
+    (b"\xfe\xff", "utf-16-be", 2),
+    (b"\xff\xfe", "utf-16-le", 2),
+    (b"\x00<", "utf-16-be", 0),
+    (b"<\x00", "utf-16-le", 0),
+)
+_DECLARED = re.compile(rb"^\s*<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z][\w.:-]{0,40})[\"']")
+_ASCII_COMPATIBLE = re.compile(r"^(?:utf-?8|us-?ascii|ascii|iso-?8859-?\d+|latin-?1)$", re.I)
+
+
+def _as_parsers_may_read_it(body: bytes) -> list[str]:
+    """``body`` as text in the encodings an XML parser may read it in: the bytes as they
+    are, and the encoding its byte-order mark, first bytes or declaration name. A
+    DOCTYPE in UTF-16, UTF-32 or a declared UTF-7 is no ``<!DOCTYPE`` in bytes, and
+    passed the edge to the libraries behind it (which parse those encodings)."""
+    texts = [body.decode("latin-1")]
+    for sign, codec, skip in _ENCODING_SIGNS:
+        if body.startswith(sign):
+            return [*texts, body[skip:].decode(codec, errors="replace")]
+    declared = _DECLARED.match(body)
+    if declared and not _ASCII_COMPATIBLE.match(declared.group(1).decode("ascii")):
+        try:
+            texts.append(body.decode(declared.group(1).decode("ascii"), errors="replace"))
+        except LookupError:  # an encoding Python does not know: the bytes are checked
+            pass
+    return texts
 
 
 def parse_exception(body: bytes, media_type: str) -> tuple[str | None, str | None, str] | None:

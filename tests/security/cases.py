@@ -1204,6 +1204,17 @@ def malformed_cases() -> list[Case]:
     """Requests a client gets wrong that a library turned into a 500, a hang or a leak."""
     backtracking_like = {"op": "like", "args": [{"property": "id"}, "%s" * 30 + "%zq"]}
     ogcapi_map = "/maps/ogcapi/collections/{product}/map"
+    wps_literal_entity = (
+        '<wps:Execute xmlns:wps="http://www.opengis.net/wps/1.0.0" '
+        'xmlns:ows="http://www.opengis.net/ows/1.1" service="WPS" version="1.0.0">'
+        "<ows:Identifier>echo</ows:Identifier><wps:DataInputs><wps:Input>"
+        "<ows:Identifier>stringInput</ows:Identifier><wps:Data><wps:LiteralData>&xxe;"
+        "</wps:LiteralData></wps:Data></wps:Input></wps:DataInputs></wps:Execute>"
+    )
+    csw_id_entity = (
+        '<csw:GetRecordById xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" service="CSW" '
+        'version="2.0.2"><csw:Id>&xxe;</csw:Id></csw:GetRecordById>'
+    )
     return [
         Case(
             "stac-like-backtracking",
@@ -1427,6 +1438,28 @@ def malformed_cases() -> list[Case]:
             b'version="2.0.2" resultType="results"><csw:ResponseHandler>mailto:x@example.org'
             b'</csw:ResponseHandler><csw:Query typeNames="csw:Record"><csw:ElementSetName>'
             b"brief</csw:ElementSetName></csw:Query></csw:GetRecords>",
+            XML,
+            status=(400,),
+        ),
+        Case(
+            "wps-xxe-utf16",
+            "xml",
+            "POST",
+            "/wps",
+            "ows",
+            (XXE_FILE.replace("1.0", '1.0" encoding="UTF-16', 1) + wps_literal_entity).encode(
+                "utf-16"
+            ),
+            XML,
+            status=(400,),
+        ),
+        Case(
+            "csw-xxe-utf32",
+            "xml",
+            "POST",
+            "/csw",
+            "ows",
+            (XXE_FILE.replace("1.0", '1.0" encoding="UTF-32', 1) + csw_id_entity).encode("utf-32"),
             XML,
             status=(400,),
         ),
