@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -248,6 +249,16 @@ def test_a_doctype_in_another_encoding_is_refused(
     body = DTD_PROLOG.format(declared).encode(codec)
     response = edge(echo_length).post("/", data=body, content_type=content_type)
     assert response.status_code == 400 and b"DOCTYPE" in response.data
+
+
+def test_a_doctype_in_a_kvp_parameter_is_refused() -> None:
+    """A CSW FILTER constraint is XML in the query string: pycsw parsed its DOCTYPE and
+    answered with Python's own exception text ('NoneType' object has no attribute ...)."""
+    dtd = '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><ogc:Filter/>'
+    response = edge(echo_length).get("/?constraintlanguage=FILTER&constraint=" + quote(dtd))
+    assert response.status_code == 400 and b"DOCTYPE" in response.data
+    filter_only = quote('<ogc:Filter xmlns:ogc="http://www.opengis.net/ogc"/>')
+    assert edge(echo_length).get("/?constraint=" + filter_only).status_code == 200
 
 
 def test_xml_in_other_encodings_without_a_doctype_passes() -> None:

@@ -26,6 +26,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import unquote_plus
 
 from lxml import etree
 
@@ -81,12 +82,15 @@ def limit_body(environ: WSGIEnviron, limit: int) -> None:
 
 
 def refuse_dtd(environ: WSGIEnviron) -> None:
-    """Refuse an XML body with a document type declaration.
+    """Refuse an XML body (or XML in a KVP parameter) with a document type declaration.
 
     No OGC request needs a DTD, and every XML attack (entity expansion, XXE, external
     DTDs, parameter entities) starts with one; the libraries behind the edge parse
     without resolving entities, but refusing here answers a clear 400 instead of
     whatever each library does with an unexpanded entity."""
+    query = unquote_plus(environ.get("QUERY_STRING") or "")
+    if "<!" in query and _DOCTYPE_TEXT.search(query):  # XML in KVP: a CSW FILTER constraint
+        raise InvalidRequest("XML in request parameters must not contain a DOCTYPE or ENTITY")
     length = int(environ.get("CONTENT_LENGTH") or 0)
     if not length:
         return

@@ -1464,6 +1464,21 @@ def malformed_cases() -> list[Case]:
             status=(400,),
         ),
         Case(
+            "csw-kvp-filter-xxe",
+            "xml",
+            "GET",
+            f"{CSW2}&elementsetname=brief&constraintlanguage=FILTER"
+            "&constraint_language_version=1.1.0&constraint="
+            + q(
+                XXE_FILE + '<ogc:Filter xmlns:ogc="http://www.opengis.net/ogc"><ogc:PropertyIsLike'
+                ' wildCard="%" singleChar="_" escapeChar="\\"><ogc:PropertyName>dc:title'
+                "</ogc:PropertyName><ogc:Literal>&xxe;</ogc:Literal></ogc:PropertyIsLike>"
+                "</ogc:Filter>"
+            ),
+            "ows",
+            status=(400,),
+        ),
+        Case(
             "wps-input-without-value",
             "malformed",
             "GET",

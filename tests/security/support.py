@@ -98,7 +98,15 @@ def send(base_url: str, case: Case, canary: str, product: str, timeout_s: float 
 
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-_LEAK_MARKERS = ("Traceback (most recent call", 'File "/', "site-packages", "/work/", "/root/")
+_LEAK_MARKERS = (
+    "Traceback (most recent call",
+    'File "/',
+    "site-packages",
+    "/work/",
+    "/root/",
+    "object has no attribute",  # Python exception text
+    "NoneType",
+)
 
 
 def xml_root(answer: Answer) -> etree._Element:
