@@ -428,6 +428,31 @@ def test_like_pattern_must_be_text(client: Client) -> None:
     assert response.headers["Content-Type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize(
+    "cql",
+    [
+        {"op": "not", "args": []},
+        {"op": "and", "args": [{"op": "="}]},
+        {"op": "=", "args": "x"},
+        {"op": "=", "args": [{"property": "id"}]},
+        {"op": "between", "args": [{"property": "eo:cloud_cover"}, 1]},
+        {"op": "t_intersects", "args": [{"property": "datetime"}, {"timestamp": "garbage"}]},
+        {"op": "zz", "args": []},
+    ],
+)
+def test_bad_cql2_json_is_described_without_python_internals(
+    client: Client, cql: dict[str, Any]
+) -> None:
+    """pygeofilter's errors were passed on: 'IndexError list index out of range',
+    'TypeError Equal.__init__() missing 1 required positional argument', ..."""
+    response = _post(client, {"filter": cql})
+    assert response.status_code == 400
+    detail = response.get_json()["detail"]
+    assert detail.startswith("filter is not valid cql2-json")
+    for python in ("Error", "list index", "__init__", "positional", "subscriptable", "'args'"):
+        assert python not in detail, detail
+
+
 def test_sortby_get_and_post(client: Client) -> None:
     assert _ids(_get(client, "search", sortby="-eo:cloud_cover")) == [
         "stac-item-4",

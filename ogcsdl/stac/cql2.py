@@ -20,6 +20,7 @@ from typing import Any
 
 import pygeofilter.parsers
 from lark import Lark, v_args
+from lark.exceptions import UnexpectedInput
 from pygeofilter import ast, values
 from pygeofilter.cql2 import TEMPORAL_PREDICATES_MAP
 from pygeofilter.parsers.cql2_json import parser as cql2_json_parser
@@ -111,25 +112,36 @@ def parse_filter(value: Any, lang: str | None) -> ast.Node:
     try:
         if lang == "cql2-text":
             if not isinstance(value, str):
-                raise ValueError("cql2-text needs a string")
+                raise _FilterError("cql2-text needs a string")
             node = _text_parser().parse(value)
         else:
             document = json.loads(value) if isinstance(value, str) else value
             if not isinstance(document, dict):
-                raise ValueError("cql2-json needs a JSON object")
+                raise _FilterError("cql2-json needs a JSON object")
             if _depth(document) > MAX_DEPTH * 2:  # an operator level is two JSON levels
-                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+                raise _FilterError(f"nested deeper than {MAX_DEPTH} levels")
             node = cql2_json_parser.walk_cql_json(_fix_json_bbox(document))
         if _depth(node) > MAX_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            raise _FilterError(f"nested deeper than {MAX_DEPTH} levels")
         return node
     except InvalidParameterValue:
         raise
-    except Exception as error:  # noqa: BLE001 - lark/pygeofilter raise many kinds
+    except (_FilterError, json.JSONDecodeError, UnexpectedInput) as error:
+        # Our own words, JSON's and lark's (where the text stops parsing): for the client.
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise InvalidParameterValue(f"filter is not valid {lang}: {first_line}", "filter") from None
+    except Exception:  # noqa: BLE001 - pygeofilter raises KeyError, IndexError, TypeError...
+        # whose texts are Python's ("list index out of range", "Equal.__init__() missing
+        # 1 required positional argument"), not words for a client.
         raise InvalidParameterValue(
-            f"filter is not valid {lang}: {type(error).__name__} {first_line}".strip(), "filter"
+            f"filter is not valid {lang}: an operator is unknown or has missing or wrong "
+            "arguments, or a value is not a valid timestamp, date, interval or geometry",
+            "filter",
         ) from None
+
+
+class _FilterError(ValueError):
+    """A filter this module refuses, in words meant for the client."""
 
 
 def _depth(root: Any) -> int:
