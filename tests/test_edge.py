@@ -128,6 +128,23 @@ def test_a_library_exception_naming_a_server_path_is_redacted() -> None:
     assert b"cswhtml.xsd" in response.data and b'locator="service"' in response.data
 
 
+def test_python_text_in_a_library_exception_is_dropped() -> None:
+    """pycsw answered a GmlObjectId filter with 'Invalid Filter request: list index out
+    of range'."""
+    report = (
+        b'<?xml version="1.0"?><ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows"'
+        b' version="1.2.0"><ows:Exception exceptionCode="InvalidParameterValue" '
+        b'locator="constraint"><ows:ExceptionText>Invalid Constraint: Invalid Filter request:'
+        b" list index out of range</ows:ExceptionText></ows:Exception></ows:ExceptionReport>"
+    )
+    app = answering("400 Bad Request", report, [("Content-Type", "application/xml")])
+    response = edge(app).get("/")
+    assert response.status_code == 400 and local_name(response.data) == "ExceptionReport"
+    assert b"list index" not in response.data
+    assert b"Invalid Constraint: Invalid Filter request</" in response.data
+    assert b'locator="constraint"' in response.data
+
+
 def test_a_library_exception_without_a_path_is_passed_as_it_is() -> None:
     app = answering("400 Bad Request", WMS_REPORT, [("Content-Type", "text/xml")])
     assert edge(app, "wms13").get("/").data == WMS_REPORT

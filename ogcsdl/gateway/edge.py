@@ -55,6 +55,12 @@ _XML_PARSER = etree.XMLParser(
 )
 _DOCTYPE_TEXT = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _GENERIC = "The server could not complete the request; the error was logged."
+# Phrases of Python's own exception messages, which libraries pass on to clients.
+_PYTHON_TEXT = re.compile(
+    r"list index out of range|object has no attribute|'NoneType'|NoneType object|"
+    r"positional argument|object is not subscriptable|invalid literal for int|"
+    r"unexpected keyword argument|object is not iterable|Traceback \(most recent"
+)
 
 
 class RequestTooLarge(PayloadTooLarge):
@@ -191,10 +197,11 @@ def normalise_error(
     client_fault = any(k.lower() == CLIENT_ERROR_HEADER.lower() for k, _ in headers)
     parsed = parse_exception(body, media_type)
     if status < 500:
-        if _is_document_of(style, media_type, parsed) and not _shows_a_path(parsed):
+        if _is_document_of(style, media_type, parsed) and not _needs_cleaning(parsed):
             return None
         code, locator, message = parsed or (None, None, _plain_message(body, media_type))
         fallback = "NotFound" if status == 404 else "InvalidParameterValue"
+        message = _without_python_text(message)
         return coded_error(code or fallback, message or fallback, locator, status)
     code, locator, message = parsed or (None, None, _plain_message(body, media_type))
     known = STATUS_BY_CODE.get(code or "", 500)
@@ -208,10 +215,20 @@ def normalise_error(
     return coded_error("NoApplicableCode", message, locator, 500)
 
 
-def _shows_a_path(parsed: tuple[str | None, str | None, str] | None) -> bool:
+def _needs_cleaning(parsed: tuple[str | None, str | None, str] | None) -> bool:
     """A library's exception text naming a server path (pycsw quotes the schema file it
-    could not load for a request whose root element it does not know)."""
-    return parsed is not None and redact_paths(parsed[2]) != parsed[2]
+    could not load for a request whose root element it does not know) or quoting
+    Python's own exception text (pycsw: 'Invalid Filter request: list index out of
+    range')."""
+    if parsed is None:
+        return False
+    message = parsed[2]
+    return redact_paths(message) != message or bool(_PYTHON_TEXT.search(message))
+
+
+def _without_python_text(message: str) -> str:
+    """``message`` without its ': '-separated parts that are Python's exception text."""
+    return ": ".join(part for part in message.split(": ") if not _PYTHON_TEXT.search(part))
 
 
 def _plain_message(body: bytes, media_type: str) -> str:

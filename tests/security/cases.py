@@ -1479,6 +1479,18 @@ def malformed_cases() -> list[Case]:
             status=(400,),
         ),
         Case(
+            "csw-gmlobjectid-filter",
+            "malformed",
+            "POST",
+            "/csw",
+            "ows",
+            CSW_GETRECORDS.format(
+                filter='<ogc:GmlObjectId xmlns:gml="http://www.opengis.net/gml" gml:id="x"/>'
+            ).encode(),
+            XML,
+            status=(400,),
+        ),
+        Case(
             "wps-input-without-value",
             "malformed",
             "GET",

@@ -106,6 +106,8 @@ _LEAK_MARKERS = (
     "/root/",
     "object has no attribute",  # Python exception text
     "NoneType",
+    "list index out of range",
+    "positional argument",
 )
 
 
