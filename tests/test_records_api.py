@@ -54,13 +54,29 @@ def test_unknown_record_and_path(client: Client) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["offset=99999999999999999999", "bbox=nan,nan,nan,nan", "bbox=1e400,1,2,3", "bbox=1,2,inf,4"],
+    [
+        "offset=99999999999999999999",
+        "bbox=nan,nan,nan,nan",
+        "bbox=1e400,1,2,3",
+        "bbox=1,2,inf,4",
+        "datetime=garbage",  # searched for, matched nothing: a 200 hiding the mistake
+        "datetime=2021-13-45",
+        "datetime=2020-01-01/garbage",
+    ],
 )
 def test_values_pycsw_failed_on_are_400(tmp_path: Path, query: str) -> None:
-    """Each was a 500 ("query error"): refused before pygeoapi hands them to pycsw (so
-    no catalogue is needed here)."""
+    """Each was a 500 ("query error") or an empty 200: refused before pygeoapi hands
+    them to pycsw (so no catalogue is needed here)."""
     settings = load_settings(None, data_dir=str(tmp_path))
     client = Client(behind_edge(settings, "/records"))
     response = client.get(f"/collections/products/items?{query}")
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
+
+
+def test_open_datetime_intervals_find_every_record(client: Client) -> None:
+    """pygeoapi's CSW facade compared the ends as text: 2000-01-01/.. (date < '..')
+    found nothing, 2000-01-01/ (date < '') was a 500."""
+    for value in ("2000-01-01/..", "2000-01-01/", "../2100-01-01", "/2100-01-01"):
+        page = _json(client, "/collections/products/items", datetime=value, limit="50")
+        assert {f["id"] for f in page["features"]} == set(SAMPLE_IDS), value

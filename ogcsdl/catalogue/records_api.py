@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -30,6 +31,8 @@ from ogcsdl.pygeoapi_glue import Handler, StartResponse, call_handler, pygeoapi_
 
 COLLECTION = "products"
 MAX_OFFSET = 999_999_999  # as CSW startPosition (gateway/catalogue_edge.py)
+# An open interval end as pycsw compares dates (ISO 8601 text).
+OPEN_START, OPEN_END = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
@@ -125,20 +128,61 @@ class RecordsApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         handler, args = self.route(environ.get("PATH_INFO", ""))  # NotFound: the edge renders it
         if handler is get_collection_items:
-            check_items_query(environ.get("QUERY_STRING", ""))
+            environ["QUERY_STRING"] = checked_items_query(environ.get("QUERY_STRING", ""))
         return call_handler(self.api, handler, args, environ, start_response)
 
 
-def check_items_query(query: str) -> None:
-    """Refuse what pygeoapi hands pycsw unchecked (a 500 there).
+def checked_items_query(query: str) -> str:
+    """The items query, with what pygeoapi hands pycsw unchecked refused (a 500 there)
+    and open datetime intervals made explicit.
 
     ``offset`` becomes CSW ``startPosition``: above SQLite's integers it overflowed
-    inside pycsw. A ``bbox`` of NaN or infinity fails pycsw's schema validation."""
-    for key, value in parse_qsl(query, keep_blank_values=True):
+    inside pycsw. A ``bbox`` of NaN or infinity fails pycsw's schema validation. A
+    ``datetime`` that is no date was searched for and matched nothing (a 200 that hid
+    the client's mistake; OGC API - Features answers it with a 400). pygeoapi's CSW
+    facade compares an interval's ends as text: ``2000-01-01/..`` (date < '..') matched
+    nothing and ``2000-01-01/`` (date < '') was a 500; open ends become the first and
+    last instants a record can have."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    checked: list[tuple[str, str]] = []
+    for key, value in pairs:
         if key == "offset" and value.strip().isdigit() and int(value) > MAX_OFFSET:
             raise InvalidParameterValue(f"offset must be at most {MAX_OFFSET}", "offset")
         if key == "bbox" and not _finite_or_not_numbers(value):
             raise InvalidParameterValue("bbox values must be finite numbers", "bbox")
+        if key == "datetime":
+            if not _is_datetime_or_interval(value):
+                raise InvalidParameterValue(
+                    f"datetime {value!r} is not a date-time, a date or an interval of them "
+                    "(e.g. 2024-06-01T10:30:00Z, 2024-06-01/.., ../2024-06-30)",
+                    "datetime",
+                )
+            value = _explicit_interval(value)
+        checked.append((key, value))
+    return query if checked == pairs else urlencode(checked)
+
+
+def _explicit_interval(value: str) -> str:
+    if "/" not in value:
+        return value
+    start, end = value.split("/")
+    start = OPEN_START if start in ("", "..") else start
+    end = OPEN_END if end in ("", "..") else end
+    return f"{start}/{end}"
+
+
+def _is_datetime_or_interval(text: str) -> bool:
+    ends = text.split("/")
+    if len(ends) > 2 or all(end in ("", "..") for end in ends):
+        return False
+    for end in ends:
+        if end in ("", ".."):
+            continue
+        try:
+            datetime.fromisoformat(end.replace("z", "Z"))
+        except ValueError:
+            return False
+    return True
 
 
 def _finite_or_not_numbers(text: str) -> bool:
