@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationError,
     field_validator,
     model_validator,
@@ -47,6 +48,10 @@ class ServerSettings(_Section):
     # How long ``serve`` retries a port still held (the children of a crashed previous
     # run shutting down) before refusing to start.
     port_wait_s: float = Field(10.0, ge=0, le=300)
+    # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For names the client
+    # (``gateway/forwarded.py``); from any other peer the header is ignored, as a client
+    # could otherwise choose its own quota identity. Empty: no proxy is trusted.
+    trusted_proxies: list[IPvAnyNetwork] = []
 
 
 class DatabaseSettings(_Section):

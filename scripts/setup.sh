@@ -4,7 +4,7 @@
 #   .venv-catalogue  pycsw 2.6.2, which needs SQLAlchemy 1.4 / OWSLib < 0.29 and so
 #                    cannot share an environment with pywps (SQLAlchemy >= 2, OWSLib >= 0.35)
 # With --system it also installs the Debian packages the tests use (PostGIS, GDAL
-# command-line clients, QGIS Python bindings); that needs root and is not needed for the demo.
+# command-line clients, QGIS Python bindings, nginx); that needs root and is not needed for the demo.
 # Re-running is cheap: an environment is rebuilt only when its lock file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,8 @@ if [ "${1:-}" = "--system" ]; then
   command -v gdalinfo >/dev/null || missing+=(gdal-bin)
   # QGIS 3.22 headless, a real GIS client for the view tests (Debian's /usr/bin/python3).
   /usr/bin/python3 -c "import qgis.core" 2>/dev/null || missing+=(python3-qgis)
+  # nginx, the buffering front proxy before gunicorn (tests/test_front_proxy_live.py).
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
       echo "setup: need Debian packages ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2

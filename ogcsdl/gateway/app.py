@@ -28,6 +28,7 @@ from ogcsdl.config import Settings, load_settings
 from ogcsdl.errors import NotFound, OgcsdlError, ServiceUnavailable, render_error
 from ogcsdl.gateway.cors import Cors
 from ogcsdl.gateway.edge import ServiceEdge
+from ogcsdl.gateway.forwarded import trust_proxies
 from ogcsdl.gateway.health import health_report
 from ogcsdl.gateway.http_errors import render_gunicorn_errors_as_ogc
 from ogcsdl.gateway.mounts import EXTRA_LINKS, MOUNTS, Mount
@@ -209,5 +210,7 @@ def create_app(settings: Settings | None = None) -> WSGIApp:
     logging.basicConfig(level=settings.log_level)
     render_gunicorn_errors_as_ogc()
     # CORS outermost too, so access control's 401/403/429 reach a browser page as well
-    # (the inner headers are replaced, never doubled).
-    return Cors(settings.cors).wrap(protect(Gateway(settings), settings))
+    # (the inner headers are replaced, never doubled). The client's address behind a
+    # trusted front proxy is set before access control keys quotas on it.
+    protected = protect(Gateway(settings), settings)
+    return Cors(settings.cors).wrap(trust_proxies(protected, settings.server.trusted_proxies))
