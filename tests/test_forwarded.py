@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from ogcsdl.config import Settings
+from ogcsdl.config import PROJECT_ROOT, Settings, load_settings
 from ogcsdl.gateway.app import create_app
 from ogcsdl.gateway.forwarded import PEER_KEY, TrustedProxies, trust_proxies
 from tests.processing_support import processing_settings
@@ -98,3 +100,20 @@ def test_anonymous_quotas_per_forwarded_client(tmp_path: Path) -> None:
     assert [status("203.0.113.2") for _ in range(3)] == [200, 200, 429]
     # an untrusted peer's X-Forwarded-For is ignored: its own address is its identity
     assert [status(f"198.51.100.{n}", peer="192.0.2.9") for n in range(3)] == [200, 200, 429]
+
+
+def test_compose_publishes_only_the_front_proxy_and_trusts_it() -> None:
+    """docker-compose.yml (no `docker compose` in CI to validate it): the gateway is not
+    published, nginx is, with this repository's template, and the production example
+    trusts exactly nginx's fixed address."""
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert not any("ports" in service for name, service in services.items() if name != "edge")
+    edge = services["edge"]
+    assert edge["ports"] == ["5000:80"] and edge["image"].startswith("nginx:")
+    source, target = edge["volumes"][0].split(":")[:2]
+    assert (PROJECT_ROOT / source).is_file() and target.startswith("/etc/nginx/templates/")
+    assert edge["environment"]["OGCSDL_UPSTREAM"] == f"suite:{services['suite']['expose'][0]}"
+    production = load_settings(PROJECT_ROOT / "config" / "production.example.yml")
+    edge_address = ipaddress.ip_address(edge["networks"]["default"]["ipv4_address"])
+    assert [str(net) for net in production.server.trusted_proxies] == [f"{edge_address}/32"]
