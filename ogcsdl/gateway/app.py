@@ -32,6 +32,7 @@ from ogcsdl.gateway.forwarded import trust_proxies
 from ogcsdl.gateway.health import health_report
 from ogcsdl.gateway.http_errors import render_gunicorn_errors_as_ogc
 from ogcsdl.gateway.mounts import EXTRA_LINKS, MOUNTS, Mount
+from ogcsdl.gateway.unread_body import DrainUnreadBody
 from ogcsdl.security.middleware import protect
 from ogcsdl.wsgi import StartResponse, WSGIEnviron, respond, status_line
 
@@ -213,4 +214,7 @@ def create_app(settings: Settings | None = None) -> WSGIApp:
     # (the inner headers are replaced, never doubled). The client's address behind a
     # trusted front proxy is set before access control keys quotas on it.
     protected = protect(Gateway(settings), settings)
-    return Cors(settings.cors).wrap(trust_proxies(protected, settings.server.trusted_proxies))
+    app = Cors(settings.cors).wrap(trust_proxies(protected, settings.server.trusted_proxies))
+    # A refused body up to twice the limit is read after the answer (a front proxy gets
+    # the answer, not a reset; unread_body.py); nginx's client_max_body_size is below.
+    return DrainUnreadBody(app, 2 * settings.security.max_request_bytes)
