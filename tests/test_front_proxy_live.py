@@ -121,12 +121,16 @@ def _raw_answer(base_url: str, request: bytes) -> requests.Response:
         sock.sendall(request)
         received = b""
         while b"\r\n\r\n" not in received:
-            received += sock.recv(65536)
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed before the answer's header: {received!r}"
+            received += chunk
         head, _, body = received.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         headers = dict(line.split(": ", 1) for line in lines[1:])
         while len(body) < int(headers["Content-Length"]):
-            body += sock.recv(65536)
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed before the answer's end"
+            body += chunk
     response = requests.Response()
     response.status_code = int(lines[0].split()[1])
     response.headers.update(headers)
