@@ -24,7 +24,7 @@ if [ "${1:-}" = "--system" ]; then
   # QGIS 3.22 headless, a real GIS client for the view tests (Debian's /usr/bin/python3).
   /usr/bin/python3 -c "import qgis.core" 2>/dev/null || missing+=(python3-qgis)
   # nginx, the buffering front proxy before gunicorn (tests/test_front_proxy_live.py).
-  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
       echo "setup: need Debian packages ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2

@@ -38,7 +38,7 @@ def _nginx() -> str:
     if not found:
         if os.environ.get("OGCSDL_REQUIRE_NGINX") == "1":
             pytest.fail("nginx required (OGCSDL_REQUIRE_NGINX=1) but not installed")
-        pytest.skip("nginx not installed (Debian: nginx-light; scripts/setup.sh --system)")
+        pytest.skip("nginx not installed (Debian: nginx; scripts/setup.sh --system)")
     return found
 
 
