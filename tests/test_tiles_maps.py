@@ -399,3 +399,40 @@ def test_a_layer_smaller_than_a_pixel_of_an_ogcapi_map_is_one_pixel() -> None:
     size, offset, bbox = ogcapi_map.bbox_position_in_image((10, 55, 25, 65), (2, 2), product)
     assert size == (1, 1) and bbox == product
     assert all(0 <= value <= 2 for value in offset)
+
+
+@pytest.mark.parametrize("version", ["1.1.1", "1.3.0"])
+def test_featureinfo_on_a_layer_that_is_not_queryable_is_layer_not_queryable(
+    maps: Client, version: str
+) -> None:
+    """WMS 1.3.0 (Table E.1) and 1.1.1 (Annex A) name this LayerNotQueryable; MapProxy
+    answered it without a code, which the edge made InvalidParameterValue."""
+    crs_key, i_key, j_key = ("SRS", "X", "Y") if version == "1.1.1" else ("CRS", "I", "J")
+    query = {
+        **WMS_GETMAP,
+        "VERSION": version,
+        "REQUEST": "GetFeatureInfo",
+        "QUERY_LAYERS": "s2-a",
+        "INFO_FORMAT": "text/plain",
+        i_key: "3",
+        j_key: "4",
+    }
+    query[crs_key] = query.pop("CRS", query.pop("SRS", "EPSG:3857"))
+    response = maps.get("/service", query_string=query)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    report = etree.fromstring(response.data)
+    assert report.get("version") == version
+    exception = report.find(".//{*}ServiceException")
+    assert exception is not None
+    assert exception.get("code") == "LayerNotQueryable"
+    assert exception.get("locator") == "s2-a"
+
+
+def test_featureinfo_on_an_unknown_query_layer_is_layer_not_defined(maps: Client) -> None:
+    """MapProxy checks LAYERS only; an unknown QUERY_LAYERS name was a KeyError (500)."""
+    query = {**WMS_GETMAP, "REQUEST": "GetFeatureInfo", "QUERY_LAYERS": "nope", "I": "1", "J": "1"}
+    response = maps.get("/service", query_string={**query, "INFO_FORMAT": "text/plain"})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    exception = etree.fromstring(response.data).find(".//{*}ServiceException")
+    assert exception is not None
+    assert (exception.get("code"), exception.get("locator")) == ("LayerNotDefined", "nope")

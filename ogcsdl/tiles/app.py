@@ -29,6 +29,7 @@ from mapproxy.wsgiapp import MapProxyApp
 from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.store import ProductStore
 from ogcsdl.config import Settings
+from ogcsdl.errors import coded_error
 from ogcsdl.tiles.checks import (
     check_wms_getmap,
     check_wmts_gettile,
@@ -157,6 +158,28 @@ def invalidate_changed(settings: Settings, model: LayerModel) -> None:
         scratch.replace(state_path)
 
 
+def check_queryable(environ: dict[str, Any], mapproxy: MapProxyApp) -> None:
+    """A WMS GetFeatureInfo on a layer that is not queryable is ``LayerNotQueryable``
+    (WMS 1.3.0 Table E.1, 1.1.1 Annex A.3); MapProxy raises it without a code, which
+    the edge could only answer as InvalidParameterValue. An unknown one is
+    ``LayerNotDefined`` (MapProxy checks LAYERS only, and failed on it with a 500)."""
+    params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
+    if params.get("request", "").lower() != "getfeatureinfo":
+        return
+    if params.get("service", "WMS").upper() != "WMS":
+        return
+    ows = mapproxy.handlers.get("service")  # MapProxy's OWSServer: one server per service
+    wms = getattr(ows, "services", {}).get("wms")
+    if wms is None:
+        return
+    for name in filter(None, params.get("query_layers", "").split(",")):
+        layer = wms.layers.get(name)
+        if layer is None:
+            raise coded_error("LayerNotDefined", f"layer {name!r} is not defined", name)
+        if not layer.queryable:
+            raise coded_error("LayerNotQueryable", f"layer {name!r} is not queryable", name)
+
+
 class MapsApp:
     """MapProxy plus the store check and the request checks MapProxy leaves out."""
 
@@ -223,6 +246,7 @@ class MapsApp:
         rewrite_request(environ, model)
         rewrite_crs84(environ)
         self.check(environ, model)  # raises; the gateway's edge answers in the WMS/WMTS style
+        check_queryable(environ, mapproxy)
         if is_capabilities(environ):
             return self._capabilities_with_styles(mapproxy, model, environ, start_response)
         result: Iterable[bytes] = mapproxy(environ, start_response)
