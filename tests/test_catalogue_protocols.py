@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 from lxml import etree
+from werkzeug.test import Client
 
 from ogcsdl.harvest.opensearch import fill_template
 from tests.catalogue_fixtures import (
@@ -18,6 +19,7 @@ from tests.catalogue_fixtures import (
     Catalogue,
     require_gdal_cli,
 )
+from tests.edge_support import behind_edge
 
 
 # --- OpenSearch and OAI-PMH ------------------------------------------------------------------
@@ -209,6 +211,27 @@ def test_oai_pmh(catalogue: Catalogue) -> None:
         timeout=30,
     )
     assert b"Sentinel-2A L2A over Gothenburg" in record.content
+
+
+def test_oai_list_metadata_formats_of_an_unknown_identifier_is_id_does_not_exist(
+    catalogue: Catalogue,
+) -> None:
+    """OAI-PMH 2.0 section 4.4: pycsw ignored the identifier and listed every format.
+    Through the gateway (in process) to the real pycsw."""
+    gateway = Client(behind_edge(catalogue.settings, "/csw"))
+    query = "mode=oaipmh&verb=ListMetadataFormats&identifier="
+    unknown = gateway.get(f"/?{query}no-such-record")
+    assert unknown.status_code == 200
+    root = etree.fromstring(unknown.data)
+    assert [e.get("code") for e in root.iterfind("oai:error", NS)] == ["idDoesNotExist"]
+    assert root.find("oai:ListMetadataFormats", NS) is None
+    assert root.find("oai:request", NS).get("identifier") == "no-such-record"
+    known = etree.fromstring(gateway.get(f"/?{query}S2A-GBG-0715").data)
+    assert known.find("oai:error", NS) is None
+    prefixes = {e.text for e in known.iterfind(".//oai:metadataPrefix", NS)}
+    assert {"oai_dc", "iso19139"} <= prefixes
+    every = etree.fromstring(gateway.get("/?mode=oaipmh&verb=ListMetadataFormats").data)
+    assert every.find("oai:ListMetadataFormats", NS) is not None
 
 
 # --- GDAL's CSW driver ---------------------------------------------------------------------

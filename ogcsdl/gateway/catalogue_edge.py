@@ -11,7 +11,8 @@
   ``metadataPrefix`` is ``cannotDisseminateFormat``, a
   ``set`` the repository does not have is ``noRecordsMatch`` (pycsw ignores ``set``), and a
   GetRecord of an unknown identifier, which pycsw answers with an empty ``GetRecord``, is
-  ``idDoesNotExist``.
+  ``idDoesNotExist``; so is a ListMetadataFormats of one (pycsw ignores its
+  ``identifier`` and lists every format; the proxy asks pycsw for the record first).
 * A ``ResponseHandler`` outside Harvest is refused (:func:`refuse_response_handler`):
   pycsw would send the answer to it by FTP or mail itself, unchecked.
 * CSW-T (``publication``): ``Harvest`` is answered by our harvest runner

@@ -10,10 +10,11 @@ service's account must not route or authenticate the internal hop anyway.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import urllib3
 from requests.utils import requote_uri
@@ -138,8 +139,24 @@ class CatalogueProxy(ReverseProxy):
         refused = catalogue_edge.oai_error(params, catalogue_edge.repeated_keys(query))
         if refused is not None:
             return self._oai_error(start_response, params, original, *refused)
-        if params.get("verb") != "GetRecord":
+        verb = params.get("verb")
+        if verb == "ListMetadataFormats" and "identifier" in params:
+            # pycsw ignores the identifier and lists every format; ask it for the record.
+            if self._unknown_record(environ, params["identifier"]):
+                message = f"no record {params['identifier']!r} in this repository"
+                return self._oai_error(start_response, params, original, "idDoesNotExist", message)
             return super().__call__(environ, start_response)
+        if verb != "GetRecord":
+            return super().__call__(environ, start_response)
+        status, headers, body = self._answer(environ)
+        if catalogue_edge.is_unknown_record(params, body):
+            message = f"no record {params.get('identifier', '')!r} in this repository"
+            return self._oai_error(start_response, params, original, "idDoesNotExist", message)
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        """pycsw's whole answer: (status, headers but Content-Length, body)."""
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -147,12 +164,22 @@ class CatalogueProxy(ReverseProxy):
             return lambda _data: None
 
         body = b"".join(super().__call__(environ, capture))
-        if catalogue_edge.is_unknown_record(params, body):
-            message = f"no record {params.get('identifier', '')!r} in this repository"
-            return self._oai_error(start_response, params, original, "idDoesNotExist", message)
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
-        start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])
-        return [body]
+        return captured["status"], headers, body
+
+    def _unknown_record(self, environ: dict[str, Any], identifier: str) -> bool:
+        """Whether pycsw holds no record ``identifier`` (its OAI-PMH GetRecord is empty)."""
+        query = {"mode": "oaipmh", "verb": "GetRecord", "identifier": identifier}
+        probe = {
+            **environ,
+            "REQUEST_METHOD": "GET",
+            "QUERY_STRING": urlencode({**query, "metadataPrefix": "oai_dc"}),
+            "CONTENT_LENGTH": "0",
+            "wsgi.input": io.BytesIO(),
+        }
+        probe.pop("CONTENT_TYPE", None)
+        _status, _headers, body = self._answer(probe)
+        return catalogue_edge.is_unknown_record(query, body)
 
     def _oai_error(
         self,
