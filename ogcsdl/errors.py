@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
@@ -23,6 +24,9 @@ class OgcsdlError(Exception):
 
     code = "NoApplicableCode"
     status = 500
+    # HTTP headers the answer must carry (the edge adds them): Allow of a 405,
+    # WWW-Authenticate of a 401 (``security/identity.py``).
+    headers: Sequence[tuple[str, str]] = ()
 
     def __init__(self, message: str, locator: str | None = None) -> None:
         super().__init__(message)
@@ -50,6 +54,18 @@ class MissingParameterValue(OgcsdlError, ValueError):
 class OperationNotSupported(OgcsdlError):
     code = "OperationNotSupported"
     status = 400
+
+
+class MethodNotAllowed(OgcsdlError):
+    """RFC 9110 section 15.5.6: the resource exists, but not for this method; the
+    answer's ``Allow`` header lists the methods it has."""
+
+    code = "OperationNotSupported"
+    status = 405
+
+    def __init__(self, message: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.headers = (("Allow", ", ".join(allowed)),)
 
 
 class VersionNegotiationFailed(OgcsdlError):

@@ -308,6 +308,26 @@ def test_preflight_is_answered_for_post_endpoints(tmp_path: Path) -> None:
         assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]
 
 
+def test_records_405_keeps_cors_preflight_and_stac_search_post(tmp_path: Path) -> None:
+    """/records is read-only (405 with Allow); preflights and the STAC API's POST /search
+    are not touched by it."""
+    client = gateway(tmp_path)
+    create_schema(load_settings(tmp_path / "ogcsdl.yml"))  # an empty product store to search
+    origin = {"Origin": "https://browser.example.org"}
+    preflight = client.options(
+        "/records/collections/products/items",
+        headers={**origin, "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.status_code == 204
+    refused = client.put("/records/collections/products/items", json={}, headers=origin)
+    assert refused.status_code == 405, refused.get_data(as_text=True)
+    assert refused.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
+    assert refused.mimetype == "application/problem+json"
+    search = client.post("/stac/search", json={"limit": 1})
+    assert search.status_code == 200, search.get_data(as_text=True)
+
+
 def test_every_answer_carries_the_allowed_origin(tmp_path: Path) -> None:
     client = gateway(tmp_path)
     landing = client.get("/", headers={"Origin": "https://x.example.org"})

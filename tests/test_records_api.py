@@ -80,3 +80,32 @@ def test_open_datetime_intervals_find_every_record(client: Client) -> None:
     for value in ("2000-01-01/..", "2000-01-01/", "../2100-01-01", "/2100-01-01"):
         page = _json(client, "/collections/products/items", datetime=value, limit="50")
         assert {f["id"] for f in page["features"]} == set(SAMPLE_IDS), value
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "POST"])
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/collections/products", "/collections/products/items", "/collections/products/items/x"],
+)
+def test_a_method_the_resource_does_not_allow_is_405_with_allow(
+    tmp_path: Path, method: str, path: str
+) -> None:
+    """RFC 9110 section 15.5.6: 405 and an Allow header (it was a 404, as if the resource
+    did not exist). Read-only: records are published into the product store, not here."""
+    settings = load_settings(None, data_dir=str(tmp_path))
+    client = Client(behind_edge(settings, "/records"))
+    response = client.open(path, method=method, json={"id": "x"})
+    assert response.status_code == 405, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["status"] == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
+    # An unknown resource stays a 404 whatever the method.
+    assert client.open("/collections/nope/items", method=method).status_code == 404
+
+
+def test_reading_methods_still_answer(tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=str(tmp_path))
+    client = Client(behind_edge(settings, "/records"))
+    for method in ("GET", "HEAD", "OPTIONS"):
+        response = client.open("/conformance", method=method)
+        assert response.status_code == 200, (method, response.get_data(as_text=True))

@@ -26,7 +26,7 @@ from pygeoapi.api.itemtypes import (
 from pygeoapi.provider.csw_facade import CSWFacadeProvider
 
 from ogcsdl.config import Settings
-from ogcsdl.errors import InvalidParameterValue, NotFound
+from ogcsdl.errors import InvalidParameterValue, MethodNotAllowed, NotFound
 from ogcsdl.pygeoapi_glue import Handler, StartResponse, call_handler, pygeoapi_config
 
 COLLECTION = "products"
@@ -34,6 +34,9 @@ MAX_OFFSET = 999_999_999  # as CSW startPosition (gateway/catalogue_edge.py)
 # An open interval end as pycsw compares dates (ISO 8601 text).
 OPEN_START, OPEN_END = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+# Every resource is read-only: records are published into the product store (ingest,
+# processes, harvests), never through this API. CORS preflights are answered before.
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class ProductRecordsProvider(CSWFacadeProvider):
@@ -127,6 +130,13 @@ class RecordsApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         handler, args = self.route(environ.get("PATH_INFO", ""))  # NotFound: the edge renders it
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method not in READ_METHODS:
+            raise MethodNotAllowed(
+                f"{method} is not allowed here: the records are read-only "
+                "(they are published by ingest, processes and harvests)",
+                READ_METHODS,
+            )
         if handler is get_collection_items:
             environ["QUERY_STRING"] = checked_items_query(environ.get("QUERY_STRING", ""))
         return call_handler(self.api, handler, args, environ, start_response)

@@ -297,7 +297,7 @@ class ServiceEdge:
         status, media_type, body = render_error(error, style)
         start_response(
             status_line(status),
-            [("Content-Type", media_type), ("Content-Length", str(len(body)))],
+            [("Content-Type", media_type), ("Content-Length", str(len(body))), *error.headers],
         )
         return [body]
 
