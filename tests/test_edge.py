@@ -328,6 +328,17 @@ def test_records_405_keeps_cors_preflight_and_stac_search_post(tmp_path: Path) -
     assert search.status_code == 200, search.get_data(as_text=True)
 
 
+def test_processes_405_names_the_allowed_methods(tmp_path: Path) -> None:
+    """RFC 9110 section 15.5.6: a 405 carries Allow (the Processes API's had none)."""
+    settings = load_settings(None, data_dir=str(tmp_path))
+    settings.ensure_dirs()
+    create_schema(settings)
+    response = Client(behind_edge(settings, "/ogcapi")).delete("/processes")
+    assert response.status_code == 405
+    assert response.mimetype == "application/problem+json"
+    assert "GET" in {m.strip() for m in response.headers["Allow"].split(",")}
+
+
 def test_every_answer_carries_the_allowed_origin(tmp_path: Path) -> None:
     client = gateway(tmp_path)
     landing = client.get("/", headers={"Origin": "https://x.example.org"})

@@ -20,6 +20,7 @@ from ogcsdl import safe_json
 from ogcsdl.config import Settings
 from ogcsdl.errors import (
     InvalidParameterValue,
+    MethodNotAllowed,
     MissingParameterValue,
     NotFound,
     OgcsdlError,
@@ -240,6 +241,9 @@ def _routing_error(exc: HTTPException) -> OgcsdlError:
     """werkzeug's routing answer (404, 405) as our error."""
     if exc.code == 404:
         return NotFound("no such resource; see /ogcapi for the links")
+    allowed = getattr(exc, "valid_methods", None)  # werkzeug's MethodNotAllowed
+    if exc.code == 405 and allowed:
+        return MethodNotAllowed(exc.description or "method not allowed", tuple(sorted(allowed)))
     error = OperationNotSupported(exc.description or "not supported")
     error.status = exc.code or 400
     return error
