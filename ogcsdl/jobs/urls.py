@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import urllib3
@@ -211,7 +211,15 @@ def _shut(sock: socket.socket) -> None:
         pass  # already closed
 
 
-class _WatchedHTTPConnection(HTTPConnection):
+if TYPE_CHECKING:
+    _ConnectionBase = HTTPConnection  # what the mixin below extends
+else:
+    _ConnectionBase = object
+
+
+class _Watched(_ConnectionBase):
+    """A connection whose socket its fetch's :class:`_Deadline` shuts down."""
+
     def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline = deadline
@@ -221,14 +229,12 @@ class _WatchedHTTPConnection(HTTPConnection):
         self._deadline.watch(self.sock)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._deadline = deadline
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        super().connect()
-        self._deadline.watch(self.sock)
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class _HTTPPool(urllib3.HTTPConnectionPool):
