@@ -31,6 +31,7 @@ from ogcsdl.schema import create_schema
 from ogcsdl.server.children import ChildSpec
 from tests.ports import free_port
 from tests.postgis import private_database
+from tests.required import unavailable
 
 CATALOGUE_PYTHON = PROJECT_ROOT / ".venv-catalogue" / "bin" / "python"
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -175,9 +176,7 @@ def require_catalogue_env() -> None:
     if CATALOGUE_PYTHON.exists() and pycsw_dir() is not None:
         return
     reason = f"the pycsw environment is missing at {CATALOGUE_PYTHON} (run scripts/setup.sh)"
-    if os.environ.get("OGCSDL_REQUIRE_CATALOGUE") == "1":
-        pytest.fail(f"{reason}; it is required here (OGCSDL_REQUIRE_CATALOGUE=1)")
-    pytest.skip(reason=reason)
+    unavailable("CATALOGUE", reason)
 
 
 @pytest.fixture(
@@ -282,7 +281,7 @@ def require_gdal_cli(tool: str = "ogrinfo") -> str:
     (CI), where a missing client is a failure."""
     path = shutil.which(tool)
     if path is None:
-        if os.environ.get("OGCSDL_REQUIRE_GDAL") == "1":
-            pytest.fail(f"GDAL's {tool} is required (OGCSDL_REQUIRE_GDAL=1) but not on PATH")
-        pytest.skip(f"GDAL's {tool} is not installed (scripts/setup.sh --system installs gdal-bin)")
+        unavailable(
+            "GDAL", f"GDAL's {tool} is not installed (scripts/setup.sh --system installs gdal-bin)"
+        )
     return path

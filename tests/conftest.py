@@ -13,6 +13,7 @@ from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite, run_suite, wait_for_stopping
 from tests.processing_standin import EXTRA
 from tests.processing_support import external_dask_cluster
+from tests.required import unavailable
 from tests.xdist_groups import file_groups, longest_first
 
 # postgis_url: a real PostgreSQL + PostGIS; catalogue: pycsw over sample products;
@@ -73,11 +74,7 @@ def shared_data() -> Path:
     """The real Sentinel sample data (../shared/data); skips when it is absent."""
     path = Path(os.environ.get("OGCSDL_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
     if not path.is_dir():
-        if os.environ.get("OGCSDL_REQUIRE_SHARED_DATA") == "1":
-            pytest.fail(
-                f"real sample data required (OGCSDL_REQUIRE_SHARED_DATA=1) but {path} is absent"
-            )
-        pytest.skip(f"real sample data not found at {path} (set OGCSDL_SHARED_DATA)")
+        unavailable("SHARED_DATA", f"real sample data not found at {path} (set OGCSDL_SHARED_DATA)")
     return path
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.ports import free_port
+from tests.required import unavailable
 
 PG_BIN = Path(os.environ.get("OGCSDL_PG_BIN", "/usr/lib/postgresql/15/bin"))
 POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
@@ -30,9 +31,9 @@ DATABASE = "ogcsdl_test"
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("OGCSDL_REQUIRE_POSTGIS") == "1":
-        pytest.fail(f"PostGIS is required (OGCSDL_REQUIRE_POSTGIS=1) but {reason}")
-    pytest.skip(f"PostGIS not available: {reason} (scripts/setup.sh --system installs it)")
+    unavailable(
+        "POSTGIS", f"PostGIS not available: {reason} (scripts/setup.sh --system installs it)"
+    )
 
 
 def _as_postgres(argv: list[str]) -> list[str]:

@@ -24,6 +24,7 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.config import PROJECT_ROOT
 from tests.live import LiveSuite
 from tests.ports import free_port
+from tests.required import unavailable
 from tests.view_fixtures import make_s2_product
 
 pytestmark = pytest.mark.live
@@ -36,9 +37,7 @@ CAPABILITIES = "csw?service=CSW&version=2.0.2&request=GetCapabilities"
 def _nginx() -> str:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
     if not found:
-        if os.environ.get("OGCSDL_REQUIRE_NGINX") == "1":
-            pytest.fail("nginx required (OGCSDL_REQUIRE_NGINX=1) but not installed")
-        pytest.skip("nginx not installed (Debian: nginx; scripts/setup.sh --system)")
+        unavailable("NGINX", "nginx not installed (Debian: nginx; scripts/setup.sh --system)")
     return found
 
 

@@ -14,6 +14,7 @@ from ogcsdl.jobs.cluster import INTERRUPTED, recover_interrupted
 from ogcsdl.jobs.executor import JobRunner
 from ogcsdl.jobs.store import job_store
 from tests.processing_support import processing_settings
+from tests.required import unavailable
 
 pytestmark = [pytest.mark.postgis, pytest.mark.live]
 
@@ -23,7 +24,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     try:
         url = str(request.getfixturevalue("postgis_url"))
     except pytest.FixtureLookupError:
-        pytest.skip("the postgis_url fixture (tests/postgis.py plugin) is not loaded")
+        unavailable("POSTGIS", "the postgis_url fixture (tests/postgis.py plugin) is not loaded")
     yield url
     from ogcsdl.db import connect
 

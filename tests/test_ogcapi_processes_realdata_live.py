@@ -17,6 +17,7 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.catalogue.record import Band, ProductRecord
 from tests.live import LiveSuite
 from tests.processing_support import wait_for
+from tests.required import unavailable
 
 pytestmark = [pytest.mark.live, pytest.mark.realdata]
 
@@ -53,7 +54,7 @@ def _register_s1(suite: LiveSuite, path: Path) -> str:
 def test_flood_mapping_on_real_sentinel1(processing_suite: LiveSuite, shared_data: Path) -> None:
     s1 = shared_data / "sen1floods11" / "Spain_7370579_S1Hand.tif"
     if not s1.exists():
-        pytest.skip(f"{s1} is missing (set OGCSDL_SHARED_DATA)")
+        unavailable("SHARED_DATA", f"{s1} is missing (set OGCSDL_SHARED_DATA)")
     product_id = _register_s1(processing_suite, s1)
     response = requests.post(
         processing_suite.url("ogcapi/processes/flood-mapping/execution"),

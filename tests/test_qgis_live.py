@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.required import unavailable
 from tests.view_fixtures import ViewServices, make_s2_product, start_view_services
 
 pytestmark = pytest.mark.live
@@ -33,10 +34,9 @@ def _qgis_available() -> bool:
 @pytest.fixture(scope="module")
 def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewServices]:
     if not _qgis_available():
-        if os.environ.get("OGCSDL_REQUIRE_QGIS") == "1":
-            pytest.fail("QGIS is required (OGCSDL_REQUIRE_QGIS=1) but python3-qgis is absent")
-        pytest.skip(
-            "QGIS Python bindings absent (apt-get install --no-install-recommends python3-qgis)"
+        unavailable(
+            "QGIS",
+            "QGIS Python bindings absent (apt-get install --no-install-recommends python3-qgis)",
         )
     directory = tmp_path_factory.mktemp("qgis")
     record = make_s2_product(

@@ -17,6 +17,7 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.stac.rfc3339 import parse_interval
 from tests.catalogue_fixtures import require_gdal_cli
 from tests.live import LiveSuite
+from tests.required import unavailable
 from tests.stac_offline import vendored_schemas
 from tests.stac_support import COLLECTION, five_records
 
@@ -211,9 +212,7 @@ def test_qgis_opens_a_collection_through_its_oapif_provider(stac: str, tmp_path:
     env["XDG_RUNTIME_DIR"] = str(tmp_path)
     probe = subprocess.run([qgis_python, "-c", "import qgis.core"], capture_output=True, env=env)
     if probe.returncode != 0:
-        if os.environ.get("OGCSDL_REQUIRE_QGIS") == "1":
-            pytest.fail("QGIS is required (OGCSDL_REQUIRE_QGIS=1) but python3-qgis is absent")
-        pytest.skip("QGIS Python bindings absent (apt-get install python3-qgis)")
+        unavailable("QGIS", "QGIS Python bindings absent (apt-get install python3-qgis)")
     script = Path(__file__).parent / "qgis" / "oapif_layer.py"
     completed = subprocess.run(
         [qgis_python, str(script), stac.rstrip("/"), COLLECTION, "11.9", "59.0", "12.2", "59.2"],

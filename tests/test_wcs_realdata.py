@@ -20,6 +20,7 @@ from rasterio.windows import Window
 
 from ogcsdl.catalogue.record import SENTINEL1_GRD, SENTINEL2_L1C, Band, ProductRecord
 from ogcsdl.ingest.bands import S2_BANDS as S2_BAND_INFO
+from tests.required import unavailable
 from tests.view_fixtures import ViewServices, start_view_services
 
 pytestmark = [pytest.mark.live, pytest.mark.realdata]
@@ -62,7 +63,9 @@ def _record(
 def view(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewServices]:
     chips = shared_data / "sen1floods11"
     if not (chips / "Spain_7370579_S1Hand.tif").exists():
-        pytest.skip("sen1floods11 chips absent (set OGCSDL_SHARED_DATA)")
+        unavailable(
+            "SHARED_DATA", f"sen1floods11 chips absent from {chips} (set OGCSDL_SHARED_DATA)"
+        )
     directory = tmp_path_factory.mktemp("realdata")
     (directory / "cogs").mkdir()
     records = [

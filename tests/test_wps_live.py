@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import time
 import uuid
 
@@ -23,6 +22,7 @@ from ogcsdl.catalogue.factory import product_store
 from ogcsdl.jobs.store import job_store
 from tests.live import LiveSuite
 from tests.processing_support import tiny_product, wait_for
+from tests.required import unavailable
 
 pytestmark = pytest.mark.live
 OWS = "{http://www.opengis.net/ows/1.1}"
@@ -221,9 +221,9 @@ def test_non_overlapping_grids_sync_is_an_exception(processing_suite: LiveSuite)
 
 def _require_wps_schema() -> None:
     if wps_schema() is None:
-        if os.environ.get("OGCSDL_REQUIRE_SHARED_DATA") == "1":
-            pytest.fail("the WPS 1.0.0 schemas of ../shared/schemas are required in CI")
-        pytest.skip("WPS 1.0.0 schemas of ../shared/schemas not found (set OGCSDL_SCHEMAS)")
+        unavailable(
+            "SHARED_DATA", "WPS 1.0.0 schemas of ../shared/schemas not found (set OGCSDL_SCHEMAS)"
+        )
 
 
 def test_every_process_description_is_schema_valid(processing_suite: LiveSuite) -> None:
