@@ -367,7 +367,7 @@ def test_undeclared_dimensions_never_reach_mapproxy(settings: Settings) -> None:
         "TIME": "2024-06-01T10:00:00Z",
     }
     environ = {"PATH_INFO": "/service", "QUERY_STRING": urlencode(query)}
-    app.check(environ, app.model)
+    app.check(environ, app.model, app.mapproxy)
     kept = dict(parse_qsl(environ["QUERY_STRING"]))
     assert not {"ELEVATION", "dim_band", "DIM_Q"} & set(kept)
     assert kept["TIME"] == "2024-06-01T10:00:00Z" and kept["LAYERS"] == "s2-a"

@@ -158,16 +158,12 @@ def invalidate_changed(settings: Settings, model: LayerModel) -> None:
         scratch.replace(state_path)
 
 
-def check_queryable(environ: dict[str, Any], mapproxy: MapProxyApp) -> None:
+def check_queryable(params: dict[str, str], mapproxy: MapProxyApp) -> None:
     """A WMS GetFeatureInfo on a layer that is not queryable is ``LayerNotQueryable``
     (WMS 1.3.0 Table E.1, 1.1.1 Annex A.3); MapProxy raises it without a code, which
     the edge could only answer as InvalidParameterValue. An unknown one is
-    ``LayerNotDefined`` (MapProxy checks LAYERS only, and failed on it with a 500)."""
-    params = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
-    if params.get("request", "").lower() != "getfeatureinfo":
-        return
-    if params.get("service", "WMS").upper() != "WMS":
-        return
+    ``LayerNotDefined`` (MapProxy checks LAYERS only, and failed on it with a 500).
+    ``params``: the GetFeatureInfo's parameters, lower-case keys."""
     ows = mapproxy.handlers.get("service")  # MapProxy's OWSServer: one server per service
     wms = getattr(ows, "services", {}).get("wms")
     if wms is None:
@@ -196,6 +192,10 @@ class MapsApp:
     def model(self) -> LayerModel:
         return self._current[1]
 
+    @property
+    def mapproxy(self) -> MapProxyApp:
+        return self._current[0]
+
     def refresh(self, force: bool = False, interval_s: float = SYNC_INTERVAL_S) -> None:
         """Rebuild the model and MapProxy when the store changed (checked at most every
         ``interval_s``; always with ``force``)."""
@@ -212,7 +212,7 @@ class MapsApp:
             self._current = (mapproxy_app(self.settings, model), model)
             self._stamp = stamp
 
-    def check(self, environ: dict[str, Any], model: LayerModel) -> None:
+    def check(self, environ: dict[str, Any], model: LayerModel, mapproxy: MapProxyApp) -> None:
         """Refuse what MapProxy would answer with a 500; put TIME in canonical form; drop
         dimensions no layer declares (ELEVATION, DIM_*: WMS 1.3.0 C.4.1 ignores them).
         MapProxy made each value of those a cache directory of its own (a new tree of
@@ -231,6 +231,8 @@ class MapsApp:
             canonical = check_wmts_gettile(params, model)
         elif request == "getmap" and service in ("WMS", ""):
             canonical = check_wms_getmap(params, model)
+        elif request == "getfeatureinfo" and service in ("WMS", ""):
+            check_queryable(params, mapproxy)
         kept = [(k, v) for k, v in pairs if not _UNDECLARED_DIMENSION.match(k)]
         if canonical is not None and canonical != params.get("time"):
             kept = [(k, canonical if k.lower() == "time" else v) for k, v in kept]
@@ -245,8 +247,7 @@ class MapsApp:
         mapproxy, model = self._current
         rewrite_request(environ, model)
         rewrite_crs84(environ)
-        self.check(environ, model)  # raises; the gateway's edge answers in the WMS/WMTS style
-        check_queryable(environ, mapproxy)
+        self.check(environ, model, mapproxy)  # raises; the edge answers in the WMS/WMTS style
         if is_capabilities(environ):
             return self._capabilities_with_styles(mapproxy, model, environ, start_response)
         result: Iterable[bytes] = mapproxy(environ, start_response)
