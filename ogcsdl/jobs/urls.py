@@ -169,6 +169,7 @@ class _Deadline:
     once; the fetch then fails with "took too long"."""
 
     def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
         self.at = time.monotonic() + seconds
         self.expired = False
         self._sockets: list[socket.socket] = []
@@ -187,6 +188,13 @@ class _Deadline:
         tb: TracebackType | None,
     ) -> None:
         self._timer.cancel()
+
+    def too_long(self, url: str, locator: str) -> InvalidParameterValue:
+        return InvalidParameterValue(
+            f"fetching {url!r} took too long: the whole answer must arrive within "
+            f"{self.seconds:g} s",
+            locator,
+        )
 
     def remaining(self) -> float:
         return self.at - time.monotonic()
@@ -271,7 +279,7 @@ def _host_header(target: Target) -> str:
 
 def _failed(url: str, error: Exception, locator: str, deadline: _Deadline) -> InvalidParameterValue:
     if deadline.expired:
-        return InvalidParameterValue(f"fetching {url!r} took too long", locator)
+        return deadline.too_long(url, locator)
     return InvalidParameterValue(f"cannot fetch {url!r}: {error.__class__.__name__}", locator)
 
 
@@ -294,7 +302,7 @@ def _open(
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if deadline.remaining() <= 0:
-            raise InvalidParameterValue(f"fetching {url!r} took too long", locator)
+            raise deadline.too_long(url, locator)
         pool = _pool(target, deadline)
         try:
             response = pool.urlopen(
@@ -362,7 +370,7 @@ def fetch(
                     )
                 sink.write(chunk)
         if deadline.expired:  # a body without a length ends at the shutdown: not complete
-            raise InvalidParameterValue(f"fetching {url!r} took too long", locator)
+            raise deadline.too_long(url, locator)
     return written
 
 
